@@ -1,0 +1,2 @@
+//! dataplane binary.
+fn main() {}
