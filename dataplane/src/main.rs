@@ -1,2 +1,112 @@
-//! dataplane binary.
-fn main() {}
+//! The `dataplane` binary: parse arguments, init tracing, load the config,
+//! run the data plane until SIGINT/SIGTERM.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use switchyard_dataplane::DataPlane;
+use switchyard_dataplane::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "dataplane",
+    version,
+    about = "Switchyard data plane: stratum relay for mining farms"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the data plane from its own YAML config (standalone mode).
+    Start {
+        /// Stay in the foreground (the only mode: run it under systemd or `controlplane start`).
+        #[arg(short, long)]
+        foreground: bool,
+        #[arg(short, long)]
+        config: PathBuf,
+        /// Overrides logging.level (error, warn, info, debug, trace).
+        #[arg(long)]
+        log_level: Option<String>,
+    },
+    /// Check a config file and name every problem.
+    Validate { config: PathBuf },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Validate { config } => match Config::load(&config) {
+            Ok(_) => {
+                println!("{}: valid", config.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("{}: {e}", config.display());
+                ExitCode::from(2)
+            }
+        },
+        Command::Start {
+            foreground,
+            config,
+            log_level,
+        } => {
+            if !foreground {
+                eprintln!(
+                    "dataplane start: pass --foreground (background mode is `controlplane start`, or run it under systemd)"
+                );
+                return ExitCode::from(2);
+            }
+            let cfg = match Config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("{}: {e}", config.display());
+                    return ExitCode::from(2);
+                }
+            };
+            let level = log_level.unwrap_or_else(|| cfg.logging.level.clone());
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+            tracing_subscriber::fmt().with_env_filter(filter).init();
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot start the runtime: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            runtime.block_on(async move {
+                let dp = match DataPlane::start(cfg).await {
+                    Ok(dp) => dp,
+                    Err(e) => {
+                        eprintln!("dataplane: {e:#}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                wait_for_signal().await;
+                tracing::info!("shutting down");
+                dp.shutdown(Duration::from_secs(5)).await;
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

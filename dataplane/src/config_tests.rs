@@ -1,0 +1,100 @@
+//! Tests of config parsing and validation.
+
+use super::*;
+
+const MINIMAL: &str = r#"
+pools:
+  - name: a
+    url: "stratum+tcp://127.0.0.1:3333"
+    username: "w"
+"#;
+
+#[test]
+fn minimal_config_gets_farm_defaults() {
+    let c = Config::from_yaml(MINIMAL).expect("valid");
+    assert_eq!(c.listeners.sha256.as_ref().map(|l| l.max_connections), Some(10_000));
+    assert_eq!(c.pools[0].password, "x");
+    assert_eq!(c.pools[0].mode, PoolMode::Aggregate);
+    assert!(c.limits.miner_idle_timeout >= 300.0, "slow ASICs must not be dropped");
+    assert_eq!(c.validation.share_cache_size, 1000);
+    assert_eq!(c.validation.job_cache_size, 10);
+}
+
+#[test]
+fn the_example_config_is_valid() {
+    let text = include_str!("../../examples/dataplane.yaml");
+    let c = Config::from_yaml(text).expect("examples/dataplane.yaml must validate");
+    assert_eq!(c.pools.len(), 2);
+    assert_eq!(c.pools[1].mode, PoolMode::Passthrough);
+}
+
+#[test]
+fn unknown_fields_are_named() {
+    let err = Config::from_yaml("limits:\n  max_conections_per_ip: 5\n").unwrap_err();
+    assert!(err.to_string().contains("max_conections_per_ip"), "{err}");
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let yaml = r#"
+limits:
+  allow: ["10.0.0.0/33"]
+  miner_idle_timeout: 180
+aggregation:
+  miner_extranonce2_size: 1
+  version_mask: "xyz"
+pools:
+  - name: a
+    url: "http://pool:1"
+    username: ""
+    buffer_percent: 0.9
+  - name: a
+    url: "stratum+tcp://pool"
+    username: "w"
+    min_difficulty: 10
+    max_difficulty: 5
+"#;
+    let err = Config::from_yaml(yaml).unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "limits.allow",
+        "limits.miner_idle_timeout",
+        "aggregation.miner_extranonce2_size",
+        "aggregation.version_mask",
+        "pools[0] (\"a\").url",
+        "pools[0] (\"a\").username",
+        "pools[0] (\"a\").buffer_percent",
+        "duplicate pool name",
+        "pools[1] (\"a\").url",
+        "pools[1] (\"a\").min_difficulty",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    assert!(err.0.len() >= 10, "{text}");
+}
+
+#[test]
+fn no_enabled_pool_is_an_error() {
+    let err = Config::from_yaml("pools: []\n").unwrap_err();
+    assert!(err.to_string().contains("at least one enabled pool"));
+}
+
+#[test]
+fn pool_urls() {
+    assert_eq!(
+        parse_pool_url("stratum+tcp://pool.example.com:3333"),
+        Ok(PoolAddr { host: "pool.example.com".into(), port: 3333, tls: false })
+    );
+    assert!(parse_pool_url("stratum+ssl://pool:443").is_ok_and(|a| a.tls));
+    assert_eq!(parse_pool_url("127.0.0.1:1").map(|a| a.port), Ok(1));
+    assert!(parse_pool_url("pool.example.com").is_err());
+    assert!(parse_pool_url("stratum+tcp://:3333").is_err());
+    assert!(parse_pool_url("stratum+tcp://h:0").is_err());
+}
+
+#[test]
+fn passwords_never_appear_in_debug_output() {
+    let mut c = Config::from_yaml(MINIMAL).expect("valid");
+    c.pools[0].password = "hunter2".into();
+    assert!(!format!("{c:?}").contains("hunter2"));
+}

@@ -1,0 +1,96 @@
+//! The accept loop of one stratum port: applies the connection cap and the
+//! per-IP limits and bans, tunes the socket, spawns a session task. Nothing
+//! slow happens here: handshakes belong to the sessions.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::limits::IpLimiter;
+use crate::net::{Keepalive, tune};
+use crate::session::{Session, SessionCtx};
+
+pub struct Listener {
+    pub listener: TcpListener,
+    pub max_connections: usize,
+    pub limiter: IpLimiter,
+    pub ctx: Arc<SessionCtx>,
+    pub keepalive: Option<Keepalive>,
+}
+
+/// Gives an IP's slot back to the accept loop when a session ends.
+struct IpSlot {
+    ip: IpAddr,
+    release: mpsc::UnboundedSender<IpAddr>,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        let _ = self.release.send(self.ip);
+    }
+}
+
+impl Listener {
+    pub async fn run(mut self, shutdown: CancellationToken, tracker: TaskTracker) {
+        let permits = Arc::new(Semaphore::new(self.max_connections));
+        let (release_tx, mut release_rx) = mpsc::unbounded_channel();
+        let mut sweep = tokio::time::interval(Duration::from_secs(30));
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                Some(ip) = release_rx.recv() => {
+                    self.limiter.release(ip);
+                    continue;
+                }
+                _ = sweep.tick() => {
+                    self.limiter.sweep(Instant::now());
+                    continue;
+                }
+                a = self.listener.accept() => a,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            while let Ok(ip) = release_rx.try_recv() {
+                self.limiter.release(ip);
+            }
+            if let Some(reason) = self.refuse(peer, &permits) {
+                self.ctx.stats.refused.fetch_add(1, Relaxed);
+                tracing::debug!(miner = %peer, %reason, "connection refused");
+                drop(stream);
+                continue;
+            }
+            let Ok(permit) = permits.clone().try_acquire_owned() else { continue };
+            tune(&stream, self.keepalive);
+            let slot = IpSlot { ip: peer.ip(), release: release_tx.clone() };
+            let ctx = self.ctx.clone();
+            ctx.stats.active.fetch_add(1, Relaxed);
+            ctx.stats.total.fetch_add(1, Relaxed);
+            let token = shutdown.child_token();
+            tracker.spawn(async move {
+                Session::run(ctx, stream, peer, token).await;
+                drop(slot);
+                drop(permit);
+            });
+        }
+    }
+
+    fn refuse(&mut self, peer: SocketAddr, permits: &Semaphore) -> Option<String> {
+        if permits.available_permits() == 0 {
+            return Some(format!("listener is at its limit of {} connections", self.max_connections));
+        }
+        self.limiter.admit(peer.ip(), Instant::now()).err().map(|r| r.to_string())
+    }
+}

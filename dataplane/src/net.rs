@@ -1,0 +1,141 @@
+//! Socket plumbing shared by miner and pool connections: TCP options
+//! (TCP_NODELAY, IP_TOS low-delay, keepalive) and a bounded line reader that
+//! keeps its buffer small while a connection is idle.
+
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::net::TcpStream;
+
+/// IPTOS_LOWDELAY.
+const IPTOS_LOWDELAY: u32 = 0x10;
+
+/// TCP keepalive settings (the seed's idle/interval/count).
+#[derive(Debug, Clone, Copy)]
+pub struct Keepalive {
+    pub idle: Duration,
+    pub interval: Duration,
+    pub count: u32,
+}
+
+/// Applies the low-latency options every stratum socket gets. Failures are
+/// logged, not fatal: an option the platform lacks must not refuse a miner.
+pub fn tune(stream: &TcpStream, keepalive: Option<Keepalive>) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
+    let sock = socket2::SockRef::from(stream);
+    if stream.peer_addr().is_ok_and(|a| a.is_ipv4())
+        && let Err(e) = sock.set_tos_v4(IPTOS_LOWDELAY)
+    {
+        tracing::debug!(error = %e, "IP_TOS not set");
+    }
+    if let Some(k) = keepalive {
+        let params = socket2::TcpKeepalive::new().with_time(k.idle).with_interval(k.interval).with_retries(k.count);
+        if let Err(e) = sock.set_tcp_keepalive(&params) {
+            tracing::debug!(error = %e, "TCP keepalive not set");
+        }
+    }
+}
+
+/// Why a line could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("line longer than {0} bytes")]
+    TooLong(usize),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Reads newline-terminated lines with a hard length bound.
+pub struct LineReader<R> {
+    inner: R,
+    buf: BytesMut,
+    max: usize,
+    scanned: usize,
+}
+
+const INITIAL: usize = 512;
+
+impl<R: AsyncRead + Unpin> LineReader<R> {
+    pub fn new(inner: R, max: usize) -> Self {
+        LineReader { inner, buf: BytesMut::new(), max, scanned: 0 }
+    }
+
+    /// The next line without its terminator; `Ok(None)` at a clean EOF.
+    /// Empty lines are skipped. Cancel-safe: bytes read stay buffered.
+    pub async fn next_line(&mut self) -> Result<Option<BytesMut>, LineError> {
+        loop {
+            if let Some(pos) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') {
+                let end = self.scanned + pos;
+                let mut line = self.buf.split_to(end + 1);
+                self.scanned = 0;
+                line.truncate(end);
+                if line.last() == Some(&b'\r') {
+                    line.truncate(end - 1);
+                }
+                if self.buf.is_empty() && self.buf.capacity() > 4 * INITIAL {
+                    self.buf = BytesMut::new();
+                }
+                if line.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                return Ok(Some(line));
+            }
+            self.scanned = self.buf.len();
+            if self.buf.len() >= self.max {
+                return Err(LineError::TooLong(self.max));
+            }
+            if self.buf.capacity() == self.buf.len() {
+                let grow = self.buf.len().clamp(INITIAL, self.max - self.buf.len());
+                self.buf.reserve(grow);
+            }
+            let n = self.inner.read_buf(&mut self.buf).await?;
+            if n == 0 {
+                if self.buf.iter().all(u8::is_ascii_whitespace) {
+                    return Ok(None);
+                }
+                // A last line without its newline still counts.
+                let line = self.buf.split();
+                self.scanned = 0;
+                return Ok(Some(line));
+            }
+        }
+    }
+
+    /// Bytes buffered and not yet returned (for memory accounting in tests).
+    pub fn buffered(&self) -> usize {
+        self.buf.remaining()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn splits_lines_and_strips_crlf() {
+        let data: &[u8] = b"{\"a\":1}\r\n\n{\"b\":2}\nlast";
+        let mut r = LineReader::new(data, 1024);
+        assert_eq!(&r.next_line().await.unwrap().unwrap()[..], b"{\"a\":1}");
+        assert_eq!(&r.next_line().await.unwrap().unwrap()[..], b"{\"b\":2}");
+        assert_eq!(&r.next_line().await.unwrap().unwrap()[..], b"last");
+        assert!(r.next_line().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn refuses_an_oversized_line() {
+        let data = vec![b'x'; 5000];
+        let mut r = LineReader::new(&data[..], 1024);
+        assert!(matches!(r.next_line().await, Err(LineError::TooLong(1024))));
+    }
+
+    #[tokio::test]
+    async fn a_line_at_the_bound_is_fine() {
+        let mut data = vec![b'x'; 1023];
+        data.push(b'\n');
+        let mut r = LineReader::new(&data[..], 1024);
+        assert_eq!(r.next_line().await.unwrap().unwrap().len(), 1023);
+    }
+}

@@ -1,0 +1,108 @@
+//! Counters per pool: connections, local verdicts (the proxy's own checks)
+//! and pool verdicts with normalised reasons, kept apart as the seed does.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::reason::ReasonCounts;
+
+#[derive(Debug, Default)]
+pub struct PoolStats {
+    pub connect_attempts: AtomicU64,
+    pub connections: AtomicU64,
+    pub connect_failures: AtomicU64,
+    pub local_accepted: AtomicU64,
+    pub local_rejected: AtomicU64,
+    pub forwarded: AtomicU64,
+    pub pool_accepted: AtomicU64,
+    pub pool_rejected: AtomicU64,
+    local_reasons: Mutex<Option<ReasonCounts>>,
+    pool_reasons: Mutex<Option<ReasonCounts>>,
+}
+
+/// A point-in-time copy of one pool's counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PoolSnapshot {
+    pub connect_attempts: u64,
+    pub connections: u64,
+    pub connect_failures: u64,
+    pub local_accepted: u64,
+    pub local_rejected: u64,
+    pub forwarded: u64,
+    pub pool_accepted: u64,
+    pub pool_rejected: u64,
+    pub local_reasons: Vec<(String, u64)>,
+    pub pool_reasons: Vec<(String, u64)>,
+}
+
+fn record(m: &Mutex<Option<ReasonCounts>>, reason: &str) {
+    if let Ok(mut g) = m.lock() {
+        g.get_or_insert_with(ReasonCounts::new).record(reason);
+    }
+}
+
+fn list(m: &Mutex<Option<ReasonCounts>>) -> Vec<(String, u64)> {
+    m.lock()
+        .ok()
+        .and_then(|g| g.as_ref().map(|c| c.iter().map(|(r, n)| (r.to_string(), n)).collect()))
+        .unwrap_or_default()
+}
+
+impl PoolStats {
+    pub fn connect_attempt(&self) {
+        self.connect_attempts.fetch_add(1, Relaxed);
+    }
+    pub fn connected(&self) {
+        self.connections.fetch_add(1, Relaxed);
+    }
+    pub fn connect_failed(&self) {
+        self.connect_failures.fetch_add(1, Relaxed);
+    }
+    pub fn forwarded(&self) {
+        self.forwarded.fetch_add(1, Relaxed);
+    }
+
+    /// A verdict the proxy gave by itself (not forwarded, or refused before).
+    pub fn local_verdict(&self, accepted: bool, reason: &str) {
+        if accepted {
+            self.local_accepted.fetch_add(1, Relaxed);
+        } else {
+            self.local_rejected.fetch_add(1, Relaxed);
+            record(&self.local_reasons, reason);
+        }
+    }
+
+    /// The pool's verdict on a forwarded share; `reason` already normalised.
+    pub fn pool_verdict(&self, accepted: bool, reason: &str) {
+        if accepted {
+            self.pool_accepted.fetch_add(1, Relaxed);
+        } else {
+            self.pool_rejected.fetch_add(1, Relaxed);
+            record(&self.pool_reasons, reason);
+        }
+    }
+
+    pub fn snapshot(&self) -> PoolSnapshot {
+        PoolSnapshot {
+            connect_attempts: self.connect_attempts.load(Relaxed),
+            connections: self.connections.load(Relaxed),
+            connect_failures: self.connect_failures.load(Relaxed),
+            local_accepted: self.local_accepted.load(Relaxed),
+            local_rejected: self.local_rejected.load(Relaxed),
+            forwarded: self.forwarded.load(Relaxed),
+            pool_accepted: self.pool_accepted.load(Relaxed),
+            pool_rejected: self.pool_rejected.load(Relaxed),
+            local_reasons: list(&self.local_reasons),
+            pool_reasons: list(&self.pool_reasons),
+        }
+    }
+}
+
+/// Listener-wide miner counters.
+#[derive(Debug, Default)]
+pub struct ListenerStats {
+    pub active: AtomicU64,
+    pub total: AtomicU64,
+    pub disconnections: AtomicU64,
+    pub refused: AtomicU64,
+}

@@ -1,0 +1,638 @@
+//! One upstream pool connection, owned by one task: connect, handshake
+//! (configure -> subscribe -> authorize), the pending-request table with
+//! remapped ids and deadlines, the pool's jobs, difficulty, extranonce and
+//! version mask, published to sessions as latest state through a watch
+//! channel. Reconnects with capped backoff plus jitter until shut down.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use switchyard_stratum::v1::{ServerMethod, Submit, SubscribeResult};
+use switchyard_stratum::{Message, Request, Response};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+use crate::config::{PoolAddr, PoolMode, Timing};
+use crate::job::Job;
+use crate::net::{LineReader, tune};
+use crate::stats::PoolStats;
+
+/// A configured pool, shared by everything that talks to it.
+#[derive(Debug)]
+pub struct PoolInfo {
+    pub name: Arc<str>,
+    pub index: usize,
+    pub addr: PoolAddr,
+    pub username: String,
+    pub password: String,
+    pub mode: PoolMode,
+    pub config: crate::config::Pool,
+    pub stats: PoolStats,
+}
+
+/// What a session asks of an upstream.
+#[derive(Debug)]
+pub enum UpstreamCmd {
+    /// A share already rewritten to the pool's view.
+    Submit { submit: Submit, reply: ReplyTo },
+    /// A miner request the proxy does not handle itself, relayed as is.
+    Relay { method: String, params: Value, reply: ReplyTo },
+    /// Close after answering what is pending (or after `drain`).
+    Shutdown { drain: Duration },
+}
+
+/// Where an upstream answer goes: the miner's inbox, with the miner's own id.
+#[derive(Debug, Clone)]
+pub struct ReplyTo {
+    pub inbox: Inbox,
+    pub miner_id: Value,
+    /// Cancelled when the miner's inbox overflows: the miner cannot keep up.
+    pub kill: CancellationToken,
+}
+
+/// A session's inbox of pool answers (boxed: an idle miner's channel stays small).
+pub type Inbox = mpsc::Sender<Box<PoolAnswer>>;
+
+/// The pool's answer to one miner request.
+#[derive(Debug)]
+pub struct PoolAnswer {
+    pub miner_id: Value,
+    pub response: Response,
+    pub latency: Duration,
+    pub is_submit: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Connecting,
+    Ready,
+    Down,
+}
+
+/// Latest state of an upstream, read by sessions without locks.
+#[derive(Debug, Clone)]
+pub struct UpstreamState {
+    pub status: Status,
+    pub job: Option<Arc<Job>>,
+    pub difficulty: f64,
+    pub extranonce2_size: usize,
+    pub version_mask: u32,
+    /// A pool notification the proxy does not understand, to relay (seq, line).
+    pub relay: Option<(u64, bytes::Bytes)>,
+}
+
+/// What the router hears from an upstream.
+#[derive(Debug, Clone)]
+pub enum UpstreamEvent {
+    Ready { upstream: u64, pool: usize },
+    Failed { upstream: u64, pool: usize, error: String },
+    Down { upstream: u64, pool: usize, error: String },
+}
+
+/// The shared face of an upstream task.
+#[derive(Debug)]
+pub struct UpstreamHandle {
+    pub id: u64,
+    pub pool: Arc<PoolInfo>,
+    pub cmd_tx: mpsc::Sender<UpstreamCmd>,
+    pub state: watch::Receiver<Arc<UpstreamState>>,
+    /// The pool username this connection authorized as (the submit's worker).
+    pub username: String,
+    attached: AtomicUsize,
+    capacity: usize,
+}
+
+impl UpstreamHandle {
+    /// Reserves a miner slot; false when full.
+    pub fn try_attach(&self) -> bool {
+        let prev = self.attached.fetch_add(1, Ordering::AcqRel);
+        if prev >= self.capacity {
+            self.attached.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    pub fn detach(&self) {
+        let _ = self.attached.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+    }
+
+    pub fn attached(&self) -> usize {
+        self.attached.load(Ordering::Acquire)
+    }
+
+    pub fn status(&self) -> Status {
+        self.state.borrow().status
+    }
+
+    pub fn shutdown(&self, drain: Duration) {
+        let _ = self.cmd_tx.try_send(UpstreamCmd::Shutdown { drain });
+    }
+}
+
+/// Everything an upstream task needs besides its pool.
+#[derive(Debug, Clone)]
+pub struct UpstreamParams {
+    pub timing: Arc<Timing>,
+    pub version_mask: u32,
+    pub username: String,
+    pub capacity: usize,
+    pub events: Option<mpsc::Sender<UpstreamEvent>>,
+    pub agent: String,
+}
+
+static NEXT_UPSTREAM: AtomicU64 = AtomicU64::new(1);
+
+/// Starts an upstream task and returns its handle.
+pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle> {
+    let id = NEXT_UPSTREAM.fetch_add(1, Ordering::Relaxed);
+    let (cmd_tx, cmd_rx) = mpsc::channel(4096);
+    let initial = UpstreamState {
+        status: Status::Connecting,
+        job: None,
+        difficulty: 1.0,
+        extranonce2_size: 0,
+        version_mask: 0,
+        relay: None,
+    };
+    let (state_tx, state_rx) = watch::channel(Arc::new(initial));
+    let handle = Arc::new(UpstreamHandle {
+        id,
+        pool: pool.clone(),
+        cmd_tx: cmd_tx.clone(),
+        state: state_rx,
+        username: params.username.clone(),
+        attached: AtomicUsize::new(0),
+        capacity: params.capacity,
+    });
+    let task = Task { id, pool, params, cmd_tx, cmd_rx, state_tx };
+    tokio::spawn(task.run());
+    handle
+}
+
+struct Task {
+    id: u64,
+    pool: Arc<PoolInfo>,
+    params: UpstreamParams,
+    cmd_tx: mpsc::Sender<UpstreamCmd>,
+    cmd_rx: mpsc::Receiver<UpstreamCmd>,
+    state_tx: watch::Sender<Arc<UpstreamState>>,
+}
+
+/// How a served connection ended.
+enum End {
+    Shutdown,
+    Lost(String),
+    Redirect { addr: PoolAddr, wait: Duration },
+}
+
+struct Pending {
+    reply: Option<ReplyTo>,
+    is_submit: bool,
+    sent_at: Instant,
+    deadline: Instant,
+}
+
+/// A live, handshaken connection.
+struct Conn {
+    reader: LineReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    next_id: u64,
+    pending: HashMap<u64, Pending>,
+    extranonce1: Vec<u8>,
+    extranonce2_size: usize,
+    difficulty: f64,
+    version_mask: u32,
+    relay_seq: u64,
+}
+
+impl Task {
+    async fn run(mut self) {
+        self.run_until_shutdown().await;
+        // Refuse new requests, then answer whatever is still queued: no
+        // request is ever dropped without an answer.
+        self.cmd_rx.close();
+        while let Ok(cmd) = self.cmd_rx.try_recv() {
+            if let UpstreamCmd::Submit { reply, .. } | UpstreamCmd::Relay { reply, .. } = cmd {
+                not_connected(reply, Duration::ZERO);
+            }
+        }
+        self.publish(|s| s.status = Status::Down);
+    }
+
+    async fn run_until_shutdown(&mut self) {
+        let timing = self.params.timing.clone();
+        let mut backoff = Backoff::new(timing.backoff_min, timing.backoff_max);
+        let mut addr = self.pool.addr.clone();
+        loop {
+            self.publish(|s| {
+                s.status = Status::Connecting;
+                s.job = None;
+            });
+            self.pool.stats.connect_attempt();
+            match self.connect(&addr).await {
+                Ok(conn) => {
+                    backoff.reset();
+                    self.pool.stats.connected();
+                    tracing::info!(pool = %self.pool.name, host = %addr.host, port = addr.port, "upstream ready");
+                    self.event(UpstreamEvent::Ready { upstream: self.id, pool: self.pool.index }).await;
+                    let end = self.serve(conn).await;
+                    self.publish(|s| s.status = Status::Down);
+                    match end {
+                        End::Shutdown => return,
+                        End::Lost(error) => {
+                            tracing::warn!(pool = %self.pool.name, %error, "upstream lost");
+                            self.event(UpstreamEvent::Down { upstream: self.id, pool: self.pool.index, error }).await;
+                        }
+                        End::Redirect { addr: to, wait } => {
+                            tracing::info!(pool = %self.pool.name, host = %to.host, port = to.port, "pool asked to reconnect");
+                            addr = to;
+                            if self.wait(wait).await {
+                                return;
+                            }
+                            continue;
+                        }
+                    }
+                }
+                Err(error) => {
+                    self.pool.stats.connect_failed();
+                    self.publish(|s| s.status = Status::Down);
+                    tracing::warn!(pool = %self.pool.name, %error, "upstream connect failed");
+                    self.event(UpstreamEvent::Failed { upstream: self.id, pool: self.pool.index, error }).await;
+                }
+            }
+            if self.wait(backoff.next_delay()).await {
+                return;
+            }
+        }
+    }
+
+    async fn event(&self, e: UpstreamEvent) {
+        if let Some(tx) = &self.params.events {
+            let _ = tx.send(e).await;
+        }
+    }
+
+    fn publish(&self, f: impl FnOnce(&mut UpstreamState)) {
+        self.state_tx.send_modify(|s| f(Arc::make_mut(s)));
+    }
+
+    /// Waits out a backoff while answering commands; true on shutdown.
+    async fn wait(&mut self, delay: Duration) -> bool {
+        let until = tokio::time::sleep(delay);
+        tokio::pin!(until);
+        loop {
+            tokio::select! {
+                _ = &mut until => return false,
+                cmd = self.cmd_rx.recv() => match cmd {
+                    None | Some(UpstreamCmd::Shutdown { .. }) => return true,
+                    Some(UpstreamCmd::Submit { reply, .. } | UpstreamCmd::Relay { reply, .. }) => {
+                        not_connected(reply, Duration::ZERO);
+                    }
+                },
+            }
+        }
+    }
+
+    async fn connect(&mut self, addr: &PoolAddr) -> Result<Conn, String> {
+        let t = self.params.timing.clone();
+        let stream = tokio::time::timeout(t.connect, TcpStream::connect((addr.host.as_str(), addr.port)))
+            .await
+            .map_err(|_| format!("connect to {}:{} timed out", addr.host, addr.port))?
+            .map_err(|e| format!("connect to {}:{}: {e}", addr.host, addr.port))?;
+        tune(&stream, None);
+        let (r, w) = stream.into_split();
+        let mut conn = Conn {
+            reader: LineReader::new(r, 1 << 20),
+            writer: w,
+            next_id: 1,
+            pending: HashMap::new(),
+            extranonce1: Vec::new(),
+            extranonce2_size: 0,
+            difficulty: 1.0,
+            version_mask: 0,
+            relay_seq: 0,
+        };
+        tokio::time::timeout(t.upstream_handshake, self.handshake(&mut conn))
+            .await
+            .map_err(|_| format!("handshake with {}:{} timed out", addr.host, addr.port))??;
+        Ok(conn)
+    }
+
+    async fn handshake(&mut self, conn: &mut Conn) -> Result<(), String> {
+        let mask = self.params.version_mask;
+        let mut lines = Vec::new();
+        if mask != 0 {
+            let params = json!([["version-rolling"], {"version-rolling.mask": format!("{mask:08x}"), "version-rolling.min-bit-count": 2}]);
+            lines.extend(Request::new(1, "mining.configure", params).to_line());
+        }
+        lines.extend(Request::new(2, "mining.subscribe", json!([self.params.agent])).to_line());
+        conn.writer.write_all(&lines).await.map_err(|e| format!("write: {e}"))?;
+        let mut subscribed = false;
+        let mut authorized = false;
+        loop {
+            if authorized && conn_has_job(&self.state_tx) {
+                return Ok(());
+            }
+            let line = match conn.reader.next_line().await {
+                Ok(Some(line)) => line,
+                Ok(None) => return Err("pool closed the connection during the handshake".into()),
+                Err(e) => return Err(format!("read: {e}")),
+            };
+            let msg = Message::parse(&line).map_err(|e| format!("pool sent an invalid line: {e}"))?;
+            match msg {
+                Message::Response(r) if r.id == json!(1) => {
+                    conn.version_mask = granted_mask(&r, mask);
+                }
+                Message::Response(r) if r.id == json!(2) => {
+                    let sub = if r.is_ok() {
+                        SubscribeResult::from_result(&r.result).map_err(|e| format!("subscribe answer: {e}"))?
+                    } else {
+                        return Err(format!("pool refused subscribe: {:?}", r.error_parts()));
+                    };
+                    conn.extranonce1 = sub.extranonce1;
+                    conn.extranonce2_size = sub.extranonce2_size;
+                    subscribed = true;
+                    let auth = json!([self.params.username, self.pool.password]);
+                    conn.writer
+                        .write_all(&Request::new(3, "mining.authorize", auth).to_line())
+                        .await
+                        .map_err(|e| format!("write: {e}"))?;
+                }
+                Message::Response(r) if r.id == json!(3) => {
+                    if !r.is_ok() {
+                        return Err(format!(
+                            "pool refused authorize for {:?}: {}",
+                            self.params.username,
+                            r.error_parts().map(|(_, t)| t).unwrap_or_default()
+                        ));
+                    }
+                    authorized = true;
+                }
+                Message::Response(_) => {}
+                Message::Request(req) => {
+                    if !subscribed && req.method == "mining.notify" {
+                        continue;
+                    }
+                    if let Some(end) = self.on_pool_request(conn, req).await {
+                        return Err(match end {
+                            End::Lost(e) => e,
+                            _ => "pool redirected during the handshake".into(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    async fn serve(&mut self, mut conn: Conn) -> End {
+        conn.next_id = 10;
+        self.publish(|s| {
+            s.status = Status::Ready;
+            s.difficulty = conn.difficulty;
+            s.extranonce2_size = conn.extranonce2_size;
+            s.version_mask = conn.version_mask;
+        });
+        let t = self.params.timing.clone();
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        let mut last_heard = Instant::now();
+        // After a shutdown request: keep serving until `closing_at` (shares for
+        // this pool's jobs during the grace period), then stop taking requests
+        // and wait for pending answers up to the request timeout.
+        let mut closing_at: Option<Instant> = None;
+        let end = loop {
+            if let Some(at) = closing_at {
+                let now = Instant::now();
+                if now >= at && (conn.pending.is_empty() || now >= at + t.request) {
+                    break End::Shutdown;
+                }
+            }
+            tokio::select! {
+                line = conn.reader.next_line() => {
+                    last_heard = Instant::now();
+                    match line {
+                        Ok(Some(line)) => match Message::parse(&line) {
+                            Ok(Message::Response(r)) => self.on_response(&mut conn, r),
+                            Ok(Message::Request(req)) => {
+                                if let Some(end) = self.on_pool_request(&mut conn, req).await {
+                                    break end;
+                                }
+                            }
+                            Err(e) => tracing::warn!(pool = %self.pool.name, error = %e, "ignoring invalid line from pool"),
+                        },
+                        Ok(None) => break End::Lost("pool closed the connection".into()),
+                        Err(e) => break End::Lost(format!("read: {e}")),
+                    }
+                }
+                cmd = self.cmd_rx.recv(), if closing_at.is_none_or(|at| Instant::now() < at) => match cmd {
+                    None => break End::Shutdown,
+                    Some(UpstreamCmd::Shutdown { drain }) => {
+                        let at = Instant::now() + drain;
+                        closing_at = Some(closing_at.map_or(at, |c| c.min(at)));
+                    }
+                    Some(cmd) => {
+                        if let Err(e) = self.send_cmd(&mut conn, cmd, t.request).await {
+                            break End::Lost(e);
+                        }
+                    }
+                },
+                _ = sweep.tick() => {
+                    let now = Instant::now();
+                    expire(&mut conn.pending, now, &self.pool);
+                    if now.duration_since(last_heard) > t.upstream_idle {
+                        break End::Lost(format!("no message from the pool for {:?}", t.upstream_idle));
+                    }
+                }
+            }
+        };
+        for (_, p) in conn.pending.drain() {
+            if let Some(reply) = p.reply {
+                if p.is_submit {
+                    self.pool.stats.pool_verdict(false, "not connected");
+                }
+                not_connected(reply, p.sent_at.elapsed());
+            }
+        }
+        end
+    }
+
+    async fn send_cmd(&mut self, conn: &mut Conn, cmd: UpstreamCmd, timeout: Duration) -> Result<(), String> {
+        let (method, params, reply, is_submit) = match cmd {
+            UpstreamCmd::Submit { submit, reply } => ("mining.submit".to_owned(), submit.to_params(), reply, true),
+            UpstreamCmd::Relay { method, params, reply } => (method, params, reply, false),
+            UpstreamCmd::Shutdown { .. } => return Ok(()),
+        };
+        let id = conn.next_id;
+        conn.next_id += 1;
+        let now = Instant::now();
+        conn.pending.insert(id, Pending { reply: Some(reply), is_submit, sent_at: now, deadline: now + timeout });
+        let mut line = Request::new(id, method, params).to_line();
+        // Batch whatever else is queued right now into the same write.
+        while line.len() < 16 * 1024 {
+            match self.cmd_rx.try_recv() {
+                Ok(UpstreamCmd::Submit { submit, reply }) => {
+                    let id = conn.next_id;
+                    conn.next_id += 1;
+                    conn.pending.insert(id, Pending { reply: Some(reply), is_submit: true, sent_at: now, deadline: now + timeout });
+                    line.extend(Request::new(id, "mining.submit", submit.to_params()).to_line());
+                }
+                Ok(UpstreamCmd::Relay { method, params, reply }) => {
+                    let id = conn.next_id;
+                    conn.next_id += 1;
+                    conn.pending.insert(id, Pending { reply: Some(reply), is_submit: false, sent_at: now, deadline: now + timeout });
+                    line.extend(Request::new(id, method, params).to_line());
+                }
+                Ok(UpstreamCmd::Shutdown { drain }) => {
+                    // Re-queue: handled by the serve loop after this write.
+                    let _ = self.cmd_tx.try_send(UpstreamCmd::Shutdown { drain });
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        conn.writer.write_all(&line).await.map_err(|e| format!("write: {e}"))
+    }
+
+    fn on_response(&self, conn: &mut Conn, r: Response) {
+        let Some(id) = r.id.as_u64() else {
+            tracing::debug!(pool = %self.pool.name, id = %r.id, "answer with an id we never sent");
+            return;
+        };
+        let Some(p) = conn.pending.remove(&id) else {
+            tracing::debug!(pool = %self.pool.name, id, "answer to no pending request (late or unknown)");
+            return;
+        };
+        let latency = p.sent_at.elapsed();
+        if p.is_submit {
+            let reason = r.error_parts().map(|(code, text)| crate::reason::normalise(code, &text));
+            self.pool.stats.pool_verdict(r.is_ok(), reason.as_deref().unwrap_or(""));
+        }
+        if let Some(reply) = p.reply {
+            deliver(reply, r, latency, p.is_submit);
+        }
+    }
+
+    /// Handles a pool notification or request; `Some` ends the connection.
+    async fn on_pool_request(&mut self, conn: &mut Conn, req: Request) -> Option<End> {
+        let method = match ServerMethod::from_request(&req) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(pool = %self.pool.name, error = %e, "ignoring malformed pool message");
+                return None;
+            }
+        };
+        match method {
+            ServerMethod::Notify(notify) => {
+                let job = Arc::new(Job::new(
+                    self.id,
+                    self.pool.clone(),
+                    self.cmd_tx.clone(),
+                    notify,
+                    conn.extranonce1.clone(),
+                    conn.extranonce2_size,
+                    conn.difficulty,
+                    conn.version_mask,
+                ));
+                self.publish(|s| s.job = Some(job));
+            }
+            ServerMethod::SetDifficulty(d) => {
+                conn.difficulty = d;
+                self.publish(|s| s.difficulty = d);
+            }
+            ServerMethod::SetExtranonce { extranonce1, extranonce2_size } => {
+                tracing::info!(pool = %self.pool.name, extranonce2_size, "pool changed extranonce");
+                conn.extranonce1 = extranonce1;
+                conn.extranonce2_size = extranonce2_size;
+                self.publish(|s| s.extranonce2_size = extranonce2_size);
+            }
+            ServerMethod::SetVersionMask(mask) => {
+                conn.version_mask = mask & self.params.version_mask;
+                let m = conn.version_mask;
+                self.publish(|s| s.version_mask = m);
+            }
+            ServerMethod::Reconnect { host, port, wait_seconds } => {
+                let addr = PoolAddr {
+                    host: host.unwrap_or_else(|| self.pool.addr.host.clone()),
+                    port: port.filter(|p| *p != 0).unwrap_or(self.pool.addr.port),
+                    tls: self.pool.addr.tls,
+                };
+                return Some(End::Redirect { addr, wait: Duration::from_secs(wait_seconds.min(600)) });
+            }
+            ServerMethod::ShowMessage(text) => {
+                tracing::info!(pool = %self.pool.name, message = %text.chars().take(500).collect::<String>(), "message from pool");
+            }
+            ServerMethod::GetVersion => {
+                let answer = Response::ok(req.id.clone(), json!(self.params.agent)).to_line();
+                if let Err(e) = conn.writer.write_all(&answer).await {
+                    return Some(End::Lost(format!("write: {e}")));
+                }
+            }
+            ServerMethod::Unknown { .. } => {
+                if !req.id.is_null() {
+                    let answer = Response::error(req.id.clone(), 20, "Method not supported").to_line();
+                    if let Err(e) = conn.writer.write_all(&answer).await {
+                        return Some(End::Lost(format!("write: {e}")));
+                    }
+                } else {
+                    conn.relay_seq += 1;
+                    let seq = conn.relay_seq;
+                    let line = bytes::Bytes::from(req.to_line());
+                    self.publish(|s| s.relay = Some((seq, line)));
+                }
+            }
+        }
+        None
+    }
+}
+
+fn conn_has_job(state: &watch::Sender<Arc<UpstreamState>>) -> bool {
+    state.borrow().job.is_some()
+}
+
+fn granted_mask(r: &Response, asked: u32) -> u32 {
+    if !r.is_ok() || r.result.get("version-rolling").and_then(Value::as_bool) != Some(true) {
+        return 0;
+    }
+    r.result
+        .get("version-rolling.mask")
+        .and_then(Value::as_str)
+        .and_then(|s| switchyard_stratum::hexutil::parse_hex_u32(s).ok())
+        .map_or(0, |m| m & asked)
+}
+
+fn expire(pending: &mut HashMap<u64, Pending>, now: Instant, pool: &PoolInfo) {
+    let expired: Vec<u64> = pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+    for id in expired {
+        if let Some(p) = pending.remove(&id) {
+            if p.is_submit {
+                pool.stats.pool_verdict(false, "timeout");
+            }
+            if let Some(reply) = p.reply {
+                let r = Response::error(reply.miner_id.clone(), 20, "Pool did not answer in time");
+                deliver(reply, r, p.sent_at.elapsed(), p.is_submit);
+            }
+        }
+    }
+}
+
+fn not_connected(reply: ReplyTo, latency: Duration) {
+    let r = Response::error(reply.miner_id.clone(), 20, "Not connected to the pool");
+    deliver(reply, r, latency, true);
+}
+
+/// Hands an answer to the miner's inbox; a full inbox means the miner cannot
+/// keep up, so it is disconnected rather than allowed to stall the pool reader.
+fn deliver(reply: ReplyTo, mut response: Response, latency: Duration, is_submit: bool) {
+    response.id = reply.miner_id.clone();
+    let answer = PoolAnswer { miner_id: reply.miner_id, response, latency, is_submit };
+    if let Err(mpsc::error::TrySendError::Full(_)) = reply.inbox.try_send(Box::new(answer)) {
+        reply.kill.cancel();
+    }
+}

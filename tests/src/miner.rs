@@ -1,0 +1,433 @@
+//! `ScriptedMiner`: a Stratum V1 miner driven step by step by a test. It
+//! tracks what the server tells it (jobs, difficulty, extranonce, version
+//! mask) while it waits for answers, and mines real shares on the CPU.
+
+pub mod mine;
+mod shares;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::{Value, json};
+use switchyard_stratum::v1::{Notify, ServerMethod, SubscribeResult};
+use switchyard_stratum::{Message, Request, Response};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::time::Instant;
+
+use crate::lines::{DEFAULT_TIMEOUT, LineReader, show, write_line};
+
+/// A job as the miner received it, with the terms in effect at that moment.
+#[derive(Debug, Clone)]
+pub struct MinerJob {
+    pub notify: Notify,
+    pub extranonce1: Vec<u8>,
+    pub extranonce2_size: usize,
+    /// The difficulty in effect when the notify arrived.
+    pub difficulty: Option<f64>,
+}
+
+/// The agent string the miner answers `client.get_version` with.
+pub const AGENT: &str = "switchyard-scripted-miner/0.1";
+
+pub struct ScriptedMiner {
+    reader: LineReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    local_addr: SocketAddr,
+    next_id: u64,
+    timeout: Duration,
+    worker: Option<String>,
+    counter: u64,
+    roll_version: bool,
+    closed: bool,
+    /// What the server told the miner.
+    pub subscription_id: Option<String>,
+    pub extranonce1: Vec<u8>,
+    pub extranonce2_size: usize,
+    pub difficulty: Option<f64>,
+    pub version_mask: Option<u32>,
+    pub jobs: HashMap<String, MinerJob>,
+    pub latest_job: Option<String>,
+    /// Every server request received, in order.
+    pub notifications: Vec<Request>,
+    /// Lines that were not stratum, and notifications with unusable params.
+    pub errors: Vec<String>,
+    unclaimed_notifications: VecDeque<Request>,
+    unclaimed_responses: VecDeque<Response>,
+}
+
+impl ScriptedMiner {
+    pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+        let stream = tokio::time::timeout(DEFAULT_TIMEOUT, TcpStream::connect(addr))
+            .await
+            .map_err(|_| anyhow!("timed out connecting to {addr}"))?
+            .with_context(|| format!("connecting to {addr}"))?;
+        let local_addr = stream.local_addr()?;
+        let (reader, writer) = stream.into_split();
+        Ok(ScriptedMiner {
+            reader: LineReader::new(reader),
+            writer,
+            local_addr,
+            next_id: 1,
+            timeout: DEFAULT_TIMEOUT,
+            worker: None,
+            counter: 0,
+            roll_version: true,
+            closed: false,
+            subscription_id: None,
+            extranonce1: Vec::new(),
+            extranonce2_size: 0,
+            difficulty: None,
+            version_mask: None,
+            jobs: HashMap::new(),
+            latest_job: None,
+            notifications: Vec::new(),
+            errors: Vec::new(),
+            unclaimed_notifications: VecDeque::new(),
+            unclaimed_responses: VecDeque::new(),
+        })
+    }
+
+    /// Connects, subscribes with `agent`, authorizes `user` (password "x")
+    /// and waits for the first job: the usual start of a test.
+    pub async fn ready(addr: SocketAddr, agent: &str, user: &str) -> anyhow::Result<Self> {
+        let mut miner = Self::connect(addr).await?;
+        miner.subscribe(agent).await?;
+        if !miner.authorize(user, "x").await? {
+            bail!("miner: {user:?} was not authorized by {addr}");
+        }
+        miner.wait_for_job().await?;
+        Ok(miner)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// How long each wait lasts (default `DEFAULT_TIMEOUT`).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
+    /// Whether `find_share` rolls version bits once a mask is known (default on).
+    pub fn set_roll_version(&mut self, roll: bool) {
+        self.roll_version = roll;
+    }
+
+    /// Sets the worker name `find_share` uses (authorize sets it too).
+    pub fn set_worker(&mut self, worker: &str) {
+        self.worker = Some(worker.to_owned());
+    }
+
+    pub fn worker(&self) -> Option<&str> {
+        self.worker.as_deref()
+    }
+
+    pub fn current_job(&self) -> Option<&MinerJob> {
+        self.jobs.get(self.latest_job.as_ref()?)
+    }
+
+    // ---- raw I/O ----
+
+    /// Writes bytes as one line (a `\n` is added when missing).
+    pub async fn send_raw(&mut self, line: &[u8]) -> anyhow::Result<()> {
+        write_line(&mut self.writer, line)
+            .await
+            .context("miner: writing")
+    }
+
+    /// Sends a request with the next id and returns that id.
+    pub async fn send_request(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
+        let id = json!(self.next_id);
+        self.next_id += 1;
+        self.send_request_with_id(id.clone(), method, params)
+            .await?;
+        Ok(id)
+    }
+
+    pub async fn send_request_with_id(
+        &mut self,
+        id: Value,
+        method: &str,
+        params: Value,
+    ) -> anyhow::Result<()> {
+        self.send_raw(&Request::new(id, method, params).to_line())
+            .await
+    }
+
+    /// Sends a request and waits for the answer with its id.
+    pub async fn request(&mut self, method: &str, params: Value) -> anyhow::Result<Response> {
+        let id = self.send_request(method, params).await?;
+        self.wait_response(&id).await
+    }
+
+    /// Reads one line and files it: answers are queued, server requests are
+    /// applied to the tracked state and queued.
+    async fn pump(&mut self, deadline: Instant, what: &str) -> anyhow::Result<()> {
+        let line = self.read_line(deadline, what).await?;
+        self.file(line).await
+    }
+
+    async fn read_line(&mut self, deadline: Instant, what: &str) -> anyhow::Result<Vec<u8>> {
+        if self.closed {
+            bail!(
+                "miner {}: connection closed, cannot wait for {what}",
+                self.local_addr
+            );
+        }
+        match tokio::time::timeout_at(deadline, self.reader.next_line()).await {
+            Err(_) => Err(anyhow!(
+                "miner {}: timed out waiting for {what}",
+                self.local_addr
+            )),
+            Ok(Ok(Some(line))) => Ok(line),
+            Ok(Ok(None)) => {
+                self.closed = true;
+                bail!(
+                    "miner {}: connection closed while waiting for {what}",
+                    self.local_addr
+                )
+            }
+            Ok(Err(e)) => {
+                self.closed = true;
+                bail!(
+                    "miner {}: read error while waiting for {what}: {e}",
+                    self.local_addr
+                )
+            }
+        }
+    }
+
+    async fn file(&mut self, line: Vec<u8>) -> anyhow::Result<()> {
+        match Message::parse(&line) {
+            Ok(Message::Response(r)) => self.unclaimed_responses.push_back(r),
+            Ok(Message::Request(req)) => {
+                self.apply(&req).await?;
+                self.unclaimed_notifications.push_back(req);
+            }
+            Err(e) => self
+                .errors
+                .push(format!("not stratum ({e}): {}", show(&line))),
+        }
+        Ok(())
+    }
+
+    /// Updates the tracked state from a server request.
+    async fn apply(&mut self, req: &Request) -> anyhow::Result<()> {
+        self.notifications.push(req.clone());
+        let method = match ServerMethod::from_request(req) {
+            Ok(m) => m,
+            Err(e) => {
+                self.errors.push(e.to_string());
+                return Ok(());
+            }
+        };
+        match method {
+            ServerMethod::Notify(n) => {
+                if n.clean_jobs {
+                    self.jobs.clear();
+                }
+                self.latest_job = Some(n.job_id.clone());
+                let job = MinerJob {
+                    notify: n,
+                    extranonce1: self.extranonce1.clone(),
+                    extranonce2_size: self.extranonce2_size,
+                    difficulty: self.difficulty,
+                };
+                self.jobs.insert(job.notify.job_id.clone(), job);
+            }
+            ServerMethod::SetDifficulty(d) => self.difficulty = Some(d),
+            ServerMethod::SetExtranonce {
+                extranonce1,
+                extranonce2_size,
+            } => {
+                self.extranonce1 = extranonce1;
+                self.extranonce2_size = extranonce2_size;
+            }
+            ServerMethod::SetVersionMask(m) => self.version_mask = Some(m),
+            ServerMethod::GetVersion if !req.id.is_null() => {
+                let answer = Response::ok(req.id.clone(), json!(AGENT));
+                self.send_raw(&answer.to_line()).await?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// The next raw line from the socket (skipping the queues). Server
+    /// requests in it still update the tracked state.
+    pub async fn recv_line_timeout(&mut self, timeout: Duration) -> anyhow::Result<Vec<u8>> {
+        let line = self.read_line(Instant::now() + timeout, "a line").await?;
+        if let Ok(Message::Request(req)) = Message::parse(&line) {
+            self.apply(&req).await?;
+        }
+        Ok(line)
+    }
+
+    /// Waits until the peer closes the connection; lines read meanwhile are
+    /// filed as usual.
+    pub async fn expect_closed(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        while !self.closed {
+            match tokio::time::timeout_at(deadline, self.reader.next_line()).await {
+                Err(_) => bail!(
+                    "miner {}: still connected after {timeout:?}",
+                    self.local_addr
+                ),
+                Ok(Ok(Some(line))) => self.file(line).await?,
+                Ok(Ok(None) | Err(_)) => self.closed = true,
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Closes the write side (the peer reads EOF).
+    pub async fn shutdown(&mut self) -> anyhow::Result<()> {
+        self.writer.shutdown().await.context("miner: shutdown")
+    }
+
+    // ---- waiting ----
+
+    /// Takes the first queued answer with this id, reading until it comes.
+    pub async fn wait_response(&mut self, id: &Value) -> anyhow::Result<Response> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if let Some(i) = self.unclaimed_responses.iter().position(|r| r.id == *id) {
+                return Ok(self.unclaimed_responses.remove(i).expect("index in range"));
+            }
+            self.pump(deadline, &format!("the answer to id {id}"))
+                .await?;
+        }
+    }
+
+    /// Takes the first queued server request with this method, reading until
+    /// one comes.
+    pub async fn wait_for_notification(&mut self, method: &str) -> anyhow::Result<Request> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            if let Some(i) = self
+                .unclaimed_notifications
+                .iter()
+                .position(|r| r.method == method)
+            {
+                return Ok(self
+                    .unclaimed_notifications
+                    .remove(i)
+                    .expect("index in range"));
+            }
+            self.pump(deadline, method).await?;
+        }
+    }
+
+    /// Reads until `cond` holds for the miner's tracked state.
+    pub async fn wait_until(
+        &mut self,
+        what: &str,
+        mut cond: impl FnMut(&Self) -> bool,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + self.timeout;
+        while !cond(self) {
+            self.pump(deadline, what).await?;
+        }
+        Ok(())
+    }
+
+    /// The latest job, reading until there is one.
+    pub async fn wait_for_job(&mut self) -> anyhow::Result<Notify> {
+        self.wait_until("a job (mining.notify)", |m| m.current_job().is_some())
+            .await?;
+        Ok(self.current_job().expect("checked").notify.clone())
+    }
+
+    /// Reads until the latest job is not `after_job_id`.
+    pub async fn wait_for_new_job(&mut self, after_job_id: &str) -> anyhow::Result<Notify> {
+        self.wait_until(&format!("a job other than {after_job_id:?}"), |m| {
+            m.latest_job.as_deref().is_some_and(|j| j != after_job_id)
+        })
+        .await?;
+        Ok(self.current_job().expect("checked").notify.clone())
+    }
+
+    // ---- stratum methods ----
+
+    fn answer_or_error(r: Response, what: &str) -> anyhow::Result<Response> {
+        match r.error_parts() {
+            Some((code, text)) if !r.error.is_null() => {
+                bail!("{what} refused: code {code:?}, {text:?}")
+            }
+            _ => Ok(r),
+        }
+    }
+
+    pub async fn subscribe(&mut self, agent: &str) -> anyhow::Result<SubscribeResult> {
+        self.subscribe_with(json!([agent])).await
+    }
+
+    pub async fn subscribe_resume(
+        &mut self,
+        agent: &str,
+        session: &str,
+    ) -> anyhow::Result<SubscribeResult> {
+        self.subscribe_with(json!([agent, session])).await
+    }
+
+    async fn subscribe_with(&mut self, params: Value) -> anyhow::Result<SubscribeResult> {
+        let r = self.request("mining.subscribe", params).await?;
+        let r = Self::answer_or_error(r, "mining.subscribe")?;
+        let s = SubscribeResult::from_result(&r.result)?;
+        self.subscription_id = s.subscription_id.clone();
+        self.extranonce1 = s.extranonce1.clone();
+        self.extranonce2_size = s.extranonce2_size;
+        Ok(s)
+    }
+
+    /// True when the server said yes; the user becomes the worker for shares.
+    pub async fn authorize(&mut self, user: &str, password: &str) -> anyhow::Result<bool> {
+        let r = self
+            .request("mining.authorize", json!([user, password]))
+            .await?;
+        let ok = r.error.is_null() && r.result == Value::Bool(true);
+        if ok {
+            self.worker = Some(user.to_owned());
+        }
+        Ok(ok)
+    }
+
+    /// `mining.configure`; a granted `version-rolling` sets the version mask.
+    pub async fn configure(
+        &mut self,
+        extensions: &[&str],
+        params: Value,
+    ) -> anyhow::Result<Response> {
+        let r = self
+            .request("mining.configure", json!([extensions, params]))
+            .await?;
+        if r.result.get("version-rolling") == Some(&Value::Bool(true)) {
+            let mask = r
+                .result
+                .get("version-rolling.mask")
+                .and_then(Value::as_str)
+                .and_then(|m| u32::from_str_radix(m, 16).ok());
+            self.version_mask = Some(mask.context("version-rolling granted without a mask")?);
+        }
+        Ok(r)
+    }
+
+    pub async fn extranonce_subscribe(&mut self) -> anyhow::Result<Response> {
+        self.request("mining.extranonce.subscribe", json!([])).await
+    }
+
+    /// Sends `mining.suggest_difficulty` without waiting (some servers never
+    /// answer it); returns the id to pass to `wait_response` if you want one.
+    pub async fn suggest_difficulty(&mut self, difficulty: Value) -> anyhow::Result<Value> {
+        self.send_request("mining.suggest_difficulty", json!([difficulty]))
+            .await
+    }
+}

@@ -1,0 +1,412 @@
+//! The scripted pool's bookkeeping and its answers: subscribe, authorize,
+//! configure and a submit check that really hashes the share. No I/O here:
+//! each request turns into lines to write, decided under the state lock.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use switchyard_stratum::codes;
+use switchyard_stratum::share::{hash_difficulty, rolled_version, share_hash};
+use switchyard_stratum::v1::{
+    ClientMethod, Configure, Notify, ServerMethod, Submit, SubscribeResult,
+};
+use switchyard_stratum::{Request, Response};
+use tokio::sync::mpsc;
+
+use super::{ConnCmd, Fault, PoolConfig};
+
+/// One connection the pool accepted, as the pool sees it.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    /// Index in accept order, from 0.
+    pub id: usize,
+    pub peer: SocketAddr,
+    pub open: bool,
+    /// Accepted and closed at once by `Fault::RefuseConnections`.
+    pub refused: bool,
+    pub subscribed: bool,
+    pub agent: Option<String>,
+    /// The session id the peer asked to resume in `mining.subscribe`.
+    pub session_requested: Option<String>,
+    /// The pool honoured that session id (same extranonce1 as before).
+    pub resumed: bool,
+    /// Applies to jobs sent from now on (jobs keep the one they were sent with).
+    pub extranonce1: Vec<u8>,
+    pub extranonce2_size: usize,
+    pub authorized: Vec<String>,
+    /// Negotiated with `mining.configure` (server mask AND miner mask).
+    pub version_mask: Option<u32>,
+    pub extranonce_subscribed: bool,
+    pub suggested_difficulty: Option<f64>,
+    pub difficulty: f64,
+    pub(crate) jobs: HashMap<String, SentJob>,
+    pub(crate) tx: mpsc::UnboundedSender<ConnCmd>,
+}
+
+/// A job as sent to one connection, with the terms it was sent under.
+#[derive(Debug, Clone)]
+pub(crate) struct SentJob {
+    pub notify: Notify,
+    pub extranonce1: Vec<u8>,
+    pub extranonce2_size: usize,
+    pub difficulty: f64,
+}
+
+/// One `mining.submit` and the pool's verdict.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareRecord {
+    pub conn: usize,
+    pub worker: String,
+    pub job_id: String,
+    pub extranonce2: Vec<u8>,
+    pub ntime: u32,
+    pub nonce: u32,
+    pub version_bits: Option<u32>,
+    /// The share's real difficulty (0 when it was rejected before hashing).
+    pub difficulty: f64,
+    pub accepted: bool,
+    /// Stratum error code of a rejection.
+    pub code: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// Everything the pool knows; tests read it through the handle.
+#[derive(Debug)]
+pub struct PoolState {
+    pub connections: Vec<ConnectionInfo>,
+    pub shares: Vec<ShareRecord>,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Every request received, with the connection it came on.
+    pub requests: Vec<(usize, Request)>,
+    pub difficulty: f64,
+    pub fault: Fault,
+    pub listening: bool,
+    /// The job sent to connections that authorize from now on.
+    pub current_job: Notify,
+    pub(crate) job_seq: u64,
+    pub(crate) extranonce1_prefix: u16,
+    pub(crate) seen: HashSet<ShareKey>,
+}
+
+/// What makes two shares the same: extranonce1, job, extranonce2, ntime,
+/// nonce and block version.
+pub(crate) type ShareKey = (Vec<u8>, String, Vec<u8>, u32, u32, u32);
+
+/// What to do after a request: lines to write, maybe later, maybe then close.
+#[derive(Debug, Default)]
+pub(crate) struct Reply {
+    pub lines: Vec<Vec<u8>>,
+    pub delay: Option<Duration>,
+    pub close: bool,
+}
+
+impl PoolState {
+    pub fn authorized_users(&self) -> Vec<String> {
+        self.connections
+            .iter()
+            .flat_map(|c| c.authorized.iter().cloned())
+            .collect()
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.iter().filter(|c| c.open).count()
+    }
+
+    pub(crate) fn next_extranonce1(&self, id: usize) -> Vec<u8> {
+        let mut e1 = self.extranonce1_prefix.to_be_bytes().to_vec();
+        e1.extend_from_slice(&((id as u16).wrapping_add(1)).to_be_bytes());
+        e1
+    }
+
+    /// Sends `job` to one connection and remembers the terms it was sent under.
+    pub(crate) fn send_job(&mut self, conn: usize, job: &Notify) {
+        let c = &mut self.connections[conn];
+        if job.clean_jobs {
+            c.jobs.clear();
+        }
+        c.jobs.insert(
+            job.job_id.clone(),
+            SentJob {
+                notify: job.clone(),
+                extranonce1: c.extranonce1.clone(),
+                extranonce2_size: c.extranonce2_size,
+                difficulty: c.difficulty,
+            },
+        );
+        let line = ServerMethod::Notify(job.clone())
+            .to_notification()
+            .to_line();
+        let _ = c.tx.send(ConnCmd::Line(line));
+    }
+
+    pub(crate) fn handle_request(&mut self, conn: usize, req: Request, cfg: &PoolConfig) -> Reply {
+        self.requests.push((conn, req.clone()));
+        let id = req.id.clone();
+        let mut reply = Reply {
+            delay: match &self.fault {
+                Fault::SlowAnswers(d) => Some(*d),
+                _ => None,
+            },
+            ..Reply::default()
+        };
+        let method = match ClientMethod::from_request(&req) {
+            Ok(m) => m,
+            Err(e) => {
+                reply.answer(
+                    &id,
+                    Response::error(id.clone(), codes::OTHER, &e.to_string()),
+                );
+                return reply;
+            }
+        };
+        match method {
+            ClientMethod::Subscribe { agent, session } => {
+                self.subscribe(conn, agent, session, &id, &mut reply);
+                if self.fault == Fault::CloseAfterSubscribe {
+                    reply.close = true;
+                }
+            }
+            ClientMethod::Authorize { user, .. } => {
+                self.authorize(conn, user, &id, cfg, &mut reply)
+            }
+            ClientMethod::Submit(s) => {
+                let answer = self.submit(conn, s, &id, cfg);
+                reply.answer(&id, answer);
+            }
+            ClientMethod::Configure(c) => {
+                let result = self.configure(conn, &c, cfg);
+                reply.answer(&id, Response::ok(id.clone(), result));
+            }
+            ClientMethod::ExtranonceSubscribe => {
+                self.connections[conn].extranonce_subscribed = true;
+                reply.answer(&id, Response::ok(id.clone(), Value::Bool(true)));
+            }
+            ClientMethod::SuggestDifficulty(d) => {
+                self.connections[conn].suggested_difficulty = Some(d);
+                reply.answer(&id, Response::ok(id.clone(), Value::Bool(true)));
+            }
+            ClientMethod::Unknown { .. } => {
+                reply.answer(
+                    &id,
+                    Response::error(id.clone(), codes::OTHER, "Unknown method"),
+                );
+            }
+        }
+        reply
+    }
+
+    fn subscribe(
+        &mut self,
+        conn: usize,
+        agent: Option<String>,
+        session: Option<String>,
+        id: &Value,
+        reply: &mut Reply,
+    ) {
+        // A session id is the hex extranonce1; resume it when nobody holds it.
+        let resumable = session.as_deref().and_then(|s| {
+            let e1 = hex::decode(s).ok()?;
+            let known = self.connections.iter().any(|c| c.extranonce1 == e1);
+            let held = self
+                .connections
+                .iter()
+                .any(|c| c.open && c.id != conn && c.extranonce1 == e1);
+            (known && !held).then_some(e1)
+        });
+        let c = &mut self.connections[conn];
+        c.subscribed = true;
+        c.agent = agent;
+        c.session_requested = session;
+        if let Some(e1) = resumable {
+            c.extranonce1 = e1;
+            c.resumed = true;
+        }
+        let result = SubscribeResult {
+            subscription_id: Some(hex::encode(&c.extranonce1)),
+            extranonce1: c.extranonce1.clone(),
+            extranonce2_size: c.extranonce2_size,
+        };
+        reply.answer(id, Response::ok(id.clone(), result.to_result()));
+    }
+
+    fn authorize(
+        &mut self,
+        conn: usize,
+        user: String,
+        id: &Value,
+        cfg: &PoolConfig,
+        reply: &mut Reply,
+    ) {
+        if self.fault == Fault::Unauthorized {
+            let mut answer =
+                Response::error(id.clone(), codes::UNAUTHORIZED, "Unauthorized worker");
+            answer.result = Value::Bool(false);
+            reply.answer(id, answer);
+            return;
+        }
+        let first = self.connections[conn].authorized.is_empty();
+        self.connections[conn].authorized.push(user);
+        let answer = Response::ok(id.clone(), Value::Bool(true));
+        if !first {
+            reply.answer(id, answer);
+            return;
+        }
+        if !cfg.send_difficulty_before_authorize_answer {
+            reply.answer(id, answer.clone());
+        }
+        let c = &mut self.connections[conn];
+        c.difficulty = self.difficulty;
+        let mut job = self.current_job.clone();
+        job.clean_jobs = true;
+        c.jobs.clear();
+        c.jobs.insert(
+            job.job_id.clone(),
+            SentJob {
+                notify: job.clone(),
+                extranonce1: c.extranonce1.clone(),
+                extranonce2_size: c.extranonce2_size,
+                difficulty: c.difficulty,
+            },
+        );
+        reply.lines.push(
+            ServerMethod::SetDifficulty(c.difficulty)
+                .to_notification()
+                .to_line(),
+        );
+        reply
+            .lines
+            .push(ServerMethod::Notify(job).to_notification().to_line());
+        if cfg.send_difficulty_before_authorize_answer {
+            reply.answer(id, answer);
+        }
+    }
+
+    fn configure(&mut self, conn: usize, c: &Configure, cfg: &PoolConfig) -> Value {
+        let mut result = Map::new();
+        for ext in &c.extensions {
+            match ext.as_str() {
+                "version-rolling" => match (cfg.version_mask, c.version_rolling_mask()) {
+                    (Some(server), Some(miner)) => {
+                        let mask = server & miner;
+                        self.connections[conn].version_mask = Some(mask);
+                        result.insert(ext.clone(), json!(true));
+                        result.insert("version-rolling.mask".into(), json!(format!("{mask:08x}")));
+                    }
+                    _ => {
+                        result.insert(ext.clone(), json!(false));
+                    }
+                },
+                "subscribe-extranonce" => {
+                    self.connections[conn].extranonce_subscribed = true;
+                    result.insert(ext.clone(), json!(true));
+                }
+                _ => {
+                    result.insert(ext.clone(), json!(false));
+                }
+            }
+        }
+        Value::Object(result)
+    }
+
+    fn submit(&mut self, conn: usize, s: Submit, id: &Value, cfg: &PoolConfig) -> Response {
+        let verdict = self.check_share(conn, &s, cfg);
+        let (accepted, code, reason, difficulty) = match &verdict {
+            Ok(d) => (true, None, None, *d),
+            Err((code, reason, d)) => (false, Some(*code), Some(reason.clone()), *d),
+        };
+        if accepted {
+            self.accepted += 1;
+        } else {
+            self.rejected += 1;
+        }
+        self.shares.push(ShareRecord {
+            conn,
+            worker: s.worker,
+            job_id: s.job_id,
+            extranonce2: s.extranonce2,
+            ntime: s.ntime,
+            nonce: s.nonce,
+            version_bits: s.version_bits,
+            difficulty,
+            accepted,
+            code,
+            reason: reason.clone(),
+        });
+        match (code, reason) {
+            (Some(code), Some(reason)) => Response::error(id.clone(), code, &reason),
+            _ => Response::ok(id.clone(), Value::Bool(true)),
+        }
+    }
+
+    /// The share's difficulty, or (code, reason, difficulty) of a rejection.
+    fn check_share(
+        &mut self,
+        conn: usize,
+        s: &Submit,
+        cfg: &PoolConfig,
+    ) -> Result<f64, (i64, String, f64)> {
+        let reject = |code: i64, reason: &str| Err((code, reason.to_owned(), 0.0));
+        if let Fault::RejectAll(reason) = &self.fault {
+            return reject(codes::OTHER, reason);
+        }
+        let c = &self.connections[conn];
+        if !c.subscribed {
+            return reject(codes::NOT_SUBSCRIBED, "Not subscribed");
+        }
+        if cfg.require_authorized_worker && !c.authorized.contains(&s.worker) {
+            return reject(codes::UNAUTHORIZED, "Unauthorized worker");
+        }
+        let Some(job) = c.jobs.get(&s.job_id) else {
+            return reject(codes::JOB_NOT_FOUND, "Job not found");
+        };
+        if s.extranonce2.len() != job.extranonce2_size {
+            return reject(codes::OTHER, "Invalid extranonce2 size");
+        }
+        let mask = c.version_mask.unwrap_or(0);
+        if s.version_bits.is_some_and(|bits| bits & !mask != 0) {
+            return reject(codes::OTHER, "Invalid version bits");
+        }
+        let version = rolled_version(job.notify.version, s.version_bits, mask);
+        let hash = share_hash(
+            &job.notify,
+            &job.extranonce1,
+            &s.extranonce2,
+            s.ntime,
+            s.nonce,
+            version,
+        );
+        let difficulty = hash_difficulty(&hash);
+        if difficulty < job.difficulty.min(c.difficulty) {
+            return Err((
+                codes::LOW_DIFFICULTY,
+                "Low difficulty share".into(),
+                difficulty,
+            ));
+        }
+        let key = (
+            job.extranonce1.clone(),
+            s.job_id.clone(),
+            s.extranonce2.clone(),
+            s.ntime,
+            s.nonce,
+            version,
+        );
+        if !self.seen.insert(key) {
+            return Err((codes::DUPLICATE, "Duplicate share".into(), difficulty));
+        }
+        Ok(difficulty)
+    }
+}
+
+impl Reply {
+    /// Queues an answer; a request with a `null` id is a notification and
+    /// gets none.
+    fn answer(&mut self, id: &Value, answer: Response) {
+        if !id.is_null() {
+            self.lines.push(answer.to_line());
+        }
+    }
+}
