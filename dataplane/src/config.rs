@@ -166,7 +166,9 @@ pub struct Logging {
 
 impl Default for Logging {
     fn default() -> Self {
-        Logging { level: "info".into() }
+        Logging {
+            level: "info".into(),
+        }
     }
 }
 
@@ -194,13 +196,18 @@ impl Default for Config {
 
 impl Default for Listeners {
     fn default() -> Self {
-        Listeners { sha256: Some(Listener::default()) }
+        Listeners {
+            sha256: Some(Listener::default()),
+        }
     }
 }
 
 impl Default for Listener {
     fn default() -> Self {
-        Listener { bind: "0.0.0.0:3333".into(), max_connections: 10_000 }
+        Listener {
+            bind: "0.0.0.0:3333".into(),
+            max_connections: 10_000,
+        }
     }
 }
 
@@ -317,20 +324,32 @@ pub fn parse_pool_url(url: &str) -> Result<PoolAddr, String> {
     let (tls, rest) = match url.split_once("://") {
         Some(("stratum+tcp" | "stratum" | "tcp", rest)) => (false, rest),
         Some(("stratum+ssl" | "stratum+tls" | "ssl" | "tls", rest)) => (true, rest),
-        Some((scheme, _)) => return Err(format!("unknown scheme {scheme:?} (use stratum+tcp:// or stratum+ssl://)")),
+        Some((scheme, _)) => {
+            return Err(format!(
+                "unknown scheme {scheme:?} (use stratum+tcp:// or stratum+ssl://)"
+            ));
+        }
         None => (false, url),
     };
     let rest = rest.trim_end_matches('/');
-    let (host, port) = rest.rsplit_once(':').ok_or_else(|| format!("{url:?} has no :port"))?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{url:?} has no :port"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     if host.is_empty() {
         return Err(format!("{url:?} has no host"));
     }
-    let port: u16 = port.parse().map_err(|_| format!("{port:?} is not a port number"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{port:?} is not a port number"))?;
     if port == 0 {
         return Err("port 0 is not a pool port".into());
     }
-    Ok(PoolAddr { host: host.to_owned(), port, tls })
+    Ok(PoolAddr {
+        host: host.to_owned(),
+        port,
+        tls,
+    })
 }
 
 fn secs(v: f64) -> Duration {
@@ -339,7 +358,8 @@ fn secs(v: f64) -> Duration {
 
 impl Config {
     pub fn from_yaml(text: &str) -> Result<Config, ConfigErrors> {
-        let cfg: Config = serde_yaml_ng::from_str(text).map_err(|e| ConfigErrors(vec![e.to_string()]))?;
+        let cfg: Config =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigErrors(vec![e.to_string()]))?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -355,7 +375,10 @@ impl Config {
         let mut errs = Vec::new();
         if let Some(l) = &self.listeners.sha256 {
             if l.bind.parse::<SocketAddr>().is_err() {
-                errs.push(format!("listeners.sha256.bind: {:?} is not an address like 0.0.0.0:3333", l.bind));
+                errs.push(format!(
+                    "listeners.sha256.bind: {:?} is not an address like 0.0.0.0:3333",
+                    l.bind
+                ));
             }
             if l.max_connections == 0 {
                 errs.push("listeners.sha256.max_connections: must be at least 1".into());
@@ -364,36 +387,66 @@ impl Config {
         let l = &self.limits;
         for cidr in &l.allow {
             if self.allow_net(cidr).is_none() {
-                errs.push(format!("limits.allow: {cidr:?} is not a CIDR like 10.0.0.0/8 or an IP address"));
+                errs.push(format!(
+                    "limits.allow: {cidr:?} is not a CIDR like 10.0.0.0/8 or an IP address"
+                ));
             }
         }
         if !(1024..=1 << 20).contains(&l.max_line_length) {
-            errs.push(format!("limits.max_line_length: {} must be between 1024 and 1048576", l.max_line_length));
+            errs.push(format!(
+                "limits.max_line_length: {} must be between 1024 and 1048576",
+                l.max_line_length
+            ));
         }
         if !(8..=65_536).contains(&l.outbound_queue) {
-            errs.push(format!("limits.outbound_queue: {} must be between 8 and 65536", l.outbound_queue));
+            errs.push(format!(
+                "limits.outbound_queue: {} must be between 8 and 65536",
+                l.outbound_queue
+            ));
         }
         for (name, v) in [
             ("limits.handshake_timeout", l.handshake_timeout),
             ("limits.miner_idle_timeout", l.miner_idle_timeout),
             ("limits.miner_write_timeout", l.miner_write_timeout),
             ("upstream.connect_timeout", self.upstream.connect_timeout),
-            ("upstream.handshake_timeout", self.upstream.handshake_timeout),
+            (
+                "upstream.handshake_timeout",
+                self.upstream.handshake_timeout,
+            ),
             ("upstream.request_timeout", self.upstream.request_timeout),
             ("upstream.idle_timeout", self.upstream.idle_timeout),
             ("upstream.backoff_min", self.upstream.backoff_min),
             ("upstream.backoff_max", self.upstream.backoff_max),
-            ("aggregation.subscribe_wait", self.aggregation.subscribe_wait),
-            ("difficulty.vardiff.target_interval", self.difficulty.vardiff.target_interval),
-            ("difficulty.vardiff.retarget_every", self.difficulty.vardiff.retarget_every),
-            ("validation.share_cache_ttl", self.validation.share_cache_ttl),
+            (
+                "aggregation.subscribe_wait",
+                self.aggregation.subscribe_wait,
+            ),
+            (
+                "difficulty.vardiff.target_interval",
+                self.difficulty.vardiff.target_interval,
+            ),
+            (
+                "difficulty.vardiff.retarget_every",
+                self.difficulty.vardiff.retarget_every,
+            ),
+            (
+                "validation.share_cache_ttl",
+                self.validation.share_cache_ttl,
+            ),
         ] {
             if !(v.is_finite() && v > 0.0 && v <= 86_400.0) {
-                errs.push(format!("{name}: {v} must be a number of seconds above 0 and at most 86400"));
+                errs.push(format!(
+                    "{name}: {v} must be a number of seconds above 0 and at most 86400"
+                ));
             }
         }
-        if !(self.upstream.grace_period.is_finite() && (0.0..=3600.0).contains(&self.upstream.grace_period)) {
-            errs.push(format!("upstream.grace_period: {} must be between 0 and 3600 seconds", self.upstream.grace_period));
+        if !(self.upstream.grace_period.is_finite()
+            && (0.0..=3600.0).contains(&self.upstream.grace_period))
+        {
+            errs.push(format!(
+                "upstream.grace_period: {} must be between 0 and 3600 seconds",
+                self.upstream.grace_period
+            ));
         }
         if self.upstream.backoff_min > self.upstream.backoff_max {
             errs.push("upstream.backoff_min: must not exceed upstream.backoff_max".into());
@@ -406,64 +459,129 @@ impl Config {
         }
         let a = &self.aggregation;
         if !(1..=4).contains(&a.extranonce_prefix_size) {
-            errs.push(format!("aggregation.extranonce_prefix_size: {} must be 1 to 4 bytes", a.extranonce_prefix_size));
+            errs.push(format!(
+                "aggregation.extranonce_prefix_size: {} must be 1 to 4 bytes",
+                a.extranonce_prefix_size
+            ));
         }
         if !(2..=16).contains(&a.miner_extranonce2_size) {
-            errs.push(format!("aggregation.miner_extranonce2_size: {} must be 2 to 16 bytes", a.miner_extranonce2_size));
+            errs.push(format!(
+                "aggregation.miner_extranonce2_size: {} must be 2 to 16 bytes",
+                a.miner_extranonce2_size
+            ));
         }
         if a.miners_per_upstream == 0 {
             errs.push("aggregation.miners_per_upstream: must be at least 1".into());
         }
         if switchyard_stratum::hexutil::parse_hex_u32(&a.version_mask).is_err() {
-            errs.push(format!("aggregation.version_mask: {:?} is not 8 hex digits like 1fffe000", a.version_mask));
+            errs.push(format!(
+                "aggregation.version_mask: {:?} is not 8 hex digits like 1fffe000",
+                a.version_mask
+            ));
         }
         let v = &self.validation;
         if !(1..=100_000).contains(&v.share_cache_size) {
-            errs.push(format!("validation.share_cache_size: {} must be 1 to 100000", v.share_cache_size));
+            errs.push(format!(
+                "validation.share_cache_size: {} must be 1 to 100000",
+                v.share_cache_size
+            ));
         }
         if !(1..=1000).contains(&v.job_cache_size) {
-            errs.push(format!("validation.job_cache_size: {} must be 1 to 1000", v.job_cache_size));
+            errs.push(format!(
+                "validation.job_cache_size: {} must be 1 to 1000",
+                v.job_cache_size
+            ));
         }
         self.validate_difficulty(&mut errs);
         self.validate_pools(&mut errs);
-        if errs.is_empty() { Ok(()) } else { Err(ConfigErrors(errs)) }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigErrors(errs))
+        }
     }
 
     fn validate_difficulty(&self, errs: &mut Vec<String>) {
         let d = &self.difficulty;
         for (name, v, lo, hi) in [
             ("difficulty.decay_percent", d.decay_percent, 0.0, 1.0),
-            ("difficulty.floor_trigger_ratio", d.floor_trigger_ratio, 0.0, 1.0),
-            ("difficulty.floor_reset_ratio", d.floor_reset_ratio, 0.0, 1.0),
-            ("difficulty.share_rate_low_multiplier", d.share_rate_low_multiplier, 0.0, 1.0),
+            (
+                "difficulty.floor_trigger_ratio",
+                d.floor_trigger_ratio,
+                0.0,
+                1.0,
+            ),
+            (
+                "difficulty.floor_reset_ratio",
+                d.floor_reset_ratio,
+                0.0,
+                1.0,
+            ),
+            (
+                "difficulty.share_rate_low_multiplier",
+                d.share_rate_low_multiplier,
+                0.0,
+                1.0,
+            ),
             ("difficulty.buffer_start", d.buffer_start, 0.0, 1.0),
             ("difficulty.buffer_min", d.buffer_min, 0.0, 1.0),
             ("difficulty.buffer_max", d.buffer_max, 0.0, 1.0),
-            ("difficulty.buffer_increase_step", d.buffer_increase_step, 0.0, 1.0),
-            ("difficulty.change_cooldown", d.change_cooldown, 0.0, 86_400.0),
+            (
+                "difficulty.buffer_increase_step",
+                d.buffer_increase_step,
+                0.0,
+                1.0,
+            ),
+            (
+                "difficulty.change_cooldown",
+                d.change_cooldown,
+                0.0,
+                86_400.0,
+            ),
             ("difficulty.decay_interval", d.decay_interval, 1.0, 86_400.0),
-            ("difficulty.share_rate_window", d.share_rate_window, 1.0, 86_400.0),
-            ("difficulty.buffer_decrease_interval", d.buffer_decrease_interval, 1.0, 864_000.0),
+            (
+                "difficulty.share_rate_window",
+                d.share_rate_window,
+                1.0,
+                86_400.0,
+            ),
+            (
+                "difficulty.buffer_decrease_interval",
+                d.buffer_decrease_interval,
+                1.0,
+                864_000.0,
+            ),
         ] {
             if !(v.is_finite() && v >= lo && v <= hi) {
                 errs.push(format!("{name}: {v} must be between {lo} and {hi}"));
             }
         }
-        if d.buffer_min > d.buffer_max || d.buffer_start < d.buffer_min || d.buffer_start > d.buffer_max {
+        if d.buffer_min > d.buffer_max
+            || d.buffer_start < d.buffer_min
+            || d.buffer_start > d.buffer_max
+        {
             errs.push(format!(
                 "difficulty.buffer_start: {} must lie within buffer_min {} and buffer_max {}",
                 d.buffer_start, d.buffer_min, d.buffer_max
             ));
         }
         let vd = &d.vardiff;
-        if !(vd.min_difficulty.is_finite() && vd.min_difficulty > 0.0 && vd.min_difficulty <= vd.max_difficulty) {
+        if !(vd.min_difficulty.is_finite()
+            && vd.min_difficulty > 0.0
+            && vd.min_difficulty <= vd.max_difficulty)
+        {
             errs.push(format!(
                 "difficulty.vardiff.min_difficulty: {} must be above 0 and at most max_difficulty {}",
                 vd.min_difficulty, vd.max_difficulty
             ));
         }
-        if let Some(i) = vd.initial_difficulty.filter(|i| !(i.is_finite() && *i > 0.0)) {
-            errs.push(format!("difficulty.vardiff.initial_difficulty: {i} must be above 0"));
+        if let Some(i) = vd
+            .initial_difficulty
+            .filter(|i| !(i.is_finite() && *i > 0.0))
+        {
+            errs.push(format!(
+                "difficulty.vardiff.initial_difficulty: {i} must be above 0"
+            ));
         }
     }
 
@@ -488,9 +606,14 @@ impl Config {
                 errs.push(format!("{at}.username: must not be empty"));
             }
             if let Some(b) = p.buffer_percent.filter(|b| !(0.01..=0.50).contains(b)) {
-                errs.push(format!("{at}.buffer_percent: {b} must be between 0.01 and 0.50"));
+                errs.push(format!(
+                    "{at}.buffer_percent: {b} must be between 0.01 and 0.50"
+                ));
             }
-            for (field, v) in [("min_difficulty", p.min_difficulty), ("max_difficulty", p.max_difficulty)] {
+            for (field, v) in [
+                ("min_difficulty", p.min_difficulty),
+                ("max_difficulty", p.max_difficulty),
+            ] {
                 if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
                     errs.push(format!("{at}.{field}: {v} must be above 0"));
                 }
@@ -498,13 +621,17 @@ impl Config {
             if let (Some(lo), Some(hi)) = (p.min_difficulty, p.max_difficulty)
                 && lo > hi
             {
-                errs.push(format!("{at}.min_difficulty: {lo} exceeds max_difficulty {hi}"));
+                errs.push(format!(
+                    "{at}.min_difficulty: {lo} exceeds max_difficulty {hi}"
+                ));
             }
         }
     }
 
     fn allow_net(&self, s: &str) -> Option<ipnet::IpNet> {
-        s.parse::<ipnet::IpNet>().ok().or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+        s.parse::<ipnet::IpNet>()
+            .ok()
+            .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
     }
 
     pub fn ip_limits(&self) -> IpLimitsConfig {
@@ -512,7 +639,12 @@ impl Config {
             max_connections_per_ip: self.limits.max_connections_per_ip,
             max_connections_per_minute: self.limits.max_connections_per_minute,
             ban_duration: secs(self.limits.ban_duration),
-            allow: self.limits.allow.iter().filter_map(|s| self.allow_net(s)).collect(),
+            allow: self
+                .limits
+                .allow
+                .iter()
+                .filter_map(|s| self.allow_net(s))
+                .collect(),
         }
     }
 

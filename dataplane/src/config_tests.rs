@@ -12,10 +12,16 @@ pools:
 #[test]
 fn minimal_config_gets_farm_defaults() {
     let c = Config::from_yaml(MINIMAL).expect("valid");
-    assert_eq!(c.listeners.sha256.as_ref().map(|l| l.max_connections), Some(10_000));
+    assert_eq!(
+        c.listeners.sha256.as_ref().map(|l| l.max_connections),
+        Some(10_000)
+    );
     assert_eq!(c.pools[0].password, "x");
     assert_eq!(c.pools[0].mode, PoolMode::Aggregate);
-    assert!(c.limits.miner_idle_timeout >= 300.0, "slow ASICs must not be dropped");
+    assert!(
+        c.limits.miner_idle_timeout >= 300.0,
+        "slow ASICs must not be dropped"
+    );
     assert_eq!(c.validation.share_cache_size, 1000);
     assert_eq!(c.validation.job_cache_size, 10);
 }
@@ -83,7 +89,11 @@ fn no_enabled_pool_is_an_error() {
 fn pool_urls() {
     assert_eq!(
         parse_pool_url("stratum+tcp://pool.example.com:3333"),
-        Ok(PoolAddr { host: "pool.example.com".into(), port: 3333, tls: false })
+        Ok(PoolAddr {
+            host: "pool.example.com".into(),
+            port: 3333,
+            tls: false
+        })
     );
     assert!(parse_pool_url("stratum+ssl://pool:443").is_ok_and(|a| a.tls));
     assert_eq!(parse_pool_url("127.0.0.1:1").map(|a| a.port), Ok(1));

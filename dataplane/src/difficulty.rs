@@ -16,15 +16,25 @@ use vardiff::{VarDiff, VarDiffConfig};
 #[derive(Debug)]
 pub enum Controller {
     /// Created at the first pool difficulty (VarDiff needs its ceiling).
-    Var { cfg: VarDiffConfig, floor: Option<f64>, inner: Option<VarDiff> },
+    Var {
+        cfg: VarDiffConfig,
+        floor: Option<f64>,
+        inner: Option<VarDiff>,
+    },
     Buffer(DifficultyBuffer),
 }
 
 impl Controller {
     pub fn new(config: &Config, pool: &PoolInfo, floor: Option<f64>, now: Instant) -> Controller {
         match pool.mode {
-            PoolMode::Aggregate => Controller::Var { cfg: config.vardiff(), floor, inner: None },
-            PoolMode::Passthrough => Controller::Buffer(DifficultyBuffer::new(config.buffer(&pool.config), now)),
+            PoolMode::Aggregate => Controller::Var {
+                cfg: config.vardiff(),
+                floor,
+                inner: None,
+            },
+            PoolMode::Passthrough => {
+                Controller::Buffer(DifficultyBuffer::new(config.buffer(&pool.config), now))
+            }
         }
     }
 

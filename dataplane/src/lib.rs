@@ -51,11 +51,13 @@ impl DataPlane {
         config.validate()?;
         let config = Arc::new(config);
         let timing = Arc::new(Timing::from_config(&config));
-        let version_mask = switchyard_stratum::hexutil::parse_hex_u32(&config.aggregation.version_mask)
-            .context("aggregation.version_mask")?;
+        let version_mask =
+            switchyard_stratum::hexutil::parse_hex_u32(&config.aggregation.version_mask)
+                .context("aggregation.version_mask")?;
         let mut pools = Vec::new();
         for p in config.pools.iter().filter(|p| p.enabled) {
-            let addr = parse_pool_url(&p.url).map_err(|e| anyhow::anyhow!("pool {}: {e}", p.name))?;
+            let addr =
+                parse_pool_url(&p.url).map_err(|e| anyhow::anyhow!("pool {}: {e}", p.name))?;
             pools.push(Arc::new(PoolInfo {
                 name: p.name.as_str().into(),
                 index: pools.len(),
@@ -81,14 +83,18 @@ impl DataPlane {
         let Some(l) = config.listeners.sha256.clone() else {
             anyhow::bail!("listeners.sha256: no listener configured");
         };
-        let socket = TcpListener::bind(&l.bind).await.with_context(|| format!("cannot listen on {}", l.bind))?;
+        let socket = TcpListener::bind(&l.bind)
+            .await
+            .with_context(|| format!("cannot listen on {}", l.bind))?;
         let sha256_addr = Some(socket.local_addr()?);
         let router = router::start(pools.clone(), params, shutdown.child_token());
         let ctx = Arc::new(session::SessionCtx {
             config: config.clone(),
             timing,
             router: router.clone(),
-            prefixes: Mutex::new(prefix::PrefixAllocator::new(config.aggregation.extranonce_prefix_size)),
+            prefixes: Mutex::new(prefix::PrefixAllocator::new(
+                config.aggregation.extranonce_prefix_size,
+            )),
             version_mask,
             stats: listener_stats.clone(),
         });
@@ -106,7 +112,14 @@ impl DataPlane {
         };
         tracing::info!(address = %l.bind, algorithm = "sha256", pools = pools.len(), "listening for miners");
         tracker.spawn(listener.run(shutdown.child_token(), tracker.clone()));
-        Ok(DataPlane { sha256_addr, pools, router, listener_stats, shutdown, tracker })
+        Ok(DataPlane {
+            sha256_addr,
+            pools,
+            router,
+            listener_stats,
+            shutdown,
+            tracker,
+        })
     }
 
     /// The bound SHA-256 stratum address (useful with port 0).
@@ -116,12 +129,20 @@ impl DataPlane {
 
     /// Counters of the pool named `name`.
     pub fn pool_stats(&self, name: &str) -> Option<PoolSnapshot> {
-        self.pools.iter().find(|p| &*p.name == name).map(|p| p.stats.snapshot())
+        self.pools
+            .iter()
+            .find(|p| &*p.name == name)
+            .map(|p| p.stats.snapshot())
     }
 
     /// The name of the pool hashrate goes to now.
     pub fn active_pool(&self) -> Option<String> {
-        self.router.route.borrow().pool.as_ref().map(|p| p.info.name.to_string())
+        self.router
+            .route
+            .borrow()
+            .pool
+            .as_ref()
+            .map(|p| p.info.name.to_string())
     }
 
     /// A token that stops the data plane when cancelled.

@@ -72,9 +72,14 @@ impl Listener {
                 drop(stream);
                 continue;
             }
-            let Ok(permit) = permits.clone().try_acquire_owned() else { continue };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                continue;
+            };
             tune(&stream, self.keepalive);
-            let slot = IpSlot { ip: peer.ip(), release: release_tx.clone() };
+            let slot = IpSlot {
+                ip: peer.ip(),
+                release: release_tx.clone(),
+            };
             let ctx = self.ctx.clone();
             ctx.stats.active.fetch_add(1, Relaxed);
             ctx.stats.total.fetch_add(1, Relaxed);
@@ -89,8 +94,14 @@ impl Listener {
 
     fn refuse(&mut self, peer: SocketAddr, permits: &Semaphore) -> Option<String> {
         if permits.available_permits() == 0 {
-            return Some(format!("listener is at its limit of {} connections", self.max_connections));
+            return Some(format!(
+                "listener is at its limit of {} connections",
+                self.max_connections
+            ));
         }
-        self.limiter.admit(peer.ip(), Instant::now()).err().map(|r| r.to_string())
+        self.limiter
+            .admit(peer.ip(), Instant::now())
+            .err()
+            .map(|r| r.to_string())
     }
 }

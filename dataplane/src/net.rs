@@ -32,7 +32,10 @@ pub fn tune(stream: &TcpStream, keepalive: Option<Keepalive>) {
         tracing::debug!(error = %e, "IP_TOS not set");
     }
     if let Some(k) = keepalive {
-        let params = socket2::TcpKeepalive::new().with_time(k.idle).with_interval(k.interval).with_retries(k.count);
+        let params = socket2::TcpKeepalive::new()
+            .with_time(k.idle)
+            .with_interval(k.interval)
+            .with_retries(k.count);
         if let Err(e) = sock.set_tcp_keepalive(&params) {
             tracing::debug!(error = %e, "TCP keepalive not set");
         }
@@ -60,7 +63,12 @@ const INITIAL: usize = 512;
 
 impl<R: AsyncRead + Unpin> LineReader<R> {
     pub fn new(inner: R, max: usize) -> Self {
-        LineReader { inner, buf: BytesMut::new(), max, scanned: 0 }
+        LineReader {
+            inner,
+            buf: BytesMut::new(),
+            max,
+            scanned: 0,
+        }
     }
 
     /// The next line without its terminator; `Ok(None)` at a clean EOF.

@@ -15,7 +15,12 @@ impl PrefixAllocator {
     /// `size` bytes per prefix (1 to 4): 256^size prefixes.
     pub fn new(size: usize) -> Self {
         let size = size.clamp(1, 4);
-        PrefixAllocator { size, capacity: 1u64 << (8 * size), next_fresh: 0, freed: BTreeSet::new() }
+        PrefixAllocator {
+            size,
+            capacity: 1u64 << (8 * size),
+            next_fresh: 0,
+            freed: BTreeSet::new(),
+        }
     }
 
     pub fn size(&self) -> usize {
@@ -61,7 +66,11 @@ mod tests {
         let mut a = PrefixAllocator::new(1);
         let all: Vec<_> = (0..256).map(|_| a.allocate().unwrap()).collect();
         assert_eq!(all.iter().collect::<HashSet<_>>().len(), 256);
-        assert_eq!(a.allocate(), None, "a 257th live miner must not share a prefix");
+        assert_eq!(
+            a.allocate(),
+            None,
+            "a 257th live miner must not share a prefix"
+        );
         a.release(&all[17]);
         assert_eq!(a.allocate(), Some(all[17].clone()));
         assert_eq!(a.live(), 256);

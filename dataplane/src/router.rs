@@ -24,7 +24,11 @@ pub struct PoolRuntime {
 impl PoolRuntime {
     /// The first connection that is ready (its state says what the pool gives).
     pub fn ready_upstream(&self) -> Option<Arc<UpstreamHandle>> {
-        self.upstreams.load().iter().find(|u| u.status() == Status::Ready).cloned()
+        self.upstreams
+            .load()
+            .iter()
+            .find(|u| u.status() == Status::Ready)
+            .cloned()
     }
 }
 
@@ -37,7 +41,10 @@ pub struct Route {
 
 enum RouterReq {
     /// Every shared connection of this pool is full: open another.
-    NeedCapacity { pool: usize, reply: oneshot::Sender<Arc<UpstreamHandle>> },
+    NeedCapacity {
+        pool: usize,
+        reply: oneshot::Sender<Arc<UpstreamHandle>>,
+    },
 }
 
 /// What sessions hold of the router.
@@ -52,37 +59,76 @@ impl RouterHandle {
     /// A shared connection of `pool` with room for one more miner (aggregate mode).
     pub async fn attach(&self, pool: &PoolRuntime) -> Option<Arc<UpstreamHandle>> {
         let list = pool.upstreams.load();
-        let ready_first = list.iter().filter(|u| u.status() == Status::Ready).chain(list.iter());
+        let ready_first = list
+            .iter()
+            .filter(|u| u.status() == Status::Ready)
+            .chain(list.iter());
         for u in ready_first {
             if u.try_attach() {
                 return Some(u.clone());
             }
         }
         let (reply, rx) = oneshot::channel();
-        self.req_tx.send(RouterReq::NeedCapacity { pool: pool.info.index, reply }).await.ok()?;
+        self.req_tx
+            .send(RouterReq::NeedCapacity {
+                pool: pool.info.index,
+                reply,
+            })
+            .await
+            .ok()?;
         let u = rx.await.ok()?;
         u.try_attach().then_some(u)
     }
 
     /// Opens a dedicated connection for one miner (passthrough mode).
     pub fn dedicated(&self, pool: &PoolRuntime, username: String) -> Arc<UpstreamHandle> {
-        let params = UpstreamParams { username, capacity: 1, events: None, ..self.params.clone() };
+        let params = UpstreamParams {
+            username,
+            capacity: 1,
+            events: None,
+            ..self.params.clone()
+        };
         upstream::spawn(pool.info.clone(), params)
     }
 }
 
 /// Starts the router task for `pools` (in preference order).
-pub fn start(pools: Vec<Arc<PoolInfo>>, params: UpstreamParams, shutdown: CancellationToken) -> RouterHandle {
+pub fn start(
+    pools: Vec<Arc<PoolInfo>>,
+    params: UpstreamParams,
+    shutdown: CancellationToken,
+) -> RouterHandle {
     let pools: Vec<Arc<PoolRuntime>> = pools
         .into_iter()
-        .map(|info| Arc::new(PoolRuntime { info, upstreams: ArcSwap::from_pointee(Vec::new()) }))
+        .map(|info| {
+            Arc::new(PoolRuntime {
+                info,
+                upstreams: ArcSwap::from_pointee(Vec::new()),
+            })
+        })
         .collect();
-    let (route_tx, route_rx) = watch::channel(Arc::new(Route { generation: 0, pool: None }));
+    let (route_tx, route_rx) = watch::channel(Arc::new(Route {
+        generation: 0,
+        pool: None,
+    }));
     let (req_tx, req_rx) = mpsc::channel(256);
     let (events_tx, events_rx) = mpsc::channel(1024);
-    let params = UpstreamParams { events: Some(events_tx), ..params };
-    let handle = RouterHandle { route: route_rx, req_tx, params: params.clone() };
-    let router = Router { pools, params, route_tx, active: None, generation: 0 };
+    let params = UpstreamParams {
+        events: Some(events_tx),
+        ..params
+    };
+    let handle = RouterHandle {
+        route: route_rx,
+        req_tx,
+        params: params.clone(),
+    };
+    let router = Router {
+        pools,
+        params,
+        route_tx,
+        active: None,
+        generation: 0,
+    };
     tokio::spawn(router.run(req_rx, events_rx, shutdown));
     handle
 }
@@ -131,7 +177,11 @@ impl Router {
             // The router's own connection to a passthrough pool only probes health.
             PoolMode::Passthrough => crate::session::pool_username(&info.username, "proxy"),
         };
-        let params = UpstreamParams { username, capacity, ..self.params.clone() };
+        let params = UpstreamParams {
+            username,
+            capacity,
+            ..self.params.clone()
+        };
         upstream::spawn(info, params)
     }
 
@@ -149,7 +199,12 @@ impl Router {
     fn open_more(&mut self, pool: usize) -> Arc<UpstreamHandle> {
         let rt = &self.pools[pool];
         // Another session may have asked already: reuse a connection with room.
-        if let Some(u) = rt.upstreams.load().iter().find(|u| u.attached() < self.params.capacity) {
+        if let Some(u) = rt
+            .upstreams
+            .load()
+            .iter()
+            .find(|u| u.attached() < self.params.capacity)
+        {
             return u.clone();
         }
         let u = self.spawn_upstream(pool, self.params.capacity);
@@ -170,7 +225,8 @@ impl Router {
             }
             UpstreamEvent::Failed { pool, .. } | UpstreamEvent::Down { pool, .. } => {
                 if self.active == Some(pool) && self.pools[pool].ready_upstream().is_none() {
-                    let next = (0..self.pools.len()).find(|i| *i != pool && self.pools[*i].ready_upstream().is_some());
+                    let next = (0..self.pools.len())
+                        .find(|i| *i != pool && self.pools[*i].ready_upstream().is_some());
                     if next.is_none() {
                         // Nothing is ready: start trying every pool at once.
                         for i in 0..self.pools.len() {
@@ -203,7 +259,10 @@ impl Router {
             generation = self.generation,
             "route changed"
         );
-        self.route_tx.send_replace(Arc::new(Route { generation: self.generation, pool: rt }));
+        self.route_tx.send_replace(Arc::new(Route {
+            generation: self.generation,
+            pool: rt,
+        }));
         if let Some(active) = pool {
             // Keep the preferred pool retrying (to return to it) and the active
             // one; let the others drain for the grace period, then close.

@@ -25,7 +25,9 @@ use crate::net::{LineError, LineReader};
 use crate::prefix::PrefixAllocator;
 use crate::router::{PoolRuntime, Route, RouterHandle};
 use crate::stats::ListenerStats;
-use crate::upstream::{PoolAnswer, PoolInfo, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamState};
+use crate::upstream::{
+    PoolAnswer, PoolInfo, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamState,
+};
 use crate::validate::{self, MinerView, Verdict};
 
 /// What every session of a listener shares.
@@ -104,7 +106,12 @@ pub struct Session {
 
 impl Session {
     /// Runs a miner connection to its end.
-    pub async fn run(ctx: Arc<SessionCtx>, stream: TcpStream, peer: SocketAddr, shutdown: CancellationToken) {
+    pub async fn run(
+        ctx: Arc<SessionCtx>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        shutdown: CancellationToken,
+    ) {
         let (r, w) = stream.into_split();
         let mut reader = LineReader::new(r, ctx.config.limits.max_line_length);
         let (inbox_tx, inbox_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
@@ -139,7 +146,11 @@ impl Session {
         s.finish().await;
     }
 
-    async fn serve(&mut self, reader: &mut LineReader<tokio::net::tcp::OwnedReadHalf>, mut inbox: mpsc::Receiver<Box<PoolAnswer>>) -> String {
+    async fn serve(
+        &mut self,
+        reader: &mut LineReader<tokio::net::tcp::OwnedReadHalf>,
+        mut inbox: mpsc::Receiver<Box<PoolAnswer>>,
+    ) -> String {
         let started = Instant::now();
         let mut last_read = Instant::now();
         loop {
@@ -250,7 +261,11 @@ impl Session {
             Ok(Message::Request(req)) => req,
             Ok(Message::Response(_)) => return, // e.g. an answer to client.get_version
             Err(e) => {
-                self.reply(Response::error(Value::Null, codes::OTHER, &format!("Invalid message: {e}")));
+                self.reply(Response::error(
+                    Value::Null,
+                    codes::OTHER,
+                    &format!("Invalid message: {e}"),
+                ));
                 return;
             }
         };
@@ -286,14 +301,20 @@ impl Session {
             self.miner_mask = if ok { granted } else { 0 };
             result.insert("version-rolling".into(), json!(ok));
             if ok {
-                result.insert("version-rolling.mask".into(), json!(format!("{granted:08x}")));
+                result.insert(
+                    "version-rolling.mask".into(),
+                    json!(format!("{granted:08x}")),
+                );
             }
         }
         if c.has("minimum-difficulty") {
             if let Some(d) = c.minimum_difficulty() {
                 self.set_floor(d);
             }
-            result.insert("minimum-difficulty".into(), json!(c.minimum_difficulty().is_some()));
+            result.insert(
+                "minimum-difficulty".into(),
+                json!(c.minimum_difficulty().is_some()),
+            );
         }
         if c.has("subscribe-extranonce") {
             self.extranonce_subscribed = true;
@@ -336,20 +357,35 @@ impl Session {
     }
 
     fn complete_subscribe(&mut self, id: Value) {
-        let Some((_, n)) = self.ready_pool() else { return };
+        let Some((_, n)) = self.ready_pool() else {
+            return;
+        };
         let k = self.ctx.config.aggregation.extranonce_prefix_size;
         if n < k + 1 {
-            self.reply(Response::error(id, codes::OTHER, "Pool extranonce space too small for this proxy"));
+            self.reply(Response::error(
+                id,
+                codes::OTHER,
+                "Pool extranonce space too small for this proxy",
+            ));
             self.closing = true;
             return;
         }
         let prefix = self.ctx.prefixes.lock().ok().and_then(|mut a| a.allocate());
         let Some(prefix) = prefix else {
-            self.reply(Response::error(id, codes::OTHER, "Proxy is full: no extranonce prefix left"));
+            self.reply(Response::error(
+                id,
+                codes::OTHER,
+                "Proxy is full: no extranonce prefix left",
+            ));
             self.closing = true;
             return;
         };
-        self.m = self.ctx.config.aggregation.miner_extranonce2_size.min(n - k);
+        self.m = self
+            .ctx
+            .config
+            .aggregation
+            .miner_extranonce2_size
+            .min(n - k);
         self.prefix = Some(prefix);
         self.subscribed = true;
         let sub = self.subscribe_result();
@@ -358,7 +394,11 @@ impl Session {
 
     fn subscribe_result(&self) -> SubscribeResult {
         let prefix = self.prefix.clone().unwrap_or_default();
-        SubscribeResult { subscription_id: Some(hex::encode(&prefix)), extranonce1: prefix, extranonce2_size: self.m }
+        SubscribeResult {
+            subscription_id: Some(hex::encode(&prefix)),
+            extranonce1: prefix,
+            extranonce2_size: self.m,
+        }
     }
 
     async fn on_authorize(&mut self, id: Value, user: String) {
@@ -386,18 +426,31 @@ impl Session {
         if !self.subscribed || self.authorized.is_none() {
             return;
         }
-        let Some(pool) = self.route.borrow().pool.clone() else { return };
-        if self.upstream.as_ref().is_some_and(|a| a.handle.pool.index == pool.info.index) {
+        let Some(pool) = self.route.borrow().pool.clone() else {
+            return;
+        };
+        if self
+            .upstream
+            .as_ref()
+            .is_some_and(|a| a.handle.pool.index == pool.info.index)
+        {
             return;
         }
         let attached = match pool.info.mode {
             PoolMode::Aggregate => self.ctx.router.attach(&pool).await.map(|h| (h, false)),
             PoolMode::Passthrough => {
                 let worker = worker_name(self.authorized.as_deref().unwrap_or_default()).to_owned();
-                Some((self.ctx.router.dedicated(&pool, pool_username(&pool.info.username, &worker)), true))
+                Some((
+                    self.ctx
+                        .router
+                        .dedicated(&pool, pool_username(&pool.info.username, &worker)),
+                    true,
+                ))
             }
         };
-        let Some((handle, owned)) = attached else { return };
+        let Some((handle, owned)) = attached else {
+            return;
+        };
         // Jobs of the old upstream stay valid for the grace period.
         let grace_end = Instant::now() + self.ctx.timing.grace;
         for e in &mut self.jobs {
@@ -405,9 +458,18 @@ impl Session {
         }
         self.detach();
         let state = handle.state.clone();
-        self.difficulty = Some(Controller::new(&self.ctx.config, &pool.info, self.floor, Instant::now()));
+        self.difficulty = Some(Controller::new(
+            &self.ctx.config,
+            &pool.info,
+            self.floor,
+            Instant::now(),
+        ));
         self.sent_difficulty = None;
-        self.upstream = Some(Attached { handle, state, owned });
+        self.upstream = Some(Attached {
+            handle,
+            state,
+            owned,
+        });
         self.last_job = None;
         self.on_upstream_state();
     }
@@ -436,40 +498,67 @@ impl Session {
 
     fn send_job(&mut self, job: Arc<Job>) {
         let k = self.prefix.as_ref().map_or(0, Vec::len);
-        let switched = self.last_job.as_ref().is_none_or(|j| j.upstream_id != job.upstream_id);
+        let switched = self
+            .last_job
+            .as_ref()
+            .is_none_or(|j| j.upstream_id != job.upstream_id);
         if !job.fits(k, self.m) {
             let n = job.extranonce2_size;
             if self.extranonce_subscribed && n > k {
-                self.m = self.ctx.config.aggregation.miner_extranonce2_size.min(n - k);
+                self.m = self
+                    .ctx
+                    .config
+                    .aggregation
+                    .miner_extranonce2_size
+                    .min(n - k);
                 let e1 = self.prefix.clone().unwrap_or_default();
-                self.send(ServerMethod::SetExtranonce { extranonce1: e1, extranonce2_size: self.m });
+                self.send(ServerMethod::SetExtranonce {
+                    extranonce1: e1,
+                    extranonce2_size: self.m,
+                });
             } else {
                 tracing::info!(miner = %self.peer, "pool's extranonce space no longer fits this miner: reconnecting it");
-                self.send(ServerMethod::Reconnect { host: None, port: None, wait_seconds: 0 });
+                self.send(ServerMethod::Reconnect {
+                    host: None,
+                    port: None,
+                    wait_seconds: 0,
+                });
                 self.closing = true;
                 return;
             }
         }
         self.poll_difficulty();
-        let Some(line) = job.miner_line(k, self.m, switched) else { return };
+        let Some(line) = job.miner_line(k, self.m, switched) else {
+            return;
+        };
         if job.notify.clean_jobs {
             let up = job.upstream_id;
             self.jobs.retain(|e| e.job.upstream_id != up);
         }
         let cap = self.ctx.config.validation.job_cache_size;
-        while self.jobs.len() >= cap * 2 || self.jobs.iter().filter(|e| e.valid_until.is_none()).count() >= cap {
+        while self.jobs.len() >= cap * 2
+            || self.jobs.iter().filter(|e| e.valid_until.is_none()).count() >= cap
+        {
             self.jobs.pop_front();
         }
         let miner_difficulty = self.sent_difficulty.unwrap_or(job.pool_difficulty);
-        self.jobs.push_back(JobEntry { job: job.clone(), miner_difficulty, valid_until: None });
+        self.jobs.push_back(JobEntry {
+            job: job.clone(),
+            miner_difficulty,
+            valid_until: None,
+        });
         self.out.extend_from_slice(&line);
         self.last_job = Some(job);
     }
 
     fn poll_difficulty(&mut self) {
-        let Some(c) = &mut self.difficulty else { return };
+        let Some(c) = &mut self.difficulty else {
+            return;
+        };
         let now = Instant::now();
-        if let Some(d) = c.poll(now).or_else(|| c.current().filter(|_| self.sent_difficulty.is_none()))
+        if let Some(d) = c
+            .poll(now)
+            .or_else(|| c.current().filter(|_| self.sent_difficulty.is_none()))
             && self.sent_difficulty != Some(d)
         {
             self.sent_difficulty = Some(d);
@@ -484,7 +573,10 @@ impl Session {
             && crate::reason::normalise(code, &text) == "low difficulty share"
             && let Some(c) = &mut self.difficulty
         {
-            c.on_low_difficulty_rejection(crate::reason::low_difficulty_value(&text), Instant::now());
+            c.on_low_difficulty_rejection(
+                crate::reason::low_difficulty_value(&text),
+                Instant::now(),
+            );
         }
         let mut r = a.response;
         if r.result.is_null() && r.error.is_null() && a.is_submit {
@@ -495,33 +587,70 @@ impl Session {
 
     async fn relay(&mut self, id: Value, method: String, params: Value) {
         let Some(a) = &self.upstream else {
-            self.reply(Response::error(id, codes::OTHER, &format!("Method {method:?} not supported before authorize")));
+            self.reply(Response::error(
+                id,
+                codes::OTHER,
+                &format!("Method {method:?} not supported before authorize"),
+            ));
             return;
         };
-        let reply = ReplyTo { inbox: self.inbox_tx.clone(), miner_id: id.clone(), kill: self.kill.clone() };
-        if a.handle.cmd_tx.send(UpstreamCmd::Relay { method, params, reply }).await.is_err() {
-            self.reply(Response::error(id, codes::OTHER, "Not connected to the pool"));
+        let reply = ReplyTo {
+            inbox: self.inbox_tx.clone(),
+            miner_id: id.clone(),
+            kill: self.kill.clone(),
+        };
+        if a.handle
+            .cmd_tx
+            .send(UpstreamCmd::Relay {
+                method,
+                params,
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            self.reply(Response::error(
+                id,
+                codes::OTHER,
+                "Not connected to the pool",
+            ));
         }
     }
 
     async fn on_submit(&mut self, id: Value, s: Submit) {
         let now = Instant::now();
         let Some(prefix) = self.prefix.clone().filter(|_| self.authorized.is_some()) else {
-            let (code, msg) = if self.subscribed { (codes::UNAUTHORIZED, "Unauthorized worker") } else { (codes::NOT_SUBSCRIBED, "Not subscribed") };
+            let (code, msg) = if self.subscribed {
+                (codes::UNAUTHORIZED, "Unauthorized worker")
+            } else {
+                (codes::NOT_SUBSCRIBED, "Not subscribed")
+            };
             self.reply(Response::error(id, code, msg));
             return;
         };
-        let entry = self.jobs.iter().rev().find(|e| *e.job.proxy_id == *s.job_id && e.valid_until.is_none_or(|t| now < t));
+        let entry = self
+            .jobs
+            .iter()
+            .rev()
+            .find(|e| *e.job.proxy_id == *s.job_id && e.valid_until.is_none_or(|t| now < t));
         let Some(entry) = entry else {
             let pool = self.upstream.as_ref().map(|a| a.handle.pool.clone());
-            self.local(pool, id, false, Response::error(Value::Null, codes::JOB_NOT_FOUND, "Job not found (stale)"), "stale job");
+            self.local(
+                pool,
+                id,
+                false,
+                Response::error(Value::Null, codes::JOB_NOT_FOUND, "Job not found (stale)"),
+                "stale job",
+            );
             return;
         };
         let job = entry.job.clone();
         let current = self.sent_difficulty.unwrap_or(entry.miner_difficulty);
         let miner_difficulty = entry.miner_difficulty.min(current);
         let pool_difficulty = match &self.upstream {
-            Some(a) if a.handle.id == job.upstream_id => job.pool_difficulty.min(a.state.borrow().difficulty),
+            Some(a) if a.handle.id == job.upstream_id => {
+                job.pool_difficulty.min(a.state.borrow().difficulty)
+            }
             _ => job.pool_difficulty,
         };
         let key = DupKey {
@@ -539,36 +668,92 @@ impl Session {
             ntime_max_future: self.ctx.config.validation.ntime_max_future,
         };
         let verdict = validate::check(&job, view, &s, pool_difficulty);
-        if !matches!(verdict, Verdict::Reject { .. }) && self.ctx.config.validation.reject_duplicates && !self.dups.insert(key, now) {
-            self.local(Some(job.pool.clone()), id, false, Response::error(Value::Null, codes::DUPLICATE, "Duplicate share"), "duplicate share");
+        if !matches!(verdict, Verdict::Reject { .. })
+            && self.ctx.config.validation.reject_duplicates
+            && !self.dups.insert(key, now)
+        {
+            self.local(
+                Some(job.pool.clone()),
+                id,
+                false,
+                Response::error(Value::Null, codes::DUPLICATE, "Duplicate share"),
+                "duplicate share",
+            );
             return;
         }
         if let Some(c) = &mut self.difficulty {
             c.on_share(now);
         }
         match verdict {
-            Verdict::Reject { code, message, reason } => {
-                self.local(Some(job.pool.clone()), id, false, Response::error(Value::Null, code, message), reason);
+            Verdict::Reject {
+                code,
+                message,
+                reason,
+            } => {
+                self.local(
+                    Some(job.pool.clone()),
+                    id,
+                    false,
+                    Response::error(Value::Null, code, message),
+                    reason,
+                );
             }
-            Verdict::Accept { .. } => self.local(Some(job.pool.clone()), id, true, Response::ok(Value::Null, json!(true)), ""),
-            Verdict::Forward { extranonce2, version_bits, .. } => {
+            Verdict::Accept { .. } => self.local(
+                Some(job.pool.clone()),
+                id,
+                true,
+                Response::ok(Value::Null, json!(true)),
+                "",
+            ),
+            Verdict::Forward {
+                extranonce2,
+                version_bits,
+                ..
+            } => {
                 let username = match &self.upstream {
                     Some(a) if a.handle.id == job.upstream_id => a.handle.username.clone(),
                     _ => job.pool.username.clone(),
                 };
-                let submit = Submit { worker: username, job_id: job.notify.job_id.clone(), extranonce2, ntime: s.ntime, nonce: s.nonce, version_bits };
-                let reply = ReplyTo { inbox: self.inbox_tx.clone(), miner_id: id.clone(), kill: self.kill.clone() };
+                let submit = Submit {
+                    worker: username,
+                    job_id: job.notify.job_id.clone(),
+                    extranonce2,
+                    ntime: s.ntime,
+                    nonce: s.nonce,
+                    version_bits,
+                };
+                let reply = ReplyTo {
+                    inbox: self.inbox_tx.clone(),
+                    miner_id: id.clone(),
+                    kill: self.kill.clone(),
+                };
                 job.pool.stats.forwarded();
-                if job.to_upstream.send(UpstreamCmd::Submit { submit, reply }).await.is_err() {
+                if job
+                    .to_upstream
+                    .send(UpstreamCmd::Submit { submit, reply })
+                    .await
+                    .is_err()
+                {
                     job.pool.stats.pool_verdict(false, "not connected");
-                    self.reply(Response::error(id, codes::OTHER, "Not connected to the pool"));
+                    self.reply(Response::error(
+                        id,
+                        codes::OTHER,
+                        "Not connected to the pool",
+                    ));
                 }
             }
         }
     }
 
     /// Answers a share by itself and counts it for the pool whose job it was.
-    fn local(&mut self, pool: Option<Arc<PoolInfo>>, id: Value, accepted: bool, mut r: Response, reason: &str) {
+    fn local(
+        &mut self,
+        pool: Option<Arc<PoolInfo>>,
+        id: Value,
+        accepted: bool,
+        mut r: Response,
+        reason: &str,
+    ) {
         if let Some(p) = pool {
             p.stats.local_verdict(accepted, reason);
         }
@@ -579,7 +764,13 @@ impl Session {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.ctx.stats.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.ctx.stats.disconnections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ctx
+            .stats
+            .active
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        self.ctx
+            .stats
+            .disconnections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -44,7 +44,10 @@ fn record(m: &Mutex<Option<ReasonCounts>>, reason: &str) {
 fn list(m: &Mutex<Option<ReasonCounts>>) -> Vec<(String, u64)> {
     m.lock()
         .ok()
-        .and_then(|g| g.as_ref().map(|c| c.iter().map(|(r, n)| (r.to_string(), n)).collect()))
+        .and_then(|g| {
+            g.as_ref()
+                .map(|c| c.iter().map(|(r, n)| (r.to_string(), n)).collect())
+        })
         .unwrap_or_default()
 }
 

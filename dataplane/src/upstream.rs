@@ -43,7 +43,11 @@ pub enum UpstreamCmd {
     /// A share already rewritten to the pool's view.
     Submit { submit: Submit, reply: ReplyTo },
     /// A miner request the proxy does not handle itself, relayed as is.
-    Relay { method: String, params: Value, reply: ReplyTo },
+    Relay {
+        method: String,
+        params: Value,
+        reply: ReplyTo,
+    },
     /// Close after answering what is pending (or after `drain`).
     Shutdown { drain: Duration },
 }
@@ -91,9 +95,20 @@ pub struct UpstreamState {
 /// What the router hears from an upstream.
 #[derive(Debug, Clone)]
 pub enum UpstreamEvent {
-    Ready { upstream: u64, pool: usize },
-    Failed { upstream: u64, pool: usize, error: String },
-    Down { upstream: u64, pool: usize, error: String },
+    Ready {
+        upstream: u64,
+        pool: usize,
+    },
+    Failed {
+        upstream: u64,
+        pool: usize,
+        error: String,
+    },
+    Down {
+        upstream: u64,
+        pool: usize,
+        error: String,
+    },
 }
 
 /// The shared face of an upstream task.
@@ -121,7 +136,9 @@ impl UpstreamHandle {
     }
 
     pub fn detach(&self) {
-        let _ = self.attached.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        let _ = self
+            .attached
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
     pub fn attached(&self) -> usize {
@@ -172,7 +189,14 @@ pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle>
         attached: AtomicUsize::new(0),
         capacity: params.capacity,
     });
-    let task = Task { id, pool, params, cmd_tx, cmd_rx, state_tx };
+    let task = Task {
+        id,
+        pool,
+        params,
+        cmd_tx,
+        cmd_rx,
+        state_tx,
+    };
     tokio::spawn(task.run());
     handle
 }
@@ -242,14 +266,23 @@ impl Task {
                     backoff.reset();
                     self.pool.stats.connected();
                     tracing::info!(pool = %self.pool.name, host = %addr.host, port = addr.port, "upstream ready");
-                    self.event(UpstreamEvent::Ready { upstream: self.id, pool: self.pool.index }).await;
+                    self.event(UpstreamEvent::Ready {
+                        upstream: self.id,
+                        pool: self.pool.index,
+                    })
+                    .await;
                     let end = self.serve(conn).await;
                     self.publish(|s| s.status = Status::Down);
                     match end {
                         End::Shutdown => return,
                         End::Lost(error) => {
                             tracing::warn!(pool = %self.pool.name, %error, "upstream lost");
-                            self.event(UpstreamEvent::Down { upstream: self.id, pool: self.pool.index, error }).await;
+                            self.event(UpstreamEvent::Down {
+                                upstream: self.id,
+                                pool: self.pool.index,
+                                error,
+                            })
+                            .await;
                         }
                         End::Redirect { addr: to, wait } => {
                             tracing::info!(pool = %self.pool.name, host = %to.host, port = to.port, "pool asked to reconnect");
@@ -265,7 +298,12 @@ impl Task {
                     self.pool.stats.connect_failed();
                     self.publish(|s| s.status = Status::Down);
                     tracing::warn!(pool = %self.pool.name, %error, "upstream connect failed");
-                    self.event(UpstreamEvent::Failed { upstream: self.id, pool: self.pool.index, error }).await;
+                    self.event(UpstreamEvent::Failed {
+                        upstream: self.id,
+                        pool: self.pool.index,
+                        error,
+                    })
+                    .await;
                 }
             }
             if self.wait(backoff.next_delay()).await {
@@ -303,10 +341,13 @@ impl Task {
 
     async fn connect(&mut self, addr: &PoolAddr) -> Result<Conn, String> {
         let t = self.params.timing.clone();
-        let stream = tokio::time::timeout(t.connect, TcpStream::connect((addr.host.as_str(), addr.port)))
-            .await
-            .map_err(|_| format!("connect to {}:{} timed out", addr.host, addr.port))?
-            .map_err(|e| format!("connect to {}:{}: {e}", addr.host, addr.port))?;
+        let stream = tokio::time::timeout(
+            t.connect,
+            TcpStream::connect((addr.host.as_str(), addr.port)),
+        )
+        .await
+        .map_err(|_| format!("connect to {}:{} timed out", addr.host, addr.port))?
+        .map_err(|e| format!("connect to {}:{}: {e}", addr.host, addr.port))?;
         tune(&stream, None);
         let (r, w) = stream.into_split();
         let mut conn = Conn {
@@ -334,7 +375,10 @@ impl Task {
             lines.extend(Request::new(1, "mining.configure", params).to_line());
         }
         lines.extend(Request::new(2, "mining.subscribe", json!([self.params.agent])).to_line());
-        conn.writer.write_all(&lines).await.map_err(|e| format!("write: {e}"))?;
+        conn.writer
+            .write_all(&lines)
+            .await
+            .map_err(|e| format!("write: {e}"))?;
         let mut subscribed = false;
         let mut authorized = false;
         loop {
@@ -346,14 +390,16 @@ impl Task {
                 Ok(None) => return Err("pool closed the connection during the handshake".into()),
                 Err(e) => return Err(format!("read: {e}")),
             };
-            let msg = Message::parse(&line).map_err(|e| format!("pool sent an invalid line: {e}"))?;
+            let msg =
+                Message::parse(&line).map_err(|e| format!("pool sent an invalid line: {e}"))?;
             match msg {
                 Message::Response(r) if r.id == json!(1) => {
                     conn.version_mask = granted_mask(&r, mask);
                 }
                 Message::Response(r) if r.id == json!(2) => {
                     let sub = if r.is_ok() {
-                        SubscribeResult::from_result(&r.result).map_err(|e| format!("subscribe answer: {e}"))?
+                        SubscribeResult::from_result(&r.result)
+                            .map_err(|e| format!("subscribe answer: {e}"))?
                     } else {
                         return Err(format!("pool refused subscribe: {:?}", r.error_parts()));
                     };
@@ -463,16 +509,35 @@ impl Task {
         end
     }
 
-    async fn send_cmd(&mut self, conn: &mut Conn, cmd: UpstreamCmd, timeout: Duration) -> Result<(), String> {
+    async fn send_cmd(
+        &mut self,
+        conn: &mut Conn,
+        cmd: UpstreamCmd,
+        timeout: Duration,
+    ) -> Result<(), String> {
         let (method, params, reply, is_submit) = match cmd {
-            UpstreamCmd::Submit { submit, reply } => ("mining.submit".to_owned(), submit.to_params(), reply, true),
-            UpstreamCmd::Relay { method, params, reply } => (method, params, reply, false),
+            UpstreamCmd::Submit { submit, reply } => {
+                ("mining.submit".to_owned(), submit.to_params(), reply, true)
+            }
+            UpstreamCmd::Relay {
+                method,
+                params,
+                reply,
+            } => (method, params, reply, false),
             UpstreamCmd::Shutdown { .. } => return Ok(()),
         };
         let id = conn.next_id;
         conn.next_id += 1;
         let now = Instant::now();
-        conn.pending.insert(id, Pending { reply: Some(reply), is_submit, sent_at: now, deadline: now + timeout });
+        conn.pending.insert(
+            id,
+            Pending {
+                reply: Some(reply),
+                is_submit,
+                sent_at: now,
+                deadline: now + timeout,
+            },
+        );
         let mut line = Request::new(id, method, params).to_line();
         // Batch whatever else is queued right now into the same write.
         while line.len() < 16 * 1024 {
@@ -480,13 +545,33 @@ impl Task {
                 Ok(UpstreamCmd::Submit { submit, reply }) => {
                     let id = conn.next_id;
                     conn.next_id += 1;
-                    conn.pending.insert(id, Pending { reply: Some(reply), is_submit: true, sent_at: now, deadline: now + timeout });
+                    conn.pending.insert(
+                        id,
+                        Pending {
+                            reply: Some(reply),
+                            is_submit: true,
+                            sent_at: now,
+                            deadline: now + timeout,
+                        },
+                    );
                     line.extend(Request::new(id, "mining.submit", submit.to_params()).to_line());
                 }
-                Ok(UpstreamCmd::Relay { method, params, reply }) => {
+                Ok(UpstreamCmd::Relay {
+                    method,
+                    params,
+                    reply,
+                }) => {
                     let id = conn.next_id;
                     conn.next_id += 1;
-                    conn.pending.insert(id, Pending { reply: Some(reply), is_submit: false, sent_at: now, deadline: now + timeout });
+                    conn.pending.insert(
+                        id,
+                        Pending {
+                            reply: Some(reply),
+                            is_submit: false,
+                            sent_at: now,
+                            deadline: now + timeout,
+                        },
+                    );
                     line.extend(Request::new(id, method, params).to_line());
                 }
                 Ok(UpstreamCmd::Shutdown { drain }) => {
@@ -497,7 +582,10 @@ impl Task {
                 Err(_) => break,
             }
         }
-        conn.writer.write_all(&line).await.map_err(|e| format!("write: {e}"))
+        conn.writer
+            .write_all(&line)
+            .await
+            .map_err(|e| format!("write: {e}"))
     }
 
     fn on_response(&self, conn: &mut Conn, r: Response) {
@@ -511,8 +599,12 @@ impl Task {
         };
         let latency = p.sent_at.elapsed();
         if p.is_submit {
-            let reason = r.error_parts().map(|(code, text)| crate::reason::normalise(code, &text));
-            self.pool.stats.pool_verdict(r.is_ok(), reason.as_deref().unwrap_or(""));
+            let reason = r
+                .error_parts()
+                .map(|(code, text)| crate::reason::normalise(code, &text));
+            self.pool
+                .stats
+                .pool_verdict(r.is_ok(), reason.as_deref().unwrap_or(""));
         }
         if let Some(reply) = p.reply {
             deliver(reply, r, latency, p.is_submit);
@@ -546,7 +638,10 @@ impl Task {
                 conn.difficulty = d;
                 self.publish(|s| s.difficulty = d);
             }
-            ServerMethod::SetExtranonce { extranonce1, extranonce2_size } => {
+            ServerMethod::SetExtranonce {
+                extranonce1,
+                extranonce2_size,
+            } => {
                 tracing::info!(pool = %self.pool.name, extranonce2_size, "pool changed extranonce");
                 conn.extranonce1 = extranonce1;
                 conn.extranonce2_size = extranonce2_size;
@@ -557,13 +652,20 @@ impl Task {
                 let m = conn.version_mask;
                 self.publish(|s| s.version_mask = m);
             }
-            ServerMethod::Reconnect { host, port, wait_seconds } => {
+            ServerMethod::Reconnect {
+                host,
+                port,
+                wait_seconds,
+            } => {
                 let addr = PoolAddr {
                     host: host.unwrap_or_else(|| self.pool.addr.host.clone()),
                     port: port.filter(|p| *p != 0).unwrap_or(self.pool.addr.port),
                     tls: self.pool.addr.tls,
                 };
-                return Some(End::Redirect { addr, wait: Duration::from_secs(wait_seconds.min(600)) });
+                return Some(End::Redirect {
+                    addr,
+                    wait: Duration::from_secs(wait_seconds.min(600)),
+                });
             }
             ServerMethod::ShowMessage(text) => {
                 tracing::info!(pool = %self.pool.name, message = %text.chars().take(500).collect::<String>(), "message from pool");
@@ -576,7 +678,8 @@ impl Task {
             }
             ServerMethod::Unknown { .. } => {
                 if !req.id.is_null() {
-                    let answer = Response::error(req.id.clone(), 20, "Method not supported").to_line();
+                    let answer =
+                        Response::error(req.id.clone(), 20, "Method not supported").to_line();
                     if let Err(e) = conn.writer.write_all(&answer).await {
                         return Some(End::Lost(format!("write: {e}")));
                     }
@@ -608,7 +711,11 @@ fn granted_mask(r: &Response, asked: u32) -> u32 {
 }
 
 fn expire(pending: &mut HashMap<u64, Pending>, now: Instant, pool: &PoolInfo) {
-    let expired: Vec<u64> = pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+    let expired: Vec<u64> = pending
+        .iter()
+        .filter(|(_, p)| p.deadline <= now)
+        .map(|(id, _)| *id)
+        .collect();
     for id in expired {
         if let Some(p) = pending.remove(&id) {
             if p.is_submit {
@@ -631,7 +738,12 @@ fn not_connected(reply: ReplyTo, latency: Duration) {
 /// keep up, so it is disconnected rather than allowed to stall the pool reader.
 fn deliver(reply: ReplyTo, mut response: Response, latency: Duration, is_submit: bool) {
     response.id = reply.miner_id.clone();
-    let answer = PoolAnswer { miner_id: reply.miner_id, response, latency, is_submit };
+    let answer = PoolAnswer {
+        miner_id: reply.miner_id,
+        response,
+        latency,
+        is_submit,
+    };
     if let Err(mpsc::error::TrySendError::Full(_)) = reply.inbox.try_send(Box::new(answer)) {
         reply.kill.cancel();
     }

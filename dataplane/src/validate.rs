@@ -12,11 +12,19 @@ use crate::job::Job;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Refused locally with a Stratum error code and a normalised reason.
-    Reject { code: i64, message: &'static str, reason: &'static str },
+    Reject {
+        code: i64,
+        message: &'static str,
+        reason: &'static str,
+    },
     /// Meets the miner's target but not the pool's: accepted, not forwarded.
     Accept { difficulty: f64 },
     /// Meets the pool's target: forward this extranonce2 and version bits.
-    Forward { difficulty: f64, extranonce2: Vec<u8>, version_bits: Option<u32> },
+    Forward {
+        difficulty: f64,
+        extranonce2: Vec<u8>,
+        version_bits: Option<u32>,
+    },
 }
 
 /// The miner's side of the check.
@@ -32,7 +40,11 @@ pub struct MinerView<'a> {
 }
 
 fn reject(code: i64, message: &'static str, reason: &'static str) -> Verdict {
-    Verdict::Reject { code, message, reason }
+    Verdict::Reject {
+        code,
+        message,
+        reason,
+    }
 }
 
 /// Checks `submit` for `job`; `pool_difficulty` is the forwarding threshold.
@@ -48,19 +60,38 @@ pub fn check(job: &Job, miner: MinerView<'_>, submit: &Submit, pool_difficulty: 
     if let Some(bits) = submit.version_bits
         && bits & !mask != 0
     {
-        return reject(codes::OTHER, "Version bits outside the negotiated mask", "invalid share");
+        return reject(
+            codes::OTHER,
+            "Version bits outside the negotiated mask",
+            "invalid share",
+        );
     }
     let extranonce2 = job.upstream_extranonce2(miner.prefix, &submit.extranonce2);
     let version = rolled_version(job.notify.version, submit.version_bits, mask);
-    let hash = share_hash(&job.notify, &job.extranonce1, &extranonce2, submit.ntime, submit.nonce, version);
+    let hash = share_hash(
+        &job.notify,
+        &job.extranonce1,
+        &extranonce2,
+        submit.ntime,
+        submit.nonce,
+        version,
+    );
     let difficulty = hash_difficulty(&hash);
     // A hair of tolerance so a share exactly at the target is not lost to rounding.
     if difficulty < miner.difficulty * (1.0 - 1e-9) {
-        return reject(codes::LOW_DIFFICULTY, "Low difficulty share", "low difficulty share");
+        return reject(
+            codes::LOW_DIFFICULTY,
+            "Low difficulty share",
+            "low difficulty share",
+        );
     }
     if difficulty >= pool_difficulty * (1.0 - 1e-9) {
         let version_bits = submit.version_bits.filter(|_| mask != 0).map(|b| b & mask);
-        Verdict::Forward { difficulty, extranonce2, version_bits }
+        Verdict::Forward {
+            difficulty,
+            extranonce2,
+            version_bits,
+        }
     } else {
         Verdict::Accept { difficulty }
     }

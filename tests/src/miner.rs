@@ -302,8 +302,17 @@ impl ScriptedMiner {
             if let Some(i) = self.unclaimed_responses.iter().position(|r| r.id == *id) {
                 return Ok(self.unclaimed_responses.remove(i).expect("index in range"));
             }
-            self.pump(deadline, &format!("the answer to id {id}"))
-                .await?;
+            if let Err(e) = self.pump(deadline, &format!("the answer to id {id}")).await {
+                let others: Vec<String> = self
+                    .unclaimed_responses
+                    .iter()
+                    .map(|r| r.id.to_string())
+                    .collect();
+                return Err(e.context(format!(
+                    "unclaimed answers have ids [{}]",
+                    others.join(", ")
+                )));
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! `ScriptedPool`: a Stratum V1 pool on 127.0.0.1 that really verifies every
 //! share, with runtime controls and injectable faults for end-to-end tests.
 
+mod conn;
 mod job;
 mod state;
 
@@ -9,15 +10,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use switchyard_stratum::Request;
 use switchyard_stratum::v1::{Notify, ServerMethod};
-use switchyard_stratum::{Message, Request};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+use conn::{ConnCmd, run_connection};
 pub use job::{NBITS, VERSION, build_job};
 pub use state::{ConnectionInfo, PoolState, ShareRecord};
 
-use crate::lines::{DEFAULT_TIMEOUT, LineReader, wait_watch, write_line};
+use crate::lines::{DEFAULT_TIMEOUT, wait_watch};
 
 /// How the pool behaves.
 #[derive(Debug, Clone)]
@@ -70,13 +72,6 @@ pub enum Fault {
     Unauthorized,
 }
 
-/// What another party asks a connection's task to do.
-#[derive(Debug)]
-pub(crate) enum ConnCmd {
-    Line(Vec<u8>),
-    Close,
-}
-
 struct Shared {
     config: PoolConfig,
     state: watch::Sender<PoolState>,
@@ -108,6 +103,7 @@ impl ScriptedPool {
             accepted: 0,
             rejected: 0,
             requests: Vec::new(),
+            bad_lines: Vec::new(),
             difficulty: config.difficulty,
             fault: Fault::None,
             listening: true,
@@ -431,68 +427,4 @@ async fn push_jobs(shared: Arc<Shared>, every: Duration) {
             _ = stopped(&mut shutdown) => break,
         }
     }
-}
-
-/// One connection's task: reads requests, writes answers and whatever the
-/// handle queues, until either side closes or the pool stops.
-async fn run_connection(
-    shared: Arc<Shared>,
-    id: usize,
-    stream: TcpStream,
-    mut rx: mpsc::UnboundedReceiver<ConnCmd>,
-) {
-    let mut shutdown = shared.shutdown.subscribe();
-    let (reader, mut writer) = stream.into_split();
-    let mut reader = LineReader::new(reader);
-    let self_tx = shared.state.borrow().connections[id].tx.clone();
-    let stalled = || shared.state.borrow().fault == Fault::Stall;
-    loop {
-        tokio::select! {
-            line = reader.next_line() => {
-                let Ok(Some(line)) = line else { break };
-                let Ok(Message::Request(req)) = Message::parse(&line) else {
-                    // Responses (to client.get_version etc.) and garbage: ignore.
-                    continue;
-                };
-                let mut reply = None;
-                shared.state.send_modify(|s| {
-                    reply = Some(s.handle_request(id, req, &shared.config));
-                });
-                let Some(reply) = reply else { continue };
-                if let Some(delay) = reply.delay {
-                    let tx = self_tx.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(delay).await;
-                        for line in reply.lines {
-                            let _ = tx.send(ConnCmd::Line(line));
-                        }
-                        if reply.close {
-                            let _ = tx.send(ConnCmd::Close);
-                        }
-                    });
-                    continue;
-                }
-                if !stalled() {
-                    for line in &reply.lines {
-                        if write_line(&mut writer, line).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-                if reply.close {
-                    break;
-                }
-            }
-            cmd = rx.recv() => match cmd {
-                Some(ConnCmd::Line(line)) => {
-                    if !stalled() && write_line(&mut writer, &line).await.is_err() {
-                        break;
-                    }
-                }
-                Some(ConnCmd::Close) | None => break,
-            },
-            _ = stopped(&mut shutdown) => break,
-        }
-    }
-    shared.state.send_modify(|s| s.connections[id].open = false);
 }

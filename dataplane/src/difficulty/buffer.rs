@@ -97,12 +97,20 @@ fn valid(d: f64) -> bool {
 
 /// `x` if it is a finite fraction >= 0, else `default`.
 fn fraction(x: f64, default: f64) -> f64 {
-    if x.is_finite() && x >= 0.0 { x } else { default }
+    if x.is_finite() && x >= 0.0 {
+        x
+    } else {
+        default
+    }
 }
 
 /// `x` clamped to [0, 1], `default` if NaN.
 fn ratio(x: f64, default: f64) -> f64 {
-    if x.is_nan() { default } else { x.clamp(0.0, 1.0) }
+    if x.is_nan() {
+        default
+    } else {
+        x.clamp(0.0, 1.0)
+    }
 }
 
 fn timer(d: Duration) -> Duration {
@@ -295,7 +303,11 @@ impl DifficultyBuffer {
                 if self.cfg.decay_enabled {
                     deadlines[1] = self.decay_anchor.checked_add(self.cfg.decay_interval);
                 }
-                deadlines[2] = self.window_start.checked_add(self.cfg.share_rate_window);
+                // Closing a window can only matter with a baseline, or
+                // with enough shares in it to learn one.
+                if self.baseline.is_some() || self.window_shares >= self.cfg.share_rate_min_shares {
+                    deadlines[2] = self.window_start.checked_add(self.cfg.share_rate_window);
+                }
             }
         }
         if self.adaptive() && self.buffer > self.cfg.buffer_min {
@@ -395,9 +407,7 @@ impl DifficultyBuffer {
         let window_nanos = window.as_nanos().max(1);
         let periods = elapsed.as_nanos() / window_nanos;
         let rest = u64::try_from(elapsed.as_nanos() % window_nanos).unwrap_or(0);
-        self.window_start = now
-            .checked_sub(Duration::from_nanos(rest))
-            .unwrap_or(now);
+        self.window_start = now.checked_sub(Duration::from_nanos(rest)).unwrap_or(now);
         let closed = std::mem::take(&mut self.window_shares);
         // The last full window: the closed one, or an empty one after it.
         let last = if periods > 1 { 0 } else { closed };

@@ -86,7 +86,11 @@ impl VarDiffConfig {
     fn sanitized(self) -> Self {
         let defaults = Self::default();
         let nonzero = |d: Duration, default: Duration| {
-            if d.is_zero() { default } else { d.min(MAX_SETTING) }
+            if d.is_zero() {
+                default
+            } else {
+                d.min(MAX_SETTING)
+            }
         };
         let min = if valid(self.min_difficulty) {
             self.min_difficulty

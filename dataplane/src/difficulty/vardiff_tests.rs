@@ -78,13 +78,19 @@ fn fast_miner_converges_up_to_the_target_interval() {
     let mut miner = Miner::new(10_000.0); // wants difficulty 100_000
     let changes = run(&mut vd, &mut miner, t0, 1800);
     let secs = interval(&vd, &miner);
-    assert!((7.0..=13.0).contains(&secs), "interval {secs}s: {changes:?}");
+    assert!(
+        (7.0..=13.0).contains(&secs),
+        "interval {secs}s: {changes:?}"
+    );
     let mut previous = 1000.0;
     for (_, d) in &changes {
         assert!(*d <= previous * MAX_STEP * 1.000_001, "{changes:?}");
         previous = *d;
     }
-    assert!(changes.len() <= 8, "settles instead of hunting: {changes:?}");
+    assert!(
+        changes.len() <= 8,
+        "settles instead of hunting: {changes:?}"
+    );
 }
 
 #[test]
@@ -94,7 +100,10 @@ fn slow_miner_converges_down_to_the_target_interval() {
     let mut miner = Miner::new(1000.0); // wants difficulty 10_000
     let changes = run(&mut vd, &mut miner, t0, 3600);
     let secs = interval(&vd, &miner);
-    assert!((7.0..=13.0).contains(&secs), "interval {secs}s: {changes:?}");
+    assert!(
+        (7.0..=13.0).contains(&secs),
+        "interval {secs}s: {changes:?}"
+    );
     let mut previous = 1e7;
     for (_, d) in &changes {
         assert!(*d >= previous / MAX_STEP / 1.000_001, "{changes:?}");
@@ -414,7 +423,10 @@ fn long_steady_window_still_follows_a_hashrate_drop() {
     let changes = run(&mut vd, &mut miner, at(t0, 7200), 1800);
     assert!(!changes.is_empty());
     let secs = interval(&vd, &miner);
-    assert!((7.0..=13.0).contains(&secs), "interval {secs}s: {changes:?}");
+    assert!(
+        (7.0..=13.0).contains(&secs),
+        "interval {secs}s: {changes:?}"
+    );
 }
 
 /// A tiny deterministic generator for event sequences (no external crates).
@@ -486,6 +498,9 @@ fn random_event_sequences_stay_within_bounds() {
                 assert_eq!(sent, d);
             }
             assert_eq!(vd.poll(now), None, "seed {seed}: two changes at once");
+            if let Some(deadline) = vd.next_deadline() {
+                assert!(deadline > now, "seed {seed}: deadline not in the future");
+            }
         }
     }
 }

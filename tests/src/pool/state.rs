@@ -81,6 +81,8 @@ pub struct PoolState {
     pub rejected: usize,
     /// Every request received, with the connection it came on.
     pub requests: Vec<(usize, Request)>,
+    /// Lines that were not stratum, with the connection they came on.
+    pub bad_lines: Vec<(usize, String)>,
     pub difficulty: f64,
     pub fault: Fault,
     pub listening: bool,

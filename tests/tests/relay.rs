@@ -1,0 +1,147 @@
+//! End to end through the real data plane: real shares from several miners
+//! valid at the verifying pool, aggregation on one upstream, pipelining.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use switchyard_dataplane::config::PoolMode;
+use switchyard_tests::dp::{pool, start, test_config};
+use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
+
+const T: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn shares_from_several_miners_are_valid_at_the_pool() {
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let (dp, addr) = start(test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]))
+        .await
+        .unwrap();
+    let mut miners = Vec::new();
+    for i in 0..3 {
+        miners.push(
+            ScriptedMiner::ready(addr, "cgminer/4.11.1", &format!("wallet.rig{i}"))
+                .await
+                .unwrap(),
+        );
+    }
+    let prefixes: HashSet<_> = miners.iter().map(|m| m.extranonce1.clone()).collect();
+    assert_eq!(prefixes.len(), 3, "every miner has its own extranonce1");
+    assert!(miners.iter().all(|m| m.extranonce2_size == 4));
+    for m in &mut miners {
+        let share = m.find_share().await.unwrap();
+        let r = m.submit(&share).await.unwrap();
+        assert!(r.is_ok(), "pool verdict: {r:?}");
+    }
+    p.wait_for_accepted(3, T).await.unwrap();
+    assert_eq!(p.rejected(), 0);
+    assert_eq!(
+        p.connections(),
+        1,
+        "three miners share one upstream connection"
+    );
+    assert_eq!(p.authorized_users(), vec!["a-account".to_string()]);
+    let s = dp.pool_stats("a").unwrap();
+    assert_eq!(s.pool_accepted, 3);
+    assert_eq!(s.forwarded, 3);
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn pipelined_submits_with_the_same_id_all_get_their_own_answer() {
+    // Seed defects: miner messages handled one at a time, and the miner's id
+    // forwarded upstream so one answer resolved another request.
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let (dp, addr) = start(test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]))
+        .await
+        .unwrap();
+    let mut m = ScriptedMiner::ready(addr, "cpuminer/2.5.1", "wallet.cpu")
+        .await
+        .unwrap();
+    let mut shares = Vec::new();
+    for _ in 0..4 {
+        shares.push(m.find_share().await.unwrap());
+    }
+    // The third is a duplicate of the first: exactly one answer must say so.
+    shares.insert(2, shares[0].clone());
+    let answers = m
+        .submit_pipelined_same_id(&shares, serde_json::json!(4))
+        .await
+        .unwrap();
+    assert_eq!(answers.len(), 5);
+    let ok = answers.iter().filter(|r| r.is_ok()).count();
+    let dup = answers
+        .iter()
+        .filter(|r| r.error_parts().is_some_and(|(c, _)| c == Some(22)))
+        .count();
+    assert_eq!((ok, dup), (4, 1), "{answers:?}");
+    p.wait_for_accepted(4, T).await.unwrap();
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn three_hundred_miners_share_one_upstream_without_prefix_collision() {
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let (dp, addr) = start(test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]))
+        .await
+        .unwrap();
+    let mut miners = Vec::new();
+    for i in 0..300 {
+        miners.push(
+            ScriptedMiner::ready(addr, "bmminer", &format!("w.{i}"))
+                .await
+                .unwrap(),
+        );
+    }
+    let prefixes: HashSet<_> = miners.iter().map(|m| m.extranonce1.clone()).collect();
+    assert_eq!(prefixes.len(), 300, "no two live miners share a prefix");
+    assert_eq!(p.connections(), 1);
+    // A share from the last miner is still valid at the pool.
+    let last = miners.last_mut().unwrap();
+    let share = last.find_share().await.unwrap();
+    assert!(last.submit(&share).await.unwrap().is_ok());
+    // Prefixes are reused after a miner leaves, never while it is live.
+    let gone = miners.remove(0);
+    let freed = gone.extranonce1.clone();
+    drop(gone);
+    let mut again = None;
+    for _ in 0..50 {
+        let m = ScriptedMiner::ready(addr, "bmminer", "w.new")
+            .await
+            .unwrap();
+        let reused = m.extranonce1 == freed;
+        assert!(
+            !miners.iter().any(|o| o.extranonce1 == m.extranonce1),
+            "collision with a live miner"
+        );
+        miners.push(m);
+        if reused {
+            again = Some(());
+            break;
+        }
+    }
+    assert!(again.is_some(), "a freed prefix is handed out again");
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn more_upstream_connections_open_when_one_is_full() {
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
+    cfg.aggregation.miners_per_upstream = 2;
+    let (dp, addr) = start(cfg).await.unwrap();
+    let mut miners = Vec::new();
+    for i in 0..5 {
+        miners.push(
+            ScriptedMiner::ready(addr, "bmminer", &format!("w.{i}"))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(p.connections(), 3, "5 miners at 2 per connection");
+    for m in &mut miners {
+        let share = m.find_share().await.unwrap();
+        assert!(m.submit(&share).await.unwrap().is_ok());
+    }
+    p.wait_for_accepted(5, T).await.unwrap();
+    dp.shutdown(Duration::from_secs(2)).await;
+}
