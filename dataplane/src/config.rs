@@ -13,7 +13,7 @@ use crate::difficulty::vardiff::VarDiffConfig;
 use crate::limits::IpLimitsConfig;
 
 /// A whole data-plane config file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub listeners: Listeners,
@@ -177,21 +177,6 @@ fn default_password() -> String {
 }
 fn yes() -> bool {
     true
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listeners: Listeners::default(),
-            limits: Limits::default(),
-            aggregation: Aggregation::default(),
-            validation: Validation::default(),
-            difficulty: Difficulty::default(),
-            upstream: UpstreamSettings::default(),
-            pools: Vec::new(),
-            logging: Logging::default(),
-        }
-    }
 }
 
 impl Default for Listeners {

@@ -93,6 +93,8 @@ pub struct Session {
     m: usize,
     extranonce_subscribed: bool,
     miner_mask: u32,
+    /// The mask the miner was last told (configure answer or set_version_mask).
+    told_mask: u32,
     floor: Option<f64>,
     difficulty: Option<Controller>,
     sent_difficulty: Option<f64>,
@@ -132,6 +134,7 @@ impl Session {
             m: ctx.config.aggregation.miner_extranonce2_size,
             extranonce_subscribed: false,
             miner_mask: 0,
+            told_mask: 0,
             floor: None,
             difficulty: None,
             sent_difficulty: None,
@@ -299,6 +302,7 @@ impl Session {
             let granted = mask & self.ctx.version_mask;
             let ok = granted != 0 && granted.count_ones() >= c.version_rolling_min_bit_count();
             self.miner_mask = if ok { granted } else { 0 };
+            self.told_mask = self.miner_mask;
             result.insert("version-rolling".into(), json!(ok));
             if ok {
                 result.insert(
@@ -526,6 +530,11 @@ impl Session {
                 self.closing = true;
                 return;
             }
+        }
+        // A pool that grants a narrower version mask: tell the miner (BIP 310).
+        if self.miner_mask != 0 && self.miner_mask & job.version_mask != self.told_mask {
+            self.told_mask = self.miner_mask & job.version_mask;
+            self.send(ServerMethod::SetVersionMask(self.told_mask));
         }
         self.poll_difficulty();
         let Some(line) = job.miner_line(k, self.m, switched) else {

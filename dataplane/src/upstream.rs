@@ -264,6 +264,14 @@ impl Task {
             match self.connect(&addr).await {
                 Ok(conn) => {
                     backoff.reset();
+                    // Ready state first, then the event: whoever hears the
+                    // event must find the connection ready.
+                    self.publish(|s| {
+                        s.status = Status::Ready;
+                        s.difficulty = conn.difficulty;
+                        s.extranonce2_size = conn.extranonce2_size;
+                        s.version_mask = conn.version_mask;
+                    });
                     self.pool.stats.connected();
                     tracing::info!(pool = %self.pool.name, host = %addr.host, port = addr.port, "upstream ready");
                     self.event(UpstreamEvent::Ready {
@@ -440,12 +448,6 @@ impl Task {
 
     async fn serve(&mut self, mut conn: Conn) -> End {
         conn.next_id = 10;
-        self.publish(|s| {
-            s.status = Status::Ready;
-            s.difficulty = conn.difficulty;
-            s.extranonce2_size = conn.extranonce2_size;
-            s.version_mask = conn.version_mask;
-        });
         let t = self.params.timing.clone();
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
         let mut last_heard = Instant::now();

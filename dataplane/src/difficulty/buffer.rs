@@ -44,19 +44,30 @@ const MIN_TIMER: Duration = Duration::from_secs(1);
 /// The seed's `difficulty:` settings plus the per-pool overrides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BufferConfig {
+    /// Minimum time between changes (rejection raises exempt).
     pub change_cooldown: Duration,
     pub decay_enabled: bool,
+    /// Time between decay steps while above T.
     pub decay_interval: Duration,
+    /// Fraction lowered per decay step.
     pub decay_percent: f64,
+    /// Floor reset when P < M x this.
     pub floor_trigger_ratio: f64,
+    /// Floor reset to M x this.
     pub floor_reset_ratio: f64,
+    /// Length of one share-rate window.
     pub share_rate_window: Duration,
+    /// Shares a window needs to become the baseline.
     pub share_rate_min_shares: u32,
+    /// Lower when a window has fewer than this x baseline shares.
     pub share_rate_low_multiplier: f64,
+    /// Starting b.
     pub buffer_start: f64,
     pub buffer_min: f64,
     pub buffer_max: f64,
+    /// b step up per rejection, and down per quiet interval.
     pub buffer_increase_step: f64,
+    /// Time without rejections before b steps down.
     pub buffer_decrease_interval: Duration,
     /// Per-pool `buffer_percent`: a fixed buffer, adaptation off.
     pub buffer_override: Option<f64>,
@@ -97,20 +108,16 @@ fn valid(d: f64) -> bool {
 
 /// `x` if it is a finite fraction >= 0, else `default`.
 fn fraction(x: f64, default: f64) -> f64 {
-    if x.is_finite() && x >= 0.0 {
-        x
-    } else {
-        default
-    }
+    Some(x)
+        .filter(|x| x.is_finite() && *x >= 0.0)
+        .unwrap_or(default)
 }
 
 /// `x` clamped to [0, 1], `default` if NaN.
 fn ratio(x: f64, default: f64) -> f64 {
-    if x.is_nan() {
-        default
-    } else {
-        x.clamp(0.0, 1.0)
-    }
+    Some(x)
+        .filter(|x| !x.is_nan())
+        .map_or(default, |x| x.clamp(0.0, 1.0))
 }
 
 fn timer(d: Duration) -> Duration {
@@ -183,6 +190,7 @@ pub struct DifficultyBuffer {
 }
 
 impl DifficultyBuffer {
+    /// A buffer with no pool difficulty yet; unusable settings are replaced.
     pub fn new(cfg: BufferConfig, now: Instant) -> Self {
         let cfg = cfg.sanitized();
         let buffer = cfg.buffer_override.unwrap_or(cfg.buffer_start);
@@ -258,7 +266,13 @@ impl DifficultyBuffer {
         let Some(pool) = self.pool else {
             return;
         };
-        let mut next = self.want.unwrap_or(pool).max(pool * (1.0 + self.buffer));
+        // Never below what the miner has: a deferred decrease is cancelled,
+        // not rushed through by the rejection's cooldown exemption.
+        let mut next = self
+            .want
+            .unwrap_or(pool)
+            .max(self.sent.unwrap_or(pool))
+            .max(pool * (1.0 + self.buffer));
         if let Some(r) = reported.filter(|r| valid(*r)) {
             next = next.max(r.min(pool * MAX_REPORTED_OVER_POOL) * (1.0 + used));
         }

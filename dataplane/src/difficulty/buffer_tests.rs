@@ -215,6 +215,17 @@ fn low_difficulty_rejection_with_a_small_number_still_raises() {
 }
 
 #[test]
+fn rejection_cancels_a_deferred_decrease_instead_of_rushing_it() {
+    let (mut db, t0) = started(steady(), 1000.0);
+    db.on_pool_difficulty(400.0, at(t0, 5)); // floor reset, deferred by cooldown
+    assert_eq!(db.poll(at(t0, 5)), None);
+    db.on_low_difficulty_rejection(None, at(t0, 6));
+    assert_eq!(db.poll(at(t0, 6)), None);
+    assert_eq!(db.poll(at(t0, 60)), None);
+    assert!(close(db.current().unwrap_or(0.0), 1050.0));
+}
+
+#[test]
 fn reported_difficulty_is_believed_up_to_a_multiple_of_the_pool() {
     let (mut db, t0) = started(steady(), 1000.0);
     db.on_low_difficulty_rejection(Some(1e300), at(t0, 5));
@@ -352,10 +363,11 @@ fn drive(
         if share {
             db.on_share(now);
         }
-        if share || db.next_deadline().is_some_and(|d| d <= now) {
-            if let Some(d) = db.poll(now) {
-                out.push((s, d));
-            }
+        if !share && db.next_deadline().is_none_or(|d| d > now) {
+            continue;
+        }
+        if let Some(d) = db.poll(now) {
+            out.push((s, d));
         }
     }
     out
@@ -526,9 +538,9 @@ fn random_event_sequences_never_send_below_the_pool_nor_spin() {
             decay_interval: Duration::from_secs(rng.next() % 400),
             share_rate_window: Duration::from_secs(rng.next() % 400),
             buffer_decrease_interval: Duration::from_secs(rng.next() % 4000),
-            min_difficulty: rng.next().is_multiple_of(3).then_some(50.0),
-            max_difficulty: rng.next().is_multiple_of(3).then_some(2000.0),
-            buffer_override: rng.next().is_multiple_of(4).then_some(0.1),
+            min_difficulty: (rng.next() % 3 == 1).then_some(50.0),
+            max_difficulty: (rng.next() % 3 == 1).then_some(2000.0),
+            buffer_override: (rng.next() % 4 == 1).then_some(0.1),
             ..BufferConfig::default()
         };
         let t0 = Instant::now();

@@ -310,11 +310,12 @@ impl VarDiff {
     /// Halves the weight of a long window, keeping its rate estimate.
     fn age_window(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.window_start);
-        if elapsed > self.cfg.retarget_every.saturating_mul(WINDOW_PERIODS) {
-            if let Some(start) = now.checked_sub(elapsed / 2) {
-                self.window_start = start;
-                self.shares /= 2.0;
-            }
+        if elapsed <= self.cfg.retarget_every.saturating_mul(WINDOW_PERIODS) {
+            return;
+        }
+        if let Some(start) = now.checked_sub(elapsed / 2) {
+            self.window_start = start;
+            self.shares /= 2.0;
         }
     }
 }

@@ -1,2 +1,107 @@
-//! Load generator.
-fn main() {}
+//! `loadgen`: load generator and benchmark helper for the data plane: share
+//! throughput and latency, idle connections, job fan-out, and a scripted pool
+//! or in-process data plane to point them at. Figures go to stdout; each
+//! measuring mode ends with one `RESULT ...` line of `key=value` pairs.
+
+mod client;
+mod fanout;
+mod idle;
+mod serve;
+mod shares;
+mod stats;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "loadgen",
+    about = "Switchyard load generator: simulated miners, a scripted pool, fan-out timing"
+)]
+struct Cli {
+    /// Tokio worker threads (default: one per core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// N miners submit shares at an aggregate rate; prints shares/s, answers,
+    /// rejections and write-to-answer latency.
+    Shares(shares::Args),
+    /// Opens N miners (subscribe, authorize, first job) and holds them.
+    Idle(idle::Args),
+    /// Connects N miners, triggers new jobs at a `loadgen pool` through its
+    /// control port and times how long until every miner has each one.
+    Fanout(fanout::Args),
+    /// Runs a scripted pool (really verifies every share) with a control port.
+    Pool(serve::PoolArgs),
+    /// Runs a data plane in-process in front of a pool (for quick tries; the
+    /// benchmark script runs the real `dataplane` binary instead).
+    Dataplane(serve::DataplaneArgs),
+    /// Prints a free loopback TCP port (bind 127.0.0.1:0, then release it).
+    FreePort,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if let Some(n) = cli.threads {
+        rt.worker_threads(n.max(1));
+    }
+    let rt = rt.build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Shares(a) => shares::run(a).await,
+            Command::Idle(a) => idle::run(a).await,
+            Command::Fanout(a) => fanout::run(a).await,
+            Command::Pool(a) => serve::pool(a).await,
+            Command::Dataplane(a) => serve::dataplane(a).await,
+            Command::FreePort => {
+                let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+                println!("{}", l.local_addr()?.port());
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Parses a duration in seconds (fractions allowed).
+pub fn parse_secs(s: &str) -> Result<Duration, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if !(v.is_finite() && v >= 0.0) {
+        return Err(format!("{s:?} is not a number of seconds"));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// Resolves once SIGINT or SIGTERM arrives.
+pub async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// A target address argument.
+pub type Target = SocketAddr;
