@@ -225,12 +225,10 @@ pub fn low_difficulty_value(text: &str) -> Option<f64> {
     let marker = tokens
         .iter()
         .position(|t| t.contains("diff") || t.contains("hash"));
-    if let Some(m) = marker
-        && let Some(&(_, v)) = numbers.iter().find(|(i, _)| *i > m && usable(*i))
-    {
-        return Some(v);
-    }
-    numbers.iter().find(|(i, _)| usable(*i)).map(|&(_, v)| v)
+    let after_marker = marker.and_then(|m| numbers.iter().find(|(i, _)| *i > m && usable(*i)));
+    after_marker
+        .or_else(|| numbers.iter().find(|(i, _)| usable(*i)))
+        .map(|&(_, v)| v)
 }
 
 /// Rejections of one pool by reason: at most [`MAX_CATEGORIES`] entries

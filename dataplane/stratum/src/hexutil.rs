@@ -27,6 +27,9 @@ pub fn parse_hex_u32(s: &str) -> Result<u32, HexError> {
     if s.len() > 8 {
         return Err(HexError::TooLong(clip(s)));
     }
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(HexError::NotHex(clip(s)));
+    }
     u32::from_str_radix(s, 16).map_err(|_| HexError::NotHex(clip(s)))
 }
 

@@ -134,13 +134,10 @@ impl Response {
             }
             other => return Some((None, value_text(other))),
         }
-        if let Some(reason) = &self.reject_reason {
-            return Some((None, reason.clone()));
+        if self.result != Value::Bool(false) {
+            return None;
         }
-        if self.result == Value::Bool(false) {
-            return Some((None, String::new()));
-        }
-        None
+        Some((None, self.reject_reason.clone().unwrap_or_default()))
     }
 
     pub fn to_line(&self) -> Vec<u8> {

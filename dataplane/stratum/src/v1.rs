@@ -410,11 +410,14 @@ impl ServerMethod {
             }
             "client.reconnect" => ServerMethod::Reconnect {
                 host: opt_str(p, 0).filter(|h| !h.is_empty()),
-                port: p.get(1).and_then(|v| match v {
-                    Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
-                    Value::String(s) => s.parse().ok(),
-                    _ => None,
-                }),
+                port: p
+                    .get(1)
+                    .and_then(|v| match v {
+                        Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+                        Value::String(s) => s.parse().ok(),
+                        _ => None,
+                    })
+                    .filter(|p| *p != 0),
                 wait_seconds: p
                     .get(2)
                     .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
@@ -492,14 +495,17 @@ impl SubscribeResult {
         let items = result
             .as_array()
             .ok_or_else(|| bad(M, "result must be a list"))?;
-        let subscription_id = items.first().and_then(|subs| {
-            let subs = subs.as_array()?;
-            subs.iter().find_map(|pair| {
-                let pair = pair.as_array()?;
-                (pair.first()?.as_str()? == "mining.notify")
-                    .then(|| pair.get(1)?.as_str().map(str::to_owned))?
+        let subscription_id = items
+            .first()
+            .and_then(|subs| {
+                let subs = subs.as_array()?;
+                subs.iter().find_map(|pair| {
+                    let pair = pair.as_array()?;
+                    (pair.first()?.as_str()? == "mining.notify")
+                        .then(|| pair.get(1)?.as_str().map(str::to_owned))?
+                })
             })
-        });
+            .filter(|id| !id.is_empty());
         let extranonce1 = items
             .get(1)
             .and_then(Value::as_str)
