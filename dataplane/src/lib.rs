@@ -110,7 +110,9 @@ impl DataPlane {
             ctx,
             keepalive,
         };
-        tracing::info!(address = %l.bind, algorithm = "sha256", pools = pools.len(), "listening for miners");
+        if let Some(a) = sha256_addr {
+            tracing::info!(address = %a, algorithm = "sha256", pools = pools.len(), "listening for miners");
+        }
         tracker.spawn(listener.run(shutdown.child_token(), tracker.clone()));
         Ok(DataPlane {
             sha256_addr,
