@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use switchyard_stratum::v1::{ClientMethod, Configure, ServerMethod, Submit, SubscribeResult};
+use switchyard_stratum::v1::{ClientMethod, ServerMethod};
 use switchyard_stratum::{Message, Response, codes};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -29,6 +29,9 @@ use crate::upstream::{
     PoolAnswer, PoolInfo, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamState,
 };
 use crate::validate::{self, MinerView, Verdict};
+
+mod handshake;
+mod shares;
 
 /// What every session of a listener shares.
 pub struct SessionCtx {
@@ -296,124 +299,6 @@ impl Session {
         }
     }
 
-    fn on_configure(&mut self, id: Value, c: &Configure) {
-        let mut result = serde_json::Map::new();
-        if let Some(mask) = c.version_rolling_mask() {
-            let granted = mask & self.ctx.version_mask;
-            let ok = granted != 0 && granted.count_ones() >= c.version_rolling_min_bit_count();
-            self.miner_mask = if ok { granted } else { 0 };
-            self.told_mask = self.miner_mask;
-            result.insert("version-rolling".into(), json!(ok));
-            if ok {
-                result.insert(
-                    "version-rolling.mask".into(),
-                    json!(format!("{granted:08x}")),
-                );
-            }
-        }
-        if c.has("minimum-difficulty") {
-            if let Some(d) = c.minimum_difficulty() {
-                self.set_floor(d);
-            }
-            result.insert(
-                "minimum-difficulty".into(),
-                json!(c.minimum_difficulty().is_some()),
-            );
-        }
-        if c.has("subscribe-extranonce") {
-            self.extranonce_subscribed = true;
-            result.insert("subscribe-extranonce".into(), json!(true));
-        }
-        if c.has("info") {
-            result.insert("info".into(), json!(true));
-        }
-        self.reply(Response::ok(id, Value::Object(result)));
-    }
-
-    fn set_floor(&mut self, d: f64) {
-        self.floor = Some(d);
-        if let Some(c) = &mut self.difficulty {
-            c.set_floor_hint(d);
-        }
-    }
-
-    /// The extranonce2 size the current route lets us promise, if a pool is ready.
-    fn ready_pool(&self) -> Option<(Arc<PoolRuntime>, usize)> {
-        let route = self.route.borrow().clone();
-        let pool = route.pool.clone()?;
-        let n = pool.ready_upstream()?.state.borrow().extranonce2_size;
-        Some((pool, n))
-    }
-
-    async fn on_subscribe(&mut self, id: Value) {
-        if self.subscribed {
-            let sub = self.subscribe_result();
-            self.reply(Response::ok(id, sub.to_result()));
-            return;
-        }
-        if self.ready_pool().is_none() {
-            // Answer once a pool is ready, within a bounded wait.
-            self.subscribe_id = Some((id, Instant::now() + self.ctx.timing.subscribe_wait));
-            return;
-        }
-        self.complete_subscribe(id);
-        self.follow_route().await;
-    }
-
-    fn complete_subscribe(&mut self, id: Value) {
-        let Some((_, n)) = self.ready_pool() else {
-            return;
-        };
-        let k = self.ctx.config.aggregation.extranonce_prefix_size;
-        if n < k + 1 {
-            self.reply(Response::error(
-                id,
-                codes::OTHER,
-                "Pool extranonce space too small for this proxy",
-            ));
-            self.closing = true;
-            return;
-        }
-        let prefix = self.ctx.prefixes.lock().ok().and_then(|mut a| a.allocate());
-        let Some(prefix) = prefix else {
-            self.reply(Response::error(
-                id,
-                codes::OTHER,
-                "Proxy is full: no extranonce prefix left",
-            ));
-            self.closing = true;
-            return;
-        };
-        self.m = self
-            .ctx
-            .config
-            .aggregation
-            .miner_extranonce2_size
-            .min(n - k);
-        self.prefix = Some(prefix);
-        self.subscribed = true;
-        let sub = self.subscribe_result();
-        self.reply(Response::ok(id, sub.to_result()));
-    }
-
-    fn subscribe_result(&self) -> SubscribeResult {
-        let prefix = self.prefix.clone().unwrap_or_default();
-        SubscribeResult {
-            subscription_id: Some(hex::encode(&prefix)),
-            extranonce1: prefix,
-            extranonce2_size: self.m,
-        }
-    }
-
-    async fn on_authorize(&mut self, id: Value, user: String) {
-        let first = self.authorized.is_none();
-        self.authorized = Some(user);
-        self.reply(Response::ok(id, json!(true)));
-        if first && self.subscribed {
-            self.follow_route().await;
-        }
-    }
-
     async fn on_route(&mut self) {
         if let Some((id, at)) = self.subscribe_id.take() {
             if self.ready_pool().is_none() {
@@ -462,6 +347,8 @@ impl Session {
         }
         self.detach();
         let state = handle.state.clone();
+        // Relayed pool notifications from before this miner arrived are not replayed.
+        self.relay_seq = state.borrow().relay.as_ref().map_or(0, |(seq, _)| *seq);
         self.difficulty = Some(Controller::new(
             &self.ctx.config,
             &pool.info,
@@ -573,201 +460,6 @@ impl Session {
             self.sent_difficulty = Some(d);
             self.send(ServerMethod::SetDifficulty(d));
         }
-    }
-
-    fn on_pool_answer(&mut self, a: PoolAnswer) {
-        if a.is_submit
-            && !a.response.is_ok()
-            && let Some((code, text)) = a.response.error_parts()
-            && crate::reason::normalise(code, &text) == "low difficulty share"
-            && let Some(c) = &mut self.difficulty
-        {
-            c.on_low_difficulty_rejection(
-                crate::reason::low_difficulty_value(&text),
-                Instant::now(),
-            );
-        }
-        let mut r = a.response;
-        if r.result.is_null() && r.error.is_null() && a.is_submit {
-            r.result = json!(true);
-        }
-        self.reply(r);
-    }
-
-    async fn relay(&mut self, id: Value, method: String, params: Value) {
-        let Some(a) = &self.upstream else {
-            self.reply(Response::error(
-                id,
-                codes::OTHER,
-                &format!("Method {method:?} not supported before authorize"),
-            ));
-            return;
-        };
-        let reply = ReplyTo {
-            inbox: self.inbox_tx.clone(),
-            miner_id: id.clone(),
-            kill: self.kill.clone(),
-        };
-        if a.handle
-            .cmd_tx
-            .send(UpstreamCmd::Relay {
-                method,
-                params,
-                reply,
-            })
-            .await
-            .is_err()
-        {
-            self.reply(Response::error(
-                id,
-                codes::OTHER,
-                "Not connected to the pool",
-            ));
-        }
-    }
-
-    async fn on_submit(&mut self, id: Value, s: Submit) {
-        let now = Instant::now();
-        let Some(prefix) = self.prefix.clone().filter(|_| self.authorized.is_some()) else {
-            let (code, msg) = if self.subscribed {
-                (codes::UNAUTHORIZED, "Unauthorized worker")
-            } else {
-                (codes::NOT_SUBSCRIBED, "Not subscribed")
-            };
-            self.reply(Response::error(id, code, msg));
-            return;
-        };
-        let entry = self
-            .jobs
-            .iter()
-            .rev()
-            .find(|e| *e.job.proxy_id == *s.job_id && e.valid_until.is_none_or(|t| now < t));
-        let Some(entry) = entry else {
-            let pool = self.upstream.as_ref().map(|a| a.handle.pool.clone());
-            self.local(
-                pool,
-                id,
-                false,
-                Response::error(Value::Null, codes::JOB_NOT_FOUND, "Job not found (stale)"),
-                "stale job",
-            );
-            return;
-        };
-        let job = entry.job.clone();
-        let current = self.sent_difficulty.unwrap_or(entry.miner_difficulty);
-        let miner_difficulty = entry.miner_difficulty.min(current);
-        let pool_difficulty = match &self.upstream {
-            Some(a) if a.handle.id == job.upstream_id => {
-                job.pool_difficulty.min(a.state.borrow().difficulty)
-            }
-            _ => job.pool_difficulty,
-        };
-        let key = DupKey {
-            job: job.proxy_id.clone(),
-            extranonce2: s.extranonce2.clone(),
-            ntime: s.ntime,
-            nonce: s.nonce,
-            version_bits: s.version_bits,
-        };
-        let view = MinerView {
-            prefix: &prefix,
-            extranonce2_size: self.m,
-            version_mask: self.miner_mask,
-            difficulty: miner_difficulty,
-            ntime_max_future: self.ctx.config.validation.ntime_max_future,
-        };
-        let verdict = validate::check(&job, view, &s, pool_difficulty);
-        if !matches!(verdict, Verdict::Reject { .. })
-            && self.ctx.config.validation.reject_duplicates
-            && !self.dups.insert(key, now)
-        {
-            self.local(
-                Some(job.pool.clone()),
-                id,
-                false,
-                Response::error(Value::Null, codes::DUPLICATE, "Duplicate share"),
-                "duplicate share",
-            );
-            return;
-        }
-        if let Some(c) = &mut self.difficulty {
-            c.on_share(now);
-        }
-        match verdict {
-            Verdict::Reject {
-                code,
-                message,
-                reason,
-            } => {
-                self.local(
-                    Some(job.pool.clone()),
-                    id,
-                    false,
-                    Response::error(Value::Null, code, message),
-                    reason,
-                );
-            }
-            Verdict::Accept { .. } => self.local(
-                Some(job.pool.clone()),
-                id,
-                true,
-                Response::ok(Value::Null, json!(true)),
-                "",
-            ),
-            Verdict::Forward {
-                extranonce2,
-                version_bits,
-                ..
-            } => {
-                let username = match &self.upstream {
-                    Some(a) if a.handle.id == job.upstream_id => a.handle.username.clone(),
-                    _ => job.pool.username.clone(),
-                };
-                let submit = Submit {
-                    worker: username,
-                    job_id: job.notify.job_id.clone(),
-                    extranonce2,
-                    ntime: s.ntime,
-                    nonce: s.nonce,
-                    version_bits,
-                };
-                let reply = ReplyTo {
-                    inbox: self.inbox_tx.clone(),
-                    miner_id: id.clone(),
-                    kill: self.kill.clone(),
-                };
-                job.pool.stats.forwarded();
-                if job
-                    .to_upstream
-                    .send(UpstreamCmd::Submit { submit, reply })
-                    .await
-                    .is_err()
-                {
-                    job.pool.stats.pool_verdict(false, "not connected");
-                    self.reply(Response::error(
-                        id,
-                        codes::OTHER,
-                        "Not connected to the pool",
-                    ));
-                }
-            }
-        }
-    }
-
-    /// Answers a share by itself and counts it for the pool whose job it was.
-    fn local(
-        &mut self,
-        pool: Option<Arc<PoolInfo>>,
-        id: Value,
-        accepted: bool,
-        mut r: Response,
-        reason: &str,
-    ) {
-        if let Some(p) = pool {
-            p.stats.local_verdict(accepted, reason);
-        }
-        r.id = id;
-        self.reply(r);
     }
 }
 

@@ -9,11 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-use switchyard_stratum::v1::{ServerMethod, Submit, SubscribeResult};
+use serde_json::Value;
+use switchyard_stratum::v1::Submit;
 use switchyard_stratum::{Message, Request, Response};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +22,9 @@ use crate::config::{PoolAddr, PoolMode, Timing};
 use crate::job::Job;
 use crate::net::{LineReader, tune};
 use crate::stats::PoolStats;
+
+mod handshake;
+mod pool_messages;
 
 /// A configured pool, shared by everything that talks to it.
 #[derive(Debug)]
@@ -347,105 +349,6 @@ impl Task {
         }
     }
 
-    async fn connect(&mut self, addr: &PoolAddr) -> Result<Conn, String> {
-        let t = self.params.timing.clone();
-        let stream = tokio::time::timeout(
-            t.connect,
-            TcpStream::connect((addr.host.as_str(), addr.port)),
-        )
-        .await
-        .map_err(|_| format!("connect to {}:{} timed out", addr.host, addr.port))?
-        .map_err(|e| format!("connect to {}:{}: {e}", addr.host, addr.port))?;
-        tune(&stream, None);
-        let (r, w) = stream.into_split();
-        let mut conn = Conn {
-            reader: LineReader::new(r, 1 << 20),
-            writer: w,
-            next_id: 1,
-            pending: HashMap::new(),
-            extranonce1: Vec::new(),
-            extranonce2_size: 0,
-            difficulty: 1.0,
-            version_mask: 0,
-            relay_seq: 0,
-        };
-        tokio::time::timeout(t.upstream_handshake, self.handshake(&mut conn))
-            .await
-            .map_err(|_| format!("handshake with {}:{} timed out", addr.host, addr.port))??;
-        Ok(conn)
-    }
-
-    async fn handshake(&mut self, conn: &mut Conn) -> Result<(), String> {
-        let mask = self.params.version_mask;
-        let mut lines = Vec::new();
-        if mask != 0 {
-            let params = json!([["version-rolling"], {"version-rolling.mask": format!("{mask:08x}"), "version-rolling.min-bit-count": 2}]);
-            lines.extend(Request::new(1, "mining.configure", params).to_line());
-        }
-        lines.extend(Request::new(2, "mining.subscribe", json!([self.params.agent])).to_line());
-        conn.writer
-            .write_all(&lines)
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        let mut subscribed = false;
-        let mut authorized = false;
-        loop {
-            if authorized && conn_has_job(&self.state_tx) {
-                return Ok(());
-            }
-            let line = match conn.reader.next_line().await {
-                Ok(Some(line)) => line,
-                Ok(None) => return Err("pool closed the connection during the handshake".into()),
-                Err(e) => return Err(format!("read: {e}")),
-            };
-            let msg =
-                Message::parse(&line).map_err(|e| format!("pool sent an invalid line: {e}"))?;
-            match msg {
-                Message::Response(r) if r.id == json!(1) => {
-                    conn.version_mask = granted_mask(&r, mask);
-                }
-                Message::Response(r) if r.id == json!(2) => {
-                    let sub = if r.is_ok() {
-                        SubscribeResult::from_result(&r.result)
-                            .map_err(|e| format!("subscribe answer: {e}"))?
-                    } else {
-                        return Err(format!("pool refused subscribe: {:?}", r.error_parts()));
-                    };
-                    conn.extranonce1 = sub.extranonce1;
-                    conn.extranonce2_size = sub.extranonce2_size;
-                    subscribed = true;
-                    let auth = json!([self.params.username, self.pool.password]);
-                    conn.writer
-                        .write_all(&Request::new(3, "mining.authorize", auth).to_line())
-                        .await
-                        .map_err(|e| format!("write: {e}"))?;
-                }
-                Message::Response(r) if r.id == json!(3) => {
-                    if !r.is_ok() {
-                        return Err(format!(
-                            "pool refused authorize for {:?}: {}",
-                            self.params.username,
-                            r.error_parts().map(|(_, t)| t).unwrap_or_default()
-                        ));
-                    }
-                    authorized = true;
-                }
-                Message::Response(_) => {}
-                Message::Request(req) => {
-                    if !subscribed && req.method == "mining.notify" {
-                        continue;
-                    }
-                    if let Some(end) = self.on_pool_request(conn, req).await {
-                        return Err(match end {
-                            End::Lost(e) => e,
-                            _ => "pool redirected during the handshake".into(),
-                        });
-                    }
-                }
-            }
-        }
-    }
-
     async fn serve(&mut self, mut conn: Conn) -> End {
         conn.next_id = 10;
         let t = self.params.timing.clone();
@@ -611,89 +514,6 @@ impl Task {
         if let Some(reply) = p.reply {
             deliver(reply, r, latency, p.is_submit);
         }
-    }
-
-    /// Handles a pool notification or request; `Some` ends the connection.
-    async fn on_pool_request(&mut self, conn: &mut Conn, req: Request) -> Option<End> {
-        let method = match ServerMethod::from_request(&req) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(pool = %self.pool.name, error = %e, "ignoring malformed pool message");
-                return None;
-            }
-        };
-        match method {
-            ServerMethod::Notify(notify) => {
-                let job = Arc::new(Job::new(
-                    self.id,
-                    self.pool.clone(),
-                    self.cmd_tx.clone(),
-                    notify,
-                    conn.extranonce1.clone(),
-                    conn.extranonce2_size,
-                    conn.difficulty,
-                    conn.version_mask,
-                ));
-                self.publish(|s| s.job = Some(job));
-            }
-            ServerMethod::SetDifficulty(d) => {
-                conn.difficulty = d;
-                self.publish(|s| s.difficulty = d);
-            }
-            ServerMethod::SetExtranonce {
-                extranonce1,
-                extranonce2_size,
-            } => {
-                tracing::info!(pool = %self.pool.name, extranonce2_size, "pool changed extranonce");
-                conn.extranonce1 = extranonce1;
-                conn.extranonce2_size = extranonce2_size;
-                self.publish(|s| s.extranonce2_size = extranonce2_size);
-            }
-            ServerMethod::SetVersionMask(mask) => {
-                conn.version_mask = mask & self.params.version_mask;
-                let m = conn.version_mask;
-                self.publish(|s| s.version_mask = m);
-            }
-            ServerMethod::Reconnect {
-                host,
-                port,
-                wait_seconds,
-            } => {
-                let addr = PoolAddr {
-                    host: host.unwrap_or_else(|| self.pool.addr.host.clone()),
-                    port: port.filter(|p| *p != 0).unwrap_or(self.pool.addr.port),
-                    tls: self.pool.addr.tls,
-                };
-                return Some(End::Redirect {
-                    addr,
-                    wait: Duration::from_secs(wait_seconds.min(600)),
-                });
-            }
-            ServerMethod::ShowMessage(text) => {
-                tracing::info!(pool = %self.pool.name, message = %text.chars().take(500).collect::<String>(), "message from pool");
-            }
-            ServerMethod::GetVersion => {
-                let answer = Response::ok(req.id.clone(), json!(self.params.agent)).to_line();
-                if let Err(e) = conn.writer.write_all(&answer).await {
-                    return Some(End::Lost(format!("write: {e}")));
-                }
-            }
-            ServerMethod::Unknown { .. } => {
-                if !req.id.is_null() {
-                    let answer =
-                        Response::error(req.id.clone(), 20, "Method not supported").to_line();
-                    if let Err(e) = conn.writer.write_all(&answer).await {
-                        return Some(End::Lost(format!("write: {e}")));
-                    }
-                } else {
-                    conn.relay_seq += 1;
-                    let seq = conn.relay_seq;
-                    let line = bytes::Bytes::from(req.to_line());
-                    self.publish(|s| s.relay = Some((seq, line)));
-                }
-            }
-        }
-        None
     }
 }
 

@@ -1,0 +1,124 @@
+//! Defaults of every data-plane config section: what a farm gets when a
+//! field is left out (the seed's values where the seed had the knob).
+
+use super::*;
+
+impl Default for Logging {
+    fn default() -> Self {
+        Logging {
+            level: "info".into(),
+        }
+    }
+}
+
+impl Default for Listeners {
+    fn default() -> Self {
+        Listeners {
+            sha256: Some(Listener::default()),
+        }
+    }
+}
+
+impl Default for Listener {
+    fn default() -> Self {
+        Listener {
+            bind: "0.0.0.0:3333".into(),
+            max_connections: 10_000,
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections_per_ip: 256,
+            max_connections_per_minute: 120,
+            ban_duration: 300.0,
+            allow: Vec::new(),
+            max_line_length: 64 * 1024,
+            outbound_queue: 64,
+            handshake_timeout: 60.0,
+            miner_idle_timeout: 900.0,
+            miner_write_timeout: 30.0,
+            tcp_keepalive: true,
+            keepalive_idle: 60,
+            keepalive_interval: 10,
+            keepalive_count: 3,
+        }
+    }
+}
+
+impl Default for Aggregation {
+    fn default() -> Self {
+        Aggregation {
+            extranonce_prefix_size: 2,
+            miner_extranonce2_size: 4,
+            miners_per_upstream: 10_000,
+            subscribe_wait: 30.0,
+            version_mask: "1fffe000".into(),
+        }
+    }
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation {
+            reject_duplicates: true,
+            reject_stale: true,
+            share_cache_size: 1000,
+            share_cache_ttl: 300.0,
+            job_cache_size: 10,
+            ntime_max_future: 7200,
+        }
+    }
+}
+
+impl Default for Difficulty {
+    fn default() -> Self {
+        let b = BufferConfig::default();
+        Difficulty {
+            change_cooldown: b.change_cooldown.as_secs_f64(),
+            decay_enabled: b.decay_enabled,
+            decay_interval: b.decay_interval.as_secs_f64(),
+            decay_percent: b.decay_percent,
+            floor_trigger_ratio: b.floor_trigger_ratio,
+            floor_reset_ratio: b.floor_reset_ratio,
+            share_rate_window: b.share_rate_window.as_secs_f64(),
+            share_rate_min_shares: b.share_rate_min_shares,
+            share_rate_low_multiplier: b.share_rate_low_multiplier,
+            buffer_start: b.buffer_start,
+            buffer_min: b.buffer_min,
+            buffer_max: b.buffer_max,
+            buffer_increase_step: b.buffer_increase_step,
+            buffer_decrease_interval: b.buffer_decrease_interval.as_secs_f64(),
+            vardiff: VarDiff::default(),
+        }
+    }
+}
+
+impl Default for VarDiff {
+    fn default() -> Self {
+        let v = VarDiffConfig::default();
+        VarDiff {
+            target_interval: v.target_interval.as_secs_f64(),
+            retarget_every: v.retarget_every.as_secs_f64(),
+            min_difficulty: v.min_difficulty,
+            max_difficulty: v.max_difficulty,
+            initial_difficulty: v.initial_difficulty,
+        }
+    }
+}
+
+impl Default for UpstreamSettings {
+    fn default() -> Self {
+        UpstreamSettings {
+            connect_timeout: 10.0,
+            handshake_timeout: 15.0,
+            request_timeout: 30.0,
+            idle_timeout: 300.0,
+            backoff_min: 0.5,
+            backoff_max: 30.0,
+            grace_period: 30.0,
+        }
+    }
+}

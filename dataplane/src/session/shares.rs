@@ -1,0 +1,208 @@
+//! The miner session's shares and relays: local validation, duplicates,
+//! forwarding to the upstream the job came from, the pool's answers.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use switchyard_stratum::v1::Submit;
+use switchyard_stratum::{Response, codes};
+
+use super::*;
+
+impl Session {
+    pub(super) fn on_pool_answer(&mut self, a: PoolAnswer) {
+        if a.is_submit
+            && !a.response.is_ok()
+            && let Some((code, text)) = a.response.error_parts()
+            && crate::reason::normalise(code, &text) == "low difficulty share"
+            && let Some(c) = &mut self.difficulty
+        {
+            c.on_low_difficulty_rejection(
+                crate::reason::low_difficulty_value(&text),
+                Instant::now(),
+            );
+        }
+        let mut r = a.response;
+        if r.result.is_null() && r.error.is_null() && a.is_submit {
+            r.result = json!(true);
+        }
+        self.reply(r);
+    }
+
+    pub(super) async fn relay(&mut self, id: Value, method: String, params: Value) {
+        let Some(a) = &self.upstream else {
+            self.reply(Response::error(
+                id,
+                codes::OTHER,
+                &format!("Method {method:?} not supported before authorize"),
+            ));
+            return;
+        };
+        let reply = ReplyTo {
+            inbox: self.inbox_tx.clone(),
+            miner_id: id.clone(),
+            kill: self.kill.clone(),
+        };
+        if a.handle
+            .cmd_tx
+            .send(UpstreamCmd::Relay {
+                method,
+                params,
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            self.reply(Response::error(
+                id,
+                codes::OTHER,
+                "Not connected to the pool",
+            ));
+        }
+    }
+
+    pub(super) async fn on_submit(&mut self, id: Value, s: Submit) {
+        let now = Instant::now();
+        let Some(prefix) = self.prefix.clone().filter(|_| self.authorized.is_some()) else {
+            let (code, msg) = if self.subscribed {
+                (codes::UNAUTHORIZED, "Unauthorized worker")
+            } else {
+                (codes::NOT_SUBSCRIBED, "Not subscribed")
+            };
+            self.reply(Response::error(id, code, msg));
+            return;
+        };
+        let entry = self
+            .jobs
+            .iter()
+            .rev()
+            .find(|e| *e.job.proxy_id == *s.job_id && e.valid_until.is_none_or(|t| now < t));
+        let Some(entry) = entry else {
+            let pool = self.upstream.as_ref().map(|a| a.handle.pool.clone());
+            self.local(
+                pool,
+                id,
+                false,
+                Response::error(Value::Null, codes::JOB_NOT_FOUND, "Job not found (stale)"),
+                "stale job",
+            );
+            return;
+        };
+        let job = entry.job.clone();
+        let current = self.sent_difficulty.unwrap_or(entry.miner_difficulty);
+        let miner_difficulty = entry.miner_difficulty.min(current);
+        let pool_difficulty = match &self.upstream {
+            Some(a) if a.handle.id == job.upstream_id => {
+                job.pool_difficulty.min(a.state.borrow().difficulty)
+            }
+            _ => job.pool_difficulty,
+        };
+        let key = DupKey {
+            job: job.proxy_id.clone(),
+            extranonce2: s.extranonce2.clone(),
+            ntime: s.ntime,
+            nonce: s.nonce,
+            version_bits: s.version_bits,
+        };
+        let view = MinerView {
+            prefix: &prefix,
+            extranonce2_size: self.m,
+            version_mask: self.miner_mask,
+            difficulty: miner_difficulty,
+            ntime_max_future: self.ctx.config.validation.ntime_max_future,
+        };
+        let verdict = validate::check(&job, view, &s, pool_difficulty);
+        if !matches!(verdict, Verdict::Reject { .. })
+            && self.ctx.config.validation.reject_duplicates
+            && !self.dups.insert(key, now)
+        {
+            self.local(
+                Some(job.pool.clone()),
+                id,
+                false,
+                Response::error(Value::Null, codes::DUPLICATE, "Duplicate share"),
+                "duplicate share",
+            );
+            return;
+        }
+        if let Some(c) = &mut self.difficulty {
+            c.on_share(now);
+        }
+        match verdict {
+            Verdict::Reject {
+                code,
+                message,
+                reason,
+            } => {
+                self.local(
+                    Some(job.pool.clone()),
+                    id,
+                    false,
+                    Response::error(Value::Null, code, message),
+                    reason,
+                );
+            }
+            Verdict::Accept { .. } => self.local(
+                Some(job.pool.clone()),
+                id,
+                true,
+                Response::ok(Value::Null, json!(true)),
+                "",
+            ),
+            Verdict::Forward {
+                extranonce2,
+                version_bits,
+                ..
+            } => {
+                let username = match &self.upstream {
+                    Some(a) if a.handle.id == job.upstream_id => a.handle.username.clone(),
+                    _ => job.pool.username.clone(),
+                };
+                let submit = Submit {
+                    worker: username,
+                    job_id: job.notify.job_id.clone(),
+                    extranonce2,
+                    ntime: s.ntime,
+                    nonce: s.nonce,
+                    version_bits,
+                };
+                let reply = ReplyTo {
+                    inbox: self.inbox_tx.clone(),
+                    miner_id: id.clone(),
+                    kill: self.kill.clone(),
+                };
+                job.pool.stats.forwarded();
+                if job
+                    .to_upstream
+                    .send(UpstreamCmd::Submit { submit, reply })
+                    .await
+                    .is_err()
+                {
+                    job.pool.stats.pool_verdict(false, "not connected");
+                    self.reply(Response::error(
+                        id,
+                        codes::OTHER,
+                        "Not connected to the pool",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Answers a share by itself and counts it for the pool whose job it was.
+    pub(super) fn local(
+        &mut self,
+        pool: Option<Arc<PoolInfo>>,
+        id: Value,
+        accepted: bool,
+        mut r: Response,
+        reason: &str,
+    ) {
+        if let Some(p) = pool {
+            p.stats.local_verdict(accepted, reason);
+        }
+        r.id = id;
+        self.reply(r);
+    }
+}
