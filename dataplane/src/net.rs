@@ -96,7 +96,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 return Err(LineError::TooLong(self.max));
             }
             if self.buf.capacity() == self.buf.len() {
-                let grow = self.buf.len().clamp(INITIAL, self.max - self.buf.len());
+                let grow = self.buf.len().max(INITIAL).min(self.max - self.buf.len());
                 self.buf.reserve(grow);
             }
             let n = self.inner.read_buf(&mut self.buf).await?;
@@ -137,6 +137,15 @@ mod tests {
         let data = vec![b'x'; 5000];
         let mut r = LineReader::new(&data[..], 1024);
         assert!(matches!(r.next_line().await, Err(LineError::TooLong(1024))));
+    }
+
+    #[tokio::test]
+    async fn an_oversized_line_after_a_short_one_is_an_error_not_a_panic() {
+        let mut data = b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}\n".to_vec();
+        data.extend(vec![b'x'; 10 * 1024]);
+        let mut r = LineReader::new(&data[..], 4096);
+        assert!(r.next_line().await.unwrap().is_some());
+        assert!(matches!(r.next_line().await, Err(LineError::TooLong(4096))));
     }
 
     #[tokio::test]

@@ -77,6 +77,7 @@ struct JobEntry {
 struct Attached {
     handle: Arc<UpstreamHandle>,
     state: watch::Receiver<Arc<UpstreamState>>,
+    relay: tokio::sync::broadcast::Receiver<bytes::Bytes>,
     /// Passthrough: this session owns the connection.
     owned: bool,
 }
@@ -104,7 +105,6 @@ pub struct Session {
     upstream: Option<Attached>,
     jobs: VecDeque<JobEntry>,
     last_job: Option<Arc<Job>>,
-    relay_seq: u64,
     dups: DuplicateCache<DupKey>,
     closing: bool,
 }
@@ -144,7 +144,6 @@ impl Session {
             upstream: None,
             jobs: VecDeque::new(),
             last_job: None,
-            relay_seq: 0,
             closing: false,
         };
         let reason = s.serve(&mut reader, inbox_rx).await;
@@ -175,7 +174,10 @@ impl Session {
             .flatten()
             .min()
             .unwrap_or(now + self.ctx.timing.miner_idle);
-            let up_state = self.upstream.as_mut().map(|a| &mut a.state);
+            let (up_state, up_relay) = match self.upstream.as_mut() {
+                Some(a) => (Some(&mut a.state), Some(&mut a.relay)),
+                None => (None, None),
+            };
             tokio::select! {
                 biased;
                 _ = self.kill.cancelled() => return "stopped (shutdown or outbound queue full)".into(),
@@ -195,6 +197,9 @@ impl Session {
                 Ok(()) = self.route.changed() => self.on_route().await,
                 Ok(()) = async { match up_state { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
                     self.on_upstream_state();
+                }
+                Ok(line) = async { match up_relay { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                    self.out.extend_from_slice(&line);
                 }
                 _ = tokio::time::sleep_until(timer.into()) => {
                     let now = Instant::now();
@@ -224,12 +229,6 @@ impl Session {
     async fn finish(&mut self) {
         let _ = self.flush().await;
         let _ = self.writer.shutdown().await;
-        self.detach();
-        if let Some(p) = self.prefix.take()
-            && let Ok(mut a) = self.ctx.prefixes.lock()
-        {
-            a.release(&p);
-        }
     }
 
     fn detach(&mut self) {
@@ -348,7 +347,7 @@ impl Session {
         self.detach();
         let state = handle.state.clone();
         // Relayed pool notifications from before this miner arrived are not replayed.
-        self.relay_seq = state.borrow().relay.as_ref().map_or(0, |(seq, _)| *seq);
+        let relay = handle.relay.subscribe();
         self.difficulty = Some(Controller::new(
             &self.ctx.config,
             &pool.info,
@@ -359,6 +358,7 @@ impl Session {
         self.upstream = Some(Attached {
             handle,
             state,
+            relay,
             owned,
         });
         self.last_job = None;
@@ -373,12 +373,6 @@ impl Session {
         }
         if let Some(c) = &mut self.difficulty {
             c.on_pool_difficulty(state.difficulty, Instant::now());
-        }
-        if let Some((seq, line)) = &state.relay
-            && *seq != self.relay_seq
-        {
-            self.relay_seq = *seq;
-            self.out.extend_from_slice(line);
         }
         let Some(job) = state.job.clone() else { return };
         if self.last_job.as_ref().is_some_and(|j| Arc::ptr_eq(j, &job)) {
@@ -463,8 +457,16 @@ impl Session {
     }
 }
 
+/// Everything a session holds is given back here, however it ended (even
+/// if its task panicked or was aborted): its pool slot and its prefix.
 impl Drop for Session {
     fn drop(&mut self) {
+        self.detach();
+        if let Some(p) = self.prefix.take()
+            && let Ok(mut a) = self.ctx.prefixes.lock()
+        {
+            a.release(&p);
+        }
         self.ctx
             .stats
             .active

@@ -90,8 +90,6 @@ pub struct UpstreamState {
     pub difficulty: f64,
     pub extranonce2_size: usize,
     pub version_mask: u32,
-    /// A pool notification the proxy does not understand, to relay (seq, line).
-    pub relay: Option<(u64, bytes::Bytes)>,
 }
 
 /// What the router hears from an upstream.
@@ -122,6 +120,8 @@ pub struct UpstreamHandle {
     pub state: watch::Receiver<Arc<UpstreamState>>,
     /// The pool username this connection authorized as (the submit's worker).
     pub username: String,
+    /// Pool notifications the proxy does not understand, relayed to every attached miner.
+    pub relay: tokio::sync::broadcast::Sender<bytes::Bytes>,
     attached: AtomicUsize,
     capacity: usize,
 }
@@ -179,15 +179,16 @@ pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle>
         difficulty: 1.0,
         extranonce2_size: 0,
         version_mask: 0,
-        relay: None,
     };
     let (state_tx, state_rx) = watch::channel(Arc::new(initial));
+    let (relay_tx, _) = tokio::sync::broadcast::channel(64);
     let handle = Arc::new(UpstreamHandle {
         id,
         pool: pool.clone(),
         cmd_tx: cmd_tx.clone(),
         state: state_rx,
         username: params.username.clone(),
+        relay: relay_tx.clone(),
         attached: AtomicUsize::new(0),
         capacity: params.capacity,
     });
@@ -198,6 +199,7 @@ pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle>
         cmd_tx,
         cmd_rx,
         state_tx,
+        relay_tx,
     };
     tokio::spawn(task.run());
     handle
@@ -210,6 +212,7 @@ struct Task {
     cmd_tx: mpsc::Sender<UpstreamCmd>,
     cmd_rx: mpsc::Receiver<UpstreamCmd>,
     state_tx: watch::Sender<Arc<UpstreamState>>,
+    relay_tx: tokio::sync::broadcast::Sender<bytes::Bytes>,
 }
 
 /// How a served connection ended.
@@ -236,7 +239,6 @@ struct Conn {
     extranonce2_size: usize,
     difficulty: f64,
     version_mask: u32,
-    relay_seq: u64,
 }
 
 impl Task {

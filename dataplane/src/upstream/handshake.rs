@@ -30,7 +30,6 @@ impl Task {
             extranonce2_size: 0,
             difficulty: 1.0,
             version_mask: 0,
-            relay_seq: 0,
         };
         tokio::time::timeout(t.upstream_handshake, self.handshake(&mut conn))
             .await

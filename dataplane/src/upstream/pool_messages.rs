@@ -69,7 +69,7 @@ impl Task {
                 });
             }
             ServerMethod::ShowMessage(text) => {
-                tracing::info!(pool = %self.pool.name, message = %text.chars().take(500).collect::<String>(), "message from pool");
+                tracing::info!(pool = %self.pool.name, text = %text.chars().take(500).collect::<String>(), "message from pool");
             }
             ServerMethod::GetVersion => {
                 let answer = Response::ok(req.id.clone(), json!(self.params.agent)).to_line();
@@ -85,10 +85,8 @@ impl Task {
                         return Some(End::Lost(format!("write: {e}")));
                     }
                 } else {
-                    conn.relay_seq += 1;
-                    let seq = conn.relay_seq;
-                    let line = bytes::Bytes::from(req.to_line());
-                    self.publish(|s| s.relay = Some((seq, line)));
+                    // Every attached miner gets it; none is merged or skipped.
+                    let _ = self.relay_tx.send(bytes::Bytes::from(req.to_line()));
                 }
             }
         }

@@ -1,0 +1,482 @@
+//! Bad input through the real data plane: each gets a clear error (or a
+//! closed connection) and nothing else is disturbed: a well-behaved miner on
+//! the same data plane keeps mining shares the pool accepts.
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use switchyard_dataplane::DataPlane;
+use switchyard_dataplane::config::{Config, PoolMode};
+use switchyard_stratum::{Message, Response, codes};
+use switchyard_tests::dp::{pool, start, test_config};
+use switchyard_tests::lines::LineReader;
+use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool, within};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+const T: Duration = Duration::from_secs(20);
+const AGENT: &str = "cgminer/4.11.1";
+
+/// A scripted pool and a data plane in front of it, with `tweak` applied to
+/// the test config.
+async fn setup(tweak: impl FnOnce(&mut Config)) -> (ScriptedPool, DataPlane, SocketAddr) {
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
+    tweak(&mut cfg);
+    let (dp, addr) = start(cfg).await.unwrap();
+    (p, dp, addr)
+}
+
+/// The well-behaved miner still mines: a fresh share of it is accepted by the pool.
+async fn still_mines(p: &ScriptedPool, m: &mut ScriptedMiner) {
+    let before = p.accepted();
+    let share = m.find_share().await.unwrap();
+    let r = m.submit(&share).await.unwrap();
+    assert!(r.is_ok(), "the well-behaved miner's share: {r:?}");
+    p.wait_for_accepted(before + 1, T).await.unwrap();
+}
+
+fn error_of(r: &Response) -> (Option<i64>, String) {
+    r.error_parts()
+        .unwrap_or_else(|| panic!("an error answer, got {r:?}"))
+}
+
+/// A bare connection: exact bytes out, lines in, and a way to see the close.
+struct Raw {
+    reader: LineReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+}
+
+impl Raw {
+    async fn connect(addr: SocketAddr) -> Raw {
+        let stream = within("connect", T, TcpStream::connect(addr))
+            .await
+            .unwrap()
+            .unwrap();
+        let (r, w) = stream.into_split();
+        Raw {
+            reader: LineReader::new(r),
+            writer: w,
+        }
+    }
+
+    /// Writes exactly `bytes` (no newline added).
+    async fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).await.unwrap();
+    }
+
+    /// The next line parsed as an answer.
+    async fn answer(&mut self) -> Response {
+        let line = within("an answer", T, self.reader.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("an answer, not the end of the connection");
+        match Message::parse(&line) {
+            Ok(Message::Response(r)) => r,
+            other => panic!("expected an answer, got {other:?}"),
+        }
+    }
+
+    /// The peer closes without sending anything (EOF, or a reset).
+    async fn expect_closed_at_once(&mut self) {
+        match within("the close", T, self.reader.next_line())
+            .await
+            .unwrap()
+        {
+            Ok(None) | Err(_) => {}
+            Ok(Some(line)) => panic!(
+                "expected the connection closed, got {:?}",
+                String::from_utf8_lossy(&line)
+            ),
+        }
+    }
+
+    /// Reads whatever comes until the peer closes.
+    async fn expect_closed(&mut self) {
+        within("the close", T, async {
+            while let Ok(Some(_)) = self.reader.next_line().await {}
+        })
+        .await
+        .unwrap();
+    }
+}
+
+fn subscribe_line() -> Vec<u8> {
+    b"{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"raw\"]}\n".to_vec()
+}
+
+#[tokio::test]
+async fn an_oversized_line_gets_an_error_naming_the_limit_and_a_close() {
+    let (p, dp, addr) = setup(|c| c.limits.max_line_length = 4096).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    for newline in [false, true] {
+        let mut raw = Raw::connect(addr).await;
+        let mut line = vec![b'x'; 10 * 1024];
+        if newline {
+            line.push(b'\n');
+        }
+        raw.send(&line).await;
+        let r = raw.answer().await;
+        let (code, text) = error_of(&r);
+        assert_eq!(code, Some(codes::OTHER), "{r:?}");
+        assert!(text.contains("4096"), "the answer names the limit: {text}");
+        raw.expect_closed().await;
+    }
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn an_oversized_line_after_a_short_one_gets_an_error_naming_the_limit_and_a_close() {
+    // Once `mining.subscribe` (65 bytes) is split off the buffer, the buffer
+    // is full at 4096 - 65 bytes and `len.clamp(512, max - len)` panics: the
+    // session task dies without an answer and without `finish` (its
+    // extranonce prefix is never released). The same happens at the default
+    // 64 KiB limit; pool connections use the same reader (1 MiB bound).
+    let (p, dp, addr) = setup(|c| c.limits.max_line_length = 4096).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let mut m = ScriptedMiner::connect(addr).await.unwrap();
+    m.subscribe(AGENT).await.unwrap();
+    let padding = "a".repeat(10 * 1024);
+    let line = format!(r#"{{"id":9,"method":"mining.authorize","params":["{padding}","x"]}}"#);
+    m.send_raw(line.as_bytes()).await.unwrap();
+    let r = m.wait_response(&Value::Null).await.unwrap();
+    let (code, text) = error_of(&r);
+    assert_eq!(code, Some(codes::OTHER), "{r:?}");
+    assert!(text.contains("4096"), "the answer names the limit: {text}");
+    m.expect_closed(T).await.unwrap();
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn invalid_json_gets_code_20_and_the_connection_stays_usable() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let mut m = ScriptedMiner::connect(addr).await.unwrap();
+    for bad in [
+        &br#"{"id":1,"method":"mining.subscribe","#[..],
+        b"[1,2,3]",
+        br#"{"id":4}"#,
+    ] {
+        m.send_raw(bad).await.unwrap();
+        let r = m.wait_response(&Value::Null).await.unwrap();
+        let (code, text) = error_of(&r);
+        assert_eq!(code, Some(codes::OTHER), "{r:?}");
+        assert!(
+            text.to_lowercase().contains("invalid"),
+            "the answer says the message is invalid: {text}"
+        );
+    }
+    // The same connection still works: subscribe, authorize, mine.
+    m.subscribe(AGENT).await.unwrap();
+    assert!(m.authorize("wallet.clumsy", "x").await.unwrap());
+    m.wait_for_job().await.unwrap();
+    still_mines(&p, &mut m).await;
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn garbage_bytes_get_an_error_answer_and_nothing_crashes() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let mut m = ScriptedMiner::connect(addr).await.unwrap();
+    m.send_raw(b"\x00\xff\xfe\n").await.unwrap();
+    let r = m.wait_response(&Value::Null).await.unwrap();
+    assert_eq!(error_of(&r).0, Some(codes::OTHER), "{r:?}");
+    // Binary inside an otherwise plausible line, and a lone carriage return.
+    m.send_raw(b"{\"id\":\xff\xfe}\r\n").await.unwrap();
+    let r = m.wait_response(&Value::Null).await.unwrap();
+    assert_eq!(error_of(&r).0, Some(codes::OTHER), "{r:?}");
+    m.subscribe(AGENT).await.unwrap();
+    assert!(m.authorize("wallet.binary", "x").await.unwrap());
+    m.wait_for_job().await.unwrap();
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_refused_before_authorize_and_relayed_after() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let mut m = ScriptedMiner::connect(addr).await.unwrap();
+    m.subscribe(AGENT).await.unwrap();
+    let r = m.request("foo.bar", json!([1])).await.unwrap();
+    let (code, text) = error_of(&r);
+    assert_eq!(code, Some(codes::OTHER), "{r:?}");
+    assert!(
+        text.contains("foo.bar") && text.contains("authorize"),
+        "a clear error: {text}"
+    );
+    assert!(
+        p.requests().iter().all(|(_, q)| q.method != "foo.bar"),
+        "nothing is relayed before authorize"
+    );
+
+    assert!(m.authorize("wallet.curious", "x").await.unwrap());
+    m.wait_for_job().await.unwrap();
+    for (id, method) in [
+        (json!("caps-7"), "mining.capabilities"),
+        (json!(77), "foo.bar"),
+    ] {
+        m.send_request_with_id(id.clone(), method, json!([{"notify": []}]))
+            .await
+            .unwrap();
+        let r = m.wait_response(&id).await.unwrap();
+        assert_eq!(r.id, id);
+        // The scripted pool answers methods it does not know with 20.
+        assert_eq!(
+            r.error_parts(),
+            Some((Some(codes::OTHER), "Unknown method".into())),
+            "the pool's own answer comes back: {r:?}"
+        );
+        let at_pool: Vec<Value> = p
+            .requests()
+            .iter()
+            .filter(|(_, q)| q.method == method)
+            .map(|(_, q)| q.id.clone())
+            .collect();
+        assert_eq!(at_pool.len(), 1, "{method} relayed once");
+        assert!(
+            at_pool[0].is_u64(),
+            "relayed with the proxy's own id, not the miner's: {at_pool:?}"
+        );
+    }
+    still_mines(&p, &mut m).await;
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+/// A ready miner and a real share of it, not submitted.
+async fn miner_with_share(addr: SocketAddr) -> (ScriptedMiner, switchyard_stratum::v1::Submit) {
+    let mut m = ScriptedMiner::ready(addr, AGENT, "wallet.sloppy")
+        .await
+        .unwrap();
+    let share = m.find_share().await.unwrap();
+    (m, share)
+}
+
+#[tokio::test]
+async fn a_submit_for_an_unknown_job_gets_21() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let (mut m, mut share) = miner_with_share(addr).await;
+    share.job_id = "no-such-job".into();
+    let r = m.submit(&share).await.unwrap();
+    assert_eq!(error_of(&r).0, Some(codes::JOB_NOT_FOUND), "{r:?}");
+    assert!(p.shares().is_empty(), "not forwarded");
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_submit_with_a_wrong_extranonce2_size_gets_20() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let (mut m, share) = miner_with_share(addr).await;
+    for extranonce2 in [vec![0u8; 3], vec![0u8; 5], Vec::new()] {
+        let mut bad = share.clone();
+        bad.extranonce2 = extranonce2;
+        let r = m.submit(&bad).await.unwrap();
+        let (code, text) = error_of(&r);
+        assert_eq!(code, Some(codes::OTHER), "{r:?}");
+        assert!(text.to_lowercase().contains("extranonce2"), "{text}");
+    }
+    assert!(p.shares().is_empty(), "not forwarded");
+    // The real share is still fine afterwards.
+    assert!(m.submit(&share).await.unwrap().is_ok());
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_submit_with_a_bad_hex_nonce_gets_20_naming_the_field() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let (mut m, share) = miner_with_share(addr).await;
+    let mut params = share.to_params();
+    params[4] = json!("zz12ab!?");
+    let r = m.request("mining.submit", params).await.unwrap();
+    let (code, text) = error_of(&r);
+    assert_eq!(code, Some(codes::OTHER), "{r:?}");
+    assert!(
+        text.contains("nonce"),
+        "the message names the field: {text}"
+    );
+    let mut params = share.to_params();
+    params[3] = json!("123456789");
+    let r = m.request("mining.submit", params).await.unwrap();
+    let (code, text) = error_of(&r);
+    assert_eq!(code, Some(codes::OTHER), "{r:?}");
+    assert!(
+        text.contains("ntime"),
+        "the message names the field: {text}"
+    );
+    assert!(p.shares().is_empty(), "not forwarded");
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_submit_before_subscribe_gets_25_and_before_authorize_24() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let params = json!(["wallet.early", "1", "00000000", "00000000", "00000000"]);
+    let mut m = ScriptedMiner::connect(addr).await.unwrap();
+    let r = m.request("mining.submit", params.clone()).await.unwrap();
+    assert_eq!(error_of(&r).0, Some(codes::NOT_SUBSCRIBED), "{r:?}");
+    m.subscribe(AGENT).await.unwrap();
+    let r = m.request("mining.submit", params).await.unwrap();
+    assert_eq!(error_of(&r).0, Some(codes::UNAUTHORIZED), "{r:?}");
+    assert!(p.shares().is_empty(), "not forwarded");
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_share_below_the_miners_difficulty_gets_23_and_is_not_forwarded() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let (mut m, share) = miner_with_share(addr).await;
+    let difficulty = m.difficulty.unwrap();
+    let mut low = share.clone();
+    // The next nonce that misses the miner's difficulty (almost any does).
+    loop {
+        low.nonce = low.nonce.wrapping_add(1);
+        if m.share_difficulty(&low).unwrap() < difficulty {
+            break;
+        }
+    }
+    let before = p.shares().len();
+    let r = m.submit(&low).await.unwrap();
+    assert_eq!(error_of(&r).0, Some(codes::LOW_DIFFICULTY), "{r:?}");
+    assert_eq!(p.shares().len(), before, "not forwarded to the pool");
+    let s = dp.pool_stats("a").unwrap();
+    assert_eq!(s.local_rejected, 1, "{s:?}");
+    assert_eq!(s.forwarded, 0, "{s:?}");
+    assert!(m.submit(&share).await.unwrap().is_ok());
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_connection_flood_from_one_ip_is_closed_at_once_and_the_ip_banned() {
+    let (p, dp, addr) = setup(|c| {
+        c.limits.allow = Vec::new();
+        c.limits.max_connections_per_minute = 5;
+        c.limits.max_connections_per_ip = 100;
+    })
+    .await;
+    // Connected before the flood (the first of the five a minute).
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let mut flood = Vec::new();
+    for _ in 0..10 {
+        flood.push(Raw::connect(addr).await);
+    }
+    // The burst allows five in all: four more are served...
+    for c in &mut flood[..4] {
+        c.send(&subscribe_line()).await;
+        let r = c.answer().await;
+        assert!(r.is_ok(), "{r:?}");
+    }
+    // ...the later ones are closed at once.
+    for c in &mut flood[4..] {
+        c.expect_closed_at_once().await;
+    }
+    assert!(dp.listener_stats.refused.load(Relaxed) >= 6);
+    // The address is banned: even with its connections gone, a new one is closed.
+    drop(flood);
+    Raw::connect(addr).await.expect_closed_at_once().await;
+    // The miner connected before the flood is not affected.
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_third_concurrent_connection_from_one_ip_is_closed_when_the_limit_is_two() {
+    let (p, dp, addr) = setup(|c| {
+        c.limits.allow = Vec::new();
+        c.limits.max_connections_per_minute = 0;
+        c.limits.max_connections_per_ip = 2;
+    })
+    .await;
+    let mut first = ScriptedMiner::ready(addr, AGENT, "wallet.one")
+        .await
+        .unwrap();
+    let mut second = ScriptedMiner::ready(addr, AGENT, "wallet.two")
+        .await
+        .unwrap();
+    Raw::connect(addr).await.expect_closed_at_once().await;
+    still_mines(&p, &mut first).await;
+    still_mines(&p, &mut second).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn a_connection_beyond_the_listener_limit_is_closed_at_once() {
+    let (p, dp, addr) = setup(|c| {
+        if let Some(l) = c.listeners.sha256.as_mut() {
+            l.max_connections = 3;
+        }
+    })
+    .await;
+    let mut miners = Vec::new();
+    for i in 0..3 {
+        miners.push(
+            ScriptedMiner::ready(addr, AGENT, &format!("wallet.{i}"))
+                .await
+                .unwrap(),
+        );
+    }
+    Raw::connect(addr).await.expect_closed_at_once().await;
+    for m in &mut miners {
+        still_mines(&p, m).await;
+    }
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
+#[tokio::test]
+async fn an_oversized_line_from_the_pool_costs_only_that_connection() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut m = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let old = m.latest_job.clone().unwrap();
+    // Over the upstream's 1 MiB line bound, right after a short line.
+    let mut lines = br#"{"id":null,"method":"mining.set_difficulty","params":[1e-6]}"#.to_vec();
+    lines.push(b'\n');
+    lines.extend(vec![b'x'; (1 << 20) + 100]);
+    p.send_raw(0, &lines);
+    // The upstream drops that connection, reconnects, and miners carry on.
+    p.wait_for_connections(2, T).await.unwrap();
+    m.wait_for_new_job(&old).await.unwrap();
+    still_mines(&p, &mut m).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
