@@ -9,6 +9,16 @@ use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_dataplane");
 
+/// Kills the data plane if the test fails before stopping it.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn validate_accepts_the_example_and_names_every_problem_of_a_bad_config() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/dataplane.yaml");
@@ -77,7 +87,7 @@ fn start_serves_a_miner_and_stops_on_sigterm() {
         "listeners:\n  sha256:\n    bind: \"127.0.0.1:0\"\npools:\n  - name: tiny\n    url: \"stratum+tcp://{pool_addr}\"\n    username: acct\n    password: sekrit\n"
     );
     std::fs::write(&cfg, yaml).unwrap();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["start", "--foreground", "--config", cfg.to_str().unwrap()])
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
@@ -85,10 +95,11 @@ fn start_serves_a_miner_and_stops_on_sigterm() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stdout.take().unwrap();
+    let mut child = Reap(child);
+    let stdout = child.0.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
@@ -146,7 +157,7 @@ fn start_serves_a_miner_and_stops_on_sigterm() {
         "{seen:?}"
     );
 
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -154,7 +165,7 @@ fn start_serves_a_miner_and_stops_on_sigterm() {
             .unwrap()
             .success()
     );
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "clean exit on SIGTERM: {status:?}");
     while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
         log.push(line);
