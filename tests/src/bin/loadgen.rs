@@ -3,11 +3,17 @@
 //! or in-process data plane to point them at. Figures go to stdout; each
 //! measuring mode ends with one `RESULT ...` line of `key=value` pairs.
 
+#[path = "loadgen/client.rs"]
 mod client;
+#[path = "loadgen/fanout.rs"]
 mod fanout;
+#[path = "loadgen/idle.rs"]
 mod idle;
+#[path = "loadgen/serve.rs"]
 mod serve;
+#[path = "loadgen/shares.rs"]
 mod shares;
+#[path = "loadgen/stats.rs"]
 mod stats;
 
 use std::net::SocketAddr;
@@ -43,6 +49,8 @@ enum Command {
     /// Runs a data plane in-process in front of a pool (for quick tries; the
     /// benchmark script runs the real `dataplane` binary instead).
     Dataplane(serve::DataplaneArgs),
+    /// Sends one command to a `loadgen pool` control port and prints the answer.
+    Ctl(serve::CtlArgs),
     /// Prints a free loopback TCP port (bind 127.0.0.1:0, then release it).
     FreePort,
 }
@@ -69,6 +77,7 @@ fn main() -> anyhow::Result<()> {
             Command::Fanout(a) => fanout::run(a).await,
             Command::Pool(a) => serve::pool(a).await,
             Command::Dataplane(a) => serve::dataplane(a).await,
+            Command::Ctl(a) => serve::ctl(a).await,
             Command::FreePort => {
                 let l = std::net::TcpListener::bind("127.0.0.1:0")?;
                 println!("{}", l.local_addr()?.port());

@@ -1,0 +1,273 @@
+#!/usr/bin/env bash
+# bench/run.sh: the data plane's benchmarks (BENCHMARKS.md), on loopback only.
+#
+# Builds in release, then runs one measurement at a time (the machine has
+# 2 cores): share throughput and latency straight to a scripted pool vs
+# through the real `dataplane` binary (fixed rates and max), data-plane RSS
+# per idle miner (IDLE_MINERS, then up to the open-file limit), and job
+# fan-out time direct vs through the data plane. Every measurement gets a
+# fresh pool (its share tables grow) and a fresh data plane. Prints a
+# summary table; raw outputs stay in $BENCH_OUT. Takes about 6 minutes.
+#
+# Knobs (environment): LAT_RATES MINERS DURATION WARMUP PREFILL MAX_MINERS MAX_WINDOW
+# IDLE_MINERS IDLE_MAX FANOUT_MINERS ROUNDS BENCH_OUT SKIP_BUILD=1
+# ONLY="throughput idle fanout" (a subset).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+
+LAT_RATES=${LAT_RATES:-"2000 10000 20000"}
+MINERS=${MINERS:-1000}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+MAX_MINERS=${MAX_MINERS:-100}
+MAX_WINDOW=${MAX_WINDOW:-16}
+IDLE_MINERS=${IDLE_MINERS:-10000}
+FANOUT_MINERS=${FANOUT_MINERS:-10000}
+ROUNDS=${ROUNDS:-5}
+# Shares sent before a fixed-rate run so the scripted pool's share tables do
+# not resize (a stall of several ms) inside the measured period.
+PREFILL=${PREFILL:-500000}
+DIFFICULTY=1e-10 # <= 2.33e-10: every nonce is a valid share (see BENCHMARKS.md)
+ONLY=${ONLY:-"throughput idle fanout"}
+BENCH_OUT=${BENCH_OUT:-$(mktemp -d /tmp/switchyard-bench.XXXXXX)}
+mkdir -p "$BENCH_OUT"
+
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    PIDS=()
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; exit 130' INT TERM
+
+# As many open files as the hard limit allows (inherited by every process).
+ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+IDLE_MAX=${IDLE_MAX:-$((NOFILE - 100))}
+
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    cargo build --release -p switchyard-tests -p switchyard-dataplane
+fi
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+LOADGEN=$TARGET_DIR/release/loadgen
+DATAPLANE=$TARGET_DIR/release/dataplane
+
+log() { echo "== $*" >&2; }
+
+# wait_for FILE REGEX SECONDS: until a line of FILE matches.
+wait_for() {
+    local file=$1 re=$2 secs=$3 i
+    for ((i = 0; i < secs * 10; i++)); do
+        if grep -qE "$re" "$file" 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "timed out waiting for /$re/ in $file:" >&2
+    cat "$file" >&2 || true
+    return 1
+}
+
+# stop PID: SIGTERM, wait, forget it.
+stop() {
+    local pid=$1 p keep=()
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    for p in "${PIDS[@]}"; do [[ $p != "$pid" ]] && keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+# start_pool NAME: sets POOL_PID POOL_ADDR CTRL_ADDR.
+start_pool() {
+    local out=$BENCH_OUT/$1.pool.log
+    "$LOADGEN" pool --difficulty "$DIFFICULTY" >"$out" 2>&1 &
+    POOL_PID=$!
+    PIDS+=("$POOL_PID")
+    wait_for "$out" '^control ' 10
+    POOL_ADDR=$(awk '/^pool /{print $2}' "$out")
+    CTRL_ADDR=$(awk '/^control /{print $2}' "$out")
+}
+
+# start_dp NAME POOL_ADDR: the real binary with a generated config; sets DP_PID DP_ADDR.
+start_dp() {
+    local name=$1 pool=$2 port cfg=$BENCH_OUT/$1.dataplane.yaml out=$BENCH_OUT/$1.dataplane.log
+    port=$("$LOADGEN" free-port)
+    cat >"$cfg" <<EOF
+listeners:
+  sha256:
+    bind: "127.0.0.1:$port"
+    max_connections: 1000000
+limits:
+  allow: ["127.0.0.0/8"]
+logging:
+  level: warn
+pools:
+  - name: bench
+    url: "stratum+tcp://$pool"
+    username: "bench-account"
+    password: "x"
+EOF
+    "$DATAPLANE" start --foreground --config "$cfg" >"$out" 2>&1 &
+    DP_PID=$!
+    PIDS+=("$DP_PID")
+    DP_ADDR=127.0.0.1:$port
+    local i
+    for ((i = 0; i < 100; i++)); do
+        if ss -Hltn "sport = :$port" | grep -q .; then return 0; fi
+        sleep 0.1
+    done
+    echo "data plane did not listen on $DP_ADDR:" >&2
+    cat "$out" >&2
+    return 1
+}
+
+# get KEY FILE: a value from the RESULT line of FILE.
+get() { grep '^RESULT' "$2" | tail -1 | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+SUMMARY=$BENCH_OUT/summary.txt
+: >"$SUMMARY"
+row() { printf '%-44s %-22s %-22s %s\n' "$@" | tee -a "$SUMMARY" >/dev/null; }
+
+# shares NAME TARGET ARGS...: one loadgen shares run into NAME.txt.
+shares() {
+    local name=$1 target=$2
+    shift 2
+    log "shares $name -> $target $*"
+    "$LOADGEN" shares --target "$target" --warmup "$WARMUP" --duration "$DURATION" "$@" \
+        | tee "$BENCH_OUT/$name.txt" >&2
+}
+
+# throughput_pair TAG ARGS...: direct then through the data plane, same load.
+throughput_pair() {
+    local tag=$1
+    shift
+    start_pool "$tag-direct"
+    shares "$tag-direct" "$POOL_ADDR" --cpu "pool=$POOL_PID" "$@"
+    echo "pool after run: $("$LOADGEN" ctl --control "$CTRL_ADDR" stats)" >>"$BENCH_OUT/$tag-direct.txt"
+    stop "$POOL_PID"
+    start_pool "$tag-dp"
+    start_dp "$tag" "$POOL_ADDR"
+    shares "$tag-dp" "$DP_ADDR" --cpu "pool=$POOL_PID" --cpu "dataplane=$DP_PID" "$@"
+    echo "pool after run: $("$LOADGEN" ctl --control "$CTRL_ADDR" stats)" >>"$BENCH_OUT/$tag-dp.txt"
+    stop "$DP_PID"
+    stop "$POOL_PID"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+lat() { echo "$(get p50_us "$1") / $(get p90_us "$1") / $(get p99_us "$1")"; }
+
+if [[ " $ONLY " == *" throughput "* ]]; then
+    for r in $LAT_RATES; do
+        throughput_pair "rate-$r" --miners "$MINERS" --rate "$r" --prefill "$PREFILL"
+    done
+    # The data plane's upstream leg on its own: one connection carries the
+    # whole load to the pool (what a relayed share crosses a second time).
+    top=${LAT_RATES##* }
+    start_pool one-conn
+    shares one-conn "$POOL_ADDR" --cpu "pool=$POOL_PID" --miners 1 --rate "$top" --prefill "$PREFILL"
+    stop "$POOL_PID"
+    throughput_pair max --miners "$MAX_MINERS" --rate 0 --window "$MAX_WINDOW"
+    row "latency, $MINERS miners (us p50/p90/p99)" "direct" "via data plane" "added p50 (<100); p99 ratio (<=2)"
+    for r in $LAT_RATES; do
+        d=$BENCH_OUT/rate-$r-direct.txt p=$BENCH_OUT/rate-$r-dp.txt
+        row "  $r shares/s offered" "$(lat "$d")" "$(lat "$p")" \
+            "$(($(get p50_us "$p") - $(get p50_us "$d"))) us; $(ratio "$(get p99_us "$p")" "$(get p99_us "$d")")"
+        row "    answers/s; rejected+unanswered" "$(get rate "$d"); $(($(get rejected "$d") + $(get unanswered "$d")))" \
+            "$(get rate "$p"); $(($(get rejected "$p") + $(get unanswered "$p")))" ""
+        row "    CPU busy (cores of $(nproc))" "$(get cpu_total "$d")" \
+            "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
+    done
+    row "  1 connection, $top/s, straight to pool" "$(lat "$BENCH_OUT/one-conn.txt")" "" "(the upstream leg alone)"
+    d=$BENCH_OUT/max-direct.txt p=$BENCH_OUT/max-dp.txt
+    row "max load, $MAX_MINERS miners x window $MAX_WINDOW" "direct" "via data plane" "ratio (>= 0.5)"
+    row "  answers/s" "$(get rate "$d")" "$(get rate "$p")" "$(ratio "$(get rate "$p")" "$(get rate "$d")")"
+    row "  rejected+unanswered" "$(($(get rejected "$d") + $(get unanswered "$d")))" \
+        "$(($(get rejected "$p") + $(get unanswered "$p")))" "0"
+    row "  CPU busy (cores)" "$(get cpu_total "$d")" "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
+fi
+
+# idle_batch NAME N: one more loadgen holding N idle miners on the data plane
+# (each loadgen process has its own open-file limit); sets CONNECTED.
+idle_batch() {
+    local name=$1 n=$2 out=$BENCH_OUT/$1.txt
+    log "idle: $n more miners -> $DP_ADDR"
+    "$LOADGEN" idle --target "$DP_ADDR" --miners "$n" --max-failures 50 >"$out" 2>&1 &
+    PIDS+=("$!")
+    wait_for "$out" '^READY ' 600
+    CONNECTED=$(get connected "$out")
+    cat "$out" >&2
+}
+
+# idle_run: data-plane RSS with no miner, IDLE_MINERS, then IDLE_MAX in all.
+idle_run() {
+    local out=$BENCH_OUT/idle.txt rss0 rss1 rss2 n1 n2 fds
+    start_pool idle
+    start_dp idle "$POOL_ADDR"
+    sleep 1
+    rss0=$(rss_kib "$DP_PID")
+    idle_batch idle-a "$IDLE_MINERS"
+    n1=$CONNECTED
+    sleep 3
+    rss1=$(rss_kib "$DP_PID")
+    idle_batch idle-b "$((IDLE_MAX - IDLE_MINERS))"
+    n2=$CONNECTED
+    sleep 3
+    rss2=$(rss_kib "$DP_PID")
+    fds=$(find "/proc/$DP_PID/fd" -mindepth 1 -maxdepth 1 | wc -l)
+    {
+        echo "data plane RSS (KiB): $rss0 with no miner, $rss1 with $n1, $rss2 with $((n1 + n2)) ($fds open files)"
+        awk -v r0="$rss0" -v r1="$rss1" -v r2="$rss2" -v n1="$n1" -v n2="$n2" 'BEGIN {
+            printf "RESULT mode=idle-rss n1=%d n2=%d total=%d rss0_kib=%d rss1_kib=%d rss2_kib=%d per_miner_n1=%.0f per_miner_total=%.0f marginal=%.0f\n",
+                n1, n2, n1 + n2, r0, r1, r2, (r1 - r0) * 1024 / n1, (r2 - r0) * 1024 / (n1 + n2), (n2 > 0 ? (r2 - r1) * 1024 / n2 : 0)
+        }'
+    } >"$out"
+    cat "$out" >&2
+    cleanup
+}
+
+if [[ " $ONLY " == *" idle "* ]]; then
+    idle_run
+    f=$BENCH_OUT/idle.txt
+    row "idle memory (open-file limit $NOFILE)" "miners" "data-plane bytes/miner" "target (<= 4096)"
+    row "  first batch" "$(get n1 "$f")" "$(get per_miner_n1 "$f")" ""
+    row "  both batches" "$(get total "$f")" "$(get per_miner_total "$f")" ""
+    row "  second batch only (marginal)" "$(get n2 "$f")" "$(get marginal "$f")" ""
+fi
+
+# fanout_run NAME via-dp?: N miners, ROUNDS new jobs.
+fanout_run() {
+    local name=$1 via=$2 target
+    start_pool "$name"
+    target=$POOL_ADDR
+    if [[ $via == dp ]]; then
+        start_dp "$name" "$POOL_ADDR"
+        target=$DP_ADDR
+    fi
+    log "fanout $name: $FANOUT_MINERS miners -> $target"
+    "$LOADGEN" fanout --target "$target" --control "$CTRL_ADDR" --miners "$FANOUT_MINERS" \
+        --rounds "$ROUNDS" | tee "$BENCH_OUT/$name.txt" >&2
+    if [[ $via == dp ]]; then stop "$DP_PID"; fi
+    stop "$POOL_PID"
+}
+
+if [[ " $ONLY " == *" fanout "* ]]; then
+    fanout_run fanout-direct direct
+    fanout_run fanout-dp dp
+    d=$BENCH_OUT/fanout-direct.txt p=$BENCH_OUT/fanout-dp.txt
+    row "fan-out to $FANOUT_MINERS miners (ms, median of $ROUNDS)" "direct" "via data plane" "target"
+    row "  all miners have the job" "$(get all_ms_median "$d")" "$(get all_ms_median "$p")" \
+        "ratio $(ratio "$(get all_ms_median "$p")" "$(get all_ms_median "$d")") (<= 1.2)"
+    row "  half the miners have it" "$(get p50_ms_median "$d")" "$(get p50_ms_median "$p")" ""
+fi
+
+echo
+echo "Switchyard data-plane benchmarks ($(nproc) cores, open-file limit $NOFILE; raw output in $BENCH_OUT)"
+cat "$SUMMARY"
