@@ -7,7 +7,7 @@
 # per idle miner (IDLE_MINERS, then up to the open-file limit), and job
 # fan-out time direct vs through the data plane. Every measurement gets a
 # fresh pool (its share tables grow) and a fresh data plane. Prints a
-# summary table; raw outputs stay in $BENCH_OUT. Takes about 6 minutes.
+# summary table; raw outputs stay in $BENCH_OUT. Takes about 4 minutes.
 #
 # Knobs (environment): LAT_RATES MINERS DURATION WARMUP PREFILL MAX_MINERS MAX_WINDOW
 # IDLE_MINERS IDLE_MAX FANOUT_MINERS ROUNDS BENCH_OUT SKIP_BUILD=1
