@@ -149,6 +149,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_megabyte_line_after_a_short_one_from_a_socket_is_too_long() {
+        let (mut a, b) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let mut data = b"{\"id\":null}\n".to_vec();
+            data.extend(vec![b'x'; (1 << 20) + 100]);
+            let _ = a.write_all(&data).await;
+        });
+        let mut r = LineReader::new(b, 1 << 20);
+        assert!(r.next_line().await.unwrap().is_some());
+        assert!(matches!(r.next_line().await, Err(LineError::TooLong(_))));
+    }
+
+    #[tokio::test]
     async fn a_line_at_the_bound_is_fine() {
         let mut data = vec![b'x'; 1023];
         data.push(b'\n');

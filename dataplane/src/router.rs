@@ -57,27 +57,28 @@ pub struct RouterHandle {
 
 impl RouterHandle {
     /// A shared connection of `pool` with room for one more miner (aggregate mode).
+    /// Retries when other sessions take the last slots first (many miners
+    /// arriving at once); `None` only if the router is gone.
     pub async fn attach(&self, pool: &PoolRuntime) -> Option<Arc<UpstreamHandle>> {
-        let list = pool.upstreams.load();
-        let ready_first = list
-            .iter()
-            .filter(|u| u.status() == Status::Ready)
-            .chain(list.iter());
-        for u in ready_first {
-            if u.try_attach() {
-                return Some(u.clone());
+        loop {
+            let list = pool.upstreams.load();
+            let ready = list.iter().filter(|u| u.status() == Status::Ready);
+            for u in ready.chain(list.iter()) {
+                if u.try_attach() {
+                    return Some(u.clone());
+                }
             }
-        }
-        let (reply, rx) = oneshot::channel();
-        self.req_tx
-            .send(RouterReq::NeedCapacity {
+            let (reply, rx) = oneshot::channel();
+            let req = RouterReq::NeedCapacity {
                 pool: pool.info.index,
                 reply,
-            })
-            .await
-            .ok()?;
-        let u = rx.await.ok()?;
-        u.try_attach().then_some(u)
+            };
+            self.req_tx.send(req).await.ok()?;
+            let u = rx.await.ok()?;
+            if u.try_attach() {
+                return Some(u);
+            }
+        }
     }
 
     /// Opens a dedicated connection for one miner (passthrough mode).

@@ -376,6 +376,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
                 continue;
             }
         };
+        // Like a real pool: no Nagle delay on small stratum lines.
+        let _ = stream.set_nodelay(true);
         let (tx, rx) = mpsc::unbounded_channel();
         let mut id = 0;
         let mut refused = false;

@@ -145,3 +145,31 @@ async fn more_upstream_connections_open_when_one_is_full() {
     p.wait_for_accepted(5, T).await.unwrap();
     dp.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_miners_arriving_at_once_all_get_a_slot_when_connections_fill() {
+    // Sessions racing for the last slots of a full connection must retry,
+    // not stay unattached without a job.
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
+    cfg.aggregation.miners_per_upstream = 3;
+    let (dp, addr) = start(cfg).await.unwrap();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        set.spawn(async move { ScriptedMiner::ready(addr, "bmminer", &format!("w.{i}")).await });
+    }
+    let mut miners = Vec::new();
+    while let Some(r) = set.join_next().await {
+        miners.push(r.unwrap().expect("every miner gets its job"));
+    }
+    assert_eq!(miners.len(), 60);
+    assert!(
+        p.connections() >= 20,
+        "60 miners at 3 per connection: {}",
+        p.connections()
+    );
+    let m = miners.last_mut().unwrap();
+    let share = m.find_share().await.unwrap();
+    assert!(m.submit(&share).await.unwrap().is_ok());
+    dp.shutdown(Duration::from_secs(2)).await;
+}
