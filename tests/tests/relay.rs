@@ -173,3 +173,52 @@ async fn many_miners_arriving_at_once_all_get_a_slot_when_connections_fill() {
     assert!(m.submit(&share).await.unwrap().is_ok());
     dp.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test]
+async fn peer_quirks_ckpool_upstream_and_string_ids_empty_params_and_id_zero_downstream() {
+    // ckpool sends set_difficulty and notify before the authorize answer.
+    let p = ScriptedPool::start(PoolConfig {
+        send_difficulty_before_authorize_answer: true,
+        ..PoolConfig::default()
+    })
+    .await
+    .unwrap();
+    let (dp, addr) = start(test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]))
+        .await
+        .unwrap();
+    // stratum-client: string ids and a subscribe with empty params; id 0 too.
+    let mut m = ScriptedMiner::connect(addr).await.unwrap();
+    let id = serde_json::json!("mining.subscribe");
+    m.send_request_with_id(id.clone(), "mining.subscribe", serde_json::json!([]))
+        .await
+        .unwrap();
+    let sub = m.wait_response(&id).await.unwrap();
+    assert_eq!(sub.id, id);
+    let sub = switchyard_stratum::v1::SubscribeResult::from_result(&sub.result).unwrap();
+    m.extranonce1 = sub.extranonce1;
+    m.extranonce2_size = sub.extranonce2_size;
+    let zero = serde_json::json!(0);
+    m.send_request_with_id(
+        zero.clone(),
+        "mining.authorize",
+        serde_json::json!(["w.quirky", "x"]),
+    )
+    .await
+    .unwrap();
+    assert!(m.wait_response(&zero).await.unwrap().is_ok());
+    m.set_worker("w.quirky");
+    m.wait_for_job().await.unwrap();
+    let share = m.find_share().await.unwrap();
+    let r = m
+        .submit_with_id(&share, serde_json::json!("s-1"))
+        .await
+        .unwrap();
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(
+        r.id,
+        serde_json::json!("s-1"),
+        "the miner's own string id comes back"
+    );
+    p.wait_for_accepted(1, T).await.unwrap();
+    dp.shutdown(Duration::from_secs(2)).await;
+}
