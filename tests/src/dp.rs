@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 
 use switchyard_dataplane::DataPlane;
+
+use crate::{ScriptedMiner, ScriptedPool};
 use switchyard_dataplane::config::{Config, Pool, PoolMode};
 
 /// A pool entry for `test_config`.
@@ -45,4 +47,26 @@ pub async fn start(config: Config) -> anyhow::Result<(DataPlane, SocketAddr)> {
         .sha256_addr()
         .ok_or_else(|| anyhow::anyhow!("no sha256 listener"))?;
     Ok((dp, addr))
+}
+
+/// Mines one share on the miner's latest job and checks the pool accepts it.
+pub async fn mine_one(p: &ScriptedPool, m: &mut ScriptedMiner) {
+    let before = p.accepted();
+    let share = m.find_share().await.expect("a share is found");
+    let r = m.submit(&share).await.expect("the share is answered");
+    assert!(r.is_ok(), "pool verdict: {r:?}");
+    p.wait_for_accepted(before + 1, crate::DEFAULT_TIMEOUT * 2)
+        .await
+        .expect("the pool accepts it");
+}
+
+/// Reads until the miner's latest job is the pool's current one.
+pub async fn wait_for_pool_job(p: &ScriptedPool, m: &mut ScriptedMiner) {
+    let prevhash = p.current_job().prevhash;
+    m.wait_until("the pool's current job", |m| {
+        m.current_job()
+            .is_some_and(|j| j.notify.prevhash == prevhash)
+    })
+    .await
+    .expect("the miner gets the pool's current job");
 }

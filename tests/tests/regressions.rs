@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::{Config, PoolMode};
 use switchyard_stratum::v1::{Notify, ServerMethod};
-use switchyard_tests::dp::{pool, start, test_config};
+use switchyard_tests::dp::{mine_one, pool, start, test_config, wait_for_pool_job};
 use switchyard_tests::pool::build_job;
 use switchyard_tests::{Fault, PoolConfig, ScriptedMiner, ScriptedPool, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -29,26 +29,6 @@ async fn setup(
     tweak(&mut cfg);
     let (dp, addr) = start(cfg).await.unwrap();
     (p, dp, addr)
-}
-
-/// Mines one share on the latest job and checks the pool accepts it.
-async fn mine_one(p: &ScriptedPool, m: &mut ScriptedMiner) {
-    let before = p.accepted();
-    let share = m.find_share().await.unwrap();
-    let r = m.submit(&share).await.unwrap();
-    assert!(r.is_ok(), "pool verdict: {r:?}");
-    p.wait_for_accepted(before + 1, T).await.unwrap();
-}
-
-/// Reads until the miner's latest job is the pool's current one.
-async fn wait_for_pool_job(p: &ScriptedPool, m: &mut ScriptedMiner) {
-    let prevhash = p.current_job().prevhash;
-    m.wait_until("the pool's current job", |m| {
-        m.current_job()
-            .is_some_and(|j| j.notify.prevhash == prevhash)
-    })
-    .await
-    .unwrap();
 }
 
 #[tokio::test]

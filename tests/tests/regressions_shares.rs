@@ -11,7 +11,7 @@ use std::time::Duration;
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::{Config, PoolMode};
 use switchyard_stratum::codes;
-use switchyard_tests::dp::{pool, start, test_config};
+use switchyard_tests::dp::{mine_one, pool, start, test_config, wait_for_pool_job};
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 
 const T: Duration = Duration::from_secs(20);
@@ -33,24 +33,6 @@ fn difficulty(d: f64) -> PoolConfig {
         difficulty: d,
         ..PoolConfig::default()
     }
-}
-
-async fn mine_one(p: &ScriptedPool, m: &mut ScriptedMiner) {
-    let before = p.accepted();
-    let share = m.find_share().await.unwrap();
-    let r = m.submit(&share).await.unwrap();
-    assert!(r.is_ok(), "pool verdict: {r:?}");
-    p.wait_for_accepted(before + 1, T).await.unwrap();
-}
-
-async fn wait_for_pool_job(p: &ScriptedPool, m: &mut ScriptedMiner) {
-    let prevhash = p.current_job().prevhash;
-    m.wait_until("the pool's current job", |m| {
-        m.current_job()
-            .is_some_and(|j| j.notify.prevhash == prevhash)
-    })
-    .await
-    .unwrap();
 }
 
 fn code(r: &switchyard_stratum::Response) -> Option<i64> {
