@@ -390,12 +390,7 @@ impl Session {
         if !job.fits(k, self.m) {
             let n = job.extranonce2_size;
             if self.extranonce_subscribed && n > k {
-                self.m = self
-                    .ctx
-                    .config
-                    .aggregation
-                    .miner_extranonce2_size
-                    .min(n - k);
+                self.m = self.miner_extranonce2_size(n, k);
                 let e1 = self.prefix.clone().unwrap_or_default();
                 self.send(ServerMethod::SetExtranonce {
                     extranonce1: e1,
@@ -439,6 +434,16 @@ impl Session {
         });
         self.out.extend_from_slice(&line);
         self.last_job = Some(job);
+    }
+
+    /// The extranonce2 size a miner gets when the pool gives `n` bytes and
+    /// the prefix takes `k`: the configured size, or what is left.
+    fn miner_extranonce2_size(&self, n: usize, k: usize) -> usize {
+        self.ctx
+            .config
+            .aggregation
+            .miner_extranonce2_size
+            .min(n - k)
     }
 
     fn poll_difficulty(&mut self) {

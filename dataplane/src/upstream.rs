@@ -241,6 +241,34 @@ struct Conn {
     version_mask: u32,
 }
 
+impl Conn {
+    /// Gives a request the connection's next id, records it as pending and
+    /// appends its line to `out`.
+    fn enqueue(
+        &mut self,
+        method: &str,
+        params: Value,
+        reply: ReplyTo,
+        is_submit: bool,
+        deadline: Instant,
+        out: &mut Vec<u8>,
+    ) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let sent_at = Instant::now();
+        self.pending.insert(
+            id,
+            Pending {
+                reply: Some(reply),
+                is_submit,
+                sent_at,
+                deadline,
+            },
+        );
+        out.extend(Request::new(id, method, params).to_line());
+    }
+}
+
 impl Task {
     async fn run(mut self) {
         self.run_until_shutdown().await;
@@ -386,15 +414,14 @@ impl Task {
                 }
                 cmd = self.cmd_rx.recv(), if closing_at.is_none_or(|at| Instant::now() < at) => match cmd {
                     None => break End::Shutdown,
-                    Some(UpstreamCmd::Shutdown { drain }) => {
-                        let at = Instant::now() + drain;
-                        closing_at = Some(closing_at.map_or(at, |c| c.min(at)));
-                    }
-                    Some(cmd) => {
-                        if let Err(e) = self.send_cmd(&mut conn, cmd, t.request).await {
-                            break End::Lost(e);
+                    Some(cmd) => match self.send_batch(&mut conn, cmd, t.request).await {
+                        Ok(Some(drain)) => {
+                            let at = Instant::now() + drain;
+                            closing_at = Some(closing_at.map_or(at, |c| c.min(at)));
                         }
-                    }
+                        Ok(None) => {}
+                        Err(e) => break End::Lost(e),
+                    },
                 },
                 _ = sweep.tick() => {
                     let now = Instant::now();
@@ -416,83 +443,54 @@ impl Task {
         end
     }
 
-    async fn send_cmd(
+    /// Writes `first` and whatever else is queued right now in one write,
+    /// each with its own id in the pending table. Returns the drain time of
+    /// a shutdown request met on the way (it ends the batch).
+    async fn send_batch(
         &mut self,
         conn: &mut Conn,
-        cmd: UpstreamCmd,
+        first: UpstreamCmd,
         timeout: Duration,
-    ) -> Result<(), String> {
-        let (method, params, reply, is_submit) = match cmd {
-            UpstreamCmd::Submit { submit, reply } => {
-                ("mining.submit".to_owned(), submit.to_params(), reply, true)
-            }
-            UpstreamCmd::Relay {
-                method,
-                params,
-                reply,
-            } => (method, params, reply, false),
-            UpstreamCmd::Shutdown { .. } => return Ok(()),
-        };
-        let id = conn.next_id;
-        conn.next_id += 1;
+    ) -> Result<Option<Duration>, String> {
         let now = Instant::now();
-        conn.pending.insert(
-            id,
-            Pending {
-                reply: Some(reply),
-                is_submit,
-                sent_at: now,
-                deadline: now + timeout,
-            },
-        );
-        let mut line = Request::new(id, method, params).to_line();
-        // Batch whatever else is queued right now into the same write.
-        while line.len() < 16 * 1024 {
-            match self.cmd_rx.try_recv() {
-                Ok(UpstreamCmd::Submit { submit, reply }) => {
-                    let id = conn.next_id;
-                    conn.next_id += 1;
-                    conn.pending.insert(
-                        id,
-                        Pending {
-                            reply: Some(reply),
-                            is_submit: true,
-                            sent_at: now,
-                            deadline: now + timeout,
-                        },
+        let mut out = Vec::new();
+        let mut shutdown = None;
+        let mut next = Some(first);
+        while let Some(cmd) = next.take() {
+            match cmd {
+                UpstreamCmd::Submit { submit, reply } => {
+                    conn.enqueue(
+                        "mining.submit",
+                        submit.to_params(),
+                        reply,
+                        true,
+                        now + timeout,
+                        &mut out,
                     );
-                    line.extend(Request::new(id, "mining.submit", submit.to_params()).to_line());
                 }
-                Ok(UpstreamCmd::Relay {
+                UpstreamCmd::Relay {
                     method,
                     params,
                     reply,
-                }) => {
-                    let id = conn.next_id;
-                    conn.next_id += 1;
-                    conn.pending.insert(
-                        id,
-                        Pending {
-                            reply: Some(reply),
-                            is_submit: false,
-                            sent_at: now,
-                            deadline: now + timeout,
-                        },
-                    );
-                    line.extend(Request::new(id, method, params).to_line());
+                } => {
+                    conn.enqueue(&method, params, reply, false, now + timeout, &mut out);
                 }
-                Ok(UpstreamCmd::Shutdown { drain }) => {
-                    // Re-queue: handled by the serve loop after this write.
-                    let _ = self.cmd_tx.try_send(UpstreamCmd::Shutdown { drain });
+                UpstreamCmd::Shutdown { drain } => {
+                    shutdown = Some(drain);
                     break;
                 }
-                Err(_) => break,
+            }
+            if out.len() < 16 * 1024 {
+                next = self.cmd_rx.try_recv().ok();
             }
         }
-        conn.writer
-            .write_all(&line)
-            .await
-            .map_err(|e| format!("write: {e}"))
+        if !out.is_empty() {
+            conn.writer
+                .write_all(&out)
+                .await
+                .map_err(|e| format!("write: {e}"))?;
+        }
+        Ok(shutdown)
     }
 
     fn on_response(&self, conn: &mut Conn, r: Response) {

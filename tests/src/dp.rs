@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use switchyard_dataplane::DataPlane;
 
-use crate::{ScriptedMiner, ScriptedPool};
+use crate::{PoolConfig, ScriptedMiner, ScriptedPool};
 use switchyard_dataplane::config::{Config, Pool, PoolMode};
 
 /// A pool entry for `test_config`.
@@ -69,4 +69,19 @@ pub async fn wait_for_pool_job(p: &ScriptedPool, m: &mut ScriptedMiner) {
     })
     .await
     .expect("the miner gets the pool's current job");
+}
+
+/// A scripted pool and a data plane aggregating onto it (pool "a"), with
+/// `tweak` applied to the data-plane config: the start of most tests.
+pub async fn with_one_pool(
+    pool_config: PoolConfig,
+    tweak: impl FnOnce(&mut Config),
+) -> (ScriptedPool, DataPlane, SocketAddr) {
+    let p = ScriptedPool::start(pool_config)
+        .await
+        .expect("scripted pool starts");
+    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
+    tweak(&mut cfg);
+    let (dp, addr) = start(cfg).await.expect("data plane starts");
+    (p, dp, addr)
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard_dataplane::DataPlane;
-use switchyard_dataplane::config::{Config, PoolMode};
+use switchyard_dataplane::config::Config;
 use switchyard_stratum::{Message, Response, codes};
-use switchyard_tests::dp::{pool, start, test_config};
+use switchyard_tests::dp::with_one_pool;
 use switchyard_tests::lines::LineReader;
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool, within};
 use tokio::io::AsyncWriteExt;
@@ -23,11 +23,7 @@ const AGENT: &str = "cgminer/4.11.1";
 /// A scripted pool and a data plane in front of it, with `tweak` applied to
 /// the test config.
 async fn setup(tweak: impl FnOnce(&mut Config)) -> (ScriptedPool, DataPlane, SocketAddr) {
-    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
-    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
-    tweak(&mut cfg);
-    let (dp, addr) = start(cfg).await.unwrap();
-    (p, dp, addr)
+    with_one_pool(PoolConfig::default(), tweak).await
 }
 
 /// The well-behaved miner still mines: a fresh share of it is accepted by the pool.

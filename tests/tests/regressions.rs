@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use switchyard_dataplane::DataPlane;
-use switchyard_dataplane::config::{Config, PoolMode};
+use switchyard_dataplane::config::Config;
 use switchyard_stratum::v1::{Notify, ServerMethod};
-use switchyard_tests::dp::{mine_one, pool, start, test_config, wait_for_pool_job};
+use switchyard_tests::dp::{mine_one, wait_for_pool_job, with_one_pool};
 use switchyard_tests::pool::build_job;
 use switchyard_tests::{Fault, PoolConfig, ScriptedMiner, ScriptedPool, within};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -24,11 +24,7 @@ async fn setup(
     pool_config: PoolConfig,
     tweak: impl FnOnce(&mut Config),
 ) -> (ScriptedPool, DataPlane, SocketAddr) {
-    let p = ScriptedPool::start(pool_config).await.unwrap();
-    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
-    tweak(&mut cfg);
-    let (dp, addr) = start(cfg).await.unwrap();
-    (p, dp, addr)
+    with_one_pool(pool_config, tweak).await
 }
 
 #[tokio::test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::{Config, PoolMode};
 use switchyard_stratum::codes;
-use switchyard_tests::dp::{mine_one, pool, start, test_config, wait_for_pool_job};
+use switchyard_tests::dp::{mine_one, pool, start, test_config, wait_for_pool_job, with_one_pool};
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 
 const T: Duration = Duration::from_secs(20);
@@ -21,11 +21,7 @@ async fn setup(
     pool_config: PoolConfig,
     tweak: impl FnOnce(&mut Config),
 ) -> (ScriptedPool, DataPlane, SocketAddr) {
-    let p = ScriptedPool::start(pool_config).await.unwrap();
-    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
-    tweak(&mut cfg);
-    let (dp, addr) = start(cfg).await.unwrap();
-    (p, dp, addr)
+    with_one_pool(pool_config, tweak).await
 }
 
 fn difficulty(d: f64) -> PoolConfig {

@@ -99,12 +99,7 @@ impl Session {
             self.closing = true;
             return;
         };
-        self.m = self
-            .ctx
-            .config
-            .aggregation
-            .miner_extranonce2_size
-            .min(n - k);
+        self.m = self.miner_extranonce2_size(n, k);
         self.prefix = Some(prefix);
         self.subscribed = true;
         let sub = self.subscribe_result();
