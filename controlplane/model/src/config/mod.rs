@@ -1,0 +1,1 @@
+//! Config import (helper "schedule-config" is writing this).

@@ -1,0 +1,24 @@
+//! Pure control-plane logic, with no I/O and no clock of its own: every
+//! function that depends on time takes `now` as an argument, so tests can run
+//! any instant (DST transitions included) without sleeping.
+//!
+//! - [`algo`]: the three algorithm families.
+//! - [`timeofday`]: `HH:MM` wall-clock times of a site's day.
+//! - [`schedule`]: one site's day for one algorithm, validated as a whole.
+//! - [`plan`]: from schedules, overrides and breakers to a site's routing plan.
+//! - [`breaker`]: the per-(site, pool) circuit breaker state machine.
+//! - [`config`]: the crypto-stratum-proxy YAML (and its multi-site form),
+//!   validated with every problem named at once.
+
+pub mod algo;
+pub mod breaker;
+pub mod config;
+pub mod plan;
+pub mod problem;
+pub mod schedule;
+pub mod timeofday;
+
+pub use algo::Algorithm;
+pub use problem::Problem;
+pub use schedule::{DaySchedule, Slot};
+pub use timeofday::TimeOfDay;

@@ -1,0 +1,1 @@
+//! Routing plans (helper "plan-breaker" is writing this).
