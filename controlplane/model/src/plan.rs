@@ -1,1 +1,0 @@
-//! Routing plans (helper "plan-breaker" is writing this).
