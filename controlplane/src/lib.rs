@@ -2,6 +2,213 @@
 //! the planner that turns schedules, overrides and breakers into versioned
 //! routing plans, the circuit breakers fed by the data planes' health
 //! reports, the admin and data-plane gRPC services, and the quarter-hour
-//! statistics report.
+//! statistics report. [`ControlPlane::start`] runs all of it; the binary and
+//! the tests both use it.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use switchyard_model::config::Import;
+use switchyard_proto::v1::admin_server::AdminServer;
+use switchyard_proto::v1::data_plane_server::DataPlaneServer;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub mod breakers;
+pub mod clock;
+pub mod convert;
+pub mod grpc;
+pub mod planner;
+pub mod report;
 pub mod store;
+
+use grpc::{Ctx, hash_token, new_token};
+use planner::{Planner, PlannerSettings};
+use store::Store;
+
+/// How to start a control plane.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The validated config file (its pools and sites are imported into a
+    /// database that has never had a config imported).
+    pub config: Import,
+    pub database: PathBuf,
+    /// Where to listen; `None` = the config's `controlplane.listen`.
+    pub listen: Option<SocketAddr>,
+    pub local_tz: chrono_tz::Tz,
+}
+
+/// A running control plane.
+pub struct ControlPlane {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    ctx: Arc<Ctx>,
+}
+
+/// The file next to the database where a generated admin token is written
+/// (mode 0600), for operators who did not run `controlplane init`.
+pub fn admin_token_file(database: &Path) -> PathBuf {
+    let mut s = database.as_os_str().to_owned();
+    s.push(".admin-token");
+    PathBuf::from(s)
+}
+
+/// Creates the admin token if the database has none: stores its hash and
+/// writes it to [`admin_token_file`]. Returns the new token.
+pub async fn ensure_admin_token(store: &Store) -> anyhow::Result<Option<String>> {
+    if store.meta("admin_token_hash").await?.is_some() {
+        return Ok(None);
+    }
+    let token = new_token("admin");
+    write_secret(&admin_token_file(store.path()), &token)?;
+    store.set_meta("admin_token_hash", &hash_token(&token)).await?;
+    Ok(Some(token))
+}
+
+/// Replaces the admin token (`controlplane init` on an existing database
+/// with `--new-admin-token`).
+pub async fn rotate_admin_token(store: &Store) -> anyhow::Result<String> {
+    let token = new_token("admin");
+    write_secret(&admin_token_file(store.path()), &token)?;
+    store.set_meta("admin_token_hash", &hash_token(&token)).await?;
+    Ok(token)
+}
+
+fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    writeln!(f, "{secret}")?;
+    Ok(())
+}
+
+impl ControlPlane {
+    pub async fn start(opts: Options) -> anyhow::Result<ControlPlane> {
+        let store = Store::open(&opts.database).await?;
+        if let Some(_token) = ensure_admin_token(&store).await? {
+            tracing::warn!(file = %admin_token_file(&opts.database).display(), "created an admin token (ctl --token-file FILE)");
+        }
+        let admin_token_hash =
+            store.meta("admin_token_hash").await?.ok_or_else(|| anyhow::anyhow!("no admin token in the database"))?;
+        if store.meta("imported_at_ms").await?.is_none() {
+            let out = grpc::admin_config_apply(&store, &opts.config, true).await?;
+            tracing::info!(sites = out.sites, pools = out.pools, schedules = out.schedules, "imported the config into a new database");
+            for t in out.new_site_tokens {
+                let path = site_token_file(&opts.database, &t.site);
+                write_secret(&path, &t.token)?;
+                tracing::warn!(site = %t.site, file = %path.display(), "site data-plane token written");
+            }
+        } else {
+            tracing::info!("the database is the source of truth: pools, sites and schedules of the config file are not re-imported (ctl config import does that)");
+        }
+
+        let cp = &opts.config.controlplane;
+        let breakers = Arc::new(breakers::Breakers::load(store.clone(), opts.config.breaker.clone()).await?);
+        let planner = Planner::new(
+            store.clone(),
+            breakers.clone(),
+            PlannerSettings {
+                grace_period_s: cp.grace_period,
+                switch_lead_s: cp.switch_lead,
+                horizon: chrono::Duration::hours(i64::from(cp.plan_horizon_hours)),
+            },
+        );
+        planner.refresh().await?;
+        let mut import_settings = opts.config.clone();
+        import_settings.pools.clear();
+        import_settings.sites.clear();
+        let ctx = Arc::new(Ctx {
+            store: store.clone(),
+            planner: planner.clone(),
+            breakers,
+            started_at_ms: clock::now_ms(),
+            admin_token_hash: admin_token_hash.clone(),
+            local_tz: opts.local_tz,
+            live: Default::default(),
+            import_settings,
+        });
+
+        let listen = match opts.listen {
+            Some(a) => a,
+            None => cp.listen.parse().map_err(|e| anyhow::anyhow!("controlplane.listen {:?}: {e}", cp.listen))?,
+        };
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr()?;
+        let (shutdown, rx) = watch::channel(false);
+
+        let hash = admin_token_hash;
+        let admin = AdminServer::with_interceptor(grpc::admin::AdminService::new(ctx.clone()), move |req| {
+            grpc::check_admin(&req, &hash)?;
+            Ok(req)
+        });
+        let dataplane = DataPlaneServer::new(grpc::dataplane::DataPlaneService::new(ctx.clone()));
+        let mut srx = rx.clone();
+        let server = tonic::transport::Server::builder()
+            .add_service(admin)
+            .add_service(dataplane)
+            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
+                let _ = srx.wait_for(|v| *v).await;
+            });
+        let mut tasks = vec![tokio::spawn(async move {
+            if let Err(e) = server.await {
+                tracing::error!(error = %e, "gRPC server failed");
+            }
+        })];
+        tasks.push(tokio::spawn(planner.clone().run(rx.clone())));
+        tasks.push(tokio::spawn(report::run(ctx.clone(), rx.clone())));
+        tasks.push(tokio::spawn(retention(store, cp.share_retention_days, rx)));
+        tracing::info!(%addr, database = %opts.database.display(), "control plane listening");
+        Ok(ControlPlane { addr, shutdown, tasks, ctx })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// Stops serving, logs the final report and closes the database.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.ctx.store.close().await;
+    }
+}
+
+/// Where an imported site's data-plane token is written (mode 0600).
+pub fn site_token_file(database: &Path, site: &str) -> PathBuf {
+    let mut s = database.as_os_str().to_owned();
+    s.push(format!(".site-{site}.token"));
+    PathBuf::from(s)
+}
+
+/// Rolls raw share events older than the retention period up into hourly
+/// counts, once an hour.
+async fn retention(store: Store, days: u32, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let before = clock::now_ms() - i64::from(days) * 86_400_000;
+        match store.roll_up(before).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, days, "rolled up share events older than the retention period"),
+            Err(e) => tracing::warn!(error = %e, "share roll-up failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

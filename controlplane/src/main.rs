@@ -1,2 +1,2 @@
-//! The `controlplane` binary.
+//! The `controlplane` binary (placeholder while the library lands).
 fn main() {}

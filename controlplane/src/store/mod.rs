@@ -15,7 +15,7 @@ use sqlx::sqlite::{
 };
 
 mod audit;
-mod breakers;
+pub mod breakers;
 mod dataplanes;
 mod pools;
 mod schedules;

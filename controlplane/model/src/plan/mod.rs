@@ -2,7 +2,8 @@
 //! states to what each algorithm's hashrate does now and at which UTC
 //! instants it switches next (design decision 3). Pure: `now` is an argument.
 //!
-//! - [`timeline`]: schedule boundaries as UTC instants, with the DST rules.
+//! - `timeline`: schedule boundaries as UTC instants, with the DST rules
+//!   ([`boundaries`], [`scheduled_pool_at`] are re-exported here).
 //! - this module: the plan types and [`compute`].
 //!
 //! Routing rules, per algorithm:

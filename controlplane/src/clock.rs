@@ -1,0 +1,34 @@
+//! The control plane's notion of now. Everything time-dependent in the
+//! control plane asks here, so a test can shift the clock of a whole process
+//! (`SWITCHYARD_CLOCK_OFFSET_MS`, read once at start) to put a schedule
+//! boundary seconds ahead without waiting for wall-clock minutes.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+static OFFSET_MS: OnceLock<i64> = OnceLock::new();
+
+/// The environment variable holding a clock offset in milliseconds (tests only).
+pub const OFFSET_ENV: &str = "SWITCHYARD_CLOCK_OFFSET_MS";
+
+fn offset_ms() -> i64 {
+    *OFFSET_MS.get_or_init(|| std::env::var(OFFSET_ENV).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0))
+}
+
+pub fn now() -> DateTime<Utc> {
+    Utc::now() + TimeDelta::milliseconds(offset_ms())
+}
+
+pub fn now_ms() -> i64 {
+    now().timestamp_millis()
+}
+
+/// How long from now until `at` (zero if past), for timers.
+pub fn until(at: DateTime<Utc>) -> std::time::Duration {
+    (at - now()).to_std().unwrap_or_default()
+}
+
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}

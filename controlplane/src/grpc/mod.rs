@@ -1,0 +1,120 @@
+//! The gRPC services (admin for ctl, data plane for the data planes) and
+//! what they share: the application context, token checks and the mapping of
+//! store errors to statuses with clear messages.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use tonic::{Request, Status};
+
+use crate::breakers::Breakers;
+use crate::planner::Planner;
+use crate::store::{SiteRow, Store, StoreError};
+
+pub mod admin;
+mod admin_config;
+mod admin_schedule;
+mod admin_query;
+pub mod dataplane;
+
+pub use admin_config::apply as admin_config_apply;
+
+/// What every handler needs.
+pub struct Ctx {
+    pub store: Store,
+    pub planner: Arc<Planner>,
+    pub breakers: Arc<Breakers>,
+    pub started_at_ms: i64,
+    /// SHA-256 of the admin token.
+    pub admin_token_hash: String,
+    /// The zone of sites created without one (the machine's).
+    pub local_tz: chrono_tz::Tz,
+    pub live: std::sync::Mutex<HashMap<String, Live>>,
+    /// The settings sections of the config the control plane started with
+    /// (no pools or sites): what `ctl config export` writes around the
+    /// database's pools and sites.
+    pub import_settings: switchyard_model::config::Import,
+}
+
+/// What the control plane knows of a connected data plane right now.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub site_id: i64,
+    pub streams: u32,
+    pub miners: u32,
+    pub connections_total: u64,
+    pub disconnections_total: u64,
+    /// algorithm -> pool the hashrate goes to.
+    pub active: HashMap<String, String>,
+    /// pool -> (successful connects, failed connects) since this control plane started.
+    pub connects: HashMap<String, (u64, u64)>,
+}
+
+impl Ctx {
+    pub fn live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `sha256(token)` in hex: what the database keeps of a token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A new random token with a prefix saying what it is for.
+pub fn new_token(kind: &str) -> String {
+    let bytes: [u8; 24] = rand::random();
+    format!("sy{kind}_{}", hex::encode(bytes))
+}
+
+/// The bearer token of a request.
+pub fn bearer<T>(req: &Request<T>) -> Result<&str, Status> {
+    let v = req
+        .metadata()
+        .get(switchyard_proto::AUTHORIZATION)
+        .ok_or_else(|| Status::unauthenticated("missing authorization: send `Bearer <token>`"))?;
+    let v = v.to_str().map_err(|_| Status::unauthenticated("authorization is not valid text"))?;
+    v.strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))
+}
+
+/// Checks the admin token (a sync check: usable in an interceptor).
+pub fn check_admin(req: &Request<()>, admin_hash: &str) -> Result<(), Status> {
+    let token = bearer(req)?;
+    if hash_token(token) == admin_hash {
+        Ok(())
+    } else {
+        Err(Status::unauthenticated("invalid admin token"))
+    }
+}
+
+/// The site whose token the request carries.
+pub async fn site_of<T>(store: &Store, req: &Request<T>) -> Result<SiteRow, Status> {
+    let token = bearer(req)?;
+    store
+        .site_by_token_hash(&hash_token(token))
+        .await
+        .map_err(status)?
+        .ok_or_else(|| Status::unauthenticated("invalid site token"))
+}
+
+/// Maps a store error to a status whose message an operator can act on.
+pub fn status(e: StoreError) -> Status {
+    match e {
+        StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
+        StoreError::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
+        StoreError::InUse(msg) => Status::failed_precondition(msg),
+        StoreError::Invalid { field, message } => Status::invalid_argument(format!("{field}: {message}")),
+        StoreError::Db(e) => {
+            tracing::error!(error = %e, "database error");
+            Status::internal(format!("database error: {e}"))
+        }
+    }
+}
+
+pub fn invalid(field: &str, message: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("{field}: {message}"))
+}
