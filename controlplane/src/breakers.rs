@@ -38,9 +38,20 @@ impl Breakers {
                 retry_at: r.retry_ms.map(clock::from_ms),
                 last_error: r.last_error.clone(),
             };
-            map.insert((r.site_id, r.pool_id), Entry { site: r.site, pool: r.pool, breaker });
+            map.insert(
+                (r.site_id, r.pool_id),
+                Entry {
+                    site: r.site,
+                    pool: r.pool,
+                    breaker,
+                },
+            );
         }
-        Ok(Breakers { store, settings, map: Mutex::new(map) })
+        Ok(Breakers {
+            store,
+            settings,
+            map: Mutex::new(map),
+        })
     }
 
     pub fn settings(&self) -> &BreakerSettings {
@@ -56,7 +67,10 @@ impl Breakers {
         error: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.change((site_id, site), (pool_id, pool), now, |b, s| b.record(ok, error, now, s)).await
+        self.change((site_id, site), (pool_id, pool), now, |b, s| {
+            b.record(ok, error, now, s)
+        })
+        .await
     }
 
     /// `ctl breaker open`.
@@ -66,13 +80,23 @@ impl Breakers {
         pool: (i64, &str),
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.change(site, pool, now, |b, s| b.force_open(now, s, "opened by operator").into_iter().collect())
-            .await
+        self.change(site, pool, now, |b, s| {
+            b.force_open(now, s, "opened by operator")
+                .into_iter()
+                .collect()
+        })
+        .await
     }
 
     /// `ctl breaker reset`.
-    pub async fn reset(&self, site: (i64, &str), pool: (i64, &str), now: DateTime<Utc>) -> Result<bool, StoreError> {
-        self.change(site, pool, now, |b, _| b.reset(now).into_iter().collect()).await
+    pub async fn reset(
+        &self,
+        site: (i64, &str),
+        pool: (i64, &str),
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.change(site, pool, now, |b, _| b.reset(now).into_iter().collect())
+            .await
     }
 
     /// Moves open breakers whose recovery timeout passed to half-open; returns
@@ -103,7 +127,12 @@ impl Breakers {
 
     /// The earliest instant an open breaker half-opens.
     pub async fn next_deadline(&self) -> Option<DateTime<Utc>> {
-        self.map.lock().await.values().filter_map(|e| e.breaker.next_deadline()).min()
+        self.map
+            .lock()
+            .await
+            .values()
+            .filter_map(|e| e.breaker.next_deadline())
+            .min()
     }
 
     /// Every breaker (optionally of one site), closed ones included when known.
@@ -120,10 +149,9 @@ impl Breakers {
 
     /// Forgets breakers of removed sites or pools (the database cascades).
     pub async fn forget(&self, site_id: Option<i64>, pool_id: Option<i64>) {
-        self.map
-            .lock()
-            .await
-            .retain(|(s, p), _| site_id.is_none_or(|id| id != *s) && pool_id.is_none_or(|id| id != *p));
+        self.map.lock().await.retain(|(s, p), _| {
+            site_id.is_none_or(|id| id != *s) && pool_id.is_none_or(|id| id != *p)
+        });
     }
 
     async fn change(
@@ -150,7 +178,13 @@ impl Breakers {
         Ok(!transitions.is_empty())
     }
 
-    async fn persist(&self, site_id: i64, pool_id: i64, e: &Entry, transitions: &[Transition]) -> Result<(), StoreError> {
+    async fn persist(
+        &self,
+        site_id: i64,
+        pool_id: i64,
+        e: &Entry,
+        transitions: &[Transition],
+    ) -> Result<(), StoreError> {
         let r = row(site_id, pool_id, e);
         if transitions.is_empty() {
             return self.store.save_breaker(&r, None).await;

@@ -13,7 +13,12 @@ static OFFSET_MS: OnceLock<i64> = OnceLock::new();
 pub const OFFSET_ENV: &str = "SWITCHYARD_CLOCK_OFFSET_MS";
 
 fn offset_ms() -> i64 {
-    *OFFSET_MS.get_or_init(|| std::env::var(OFFSET_ENV).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(0))
+    *OFFSET_MS.get_or_init(|| {
+        std::env::var(OFFSET_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    })
 }
 
 pub fn now() -> DateTime<Utc> {

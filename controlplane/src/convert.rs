@@ -7,7 +7,12 @@ use crate::planner::PlannerSettings;
 use crate::store::{BreakerRow, DataPlaneRow, PoolRow, SiteRow};
 
 /// The data-plane view of a computed plan (version and time set by the caller).
-pub fn routing_plan(site: &SiteRow, plan: &SitePlan, pools: &[PoolRow], s: &PlannerSettings) -> pb::RoutingPlan {
+pub fn routing_plan(
+    site: &SiteRow,
+    plan: &SitePlan,
+    pools: &[PoolRow],
+    s: &PlannerSettings,
+) -> pb::RoutingPlan {
     let algorithms: Vec<pb::AlgorithmPlan> = plan
         .algorithms
         .iter()
@@ -34,7 +39,11 @@ pub fn routing_plan(site: &SiteRow, plan: &SitePlan, pools: &[PoolRow], s: &Plan
     // them for failover.
     let pools = pools
         .iter()
-        .filter(|p| plan.algorithms.iter().any(|a| a.algorithm.as_str() == p.algorithm))
+        .filter(|p| {
+            plan.algorithms
+                .iter()
+                .any(|a| a.algorithm.as_str() == p.algorithm)
+        })
         .map(pool_settings)
         .collect();
     pb::RoutingPlan {
@@ -47,7 +56,9 @@ pub fn routing_plan(site: &SiteRow, plan: &SitePlan, pools: &[PoolRow], s: &Plan
         server_switch_timeout_s: server_switch_timeout(&site.proxy_yaml),
         algorithms,
         pools,
-        settings: Some(pb::DataPlaneSettings { proxy_yaml: site.proxy_yaml.clone() }),
+        settings: Some(pb::DataPlaneSettings {
+            proxy_yaml: site.proxy_yaml.clone(),
+        }),
     }
 }
 

@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 pub mod breakers;
 pub mod clock;
 pub mod convert;
+pub mod daemon;
 pub mod grpc;
 pub mod planner;
 pub mod report;
@@ -63,7 +64,9 @@ pub async fn ensure_admin_token(store: &Store) -> anyhow::Result<Option<String>>
     }
     let token = new_token("admin");
     write_secret(&admin_token_file(store.path()), &token)?;
-    store.set_meta("admin_token_hash", &hash_token(&token)).await?;
+    store
+        .set_meta("admin_token_hash", &hash_token(&token))
+        .await?;
     Ok(Some(token))
 }
 
@@ -72,7 +75,9 @@ pub async fn ensure_admin_token(store: &Store) -> anyhow::Result<Option<String>>
 pub async fn rotate_admin_token(store: &Store) -> anyhow::Result<String> {
     let token = new_token("admin");
     write_secret(&admin_token_file(store.path()), &token)?;
-    store.set_meta("admin_token_hash", &hash_token(&token)).await?;
+    store
+        .set_meta("admin_token_hash", &hash_token(&token))
+        .await?;
     Ok(token)
 }
 
@@ -96,22 +101,32 @@ impl ControlPlane {
         if let Some(_token) = ensure_admin_token(&store).await? {
             tracing::warn!(file = %admin_token_file(&opts.database).display(), "created an admin token (ctl --token-file FILE)");
         }
-        let admin_token_hash =
-            store.meta("admin_token_hash").await?.ok_or_else(|| anyhow::anyhow!("no admin token in the database"))?;
+        let admin_token_hash = store
+            .meta("admin_token_hash")
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("no admin token in the database"))?;
         if store.meta("imported_at_ms").await?.is_none() {
             let out = grpc::admin_config_apply(&store, &opts.config, true).await?;
-            tracing::info!(sites = out.sites, pools = out.pools, schedules = out.schedules, "imported the config into a new database");
+            tracing::info!(
+                sites = out.sites,
+                pools = out.pools,
+                schedules = out.schedules,
+                "imported the config into a new database"
+            );
             for t in out.new_site_tokens {
                 let path = site_token_file(&opts.database, &t.site);
                 write_secret(&path, &t.token)?;
                 tracing::warn!(site = %t.site, file = %path.display(), "site data-plane token written");
             }
         } else {
-            tracing::info!("the database is the source of truth: pools, sites and schedules of the config file are not re-imported (ctl config import does that)");
+            tracing::info!(
+                "the database is the source of truth: pools, sites and schedules of the config file are not re-imported (ctl config import does that)"
+            );
         }
 
         let cp = &opts.config.controlplane;
-        let breakers = Arc::new(breakers::Breakers::load(store.clone(), opts.config.breaker.clone()).await?);
+        let breakers =
+            Arc::new(breakers::Breakers::load(store.clone(), opts.config.breaker.clone()).await?);
         let planner = Planner::new(
             store.clone(),
             breakers.clone(),
@@ -138,7 +153,10 @@ impl ControlPlane {
 
         let listen = match opts.listen {
             Some(a) => a,
-            None => cp.listen.parse().map_err(|e| anyhow::anyhow!("controlplane.listen {:?}: {e}", cp.listen))?,
+            None => cp
+                .listen
+                .parse()
+                .map_err(|e| anyhow::anyhow!("controlplane.listen {:?}: {e}", cp.listen))?,
         };
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -147,18 +165,24 @@ impl ControlPlane {
         let (shutdown, rx) = watch::channel(false);
 
         let hash = admin_token_hash;
-        let admin = AdminServer::with_interceptor(grpc::admin::AdminService::new(ctx.clone()), move |req| {
-            grpc::check_admin(&req, &hash)?;
-            Ok(req)
-        });
+        let admin = AdminServer::with_interceptor(
+            grpc::admin::AdminService::new(ctx.clone()),
+            move |req| {
+                grpc::check_admin(&req, &hash)?;
+                Ok(req)
+            },
+        );
         let dataplane = DataPlaneServer::new(grpc::dataplane::DataPlaneService::new(ctx.clone()));
         let mut srx = rx.clone();
         let server = tonic::transport::Server::builder()
             .add_service(admin)
             .add_service(dataplane)
-            .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), async move {
-                let _ = srx.wait_for(|v| *v).await;
-            });
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                async move {
+                    let _ = srx.wait_for(|v| *v).await;
+                },
+            );
         let mut tasks = vec![tokio::spawn(async move {
             if let Err(e) = server.await {
                 tracing::error!(error = %e, "gRPC server failed");
@@ -168,7 +192,12 @@ impl ControlPlane {
         tasks.push(tokio::spawn(report::run(ctx.clone(), rx.clone())));
         tasks.push(tokio::spawn(retention(store, cp.share_retention_days, rx)));
         tracing::info!(%addr, database = %opts.database.display(), "control plane listening");
-        Ok(ControlPlane { addr, shutdown, tasks, ctx })
+        Ok(ControlPlane {
+            addr,
+            shutdown,
+            tasks,
+            ctx,
+        })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -203,7 +232,11 @@ async fn retention(store: Store, days: u32, mut shutdown: watch::Receiver<bool>)
         let before = clock::now_ms() - i64::from(days) * 86_400_000;
         match store.roll_up(before).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(rows = n, days, "rolled up share events older than the retention period"),
+            Ok(n) => tracing::info!(
+                rows = n,
+                days,
+                "rolled up share events older than the retention period"
+            ),
             Err(e) => tracing::warn!(error = %e, "share roll-up failed"),
         }
         tokio::select! {

@@ -1,2 +1,334 @@
-//! The `controlplane` binary (placeholder while the library lands).
-fn main() {}
+//! The `controlplane` binary: `init`, `validate`, `start [--foreground]`,
+//! `stop`, `status`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use switchyard_controlplane::{ControlPlane, Options, daemon};
+use switchyard_model::config;
+
+#[derive(Parser)]
+#[command(
+    name = "controlplane",
+    version,
+    about = "Switchyard control plane: pools, site schedules, breakers and share history"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Write a sample config (unless it exists), create the database and an admin token.
+    Init {
+        #[arg(short, long, default_value = "config.yaml")]
+        config: PathBuf,
+        /// Database path (default: the config's `controlplane.database`, relative to the config file).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Replace the admin token of an existing database.
+        #[arg(long)]
+        new_admin_token: bool,
+    },
+    /// Check a config file; every problem is named, exit 2 if any.
+    Validate { file: PathBuf },
+    /// Start the control plane (in the background unless --foreground).
+    Start {
+        #[arg(short, long)]
+        config: PathBuf,
+        #[arg(short, long)]
+        foreground: bool,
+        /// Database path (default: the config's `controlplane.database`, relative to the config file).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Listen address (default: the config's `controlplane.listen`).
+        #[arg(long)]
+        listen: Option<String>,
+        /// Pid file (default: the config's `controlplane.pid_file`, else a per-user runtime path).
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// Log file (default for a background start: next to the database).
+        #[arg(long)]
+        log_file: Option<PathBuf>,
+        /// DEBUG, INFO, WARNING, ERROR or CRITICAL (default: the config's `logging.level`).
+        #[arg(long)]
+        log_level: Option<String>,
+    },
+    /// Stop the running control plane (SIGTERM, then wait for it to exit).
+    Stop {
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+    },
+    /// Say whether the control plane runs (exit 0) or not (exit 3).
+    Status {
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("controlplane: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn local_tz() -> chrono_tz::Tz {
+    let name = std::env::var("TZ")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| iana_time_zone::get_timezone().ok());
+    name.and_then(|n| chrono_tz::Tz::from_str(n.trim_start_matches(':')).ok())
+        .unwrap_or(chrono_tz::Tz::UTC)
+}
+
+fn load(path: &Path) -> anyhow::Result<config::Import> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    config::load(&text, local_tz()).map_err(|p| {
+        anyhow::anyhow!(
+            "{} has {} problem(s):\n{}",
+            path.display(),
+            p.len(),
+            switchyard_model::problem::render(&p)
+        )
+    })
+}
+
+/// A path from the config, relative to the config file's directory.
+fn beside(config: &Path, p: &str) -> PathBuf {
+    let p = PathBuf::from(p);
+    if p.is_absolute() {
+        p
+    } else {
+        config.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Cmd::Validate { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let problems = config::validate(&text, local_tz());
+            if problems.is_empty() {
+                println!("{}: ok", file.display());
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &problems {
+                    println!("{p}");
+                }
+                eprintln!("{}: {} problem(s)", file.display(), problems.len());
+                Ok(ExitCode::from(2))
+            }
+        }
+        Cmd::Init {
+            config: path,
+            db,
+            new_admin_token,
+        } => init(&path, db, new_admin_token),
+        Cmd::Status { pid_file } => {
+            let pid_file = pid_file.unwrap_or_else(daemon::default_pid_file);
+            match daemon::running(&pid_file) {
+                Some(pid) => {
+                    println!("running (pid {pid})");
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    println!("not running");
+                    Ok(ExitCode::from(3))
+                }
+            }
+        }
+        Cmd::Stop { pid_file } => {
+            let pid_file = pid_file.unwrap_or_else(daemon::default_pid_file);
+            match daemon::stop(&pid_file, std::time::Duration::from_secs(60))? {
+                Some(pid) => println!("stopped (pid {pid})"),
+                None => println!("not running"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Start {
+            config: path,
+            foreground,
+            db,
+            listen,
+            pid_file,
+            log_file,
+            log_level,
+        } => {
+            let import = load(&path)?;
+            let database = db.unwrap_or_else(|| beside(&path, &import.controlplane.database));
+            let pid_file = pid_file
+                .or_else(|| {
+                    import
+                        .controlplane
+                        .pid_file
+                        .as_deref()
+                        .map(|p| beside(&path, p))
+                })
+                .unwrap_or_else(daemon::default_pid_file);
+            let log_file = log_file
+                .or_else(|| {
+                    import
+                        .controlplane
+                        .log_file
+                        .as_deref()
+                        .map(|p| beside(&path, p))
+                })
+                .or_else(|| import.logging.file.as_deref().map(|p| beside(&path, p)));
+            let level = log_level.unwrap_or_else(|| import.logging.level.clone());
+            if !foreground {
+                let log_file = log_file.unwrap_or_else(|| {
+                    let mut s = database.as_os_str().to_owned();
+                    s.push(".log");
+                    PathBuf::from(s)
+                });
+                let mut args = vec![
+                    "start".to_string(),
+                    "--foreground".into(),
+                    "--config".into(),
+                    abs(&path)?.display().to_string(),
+                    "--db".into(),
+                    abs(&database)?.display().to_string(),
+                    "--pid-file".into(),
+                    abs(&pid_file)?.display().to_string(),
+                    "--log-level".into(),
+                    level,
+                    "--log-file".into(),
+                    abs(&log_file)?.display().to_string(),
+                ];
+                if let Some(l) = listen {
+                    args.extend(["--listen".into(), l]);
+                }
+                let pid = daemon::spawn_background(&args, &pid_file, &log_file)?;
+                println!(
+                    "controlplane started in the background (pid {pid}), logging to {}",
+                    log_file.display()
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            init_logging(&level, log_file.as_deref())?;
+            let listen = listen
+                .map(|l| {
+                    l.parse()
+                        .with_context(|| format!("--listen {l:?} is not host:port"))
+                })
+                .transpose()?;
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async {
+                let cp = ControlPlane::start(Options {
+                    config: import,
+                    database,
+                    listen,
+                    local_tz: local_tz(),
+                })
+                .await?;
+                let _pid = daemon::write_pid_file(&pid_file)?;
+                wait_for_signal().await?;
+                tracing::info!("stopping");
+                cp.shutdown().await;
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn abs(p: &Path) -> anyhow::Result<PathBuf> {
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+fn init_logging(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let level = match level.to_ascii_uppercase().as_str() {
+        "DEBUG" => "debug",
+        "WARNING" | "WARN" => "warn",
+        "ERROR" | "CRITICAL" => "error",
+        "TRACE" => "trace",
+        _ => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match file {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).ok();
+            }
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("cannot open log file {}", path.display()))?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(f))
+                .init();
+        }
+        None => builder.with_writer(std::io::stderr).init(),
+    }
+    Ok(())
+}
+
+fn init(path: &Path, db: Option<PathBuf>, new_admin_token: bool) -> anyhow::Result<ExitCode> {
+    if path.exists() {
+        println!("{} exists; left as it is", path.display());
+    } else {
+        std::fs::write(path, config::sample())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        println!(
+            "wrote a sample config to {} (edit the pools, then `controlplane validate {}`)",
+            path.display(),
+            path.display()
+        );
+    }
+    let import = load(path)?;
+    let database = db.unwrap_or_else(|| beside(path, &import.controlplane.database));
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async {
+        let store = switchyard_controlplane::store::Store::open(&database).await?;
+        let token = match switchyard_controlplane::ensure_admin_token(&store).await? {
+            Some(t) => Some(t),
+            None if new_admin_token => Some(switchyard_controlplane::rotate_admin_token(&store).await?),
+            None => None,
+        };
+        let file = switchyard_controlplane::admin_token_file(&database);
+        println!("database: {}", database.display());
+        match token {
+            Some(t) => {
+                println!("admin token (shown once; also in {} with mode 0600):", file.display());
+                println!("{t}");
+                println!("use it with: export SWITCHYARD_TOKEN={t}   or   ctl --token-file {}", file.display());
+            }
+            None => println!(
+                "the database already has an admin token (in {} if this machine created it; --new-admin-token replaces it)",
+                file.display()
+            ),
+        }
+        store.close().await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -64,8 +64,16 @@ impl Planner {
     }
 
     /// The plan stream of a site: the current plan at once, then each new one.
-    pub async fn subscribe(&self, site_id: i64) -> Result<watch::Receiver<Arc<pb::RoutingPlan>>, StoreError> {
-        if let Some(tx) = self.plans.lock().unwrap_or_else(|e| e.into_inner()).get(&site_id) {
+    pub async fn subscribe(
+        &self,
+        site_id: i64,
+    ) -> Result<watch::Receiver<Arc<pb::RoutingPlan>>, StoreError> {
+        if let Some(tx) = self
+            .plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&site_id)
+        {
             return Ok(tx.subscribe());
         }
         self.refresh().await?;
@@ -78,7 +86,11 @@ impl Planner {
 
     /// The latest published plan of a site, if any.
     pub fn current(&self, site_id: i64) -> Option<Arc<pb::RoutingPlan>> {
-        self.plans.lock().unwrap_or_else(|e| e.into_inner()).get(&site_id).map(|tx| tx.borrow().clone())
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&site_id)
+            .map(|tx| tx.borrow().clone())
     }
 
     /// Recomputes every site's plan now (after an admin change or a breaker
@@ -100,14 +112,22 @@ impl Planner {
             next = min_opt(next, due);
         }
         // Removed sites: drop their senders, which ends their streams.
-        self.plans.lock().unwrap_or_else(|e| e.into_inner()).retain(|id, _| sites.iter().any(|s| s.id == *id));
+        self.plans
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|id, _| sites.iter().any(|s| s.id == *id));
         state.next = next;
         Ok(())
     }
 
     /// The plan computation for one site at `now`, with another horizon (for
     /// `ctl schedule preview`); nothing is stored or published.
-    pub async fn preview(&self, site: &SiteRow, now: DateTime<Utc>, horizon: Duration) -> Result<SitePlan, StoreError> {
+    pub async fn preview(
+        &self,
+        site: &SiteRow,
+        now: DateTime<Utc>,
+        horizon: Duration,
+    ) -> Result<SitePlan, StoreError> {
         let mut input = self.input(site).await?;
         input.horizon = horizon;
         Ok(plan::compute(&input, now))
@@ -188,12 +208,16 @@ impl Planner {
 
         if site.plan_json.as_deref() != Some(digest.as_str()) || version == 0 {
             version += 1;
-            self.store.save_plan(site.id, version as i64, &digest, &switches).await?;
+            self.store
+                .save_plan(site.id, version as i64, &digest, &switches)
+                .await?;
             for s in &switches {
                 tracing::info!(site = %s.site, algorithm = %s.algorithm, from = %s.from_pool, to = %s.to_pool, reason = %s.reason, version, "hashrate switched");
             }
         } else if !switches.is_empty() {
-            self.store.save_plan(site.id, version as i64, &digest, &switches).await?;
+            self.store
+                .save_plan(site.id, version as i64, &digest, &switches)
+                .await?;
         }
         msg.version = version;
         msg.generated_at_unix_ms = now.timestamp_millis();
@@ -229,9 +253,17 @@ impl Planner {
 
         let mut by_algo: BTreeMap<Algorithm, Vec<Slot>> = BTreeMap::new();
         for s in slots {
-            let Ok(algo) = Algorithm::from_str(&s.algorithm) else { continue };
-            let (Some(start), Some(end)) = (tod(s.start_min), tod(s.end_min)) else { continue };
-            by_algo.entry(algo).or_default().push(Slot { pool: s.pool, start, end });
+            let Ok(algo) = Algorithm::from_str(&s.algorithm) else {
+                continue;
+            };
+            let (Some(start), Some(end)) = (tod(s.start_min), tod(s.end_min)) else {
+                continue;
+            };
+            by_algo.entry(algo).or_default().push(Slot {
+                pool: s.pool,
+                start,
+                end,
+            });
         }
         let mut algorithms = Vec::new();
         for (algo, slots) in by_algo {
@@ -242,17 +274,30 @@ impl Planner {
                     continue;
                 }
             };
-            let algo_pools: Vec<&crate::store::PoolRow> =
-                pools.iter().filter(|p| p.algorithm == algo.as_str()).collect();
+            let algo_pools: Vec<&crate::store::PoolRow> = pools
+                .iter()
+                .filter(|p| p.algorithm == algo.as_str())
+                .collect();
             algorithms.push(AlgoInput {
                 algorithm: algo,
                 schedule,
                 override_: overrides
                     .iter()
                     .find(|o| o.algorithm == algo.as_str())
-                    .map(|o| Override { pool: o.pool.clone(), until: clock::from_ms(o.until_ms) }),
-                failover: failover.iter().filter(|(a, _)| a == algo.as_str()).map(|(_, p)| p.clone()).collect(),
-                pools: algo_pools.iter().filter(|p| p.enabled).map(|p| p.name.clone()).collect(),
+                    .map(|o| Override {
+                        pool: o.pool.clone(),
+                        until: clock::from_ms(o.until_ms),
+                    }),
+                failover: failover
+                    .iter()
+                    .filter(|(a, _)| a == algo.as_str())
+                    .map(|(_, p)| p.clone())
+                    .collect(),
+                pools: algo_pools
+                    .iter()
+                    .filter(|p| p.enabled)
+                    .map(|p| p.name.clone())
+                    .collect(),
                 breakers: breakers
                     .iter()
                     .filter(|(name, _)| algo_pools.iter().any(|p| &p.name == name))
@@ -260,7 +305,11 @@ impl Planner {
                     .collect(),
             });
         }
-        Ok(SiteInput { timezone, algorithms, horizon: self.settings.horizon })
+        Ok(SiteInput {
+            timezone,
+            algorithms,
+            horizon: self.settings.horizon,
+        })
     }
 }
 

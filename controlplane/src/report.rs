@@ -54,27 +54,60 @@ pub fn render(r: &Report) -> String {
     let mut s = String::new();
     let mins = r.uptime.num_minutes().max(0);
     let _ = writeln!(s, "{RULE}");
-    let _ = writeln!(s, "PROXY STATISTICS site {} {} (uptime: {}h {}m)", r.site, r.algorithm, mins / 60, mins % 60);
+    let _ = writeln!(
+        s,
+        "PROXY STATISTICS site {} {} (uptime: {}h {}m)",
+        r.site,
+        r.algorithm,
+        mins / 60,
+        mins % 60
+    );
     let _ = writeln!(s, "{RULE}");
     let _ = writeln!(s, "Servers:");
     for v in &r.servers {
-        let _ = writeln!(s, "  - {} ({}) Schedule: {} Username: {}", v.name, v.address, v.schedule, v.username);
+        let _ = writeln!(
+            s,
+            "  - {} ({}) Schedule: {} Username: {}",
+            v.name, v.address, v.schedule, v.username
+        );
     }
     let _ = writeln!(
         s,
         "Miners: {} active | {} total connections | {} disconnections",
         r.miners_active, r.miner_connections, r.miner_disconnections
     );
-    let named = |p: &Option<(String, String)>| p.as_ref().map_or("none".to_string(), |(n, a)| format!("{n} ({a})"));
+    let named = |p: &Option<(String, String)>| {
+        p.as_ref()
+            .map_or("none".to_string(), |(n, a)| format!("{n} ({a})"))
+    };
     let _ = writeln!(s, "Active server: {}", named(&r.active));
     let _ = writeln!(s, "Previous server: {}", named(&r.previous));
-    let _ = writeln!(s, "Last switch: {}", r.last_switch.as_deref().unwrap_or("never"));
+    let _ = writeln!(
+        s,
+        "Last switch: {}",
+        r.last_switch.as_deref().unwrap_or("never")
+    );
     for v in &r.servers {
         let _ = writeln!(s, "{THIN}");
-        let _ = writeln!(s, "Server: {}{}", v.name, if v.active { " (active)" } else { "" });
-        let _ = writeln!(s, "  Connections: {} | Reconnections: {}", v.connections, v.reconnections);
+        let _ = writeln!(
+            s,
+            "Server: {}{}",
+            v.name,
+            if v.active { " (active)" } else { "" }
+        );
+        let _ = writeln!(
+            s,
+            "  Connections: {} | Reconnections: {}",
+            v.connections, v.reconnections
+        );
         let total = v.accepted + v.rejected;
-        let pct = |n: u64| if total == 0 { 0.0 } else { 100.0 * n as f64 / total as f64 };
+        let pct = |n: u64| {
+            if total == 0 {
+                0.0
+            } else {
+                100.0 * n as f64 / total as f64
+            }
+        };
         let _ = writeln!(
             s,
             "  Shares: {} accepted / {} rejected ({:.1}% / {:.1}%)",
@@ -84,7 +117,11 @@ pub fn render(r: &Report) -> String {
             pct(v.rejected)
         );
         if !v.reasons.is_empty() {
-            let list: Vec<String> = v.reasons.iter().map(|(r, n)| format!("\"{r}\": {n}")).collect();
+            let list: Vec<String> = v
+                .reasons
+                .iter()
+                .map(|(r, n)| format!("\"{r}\": {n}"))
+                .collect();
             let _ = writeln!(s, "  Rejection reasons: {}", list.join(", "));
         }
     }
@@ -119,7 +156,11 @@ pub async fn gather(ctx: &Ctx, now: DateTime<Utc>) -> Result<Vec<Report>, StoreE
                 .and_then(|p| p.algorithms.iter().find(|a| a.algorithm == algo))
                 .map(|a| a.current_pool.clone());
             let address = |name: &str| {
-                pools.iter().find(|p| p.name == name).map(|p| format!("{}:{}", p.host, p.port)).unwrap_or_default()
+                pools
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map(|p| format!("{}:{}", p.host, p.port))
+                    .unwrap_or_default()
             };
             let mut servers = Vec::new();
             for p in pools.iter().filter(|p| p.algorithm == algo) {
@@ -129,19 +170,34 @@ pub async fn gather(ctx: &Ctx, now: DateTime<Utc>) -> Result<Vec<Report>, StoreE
                     .map(|s| format!("{}-{}", hhmm(s.start_min), hhmm(s.end_min)))
                     .collect();
                 let st = stats.iter().find(|s| s.pool == p.name);
-                let ok: u64 = site_live.iter().map(|l| l.connects.get(&p.name).map_or(0, |c| c.0)).sum();
-                let dps = site_live.iter().filter(|l| l.connects.get(&p.name).is_some_and(|c| c.0 > 0)).count() as u64;
+                let ok: u64 = site_live
+                    .iter()
+                    .map(|l| l.connects.get(&p.name).map_or(0, |c| c.0))
+                    .sum();
+                let dps = site_live
+                    .iter()
+                    .filter(|l| l.connects.get(&p.name).is_some_and(|c| c.0 > 0))
+                    .count() as u64;
                 servers.push(ServerLines {
                     name: p.name.clone(),
                     address: format!("{}:{}", p.host, p.port),
-                    schedule: if sched.is_empty() { "-".into() } else { sched.join(", ") },
+                    schedule: if sched.is_empty() {
+                        "-".into()
+                    } else {
+                        sched.join(", ")
+                    },
                     username: p.username.clone(),
                     active: current.as_deref() == Some(p.name.as_str()),
                     connections: ok,
                     reconnections: ok.saturating_sub(dps),
                     accepted: st.map_or(0, |s| s.accepted.max(0) as u64),
                     rejected: st.map_or(0, |s| s.rejected.max(0) as u64),
-                    reasons: st.map_or(Vec::new(), |s| s.reasons.iter().map(|(r, n)| (r.clone(), *n as u64)).collect()),
+                    reasons: st.map_or(Vec::new(), |s| {
+                        s.reasons
+                            .iter()
+                            .map(|(r, n)| (r.clone(), *n as u64))
+                            .collect()
+                    }),
                 });
             }
             let switches = store.switch_events(&site.name, &algo, 1).await?;
@@ -155,9 +211,14 @@ pub async fn gather(ctx: &Ctx, now: DateTime<Utc>) -> Result<Vec<Report>, StoreE
                 miner_connections: site_live.iter().map(|l| l.connections_total).sum(),
                 miner_disconnections: site_live.iter().map(|l| l.disconnections_total).sum(),
                 active: current.as_ref().map(|c| (c.clone(), address(c))),
-                previous: last.filter(|e| !e.from_pool.is_empty()).map(|e| (e.from_pool.clone(), address(&e.from_pool))),
+                previous: last
+                    .filter(|e| !e.from_pool.is_empty())
+                    .map(|e| (e.from_pool.clone(), address(&e.from_pool))),
                 last_switch: last.map(|e| {
-                    clock::from_ms(e.at_ms).with_timezone(&tz).format("%Y-%m-%d %H:%M:%S%z").to_string()
+                    clock::from_ms(e.at_ms)
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%d %H:%M:%S%z")
+                        .to_string()
                 }),
             });
         }
@@ -227,7 +288,12 @@ mod tests {
                     rejected: 10,
                     reasons: vec![("duplicate share".into(), 6), ("stale job".into(), 4)],
                 },
-                ServerLines { name: "pool2".into(), address: "p2:3333".into(), schedule: "12:00-24:00".into(), ..Default::default() },
+                ServerLines {
+                    name: "pool2".into(),
+                    address: "p2:3333".into(),
+                    schedule: "12:00-24:00".into(),
+                    ..Default::default()
+                },
             ],
             miners_active: 3,
             miner_connections: 5,
@@ -251,18 +317,36 @@ mod tests {
             "Server: pool2",
             "  Shares: 0 accepted / 0 rejected (0.0% / 0.0%)",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line:?} in\n{text}"
+            );
         }
     }
 
     #[test]
     fn reports_fall_on_local_quarter_hours() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(next_quarter(t("2026-11-23T10:07:31Z"), Tz::UTC), t("2026-11-23T10:15:00Z"));
-        assert_eq!(next_quarter(t("2026-11-23T10:15:00Z"), Tz::UTC), t("2026-11-23T10:30:00Z"));
+        assert_eq!(
+            next_quarter(t("2026-11-23T10:07:31Z"), Tz::UTC),
+            t("2026-11-23T10:15:00Z")
+        );
+        assert_eq!(
+            next_quarter(t("2026-11-23T10:15:00Z"), Tz::UTC),
+            t("2026-11-23T10:30:00Z")
+        );
         // Nepal is UTC+05:45: its quarter hours are not UTC's.
-        assert_eq!(next_quarter(t("2026-11-23T10:00:00Z"), Tz::Asia__Kathmandu), t("2026-11-23T10:15:00Z"));
-        assert_eq!(next_quarter(t("2026-11-23T10:01:00Z"), Tz::Asia__Kathmandu), t("2026-11-23T10:15:00Z"));
-        assert_eq!(next_quarter(t("2026-11-23T10:14:00Z"), Tz::Asia__Kathmandu), t("2026-11-23T10:15:00Z"));
+        assert_eq!(
+            next_quarter(t("2026-11-23T10:00:00Z"), Tz::Asia__Kathmandu),
+            t("2026-11-23T10:15:00Z")
+        );
+        assert_eq!(
+            next_quarter(t("2026-11-23T10:01:00Z"), Tz::Asia__Kathmandu),
+            t("2026-11-23T10:15:00Z")
+        );
+        assert_eq!(
+            next_quarter(t("2026-11-23T10:14:00Z"), Tz::Asia__Kathmandu),
+            t("2026-11-23T10:15:00Z")
+        );
     }
 }

@@ -22,21 +22,33 @@ pub struct Slot {
 
 impl Slot {
     pub fn new(pool: impl Into<String>, start: TimeOfDay, end: TimeOfDay) -> Self {
-        Slot { pool: pool.into(), start, end }
+        Slot {
+            pool: pool.into(),
+            start,
+            end,
+        }
     }
 
     /// Whether the slot covers a local minute of the day (`0..1440`); the end
     /// is exclusive and a slot with `start > end` wraps past midnight.
     pub fn contains(&self, minute: u16) -> bool {
         let (a, b) = (self.start.minutes(), self.end.minutes());
-        if a < b { (a..b).contains(&minute) } else { minute >= a || minute < b }
+        if a < b {
+            (a..b).contains(&minute)
+        } else {
+            minute >= a || minute < b
+        }
     }
 
     /// The slot as half-open minute ranges within `0..1440` (two when it
     /// crosses midnight).
     fn ranges(&self) -> impl Iterator<Item = (u16, u16)> {
         let (a, b) = (self.start.minutes().min(DAY), self.end.minutes());
-        let (first, second) = if a < b { ((a, b), (0, 0)) } else { ((a, DAY), (0, b)) };
+        let (first, second) = if a < b {
+            ((a, b), (0, 0))
+        } else {
+            ((a, DAY), (0, b))
+        };
         [first, second].into_iter().filter(|(x, y)| x < y)
     }
 
@@ -68,7 +80,10 @@ impl DaySchedule {
     /// `field` of each problem (e.g. `servers.sha256` or `schedule`).
     pub fn new(field: &str, mut slots: Vec<Slot>) -> Result<Self, Vec<Problem>> {
         if slots.is_empty() {
-            return Err(vec![Problem::new(field, "no scheduled pool: the day must be covered from 00:00 to 24:00")]);
+            return Err(vec![Problem::new(
+                field,
+                "no scheduled pool: the day must be covered from 00:00 to 24:00",
+            )]);
         }
         let mut problems = slot_problems(field, &slots);
         problems.extend(overlap_problems(field, &slots));
@@ -96,7 +111,10 @@ fn slot_problems(field: &str, slots: &[Slot]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for s in slots {
         if s.start == s.end {
-            problems.push(Problem::new(field, format!("{s}: start and end are equal (an empty slot)")));
+            problems.push(Problem::new(
+                field,
+                format!("{s}: start and end are equal (an empty slot)"),
+            ));
         } else if s.start == TimeOfDay::END_OF_DAY {
             problems.push(Problem::new(
                 field,
@@ -126,7 +144,10 @@ pub(crate) fn overlap_problems(field: &str, slots: &[Slot]) -> Vec<Problem> {
                 }
             }
             if any {
-                let times: Vec<String> = runs(&common).iter().map(|(x, y)| format!("{}-{}", tod(*x), tod(*y))).collect();
+                let times: Vec<String> = runs(&common)
+                    .iter()
+                    .map(|(x, y)| format!("{}-{}", tod(*x), tod(*y)))
+                    .collect();
                 problems.push(Problem::new(
                     field,
                     format!("{a} overlaps {b} ({} covered by both)", times.join(" and ")),
@@ -145,13 +166,18 @@ fn gap_problems(field: &str, slots: &[Slot]) -> Vec<Problem> {
     let good: Vec<&Slot> = slots.iter().filter(|s| s.is_well_formed()).collect();
     for s in &good {
         for (a, b) in s.ranges() {
-            covered[usize::from(a)..usize::from(b)].iter_mut().for_each(|c| *c = true);
+            covered[usize::from(a)..usize::from(b)]
+                .iter_mut()
+                .for_each(|c| *c = true);
         }
     }
     let uncovered: Vec<bool> = covered.iter().map(|c| !c).collect();
     let gaps = runs(&uncovered);
     if good.is_empty() {
-        return vec![Problem::new(field, "gap 00:00-24:00: no pool is scheduled at any time of the day")];
+        return vec![Problem::new(
+            field,
+            "gap 00:00-24:00: no pool is scheduled at any time of the day",
+        )];
     }
     gaps.iter()
         .map(|&(a, b)| {
@@ -203,7 +229,11 @@ mod tests {
     use super::*;
 
     fn slot(pool: &str, start: &str, end: &str) -> Slot {
-        Slot::new(pool, TimeOfDay::parse(start).unwrap(), TimeOfDay::parse(end).unwrap())
+        Slot::new(
+            pool,
+            TimeOfDay::parse(start).unwrap(),
+            TimeOfDay::parse(end).unwrap(),
+        )
     }
 
     fn messages(r: Result<DaySchedule, Vec<Problem>>) -> Vec<String> {
@@ -212,7 +242,11 @@ mod tests {
 
     #[test]
     fn two_halves_cover_the_day() {
-        let day = DaySchedule::new("servers.sha256", vec![slot("bch", "12:00", "24:00"), slot("btc", "00:00", "12:00")]).unwrap();
+        let day = DaySchedule::new(
+            "servers.sha256",
+            vec![slot("bch", "12:00", "24:00"), slot("btc", "00:00", "12:00")],
+        )
+        .unwrap();
         assert_eq!(day.slots()[0].pool, "btc");
         assert_eq!(day.pool_at(0), "btc");
         assert_eq!(day.pool_at(719), "btc");
@@ -223,7 +257,14 @@ mod tests {
 
     #[test]
     fn midnight_crossover_is_allowed() {
-        let day = DaySchedule::new("s", vec![slot("night", "22:00", "06:00"), slot("day", "06:00", "22:00")]).unwrap();
+        let day = DaySchedule::new(
+            "s",
+            vec![
+                slot("night", "22:00", "06:00"),
+                slot("day", "06:00", "22:00"),
+            ],
+        )
+        .unwrap();
         assert_eq!(day.pool_at(23 * 60), "night");
         assert_eq!(day.pool_at(0), "night");
         assert_eq!(day.pool_at(5 * 60 + 59), "night");
@@ -236,44 +277,80 @@ mod tests {
         assert!(DaySchedule::new("s", vec![slot("xmr", "00:00", "24:00")]).is_ok());
         // 06:00-06:00 is empty, not all day.
         let m = messages(DaySchedule::new("s", vec![slot("xmr", "06:00", "06:00")]));
-        assert!(m[0].contains("xmr 06:00-06:00: start and end are equal"), "{m:?}");
+        assert!(
+            m[0].contains("xmr 06:00-06:00: start and end are equal"),
+            "{m:?}"
+        );
     }
 
     #[test]
     fn overlap_names_both_slots_and_the_common_times() {
-        let m = messages(DaySchedule::new("s", vec![slot("btc", "00:00", "12:00"), slot("bch", "11:00", "24:00")]));
-        assert_eq!(m, vec!["btc 00:00-12:00 overlaps bch 11:00-24:00 (11:00-12:00 covered by both)"]);
+        let m = messages(DaySchedule::new(
+            "s",
+            vec![slot("btc", "00:00", "12:00"), slot("bch", "11:00", "24:00")],
+        ));
+        assert_eq!(
+            m,
+            vec!["btc 00:00-12:00 overlaps bch 11:00-24:00 (11:00-12:00 covered by both)"]
+        );
     }
 
     #[test]
     fn overlap_across_midnight() {
         let m = messages(DaySchedule::new(
             "s",
-            vec![slot("a", "22:00", "02:00"), slot("b", "23:00", "01:00"), slot("c", "02:00", "22:00")],
+            vec![
+                slot("a", "22:00", "02:00"),
+                slot("b", "23:00", "01:00"),
+                slot("c", "02:00", "22:00"),
+            ],
         ));
-        assert_eq!(m, vec!["a 22:00-02:00 overlaps b 23:00-01:00 (23:00-01:00 covered by both)"]);
+        assert_eq!(
+            m,
+            vec!["a 22:00-02:00 overlaps b 23:00-01:00 (23:00-01:00 covered by both)"]
+        );
     }
 
     #[test]
     fn gap_names_neighbours() {
-        let m = messages(DaySchedule::new("s", vec![slot("btc", "00:00", "12:00"), slot("bch", "13:00", "24:00")]));
-        assert_eq!(m, vec!["gap 12:00-13:00: no pool is scheduled between btc 00:00-12:00 and bch 13:00-24:00"]);
+        let m = messages(DaySchedule::new(
+            "s",
+            vec![slot("btc", "00:00", "12:00"), slot("bch", "13:00", "24:00")],
+        ));
+        assert_eq!(
+            m,
+            vec![
+                "gap 12:00-13:00: no pool is scheduled between btc 00:00-12:00 and bch 13:00-24:00"
+            ]
+        );
     }
 
     #[test]
     fn day_not_fully_covered() {
         let m = messages(DaySchedule::new("s", vec![slot("btc", "00:00", "12:00")]));
-        assert_eq!(m, vec!["gap 12:00-24:00: nothing is scheduled outside btc 00:00-12:00"]);
+        assert_eq!(
+            m,
+            vec!["gap 12:00-24:00: nothing is scheduled outside btc 00:00-12:00"]
+        );
         // A gap across midnight is one gap.
         let m = messages(DaySchedule::new("s", vec![slot("btc", "01:00", "23:00")]));
-        assert_eq!(m, vec!["gap 23:00-01:00: nothing is scheduled outside btc 01:00-23:00"]);
+        assert_eq!(
+            m,
+            vec!["gap 23:00-01:00: nothing is scheduled outside btc 01:00-23:00"]
+        );
     }
 
     #[test]
     fn twenty_four_is_only_an_end() {
-        let m = messages(DaySchedule::new("s", vec![slot("a", "24:00", "12:00"), slot("b", "00:00", "24:00")]));
+        let m = messages(DaySchedule::new(
+            "s",
+            vec![slot("a", "24:00", "12:00"), slot("b", "00:00", "24:00")],
+        ));
         assert_eq!(m.len(), 1, "{m:?}");
-        assert!(m[0].contains("a 24:00-12:00: 24:00 is the end of the day"), "{m:?}");
+        assert!(
+            m[0].contains("a 24:00-12:00: 24:00 is the end of the day"),
+            "{m:?}"
+        );
     }
 
     #[test]
@@ -282,7 +359,12 @@ mod tests {
         assert!(m[0].contains("no scheduled pool"));
         let m = messages(DaySchedule::new(
             "s",
-            vec![slot("a", "00:00", "10:00"), slot("b", "09:00", "12:00"), slot("c", "13:00", "13:00"), slot("d", "14:00", "24:00")],
+            vec![
+                slot("a", "00:00", "10:00"),
+                slot("b", "09:00", "12:00"),
+                slot("c", "13:00", "13:00"),
+                slot("d", "14:00", "24:00"),
+            ],
         ));
         assert_eq!(m.len(), 3, "{m:?}");
     }
@@ -291,7 +373,11 @@ mod tests {
     fn a_pool_may_have_two_slots() {
         let day = DaySchedule::new(
             "s",
-            vec![slot("a", "00:00", "06:00"), slot("b", "06:00", "18:00"), slot("a", "18:00", "24:00")],
+            vec![
+                slot("a", "00:00", "06:00"),
+                slot("b", "06:00", "18:00"),
+                slot("a", "18:00", "24:00"),
+            ],
         )
         .unwrap();
         assert_eq!(day.pool_at(20 * 60), "a");

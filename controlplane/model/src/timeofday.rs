@@ -50,18 +50,26 @@ impl TimeOfDay {
                 "{s:?} has seconds, but schedules have minute resolution (a time with seconds would leave part of a minute unscheduled){hint}"
             ));
         }
-        let [h, m] = parts[..] else { return Err(expected()) };
+        let [h, m] = parts[..] else {
+            return Err(expected());
+        };
         if !(1..=2).contains(&h.len()) || m.len() != 2 || !is_digits(h) || !is_digits(m) {
             return Err(expected());
         }
-        let (Ok(hour), Ok(minute)) = (h.parse::<u16>(), m.parse::<u16>()) else { return Err(expected()) };
+        let (Ok(hour), Ok(minute)) = (h.parse::<u16>(), m.parse::<u16>()) else {
+            return Err(expected());
+        };
         if minute > 59 {
-            return Err(format!("minute {minute} in {s:?} is out of range (00 to 59)"));
+            return Err(format!(
+                "minute {minute} in {s:?} is out of range (00 to 59)"
+            ));
         }
         match hour {
             0..=23 => Ok(TimeOfDay(hour * 60 + minute)),
             24 if minute == 0 => Ok(TimeOfDay::END_OF_DAY),
-            24 => Err(format!("{s:?} is past the end of the day (24:00 is the latest time)")),
+            24 => Err(format!(
+                "{s:?} is past the end of the day (24:00 is the latest time)"
+            )),
             _ => Err(format!("hour {hour} in {s:?} is out of range (00 to 24)")),
         }
     }
@@ -132,10 +140,29 @@ mod tests {
 
     #[test]
     fn rejects_malformed_and_out_of_range() {
-        for bad in ["", "12", "12:0", "12:000", "123:00", "ab:cd", "12:60", "25:00", "24:01", "-1:00", "12.00", "12:00pm", ":30", "１２:00"] {
+        for bad in [
+            "",
+            "12",
+            "12:0",
+            "12:000",
+            "123:00",
+            "ab:cd",
+            "12:60",
+            "25:00",
+            "24:01",
+            "-1:00",
+            "12.00",
+            "12:00pm",
+            ":30",
+            "１２:00",
+        ] {
             assert!(TimeOfDay::parse(bad).is_err(), "{bad:?} accepted");
         }
-        assert!(TimeOfDay::parse("24:30").unwrap_err().contains("past the end of the day"));
+        assert!(
+            TimeOfDay::parse("24:30")
+                .unwrap_err()
+                .contains("past the end of the day")
+        );
         assert!(TimeOfDay::parse("12:75").unwrap_err().contains("minute 75"));
     }
 

@@ -118,7 +118,10 @@ impl Fleet {
             workers[site].push((worker_name(&sites[site], w), difficulty));
         }
         let dataplanes = (0..a.sites)
-            .map(|i| uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | i as u128).to_string())
+            .map(|i| {
+                uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | i as u128)
+                    .to_string()
+            })
             .collect();
         let start_ms = end_ms - a.days * DAY_MS;
         Fleet {
@@ -284,7 +287,8 @@ fn thousands(n: u64) -> String {
 
 /// One plain read-only connection, as `sqlite3` users have.
 async fn sql_conn(db: &Path) -> anyhow::Result<SqlitePool> {
-    let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?.read_only(true);
+    let opts =
+        SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?.read_only(true);
     Ok(SqlitePoolOptions::new()
         .max_connections(1)
         .connect_with(opts)
@@ -305,7 +309,11 @@ struct Ingest {
     first_million: Option<(u64, Duration)>,
 }
 
-async fn ingest(a: &Args, store: &Store, fleet: &mut Fleet) -> anyhow::Result<(Ingest, usize, Vec<ShareInsert>)> {
+async fn ingest(
+    a: &Args,
+    store: &Store,
+    fleet: &mut Fleet,
+) -> anyhow::Result<(Ingest, usize, Vec<ShareInsert>)> {
     let batches = a.events.div_ceil(a.batch as u64);
     let mut r = Ingest {
         events: 0,
@@ -370,7 +378,10 @@ async fn main() -> anyhow::Result<()> {
         bail!("--queries-only needs an existing --db");
     }
     if !a.queries_only && db.exists() {
-        bail!("{} exists; give a new path (or --queries-only)", db.display());
+        bail!(
+            "{} exists; give a new path (or --queries-only)",
+            db.display()
+        );
     }
     if let (Some(ps), false) = (a.page_size, a.queries_only) {
         // Page size is fixed when the first page is written.
@@ -419,7 +430,11 @@ async fn main() -> anyhow::Result<()> {
     let stored = store.share_count().await? as u64;
     let size = file_size(&db);
 
-    eprintln!("timing queries over {} events ({} runs each)", thousands(stored), a.runs);
+    eprintln!(
+        "timing queries over {} events ({} runs each)",
+        thousands(stored),
+        a.runs
+    );
     let mut timings = Vec::new();
     let workers: Vec<&String> = fleet.workers.iter().flatten().map(|(n, _)| n).collect();
     timings.push(
@@ -437,7 +452,11 @@ async fn main() -> anyhow::Result<()> {
         time("one pool, one hour, LIMIT 1000", a.runs, |i| {
             let hour = (end_ms - (i as i64 + 1) * 25 * HOUR_MS) / HOUR_MS * HOUR_MS;
             let f = ShareFilter {
-                pool: Some(fleet.pools[fleet.pool_at(i % fleet.sites.len(), hour)].0.clone()),
+                pool: Some(
+                    fleet.pools[fleet.pool_at(i % fleet.sites.len(), hour)]
+                        .0
+                        .clone(),
+                ),
                 since_ms: Some(hour),
                 until_ms: Some(hour + HOUR_MS),
                 ..Default::default()
@@ -448,16 +467,20 @@ async fn main() -> anyhow::Result<()> {
         .await?,
     );
     timings.push(
-        time("rejected shares of one pool, last 24 h, LIMIT 1000", a.runs, |i| {
-            let f = ShareFilter {
-                pool: Some(fleet.pools[i % fleet.pools.len()].0.clone()),
-                verdict: Some("rejected".into()),
-                since_ms: Some(end_ms - DAY_MS),
-                ..Default::default()
-            };
-            let store = &store;
-            async move { Ok(store.query_shares(&f, 1000).await?.0.len()) }
-        })
+        time(
+            "rejected shares of one pool, last 24 h, LIMIT 1000",
+            a.runs,
+            |i| {
+                let f = ShareFilter {
+                    pool: Some(fleet.pools[i % fleet.pools.len()].0.clone()),
+                    verdict: Some("rejected".into()),
+                    since_ms: Some(end_ms - DAY_MS),
+                    ..Default::default()
+                };
+                let store = &store;
+                async move { Ok(store.query_shares(&f, 1000).await?.0.len()) }
+            },
+        )
         .await?,
     );
     timings.push(
@@ -506,7 +529,14 @@ async fn main() -> anyhow::Result<()> {
                 "%Y-%m-%d"
             };
             let (from, to) = (utc(day, fmt), utc(day + DAY_MS, fmt));
-            async move { Ok(sqlx::query(sql).bind(from).bind(to).fetch_all(conn).await?.len()) }
+            async move {
+                Ok(sqlx::query(sql)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(conn)
+                    .await?
+                    .len())
+            }
         })
         .await?;
         timings.push(t);

@@ -12,7 +12,9 @@ use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
 
-use super::{Ctx, admin_config, admin_query, admin_schedule, hash_token, invalid, new_token, status};
+use super::{
+    Ctx, admin_config, admin_query, admin_schedule, hash_token, invalid, new_token, status,
+};
 use crate::clock;
 use crate::convert;
 use crate::store::{PoolPatch, PoolRow};
@@ -26,8 +28,17 @@ impl AdminService {
         AdminService { ctx }
     }
 
-    pub(super) async fn audit(&self, action: &str, target: &str, detail: &str) -> Result<(), Status> {
-        self.ctx.store.audit("admin", action, target, detail).await.map_err(status)
+    pub(super) async fn audit(
+        &self,
+        action: &str,
+        target: &str,
+        detail: &str,
+    ) -> Result<(), Status> {
+        self.ctx
+            .store
+            .audit("admin", action, target, detail)
+            .await
+            .map_err(status)
     }
 
     pub(super) async fn refresh(&self) -> Result<(), Status> {
@@ -50,8 +61,14 @@ fn name(field: &str, s: &str) -> Result<(), Status> {
     if s.is_empty() || s.len() > 64 {
         return Err(invalid(field, "must be 1 to 64 characters"));
     }
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
-        return Err(invalid(field, format!("{s:?}: use letters, digits, '-', '_' and '.'")));
+    if !s
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(invalid(
+            field,
+            format!("{s:?}: use letters, digits, '-', '_' and '.'"),
+        ));
     }
     Ok(())
 }
@@ -60,16 +77,25 @@ fn check_pool(p: &PoolRow) -> Result<(), Status> {
     name("name", &p.name)?;
     algorithm("algorithm", &p.algorithm)?;
     if p.host.trim().is_empty() || p.host.len() > 253 || p.host.contains(['/', ' ']) {
-        return Err(invalid("host", format!("{:?} is not a host name or address", p.host)));
+        return Err(invalid(
+            "host",
+            format!("{:?} is not a host name or address", p.host),
+        ));
     }
     if !(1..=65535).contains(&p.port) {
         return Err(invalid("port", format!("{} is not in 1..=65535", p.port)));
     }
     if p.username.is_empty() {
-        return Err(invalid("username", "the pool username (wallet.worker) is required"));
+        return Err(invalid(
+            "username",
+            "the pool username (wallet.worker) is required",
+        ));
     }
     if !matches!(p.mode.as_str(), "aggregate" | "passthrough") {
-        return Err(invalid("mode", format!("{:?}: must be aggregate or passthrough", p.mode)));
+        return Err(invalid(
+            "mode",
+            format!("{:?}: must be aggregate or passthrough", p.mode),
+        ));
     }
     if !(1..=600).contains(&p.connect_timeout_s) {
         return Err(invalid("connect_timeout_s", "must be 1..=600 seconds"));
@@ -80,9 +106,15 @@ fn check_pool(p: &PoolRow) -> Result<(), Status> {
     if let Some(b) = p.buffer_percent
         && !(0.01..=0.50).contains(&b)
     {
-        return Err(invalid("buffer_percent", format!("{b} is not in 0.01..=0.50")));
+        return Err(invalid(
+            "buffer_percent",
+            format!("{b} is not in 0.01..=0.50"),
+        ));
     }
-    for (f, v) in [("min_difficulty", p.min_difficulty), ("max_difficulty", p.max_difficulty)] {
+    for (f, v) in [
+        ("min_difficulty", p.min_difficulty),
+        ("max_difficulty", p.max_difficulty),
+    ] {
         if let Some(v) = v
             && !(v.is_finite() && v > 0.0)
         {
@@ -92,7 +124,10 @@ fn check_pool(p: &PoolRow) -> Result<(), Status> {
     if let (Some(lo), Some(hi)) = (p.min_difficulty, p.max_difficulty)
         && lo > hi
     {
-        return Err(invalid("min_difficulty", format!("{lo} is above max_difficulty {hi}")));
+        return Err(invalid(
+            "min_difficulty",
+            format!("{lo} is above max_difficulty {hi}"),
+        ));
     }
     Ok(())
 }
@@ -107,10 +142,22 @@ fn pool_row(p: &pb::Pool) -> PoolRow {
         username: p.username.clone(),
         password: p.password.clone(),
         tls: p.tls,
-        mode: if p.mode.is_empty() { "aggregate".into() } else { p.mode.to_ascii_lowercase() },
+        mode: if p.mode.is_empty() {
+            "aggregate".into()
+        } else {
+            p.mode.to_ascii_lowercase()
+        },
         enabled: p.enabled,
-        connect_timeout_s: if p.connect_timeout_s == 0 { 30 } else { i64::from(p.connect_timeout_s) },
-        retry_interval_s: if p.retry_interval_s == 0 { 5 } else { i64::from(p.retry_interval_s) },
+        connect_timeout_s: if p.connect_timeout_s == 0 {
+            30
+        } else {
+            i64::from(p.connect_timeout_s)
+        },
+        retry_interval_s: if p.retry_interval_s == 0 {
+            5
+        } else {
+            i64::from(p.retry_interval_s)
+        },
         buffer_percent: p.buffer_percent,
         min_difficulty: p.min_difficulty,
         max_difficulty: p.max_difficulty,
@@ -127,7 +174,10 @@ fn pool_detail(p: &PoolRow) -> String {
 
 #[tonic::async_trait]
 impl Admin for AdminService {
-    async fn status(&self, _: Request<pb::StatusRequest>) -> Result<Response<pb::StatusResponse>, Status> {
+    async fn status(
+        &self,
+        _: Request<pb::StatusRequest>,
+    ) -> Result<Response<pb::StatusResponse>, Status> {
         let s = &self.ctx.store;
         let sites = s.sites().await.map_err(status)?;
         let pools = s.pools(None).await.map_err(status)?;
@@ -142,7 +192,11 @@ impl Admin for AdminService {
                     current_pool: a.current_pool.clone(),
                     scheduled_pool: a.scheduled_pool.clone(),
                     next_switch_unix_ms: a.switches.first().map_or(0, |w| w.at_unix_ms),
-                    next_pool: a.switches.first().map(|w| w.pool.clone()).unwrap_or_default(),
+                    next_pool: a
+                        .switches
+                        .first()
+                        .map(|w| w.pool.clone())
+                        .unwrap_or_default(),
                 })
                 .collect();
             plans.push(pb::SitePlanSummary {
@@ -164,26 +218,54 @@ impl Admin for AdminService {
         }))
     }
 
-    async fn add_site(&self, req: Request<pb::AddSiteRequest>) -> Result<Response<pb::AddSiteResponse>, Status> {
+    async fn add_site(
+        &self,
+        req: Request<pb::AddSiteRequest>,
+    ) -> Result<Response<pb::AddSiteResponse>, Status> {
         let r = req.into_inner();
         name("name", &r.name)?;
-        let tz = if r.timezone.is_empty() { self.ctx.local_tz.name().to_string() } else { r.timezone.clone() };
-        chrono_tz::Tz::from_str(&tz)
-            .map_err(|_| invalid("timezone", format!("{tz:?} is not an IANA time zone (e.g. America/Chicago)")))?;
+        let tz = if r.timezone.is_empty() {
+            self.ctx.local_tz.name().to_string()
+        } else {
+            r.timezone.clone()
+        };
+        chrono_tz::Tz::from_str(&tz).map_err(|_| {
+            invalid(
+                "timezone",
+                format!("{tz:?} is not an IANA time zone (e.g. America/Chicago)"),
+            )
+        })?;
         let token = new_token("site");
         let proxy = admin_config::default_proxy_yaml();
-        let site = self.ctx.store.add_site(&r.name, &tz, &hash_token(&token), &proxy).await.map_err(status)?;
-        self.audit("site.add", &r.name, &format!("timezone={tz}")).await?;
+        let site = self
+            .ctx
+            .store
+            .add_site(&r.name, &tz, &hash_token(&token), &proxy)
+            .await
+            .map_err(status)?;
+        self.audit("site.add", &r.name, &format!("timezone={tz}"))
+            .await?;
         self.refresh().await?;
-        Ok(Response::new(pb::AddSiteResponse { site: Some(convert::site(&site)), token }))
+        Ok(Response::new(pb::AddSiteResponse {
+            site: Some(convert::site(&site)),
+            token,
+        }))
     }
 
-    async fn list_sites(&self, _: Request<pb::ListSitesRequest>) -> Result<Response<pb::ListSitesResponse>, Status> {
+    async fn list_sites(
+        &self,
+        _: Request<pb::ListSitesRequest>,
+    ) -> Result<Response<pb::ListSitesResponse>, Status> {
         let sites = self.ctx.store.sites().await.map_err(status)?;
-        Ok(Response::new(pb::ListSitesResponse { sites: sites.iter().map(convert::site).collect() }))
+        Ok(Response::new(pb::ListSitesResponse {
+            sites: sites.iter().map(convert::site).collect(),
+        }))
     }
 
-    async fn remove_site(&self, req: Request<pb::RemoveSiteRequest>) -> Result<Response<pb::Empty>, Status> {
+    async fn remove_site(
+        &self,
+        req: Request<pb::RemoveSiteRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
         let r = req.into_inner();
         let site = self.site(&r.name).await?;
         self.ctx.store.remove_site(&r.name).await.map_err(status)?;
@@ -197,16 +279,23 @@ impl Admin for AdminService {
         let p = pool_row(&req.into_inner());
         check_pool(&p)?;
         let saved = self.ctx.store.add_pool(&p).await.map_err(status)?;
-        self.audit("pool.add", &saved.name, &pool_detail(&saved)).await?;
+        self.audit("pool.add", &saved.name, &pool_detail(&saved))
+            .await?;
         self.refresh().await?;
         Ok(Response::new(convert::pool(&saved)))
     }
 
-    async fn update_pool(&self, req: Request<pb::UpdatePoolRequest>) -> Result<Response<pb::Pool>, Status> {
+    async fn update_pool(
+        &self,
+        req: Request<pb::UpdatePoolRequest>,
+    ) -> Result<Response<pb::Pool>, Status> {
         let r = req.into_inner();
         let mut p = self.ctx.store.pool(&r.name).await.map_err(status)?;
         let port = match r.port {
-            Some(port) => Some(u16::try_from(port).map_err(|_| invalid("port", format!("{port} is not in 1..=65535")))?),
+            Some(port) => Some(
+                u16::try_from(port)
+                    .map_err(|_| invalid("port", format!("{port} is not in 1..=65535")))?,
+            ),
             None => None,
         };
         let patch = PoolPatch {
@@ -226,8 +315,17 @@ impl Admin for AdminService {
         patch.apply(&mut p);
         check_pool(&p)?;
         let saved = self.ctx.store.save_pool(&p).await.map_err(status)?;
-        let pw = if r.password.is_some() { " password=changed" } else { "" };
-        self.audit("pool.update", &saved.name, &format!("{}{pw}", pool_detail(&saved))).await?;
+        let pw = if r.password.is_some() {
+            " password=changed"
+        } else {
+            ""
+        };
+        self.audit(
+            "pool.update",
+            &saved.name,
+            &format!("{}{pw}", pool_detail(&saved)),
+        )
+        .await?;
         self.refresh().await?;
         Ok(Response::new(convert::pool(&saved)))
     }
@@ -242,51 +340,101 @@ impl Admin for AdminService {
         Ok(Response::new(pb::Empty {}))
     }
 
-    async fn set_pool_enabled(&self, req: Request<pb::SetPoolEnabledRequest>) -> Result<Response<pb::Pool>, Status> {
+    async fn set_pool_enabled(
+        &self,
+        req: Request<pb::SetPoolEnabledRequest>,
+    ) -> Result<Response<pb::Pool>, Status> {
         let r = req.into_inner();
         let mut p = self.ctx.store.pool(&r.name).await.map_err(status)?;
         p.enabled = r.enabled;
         let saved = self.ctx.store.save_pool(&p).await.map_err(status)?;
-        self.audit(if r.enabled { "pool.enable" } else { "pool.disable" }, &r.name, "").await?;
+        self.audit(
+            if r.enabled {
+                "pool.enable"
+            } else {
+                "pool.disable"
+            },
+            &r.name,
+            "",
+        )
+        .await?;
         self.refresh().await?;
         Ok(Response::new(convert::pool(&saved)))
     }
 
-    async fn list_pools(&self, req: Request<pb::ListPoolsRequest>) -> Result<Response<pb::ListPoolsResponse>, Status> {
+    async fn list_pools(
+        &self,
+        req: Request<pb::ListPoolsRequest>,
+    ) -> Result<Response<pb::ListPoolsResponse>, Status> {
         let r = req.into_inner();
-        let algo = if r.algorithm.is_empty() { None } else { Some(algorithm("algorithm", &r.algorithm)?) };
-        let pools = self.ctx.store.pools(algo.map(|a| a.as_str())).await.map_err(status)?;
-        Ok(Response::new(pb::ListPoolsResponse { pools: pools.iter().map(convert::pool).collect() }))
+        let algo = if r.algorithm.is_empty() {
+            None
+        } else {
+            Some(algorithm("algorithm", &r.algorithm)?)
+        };
+        let pools = self
+            .ctx
+            .store
+            .pools(algo.map(|a| a.as_str()))
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListPoolsResponse {
+            pools: pools.iter().map(convert::pool).collect(),
+        }))
     }
 
-    async fn set_schedule(&self, req: Request<pb::SetScheduleRequest>) -> Result<Response<pb::ScheduleResponse>, Status> {
-        admin_schedule::set_schedule(self, req.into_inner()).await.map(Response::new)
+    async fn set_schedule(
+        &self,
+        req: Request<pb::SetScheduleRequest>,
+    ) -> Result<Response<pb::ScheduleResponse>, Status> {
+        admin_schedule::set_schedule(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn show_schedule(
         &self,
         req: Request<pb::ShowScheduleRequest>,
     ) -> Result<Response<pb::ShowScheduleResponse>, Status> {
-        admin_schedule::show_schedule(self, req.into_inner()).await.map(Response::new)
+        admin_schedule::show_schedule(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn preview_schedule(
         &self,
         req: Request<pb::PreviewScheduleRequest>,
     ) -> Result<Response<pb::PreviewScheduleResponse>, Status> {
-        admin_schedule::preview(self, req.into_inner()).await.map(Response::new)
+        admin_schedule::preview(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
-    async fn set_failover(&self, req: Request<pb::SetFailoverRequest>) -> Result<Response<pb::Empty>, Status> {
-        admin_schedule::set_failover(self, req.into_inner()).await.map(Response::new)
+    async fn set_failover(
+        &self,
+        req: Request<pb::SetFailoverRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        admin_schedule::set_failover(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
-    async fn set_override(&self, req: Request<pb::SetOverrideRequest>) -> Result<Response<pb::Empty>, Status> {
-        admin_schedule::set_override(self, req.into_inner()).await.map(Response::new)
+    async fn set_override(
+        &self,
+        req: Request<pb::SetOverrideRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        admin_schedule::set_override(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
-    async fn clear_override(&self, req: Request<pb::ClearOverrideRequest>) -> Result<Response<pb::Empty>, Status> {
-        admin_schedule::clear_override(self, req.into_inner()).await.map(Response::new)
+    async fn clear_override(
+        &self,
+        req: Request<pb::ClearOverrideRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        admin_schedule::clear_override(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn list_breakers(
@@ -294,22 +442,45 @@ impl Admin for AdminService {
         req: Request<pb::ListBreakersRequest>,
     ) -> Result<Response<pb::ListBreakersResponse>, Status> {
         let r = req.into_inner();
-        let site_id = if r.site.is_empty() { None } else { Some(self.site(&r.site).await?.id) };
+        let site_id = if r.site.is_empty() {
+            None
+        } else {
+            Some(self.site(&r.site).await?.id)
+        };
         let now = clock::now();
         // Show what is due: an open breaker past its recovery is half-open.
-        if !self.ctx.breakers.tick(now).await.map_err(status)?.is_empty() {
+        if !self
+            .ctx
+            .breakers
+            .tick(now)
+            .await
+            .map_err(status)?
+            .is_empty()
+        {
             self.refresh().await?;
         }
         let rows = self.ctx.breakers.list(site_id).await;
-        Ok(Response::new(pb::ListBreakersResponse { breakers: rows.iter().map(convert::breaker).collect() }))
+        Ok(Response::new(pb::ListBreakersResponse {
+            breakers: rows.iter().map(convert::breaker).collect(),
+        }))
     }
 
-    async fn reset_breaker(&self, req: Request<pb::BreakerTarget>) -> Result<Response<pb::Breaker>, Status> {
-        self.breaker_op(req.into_inner(), false).await.map(Response::new)
+    async fn reset_breaker(
+        &self,
+        req: Request<pb::BreakerTarget>,
+    ) -> Result<Response<pb::Breaker>, Status> {
+        self.breaker_op(req.into_inner(), false)
+            .await
+            .map(Response::new)
     }
 
-    async fn open_breaker(&self, req: Request<pb::BreakerTarget>) -> Result<Response<pb::Breaker>, Status> {
-        self.breaker_op(req.into_inner(), true).await.map(Response::new)
+    async fn open_breaker(
+        &self,
+        req: Request<pb::BreakerTarget>,
+    ) -> Result<Response<pb::Breaker>, Status> {
+        self.breaker_op(req.into_inner(), true)
+            .await
+            .map(Response::new)
     }
 
     async fn list_data_planes(
@@ -317,7 +488,11 @@ impl Admin for AdminService {
         req: Request<pb::ListDataPlanesRequest>,
     ) -> Result<Response<pb::ListDataPlanesResponse>, Status> {
         let r = req.into_inner();
-        let site_id = if r.site.is_empty() { None } else { Some(self.site(&r.site).await?.id) };
+        let site_id = if r.site.is_empty() {
+            None
+        } else {
+            Some(self.site(&r.site).await?.id)
+        };
         let rows = self.ctx.store.dataplanes(site_id).await.map_err(status)?;
         let live = self.ctx.live().clone();
         Ok(Response::new(pb::ListDataPlanesResponse {
@@ -332,18 +507,27 @@ impl Admin for AdminService {
         &self,
         req: Request<pb::QuerySharesRequest>,
     ) -> Result<Response<pb::QuerySharesResponse>, Status> {
-        admin_query::shares(self, req.into_inner()).await.map(Response::new)
+        admin_query::shares(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
-    async fn stats(&self, req: Request<pb::StatsRequest>) -> Result<Response<pb::StatsResponse>, Status> {
-        admin_query::stats(self, req.into_inner()).await.map(Response::new)
+    async fn stats(
+        &self,
+        req: Request<pb::StatsRequest>,
+    ) -> Result<Response<pb::StatsResponse>, Status> {
+        admin_query::stats(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn import_config(
         &self,
         req: Request<pb::ImportConfigRequest>,
     ) -> Result<Response<pb::ImportConfigResponse>, Status> {
-        admin_config::import(self, req.into_inner()).await.map(Response::new)
+        admin_config::import(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn export_config(
@@ -357,7 +541,10 @@ impl Admin for AdminService {
         &self,
         req: Request<pb::ValidateConfigRequest>,
     ) -> Result<Response<pb::ValidateConfigResponse>, Status> {
-        Ok(Response::new(admin_config::validate(self, &req.into_inner().yaml)))
+        Ok(Response::new(admin_config::validate(
+            self,
+            &req.into_inner().yaml,
+        )))
     }
 }
 
@@ -368,12 +555,25 @@ impl AdminService {
         let now = clock::now();
         let (s, p) = ((site.id, site.name.as_str()), (pool.id, pool.name.as_str()));
         if open {
-            self.ctx.breakers.force_open(s, p, now).await.map_err(status)?;
+            self.ctx
+                .breakers
+                .force_open(s, p, now)
+                .await
+                .map_err(status)?;
         } else {
             self.ctx.breakers.reset(s, p, now).await.map_err(status)?;
         }
         let target = format!("{}/{}", site.name, pool.name);
-        self.audit(if open { "breaker.open" } else { "breaker.reset" }, &target, "").await?;
+        self.audit(
+            if open {
+                "breaker.open"
+            } else {
+                "breaker.reset"
+            },
+            &target,
+            "",
+        )
+        .await?;
         self.refresh().await?;
         let rows = self.ctx.breakers.list(Some(site.id)).await;
         let row = rows

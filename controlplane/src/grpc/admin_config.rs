@@ -24,19 +24,31 @@ pub(super) fn validate(a: &AdminService, yaml: &str) -> pb::ValidateConfigRespon
     pb::ValidateConfigResponse {
         problems: config::validate(yaml, a.ctx.local_tz)
             .into_iter()
-            .map(|p| pb::Problem { field: p.field, message: p.message })
+            .map(|p| pb::Problem {
+                field: p.field,
+                message: p.message,
+            })
             .collect(),
     }
 }
 
-pub(super) async fn import(a: &AdminService, r: pb::ImportConfigRequest) -> Result<pb::ImportConfigResponse, Status> {
-    let import = config::load(&r.yaml, a.ctx.local_tz)
-        .map_err(|p| Status::invalid_argument(format!("the config has problems:\n{}", problem::render(&p))))?;
-    let out = apply(&a.ctx.store, &import, r.replace).await.map_err(status)?;
+pub(super) async fn import(
+    a: &AdminService,
+    r: pb::ImportConfigRequest,
+) -> Result<pb::ImportConfigResponse, Status> {
+    let import = config::load(&r.yaml, a.ctx.local_tz).map_err(|p| {
+        Status::invalid_argument(format!("the config has problems:\n{}", problem::render(&p)))
+    })?;
+    let out = apply(&a.ctx.store, &import, r.replace)
+        .await
+        .map_err(status)?;
     a.audit(
         "config.import",
         "config",
-        &format!("sites={} pools={} schedules={} replace={}", out.sites, out.pools, out.schedules, r.replace),
+        &format!(
+            "sites={} pools={} schedules={} replace={}",
+            out.sites, out.pools, out.schedules, r.replace
+        ),
     )
     .await?;
     a.refresh().await?;
@@ -45,7 +57,11 @@ pub(super) async fn import(a: &AdminService, r: pb::ImportConfigRequest) -> Resu
 
 /// Writes an import into the store. Without `replace`, any pool or site that
 /// already exists is an error naming all of them, and nothing is written.
-pub async fn apply(store: &Store, import: &Import, replace: bool) -> Result<pb::ImportConfigResponse, StoreError> {
+pub async fn apply(
+    store: &Store,
+    import: &Import,
+    replace: bool,
+) -> Result<pb::ImportConfigResponse, StoreError> {
     if !replace {
         let mut clashes = Vec::new();
         for p in &import.pools {
@@ -88,8 +104,13 @@ pub async fn apply(store: &Store, import: &Import, replace: bool) -> Result<pb::
             }
             Err(StoreError::NotFound(_)) => {
                 let token = new_token("site");
-                let site = store.add_site(&s.name, s.timezone.name(), &hash_token(&token), &proxy).await?;
-                out.new_site_tokens.push(pb::SiteToken { site: s.name.clone(), token });
+                let site = store
+                    .add_site(&s.name, s.timezone.name(), &hash_token(&token), &proxy)
+                    .await?;
+                out.new_site_tokens.push(pb::SiteToken {
+                    site: s.name.clone(),
+                    token,
+                });
                 site
             }
             Err(e) => return Err(e),
@@ -99,7 +120,11 @@ pub async fn apply(store: &Store, import: &Import, replace: bool) -> Result<pb::
             let mut rows = Vec::new();
             for slot in day.slots() {
                 let pool = store.pool(&slot.pool).await?;
-                rows.push((pool.id, i64::from(slot.start.minutes()), i64::from(slot.end.minutes())));
+                rows.push((
+                    pool.id,
+                    i64::from(slot.start.minutes()),
+                    i64::from(slot.end.minutes()),
+                ));
             }
             store.set_schedule(site.id, algo.as_str(), &rows).await?;
             out.schedules += 1;
@@ -112,7 +137,9 @@ pub async fn apply(store: &Store, import: &Import, replace: bool) -> Result<pb::
             store.set_failover(site.id, algo.as_str(), &ids).await?;
         }
     }
-    store.set_meta("imported_at_ms", &crate::clock::now_ms().to_string()).await?;
+    store
+        .set_meta("imported_at_ms", &crate::clock::now_ms().to_string())
+        .await?;
     Ok(out)
 }
 
@@ -165,11 +192,18 @@ pub(super) async fn export(a: &AdminService) -> Result<pb::ExportConfigResponse,
     for site in store.sites().await.map_err(status)? {
         let mut by_algo: BTreeMap<Algorithm, Vec<Slot>> = BTreeMap::new();
         for s in store.schedule(site.id).await.map_err(status)? {
-            let (Ok(algo), Some(start), Some(end)) = (Algorithm::from_str(&s.algorithm), tod(s.start_min), tod(s.end_min))
-            else {
+            let (Ok(algo), Some(start), Some(end)) = (
+                Algorithm::from_str(&s.algorithm),
+                tod(s.start_min),
+                tod(s.end_min),
+            ) else {
                 continue;
             };
-            by_algo.entry(algo).or_default().push(Slot { pool: s.pool, start, end });
+            by_algo.entry(algo).or_default().push(Slot {
+                pool: s.pool,
+                start,
+                end,
+            });
         }
         let mut schedules = BTreeMap::new();
         for (algo, slots) in by_algo {
@@ -192,7 +226,9 @@ pub(super) async fn export(a: &AdminService) -> Result<pb::ExportConfigResponse,
         });
     }
     a.audit("config.export", "config", "").await?;
-    Ok(pb::ExportConfigResponse { yaml: config::export(&import) })
+    Ok(pb::ExportConfigResponse {
+        yaml: config::export(&import),
+    })
 }
 
 fn tod(m: i64) -> Option<TimeOfDay> {

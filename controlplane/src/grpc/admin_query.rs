@@ -14,9 +14,16 @@ fn filter(f: Option<pb::ShareFilter>) -> Result<ShareFilter, Status> {
     let f = f.unwrap_or_default();
     let opt = |s: String| (!s.is_empty()).then_some(s);
     if !f.verdict.is_empty() && !matches!(f.verdict.as_str(), "accepted" | "rejected") {
-        return Err(invalid("verdict", format!("{:?}: must be accepted or rejected", f.verdict)));
+        return Err(invalid(
+            "verdict",
+            format!("{:?}: must be accepted or rejected", f.verdict),
+        ));
     }
-    let algorithm = if f.algorithm.is_empty() { None } else { Some(algorithm("algorithm", &f.algorithm)?.as_str().to_string()) };
+    let algorithm = if f.algorithm.is_empty() {
+        None
+    } else {
+        Some(algorithm("algorithm", &f.algorithm)?.as_str().to_string())
+    };
     if f.since_unix_ms > 0 && f.until_unix_ms > 0 && f.until_unix_ms <= f.since_unix_ms {
         return Err(invalid("until", "must be after since"));
     }
@@ -31,7 +38,10 @@ fn filter(f: Option<pb::ShareFilter>) -> Result<ShareFilter, Status> {
     })
 }
 
-pub(super) async fn shares(a: &AdminService, r: pb::QuerySharesRequest) -> Result<pb::QuerySharesResponse, Status> {
+pub(super) async fn shares(
+    a: &AdminService,
+    r: pb::QuerySharesRequest,
+) -> Result<pb::QuerySharesResponse, Status> {
     let f = filter(r.filter)?;
     let limit = if r.limit == 0 { 100 } else { r.limit };
     if limit > MAX_ROWS {
@@ -64,14 +74,20 @@ pub(super) async fn shares(a: &AdminService, r: pb::QuerySharesRequest) -> Resul
     })
 }
 
-pub(super) async fn stats(a: &AdminService, r: pb::StatsRequest) -> Result<pb::StatsResponse, Status> {
+pub(super) async fn stats(
+    a: &AdminService,
+    r: pb::StatsRequest,
+) -> Result<pb::StatsResponse, Status> {
     let f = filter(r.filter)?;
     let window_ms = i64::from(r.window_s) * 1000;
     if let (Some(s), Some(u)) = (f.since_ms, f.until_ms)
         && window_ms > 0
         && (u - s) / window_ms > 10_000
     {
-        return Err(invalid("window", "more than 10,000 windows; use a longer window or a shorter range"));
+        return Err(invalid(
+            "window",
+            "more than 10,000 windows; use a longer window or a shorter range",
+        ));
     }
     let rows = a.ctx.store.stats(&f, window_ms).await.map_err(status)?;
     Ok(pb::StatsResponse {
@@ -84,7 +100,14 @@ pub(super) async fn stats(a: &AdminService, r: pb::StatsRequest) -> Result<pb::S
                 pool: s.pool,
                 accepted: s.accepted.max(0) as u64,
                 rejected: s.rejected.max(0) as u64,
-                reasons: s.reasons.into_iter().map(|(reason, n)| pb::ReasonCount { reason, count: n.max(0) as u64 }).collect(),
+                reasons: s
+                    .reasons
+                    .into_iter()
+                    .map(|(reason, n)| pb::ReasonCount {
+                        reason,
+                        count: n.max(0) as u64,
+                    })
+                    .collect(),
                 local_only: s.local_only.max(0) as u64,
             })
             .collect(),

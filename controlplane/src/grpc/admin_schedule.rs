@@ -13,7 +13,10 @@ use super::admin::{AdminService, algorithm};
 use super::{invalid, status};
 use crate::clock;
 
-pub(super) async fn set_schedule(a: &AdminService, r: pb::SetScheduleRequest) -> Result<pb::ScheduleResponse, Status> {
+pub(super) async fn set_schedule(
+    a: &AdminService,
+    r: pb::SetScheduleRequest,
+) -> Result<pb::ScheduleResponse, Status> {
     let site = a.site(&r.site).await?;
     let algo = algorithm("algorithm", &r.algorithm)?;
     let pools = a.ctx.store.pools(None).await.map_err(status)?;
@@ -24,18 +27,24 @@ pub(super) async fn set_schedule(a: &AdminService, r: pb::SetScheduleRequest) ->
         let field = format!("entries[{i}] ({}@{}-{})", e.pool, e.start, e.end);
         match pools.iter().find(|p| p.name == e.pool) {
             None => problems.push(format!("{field}: no pool named {:?}", e.pool)),
-            Some(p) if p.algorithm != algo.as_str() => {
-                problems.push(format!("{field}: pool {} is {}, not {algo}", p.name, p.algorithm))
-            }
-            Some(p) if !p.enabled => {
-                problems.push(format!("{field}: pool {} is disabled (ctl pool enable {} first)", p.name, p.name))
-            }
+            Some(p) if p.algorithm != algo.as_str() => problems.push(format!(
+                "{field}: pool {} is {}, not {algo}",
+                p.name, p.algorithm
+            )),
+            Some(p) if !p.enabled => problems.push(format!(
+                "{field}: pool {} is disabled (ctl pool enable {} first)",
+                p.name, p.name
+            )),
             Some(p) => ids.push(p.id),
         }
         let start = TimeOfDay::parse(&e.start).map_err(|m| format!("{field}: start: {m}"));
         let end = TimeOfDay::parse(&e.end).map_err(|m| format!("{field}: end: {m}"));
         match (start, end) {
-            (Ok(start), Ok(end)) => slots.push(Slot { pool: e.pool.clone(), start, end }),
+            (Ok(start), Ok(end)) => slots.push(Slot {
+                pool: e.pool.clone(),
+                start,
+                end,
+            }),
             (s, e) => problems.extend([s.err(), e.err()].into_iter().flatten()),
         }
     }
@@ -51,11 +60,29 @@ pub(super) async fn set_schedule(a: &AdminService, r: pb::SetScheduleRequest) ->
     let rows: Vec<(i64, i64, i64)> = slots
         .iter()
         .zip(&ids)
-        .map(|(s, id)| (*id, i64::from(s.start.minutes()), i64::from(s.end.minutes())))
+        .map(|(s, id)| {
+            (
+                *id,
+                i64::from(s.start.minutes()),
+                i64::from(s.end.minutes()),
+            )
+        })
         .collect();
-    a.ctx.store.set_schedule(site.id, algo.as_str(), &rows).await.map_err(status)?;
-    let detail: Vec<String> = slots.iter().map(|s| format!("{}@{}-{}", s.pool, s.start, s.end)).collect();
-    a.audit("schedule.set", &format!("{}/{algo}", site.name), &detail.join(" ")).await?;
+    a.ctx
+        .store
+        .set_schedule(site.id, algo.as_str(), &rows)
+        .await
+        .map_err(status)?;
+    let detail: Vec<String> = slots
+        .iter()
+        .map(|s| format!("{}@{}-{}", s.pool, s.start, s.end))
+        .collect();
+    a.audit(
+        "schedule.set",
+        &format!("{}/{algo}", site.name),
+        &detail.join(" "),
+    )
+    .await?;
     a.refresh().await?;
     let plan_version = a.ctx.planner.current(site.id).map_or(0, |p| p.version);
     Ok(pb::ScheduleResponse {
@@ -70,8 +97,16 @@ pub(super) async fn show_schedule(
     a: &AdminService,
     r: pb::ShowScheduleRequest,
 ) -> Result<pb::ShowScheduleResponse, Status> {
-    let sites = if r.site.is_empty() { a.ctx.store.sites().await.map_err(status)? } else { vec![a.site(&r.site).await?] };
-    let only = if r.algorithm.is_empty() { None } else { Some(algorithm("algorithm", &r.algorithm)?) };
+    let sites = if r.site.is_empty() {
+        a.ctx.store.sites().await.map_err(status)?
+    } else {
+        vec![a.site(&r.site).await?]
+    };
+    let only = if r.algorithm.is_empty() {
+        None
+    } else {
+        Some(algorithm("algorithm", &r.algorithm)?)
+    };
     let mut out = Vec::new();
     for site in sites {
         let slots = a.ctx.store.schedule(site.id).await.map_err(status)?;
@@ -83,7 +118,12 @@ pub(super) async fn show_schedule(
             if only.is_some_and(|o| o.as_str() != algo) {
                 continue;
             }
-            let tod = |m: i64| u16::try_from(m).ok().and_then(TimeOfDay::from_minutes).map(|t| t.to_string());
+            let tod = |m: i64| {
+                u16::try_from(m)
+                    .ok()
+                    .and_then(TimeOfDay::from_minutes)
+                    .map(|t| t.to_string())
+            };
             out.push(pb::SiteSchedule {
                 site: site.name.clone(),
                 timezone: site.timezone.clone(),
@@ -97,30 +137,53 @@ pub(super) async fn show_schedule(
                         end: tod(s.end_min).unwrap_or_default(),
                     })
                     .collect(),
-                failover: failover.iter().filter(|(x, _)| *x == algo).map(|(_, p)| p.clone()).collect(),
+                failover: failover
+                    .iter()
+                    .filter(|(x, _)| *x == algo)
+                    .map(|(_, p)| p.clone())
+                    .collect(),
                 r#override: overrides
                     .iter()
                     .find(|o| o.algorithm == algo && o.until_ms > clock::now_ms())
-                    .map(|o| pb::Override { pool: o.pool.clone(), until_unix_ms: o.until_ms }),
+                    .map(|o| pb::Override {
+                        pool: o.pool.clone(),
+                        until_unix_ms: o.until_ms,
+                    }),
             });
         }
     }
     Ok(pb::ShowScheduleResponse { schedules: out })
 }
 
-pub(super) async fn preview(a: &AdminService, r: pb::PreviewScheduleRequest) -> Result<pb::PreviewScheduleResponse, Status> {
+pub(super) async fn preview(
+    a: &AdminService,
+    r: pb::PreviewScheduleRequest,
+) -> Result<pb::PreviewScheduleResponse, Status> {
     let hours = if r.hours == 0 { 48 } else { r.hours };
     if hours > 24 * 400 {
         return Err(invalid("hours", format!("{hours} is more than 400 days")));
     }
-    let sites = if r.site.is_empty() { a.ctx.store.sites().await.map_err(status)? } else { vec![a.site(&r.site).await?] };
-    let only = if r.algorithm.is_empty() { None } else { Some(algorithm("algorithm", &r.algorithm)?) };
+    let sites = if r.site.is_empty() {
+        a.ctx.store.sites().await.map_err(status)?
+    } else {
+        vec![a.site(&r.site).await?]
+    };
+    let only = if r.algorithm.is_empty() {
+        None
+    } else {
+        Some(algorithm("algorithm", &r.algorithm)?)
+    };
     let now = clock::now();
     let mut out = Vec::new();
     for site in sites {
         let tz = Tz::from_str(&site.timezone).unwrap_or(Tz::UTC);
         // Exactly the requested window (the planner never plans less than 24 h).
-        let plan = a.ctx.planner.preview(&site, now, Duration::hours(i64::from(hours).max(24))).await.map_err(status)?;
+        let plan = a
+            .ctx
+            .planner
+            .preview(&site, now, Duration::hours(i64::from(hours).max(24)))
+            .await
+            .map_err(status)?;
         let end = now + Duration::hours(i64::from(hours));
         for ap in plan.algorithms {
             if only.is_some_and(|o| o != ap.algorithm) {
@@ -131,7 +194,11 @@ pub(super) async fn preview(a: &AdminService, r: pb::PreviewScheduleRequest) -> 
                     site: site.name.clone(),
                     algorithm: ap.algorithm.as_str().to_string(),
                     at_unix_ms: w.at.timestamp_millis(),
-                    local_time: w.at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z (%:z)").to_string(),
+                    local_time: w
+                        .at
+                        .with_timezone(&tz)
+                        .format("%Y-%m-%d %H:%M %Z (%:z)")
+                        .to_string(),
                     utc_time: w.at.format("%Y-%m-%d %H:%M UTC").to_string(),
                     from_pool: w.from.clone(),
                     to_pool: w.to.clone(),
@@ -140,36 +207,72 @@ pub(super) async fn preview(a: &AdminService, r: pb::PreviewScheduleRequest) -> 
             }
         }
     }
-    out.sort_by(|x, y| (x.at_unix_ms, &x.site, &x.algorithm).cmp(&(y.at_unix_ms, &y.site, &y.algorithm)));
+    out.sort_by(|x, y| {
+        (x.at_unix_ms, &x.site, &x.algorithm).cmp(&(y.at_unix_ms, &y.site, &y.algorithm))
+    });
     Ok(pb::PreviewScheduleResponse { switches: out })
 }
 
-pub(super) async fn set_failover(a: &AdminService, r: pb::SetFailoverRequest) -> Result<pb::Empty, Status> {
+pub(super) async fn set_failover(
+    a: &AdminService,
+    r: pb::SetFailoverRequest,
+) -> Result<pb::Empty, Status> {
     let site = a.site(&r.site).await?;
     let algo = algorithm("algorithm", &r.algorithm)?;
     let mut ids = Vec::new();
     for (i, name) in r.pools.iter().enumerate() {
-        let p = a.ctx.store.pool(name).await.map_err(|_| invalid(&format!("pools[{i}]"), format!("no pool named {name:?}")))?;
+        let p = a
+            .ctx
+            .store
+            .pool(name)
+            .await
+            .map_err(|_| invalid(&format!("pools[{i}]"), format!("no pool named {name:?}")))?;
         if p.algorithm != algo.as_str() {
-            return Err(invalid(&format!("pools[{i}]"), format!("pool {name} is {}, not {algo}", p.algorithm)));
+            return Err(invalid(
+                &format!("pools[{i}]"),
+                format!("pool {name} is {}, not {algo}", p.algorithm),
+            ));
         }
         if ids.contains(&p.id) {
-            return Err(invalid(&format!("pools[{i}]"), format!("pool {name} is listed twice")));
+            return Err(invalid(
+                &format!("pools[{i}]"),
+                format!("pool {name} is listed twice"),
+            ));
         }
         ids.push(p.id);
     }
-    a.ctx.store.set_failover(site.id, algo.as_str(), &ids).await.map_err(status)?;
-    a.audit("failover.set", &format!("{}/{algo}", site.name), &r.pools.join(" ")).await?;
+    a.ctx
+        .store
+        .set_failover(site.id, algo.as_str(), &ids)
+        .await
+        .map_err(status)?;
+    a.audit(
+        "failover.set",
+        &format!("{}/{algo}", site.name),
+        &r.pools.join(" "),
+    )
+    .await?;
     a.refresh().await?;
     Ok(pb::Empty {})
 }
 
-pub(super) async fn set_override(a: &AdminService, r: pb::SetOverrideRequest) -> Result<pb::Empty, Status> {
+pub(super) async fn set_override(
+    a: &AdminService,
+    r: pb::SetOverrideRequest,
+) -> Result<pb::Empty, Status> {
     let site = a.site(&r.site).await?;
     let algo = algorithm("algorithm", &r.algorithm)?;
-    let pool = a.ctx.store.pool(&r.pool).await.map_err(|_| invalid("pool", format!("no pool named {:?}", r.pool)))?;
+    let pool = a
+        .ctx
+        .store
+        .pool(&r.pool)
+        .await
+        .map_err(|_| invalid("pool", format!("no pool named {:?}", r.pool)))?;
     if pool.algorithm != algo.as_str() {
-        return Err(invalid("pool", format!("pool {} is {}, not {algo}", pool.name, pool.algorithm)));
+        return Err(invalid(
+            "pool",
+            format!("pool {} is {}, not {algo}", pool.name, pool.algorithm),
+        ));
     }
     if !pool.enabled {
         return Err(invalid("pool", format!("pool {} is disabled", pool.name)));
@@ -181,27 +284,56 @@ pub(super) async fn set_override(a: &AdminService, r: pb::SetOverrideRequest) ->
     if r.until_unix_ms > now + 366 * 86_400_000 {
         return Err(invalid("until", "at most a year ahead"));
     }
-    let has_schedule = a.ctx.store.schedule(site.id).await.map_err(status)?.iter().any(|s| s.algorithm == algo.as_str());
+    let has_schedule = a
+        .ctx
+        .store
+        .schedule(site.id)
+        .await
+        .map_err(status)?
+        .iter()
+        .any(|s| s.algorithm == algo.as_str());
     if !has_schedule {
         return Err(Status::failed_precondition(format!(
             "site {} has no {algo} schedule; set one first (ctl schedule set)",
             site.name
         )));
     }
-    a.ctx.store.set_override(site.id, algo.as_str(), pool.id, r.until_unix_ms).await.map_err(status)?;
+    a.ctx
+        .store
+        .set_override(site.id, algo.as_str(), pool.id, r.until_unix_ms)
+        .await
+        .map_err(status)?;
     let until = clock::from_ms(r.until_unix_ms).to_rfc3339();
-    a.audit("override.set", &format!("{}/{algo}", site.name), &format!("pool={} until={until}", pool.name)).await?;
+    a.audit(
+        "override.set",
+        &format!("{}/{algo}", site.name),
+        &format!("pool={} until={until}", pool.name),
+    )
+    .await?;
     a.refresh().await?;
     Ok(pb::Empty {})
 }
 
-pub(super) async fn clear_override(a: &AdminService, r: pb::ClearOverrideRequest) -> Result<pb::Empty, Status> {
+pub(super) async fn clear_override(
+    a: &AdminService,
+    r: pb::ClearOverrideRequest,
+) -> Result<pb::Empty, Status> {
     let site = a.site(&r.site).await?;
     let algo = algorithm("algorithm", &r.algorithm)?;
-    if !a.ctx.store.clear_override(site.id, algo.as_str()).await.map_err(status)? {
-        return Err(Status::not_found(format!("site {} has no {algo} override", site.name)));
+    if !a
+        .ctx
+        .store
+        .clear_override(site.id, algo.as_str())
+        .await
+        .map_err(status)?
+    {
+        return Err(Status::not_found(format!(
+            "site {} has no {algo} override",
+            site.name
+        )));
     }
-    a.audit("override.clear", &format!("{}/{algo}", site.name), "").await?;
+    a.audit("override.clear", &format!("{}/{algo}", site.name), "")
+        .await?;
     a.refresh().await?;
     Ok(pb::Empty {})
 }

@@ -36,7 +36,13 @@ impl DataPlaneService {
     async fn registered<T>(&self, req: &Request<T>, dataplane_id: &str) -> Result<SiteRow, Status> {
         let site = site_of(&self.ctx.store, req).await?;
         check_id(dataplane_id)?;
-        match self.ctx.store.dataplane_site(dataplane_id).await.map_err(status)? {
+        match self
+            .ctx
+            .store
+            .dataplane_site(dataplane_id)
+            .await
+            .map_err(status)?
+        {
             Some(id) if id == site.id => Ok(site),
             Some(_) => Err(Status::permission_denied(format!(
                 "data plane {dataplane_id} is registered to another site"
@@ -62,22 +68,39 @@ type PlanStream = Pin<Box<dyn Stream<Item = Result<pb::RoutingPlan, Status>> + S
 
 #[tonic::async_trait]
 impl DataPlane for DataPlaneService {
-    async fn register(&self, req: Request<pb::RegisterRequest>) -> Result<Response<pb::RegisterResponse>, Status> {
+    async fn register(
+        &self,
+        req: Request<pb::RegisterRequest>,
+    ) -> Result<Response<pb::RegisterResponse>, Status> {
         let site = site_of(&self.ctx.store, &req).await?;
         let r = req.into_inner();
         check_id(&r.dataplane_id)?;
         if r.version.len() > MAX_TEXT || r.hostname.len() > MAX_TEXT {
-            return Err(invalid("version/hostname", format!("at most {MAX_TEXT} bytes")));
+            return Err(invalid(
+                "version/hostname",
+                format!("at most {MAX_TEXT} bytes"),
+            ));
         }
-        self.ctx.store.register_dataplane(&r.dataplane_id, site.id, &r.version, &r.hostname).await.map_err(status)?;
+        self.ctx
+            .store
+            .register_dataplane(&r.dataplane_id, site.id, &r.version, &r.hostname)
+            .await
+            .map_err(status)?;
         tracing::info!(site = %site.name, dataplane = %r.dataplane_id, version = %r.version, holds = r.plan_version, "data plane registered");
         let plan_version = self.ctx.planner.current(site.id).map_or(0, |p| p.version);
-        Ok(Response::new(pb::RegisterResponse { site: site.name, dataplane_id: r.dataplane_id, plan_version }))
+        Ok(Response::new(pb::RegisterResponse {
+            site: site.name,
+            dataplane_id: r.dataplane_id,
+            plan_version,
+        }))
     }
 
     type WatchPlansStream = PlanStream;
 
-    async fn watch_plans(&self, req: Request<pb::WatchPlansRequest>) -> Result<Response<PlanStream>, Status> {
+    async fn watch_plans(
+        &self,
+        req: Request<pb::WatchPlansRequest>,
+    ) -> Result<Response<PlanStream>, Status> {
         let id = req.get_ref().dataplane_id.clone();
         let site = self.registered(&req, &id).await?;
         let rx = self.ctx.planner.subscribe(site.id).await.map_err(status)?;
@@ -89,7 +112,10 @@ impl DataPlane for DataPlaneService {
         Ok(Response::new(Box::pin(stream)))
     }
 
-    async fn ack_plan(&self, req: Request<pb::PlanAck>) -> Result<Response<pb::PlanAckResponse>, Status> {
+    async fn ack_plan(
+        &self,
+        req: Request<pb::PlanAck>,
+    ) -> Result<Response<pb::PlanAckResponse>, Status> {
         let id = req.get_ref().dataplane_id.clone();
         let site = self.registered(&req, &id).await?;
         let a = req.into_inner();
@@ -97,20 +123,42 @@ impl DataPlane for DataPlaneService {
         if !error.is_empty() {
             tracing::warn!(site = %site.name, dataplane = %id, version = a.plan_version, %error, "data plane could not apply plan");
         }
-        self.ctx.store.ack_plan(&id, a.plan_version as i64, &error).await.map_err(status)?;
+        self.ctx
+            .store
+            .ack_plan(&id, a.plan_version as i64, &error)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::PlanAckResponse {}))
     }
 
-    async fn report_shares(&self, req: Request<pb::ShareBatch>) -> Result<Response<pb::ShareBatchAck>, Status> {
+    async fn report_shares(
+        &self,
+        req: Request<pb::ShareBatch>,
+    ) -> Result<Response<pb::ShareBatchAck>, Status> {
         let id = req.get_ref().dataplane_id.clone();
         let site = self.registered(&req, &id).await?;
         let batch = req.into_inner();
         if batch.events.len() > MAX_BATCH {
-            return Err(invalid("events", format!("{} events in one batch; at most {MAX_BATCH}", batch.events.len())));
+            return Err(invalid(
+                "events",
+                format!(
+                    "{} events in one batch; at most {MAX_BATCH}",
+                    batch.events.len()
+                ),
+            ));
         }
-        let events =
-            batch.events.iter().enumerate().map(|(i, e)| share(i, e)).collect::<Result<Vec<ShareInsert>, Status>>()?;
-        let inserted = self.ctx.store.insert_shares(&site.name, &id, &events).await.map_err(status)?;
+        let events = batch
+            .events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| share(i, e))
+            .collect::<Result<Vec<ShareInsert>, Status>>()?;
+        let inserted = self
+            .ctx
+            .store
+            .insert_shares(&site.name, &id, &events)
+            .await
+            .map_err(status)?;
         let n = events.len() as u64;
         Ok(Response::new(pb::ShareBatchAck {
             inserted: inserted as u32,
@@ -119,7 +167,10 @@ impl DataPlane for DataPlaneService {
         }))
     }
 
-    async fn report_health(&self, req: Request<pb::HealthReport>) -> Result<Response<pb::HealthAck>, Status> {
+    async fn report_health(
+        &self,
+        req: Request<pb::HealthReport>,
+    ) -> Result<Response<pb::HealthAck>, Status> {
         let id = req.get_ref().dataplane_id.clone();
         let site = self.registered(&req, &id).await?;
         let h = req.into_inner();
@@ -133,24 +184,43 @@ impl DataPlane for DataPlaneService {
                 }
             };
             if pool.algorithm != r.algorithm && !r.algorithm.is_empty() {
-                return Err(invalid(&format!("results[{i}].algorithm"), format!("pool {} is {}", pool.name, pool.algorithm)));
+                return Err(invalid(
+                    &format!("results[{i}].algorithm"),
+                    format!("pool {} is {}", pool.name, pool.algorithm),
+                ));
             }
-            let at = if r.at_unix_ms > 0 { clock::from_ms(r.at_unix_ms) } else { clock::now() };
+            let at = if r.at_unix_ms > 0 {
+                clock::from_ms(r.at_unix_ms)
+            } else {
+                clock::now()
+            };
             let error: String = r.error.chars().take(300).collect();
             changed |= self
                 .ctx
                 .breakers
-                .record((site.id, &site.name), (pool.id, &pool.name), r.ok, &error, at)
+                .record(
+                    (site.id, &site.name),
+                    (pool.id, &pool.name),
+                    r.ok,
+                    &error,
+                    at,
+                )
                 .await
                 .map_err(status)?;
             let mut live = self.ctx.live();
-            let e = live.entry(id.clone()).or_insert_with(|| Live { site_id: site.id, ..Live::default() });
+            let e = live.entry(id.clone()).or_insert_with(|| Live {
+                site_id: site.id,
+                ..Live::default()
+            });
             let c = e.connects.entry(pool.name.clone()).or_default();
             if r.ok { c.0 += 1 } else { c.1 += 1 }
         }
         {
             let mut live = self.ctx.live();
-            let e = live.entry(id.clone()).or_insert_with(|| Live { site_id: site.id, ..Live::default() });
+            let e = live.entry(id.clone()).or_insert_with(|| Live {
+                site_id: site.id,
+                ..Live::default()
+            });
             e.miners = h.miners;
             e.connections_total = h.miner_connections_total;
             e.disconnections_total = h.miner_disconnections_total;
@@ -176,9 +246,17 @@ fn share(i: usize, e: &pb::ShareEvent) -> Result<ShareInsert, Status> {
     }
     Algorithm::from_str(&e.algorithm).map_err(|err| invalid(&field("algorithm"), err))?;
     if e.at_unix_ms <= 0 {
-        return Err(invalid(&field("at_unix_ms"), "must be a positive unix time in milliseconds"));
+        return Err(invalid(
+            &field("at_unix_ms"),
+            "must be a positive unix time in milliseconds",
+        ));
     }
-    for (name, v) in [("pool", &e.pool), ("worker", &e.worker), ("job_id", &e.job_id), ("reason", &e.reason)] {
+    for (name, v) in [
+        ("pool", &e.pool),
+        ("worker", &e.worker),
+        ("job_id", &e.job_id),
+        ("reason", &e.reason),
+    ] {
         if v.len() > MAX_TEXT {
             return Err(invalid(&field(name), format!("at most {MAX_TEXT} bytes")));
         }
@@ -187,13 +265,25 @@ fn share(i: usize, e: &pb::ShareEvent) -> Result<ShareInsert, Status> {
         return Err(invalid(&field("pool"), "must not be empty"));
     }
     if !matches!(e.local_verdict.as_str(), "accepted" | "rejected") {
-        return Err(invalid(&field("local_verdict"), "must be \"accepted\" or \"rejected\""));
+        return Err(invalid(
+            &field("local_verdict"),
+            "must be \"accepted\" or \"rejected\"",
+        ));
     }
     if !matches!(e.pool_verdict.as_str(), "" | "accepted" | "rejected") {
-        return Err(invalid(&field("pool_verdict"), "must be \"accepted\", \"rejected\" or empty"));
+        return Err(invalid(
+            &field("pool_verdict"),
+            "must be \"accepted\", \"rejected\" or empty",
+        ));
     }
-    if !e.miner_difficulty.is_finite() || e.miner_difficulty < 0.0 || !e.share_difficulty.is_finite() {
-        return Err(invalid(&field("miner_difficulty"), "difficulties must be finite and not negative"));
+    if !e.miner_difficulty.is_finite()
+        || e.miner_difficulty < 0.0
+        || !e.share_difficulty.is_finite()
+    {
+        return Err(invalid(
+            &field("miner_difficulty"),
+            "difficulties must be finite and not negative",
+        ));
     }
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
     Ok(ShareInsert {
@@ -209,7 +299,8 @@ fn share(i: usize, e: &pb::ShareEvent) -> Result<ShareInsert, Status> {
         forwarded: e.forwarded,
         pool_verdict: opt(&e.pool_verdict),
         reason: opt(&e.reason),
-        pool_latency_us: (e.pool_latency_us > 0).then(|| e.pool_latency_us.min(i64::MAX as u64) as i64),
+        pool_latency_us: (e.pool_latency_us > 0)
+            .then(|| e.pool_latency_us.min(i64::MAX as u64) as i64),
     })
 }
 
@@ -221,7 +312,13 @@ struct StreamGuard {
 
 impl StreamGuard {
     fn new(ctx: Arc<Ctx>, id: String, site_id: i64) -> Self {
-        ctx.live().entry(id.clone()).or_insert_with(|| Live { site_id, ..Live::default() }).streams += 1;
+        ctx.live()
+            .entry(id.clone())
+            .or_insert_with(|| Live {
+                site_id,
+                ..Live::default()
+            })
+            .streams += 1;
         StreamGuard { ctx, id }
     }
 }

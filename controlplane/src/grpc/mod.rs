@@ -14,8 +14,8 @@ use crate::store::{SiteRow, Store, StoreError};
 
 pub mod admin;
 mod admin_config;
-mod admin_schedule;
 mod admin_query;
+mod admin_schedule;
 pub mod dataplane;
 
 pub use admin_config::apply as admin_config_apply;
@@ -74,7 +74,9 @@ pub fn bearer<T>(req: &Request<T>) -> Result<&str, Status> {
         .metadata()
         .get(switchyard_proto::AUTHORIZATION)
         .ok_or_else(|| Status::unauthenticated("missing authorization: send `Bearer <token>`"))?;
-    let v = v.to_str().map_err(|_| Status::unauthenticated("authorization is not valid text"))?;
+    let v = v
+        .to_str()
+        .map_err(|_| Status::unauthenticated("authorization is not valid text"))?;
     v.strip_prefix("Bearer ")
         .map(str::trim)
         .filter(|t| !t.is_empty())
@@ -107,7 +109,9 @@ pub fn status(e: StoreError) -> Status {
         StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
         StoreError::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
         StoreError::InUse(msg) => Status::failed_precondition(msg),
-        StoreError::Invalid { field, message } => Status::invalid_argument(format!("{field}: {message}")),
+        StoreError::Invalid { field, message } => {
+            Status::invalid_argument(format!("{field}: {message}"))
+        }
         StoreError::Db(e) => {
             tracing::error!(error = %e, "database error");
             Status::internal(format!("database error: {e}"))

@@ -46,7 +46,15 @@ pub(crate) fn build_day(
     let mut problems = Vec::new();
     let mut good = Vec::new();
     for e in entries {
-        let mut ok = e.pool.is_empty() || check_pool(&e.pool_field, algorithm, &e.pool, pools, noun, &mut problems);
+        let mut ok = e.pool.is_empty()
+            || check_pool(
+                &e.pool_field,
+                algorithm,
+                &e.pool,
+                pools,
+                noun,
+                &mut problems,
+            );
         if !e.times_known {
             continue;
         }
@@ -75,21 +83,42 @@ pub(crate) fn build_day(
 }
 
 /// Whether `name` is an enabled pool of `algorithm`; otherwise reports why not.
-fn check_pool(field: &str, algorithm: Algorithm, name: &str, pools: &[PoolDef], noun: Noun, p: &mut Problems) -> bool {
+fn check_pool(
+    field: &str,
+    algorithm: Algorithm,
+    name: &str,
+    pools: &[PoolDef],
+    noun: Noun,
+    p: &mut Problems,
+) -> bool {
     let Noun(noun) = noun;
-    let same = pools.iter().find(|d| d.name == name && d.algorithm == algorithm);
+    let same = pools
+        .iter()
+        .find(|d| d.name == name && d.algorithm == algorithm);
     let msg = match same.or_else(|| pools.iter().find(|d| d.name == name)) {
         Some(d) if d.algorithm != algorithm => {
-            format!("{noun} {name:?} is a {} {noun}, not {algorithm}", d.algorithm)
+            format!(
+                "{noun} {name:?} is a {} {noun}, not {algorithm}",
+                d.algorithm
+            )
         }
-        Some(d) if !d.enabled => format!("{noun} {name:?} is disabled; enable it or schedule another {noun}"),
+        Some(d) if !d.enabled => {
+            format!("{noun} {name:?} is disabled; enable it or schedule another {noun}")
+        }
         Some(_) => return true,
         None => {
-            let known: Vec<&str> = pools.iter().filter(|d| d.algorithm == algorithm).map(|d| d.name.as_str()).collect();
+            let known: Vec<&str> = pools
+                .iter()
+                .filter(|d| d.algorithm == algorithm)
+                .map(|d| d.name.as_str())
+                .collect();
             if known.is_empty() {
                 format!("unknown {noun} {name:?} (there are no {algorithm} {noun}s)")
             } else {
-                format!("unknown {noun} {name:?} ({algorithm} {noun}s: {})", known.join(", "))
+                format!(
+                    "unknown {noun} {name:?} ({algorithm} {noun}s: {})",
+                    known.join(", ")
+                )
             }
         }
     };
@@ -98,11 +127,20 @@ fn check_pool(field: &str, algorithm: Algorithm, name: &str, pools: &[PoolDef], 
 }
 
 /// Checks a failover list: known, enabled pools of the algorithm, each once.
-pub(crate) fn check_failover(field: &str, algorithm: Algorithm, names: &[String], pools: &[PoolDef], p: &mut Problems) {
+pub(crate) fn check_failover(
+    field: &str,
+    algorithm: Algorithm,
+    names: &[String],
+    pools: &[PoolDef],
+    p: &mut Problems,
+) {
     for (i, name) in names.iter().enumerate() {
         let item = format!("{field}[{i}]");
         if names[..i].contains(name) {
-            p.push(Problem::new(item, format!("server {name:?} is listed twice")));
+            p.push(Problem::new(
+                item,
+                format!("server {name:?} is listed twice"),
+            ));
         } else {
             check_pool(&item, algorithm, name, pools, Noun("server"), p);
         }
@@ -124,10 +162,17 @@ pub fn validate_schedule_entries(
     for (i, (pool, start, end)) in entries.iter().enumerate() {
         let at = format!("{field}[{i}]");
         let parse = |which: &str, t: &str, problems: &mut Problems| {
-            TimeOfDay::parse(t).map_err(|e| problems.push(Problem::new(&at, format!("{pool}: {which} {e}")))).ok()
+            TimeOfDay::parse(t)
+                .map_err(|e| problems.push(Problem::new(&at, format!("{pool}: {which} {e}"))))
+                .ok()
         };
-        let (s, e) = (parse("start", start, &mut problems), parse("end", end, &mut problems));
-        let (Some(start), Some(end)) = (s, e) else { continue };
+        let (s, e) = (
+            parse("start", start, &mut problems),
+            parse("end", end, &mut problems),
+        );
+        let (Some(start), Some(end)) = (s, e) else {
+            continue;
+        };
         day.push(DayEntry {
             pool: pool.clone(),
             start,
@@ -185,7 +230,9 @@ mod tests {
     }
 
     fn entries(list: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
-        list.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect()
+        list.iter()
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+            .collect()
     }
 
     #[test]
@@ -218,11 +265,23 @@ mod tests {
         .unwrap_err();
         let text: Vec<String> = err.iter().map(|p| p.to_string()).collect();
         assert_eq!(err.len(), 5, "{text:#?}");
-        assert!(text[0].starts_with("schedule[0]: btc: end \"12:00:30\" has seconds"), "{text:#?}");
-        assert!(text[1].contains("unknown pool \"nope\" (sha256 pools: btc, bch, old)"), "{text:#?}");
+        assert!(
+            text[0].starts_with("schedule[0]: btc: end \"12:00:30\" has seconds"),
+            "{text:#?}"
+        );
+        assert!(
+            text[1].contains("unknown pool \"nope\" (sha256 pools: btc, bch, old)"),
+            "{text:#?}"
+        );
         assert!(text[2].contains("pool \"old\" is disabled"), "{text:#?}");
-        assert!(text[3].contains("pool \"xmr\" is a randomx pool, not sha256"), "{text:#?}");
-        assert!(text[4].starts_with("schedule[4]: bch 24:00-00:00: 24:00 is the end of the day"), "{text:#?}");
+        assert!(
+            text[3].contains("pool \"xmr\" is a randomx pool, not sha256"),
+            "{text:#?}"
+        );
+        assert!(
+            text[4].starts_with("schedule[4]: bch 24:00-00:00: 24:00 is the end of the day"),
+            "{text:#?}"
+        );
     }
 
     #[test]
@@ -248,8 +307,21 @@ mod tests {
     fn failover_lists() {
         let mut p = Vec::new();
         let names = ["bch", "xmr", "bch", "zzz"].map(String::from);
-        check_failover("sites[0].failover.sha256", Algorithm::Sha256, &names, &pools(), &mut p);
+        check_failover(
+            "sites[0].failover.sha256",
+            Algorithm::Sha256,
+            &names,
+            &pools(),
+            &mut p,
+        );
         let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["sites[0].failover.sha256[1]", "sites[0].failover.sha256[2]", "sites[0].failover.sha256[3]"]);
+        assert_eq!(
+            fields,
+            [
+                "sites[0].failover.sha256[1]",
+                "sites[0].failover.sha256[2]",
+                "sites[0].failover.sha256[3]"
+            ]
+        );
     }
 }

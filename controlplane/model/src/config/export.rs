@@ -33,8 +33,8 @@ pub fn proxy_yaml(proxy: &Proxy) -> String {
 /// Reads the fields of a `proxy:` section (as [`proxy_yaml`] writes them, or
 /// any partial section: seed defaults fill the rest), every problem named.
 pub fn parse_proxy_yaml(yaml: &str) -> Result<Proxy, Vec<Problem>> {
-    let value: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(yaml).map_err(|e| vec![Problem::new("proxy", format!("not valid YAML: {e}"))])?;
+    let value: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml)
+        .map_err(|e| vec![Problem::new("proxy", format!("not valid YAML: {e}"))])?;
     let mut p = Vec::new();
     let mut s = Section::new("proxy", Some(&value), &mut p);
     let proxy = read_proxy(&mut s, &mut p);
@@ -49,12 +49,19 @@ pub fn sample() -> &'static str {
 }
 
 fn seed_form(import: &Import) -> Option<ConfigFile> {
-    let [site] = import.sites.as_slice() else { return None };
+    let [site] = import.sites.as_slice() else {
+        return None;
+    };
     let cp = &import.controlplane;
-    let same_site = site.name == cp.site_name && cp.timezone.as_deref() == Some(site.timezone.name());
+    let same_site =
+        site.name == cp.site_name && cp.timezone.as_deref() == Some(site.timezone.name());
     let same_breaker = BreakerSettings::from(&site.proxy.circuit_breaker) == import.breaker;
     let days: Vec<Algorithm> = site.schedules.keys().copied().collect();
-    if !same_site || !same_breaker || !site.failover.is_empty() || days != site.proxy.enabled_algorithms() {
+    if !same_site
+        || !same_breaker
+        || !site.failover.is_empty()
+        || days != site.proxy.enabled_algorithms()
+    {
         return None;
     }
     // Each server has one slot at most: a day where a pool appears twice
@@ -63,7 +70,10 @@ fn seed_form(import: &Import) -> Option<ConfigFile> {
     for (a, day) in &site.schedules {
         for slot in day.slots() {
             let pool = import.pools.iter().find(|p| p.name == slot.pool)?;
-            if pool.algorithm != *a || !pool.enabled || times.insert(&slot.pool, (slot.start, slot.end)).is_some() {
+            if pool.algorithm != *a
+                || !pool.enabled
+                || times.insert(&slot.pool, (slot.start, slot.end)).is_some()
+            {
                 return None;
             }
         }
@@ -71,7 +81,10 @@ fn seed_form(import: &Import) -> Option<ConfigFile> {
     let mut servers: BTreeMap<Algorithm, Vec<Server>> = BTreeMap::new();
     for pool in &import.pools {
         let t = times.get(pool.name.as_str());
-        servers.entry(pool.algorithm).or_default().push(pool.to_server(t.map(|t| t.0), t.map(|t| t.1)));
+        servers
+            .entry(pool.algorithm)
+            .or_default()
+            .push(pool.to_server(t.map(|t| t.0), t.map(|t| t.1)));
     }
     Some(ConfigFile {
         controlplane: Some(cp.clone()),
@@ -83,11 +96,18 @@ fn seed_form(import: &Import) -> Option<ConfigFile> {
 }
 
 fn multi_site_form(import: &Import) -> ConfigFile {
-    let mut proxy = import.sites.first().map(|s| s.proxy.clone()).unwrap_or_default();
+    let mut proxy = import
+        .sites
+        .first()
+        .map(|s| s.proxy.clone())
+        .unwrap_or_default();
     proxy.circuit_breaker = CircuitBreakerSettings::from(&import.breaker);
     let mut servers: BTreeMap<Algorithm, Vec<Server>> = BTreeMap::new();
     for pool in &import.pools {
-        servers.entry(pool.algorithm).or_default().push(pool.to_server(None, None));
+        servers
+            .entry(pool.algorithm)
+            .or_default()
+            .push(pool.to_server(None, None));
     }
     let sites = import
         .sites
@@ -103,7 +123,11 @@ fn multi_site_form(import: &Import) -> ConfigFile {
                     let entries = day
                         .slots()
                         .iter()
-                        .map(|slot| ScheduleEntry { server: slot.pool.clone(), start: slot.start, end: slot.end })
+                        .map(|slot| ScheduleEntry {
+                            server: slot.pool.clone(),
+                            start: slot.start,
+                            end: slot.end,
+                        })
                         .collect();
                     (*a, entries)
                 })
@@ -147,7 +171,9 @@ fn quote_times(yaml: &str) -> String {
         let body = line.trim_start().trim_start_matches("- ");
         let quoted = ["start: ", "end: "].iter().find_map(|key| {
             let value = body.strip_prefix(key)?;
-            TimeOfDay::parse(value).ok().filter(|_| !value.starts_with(['\'', '"']))?;
+            TimeOfDay::parse(value)
+                .ok()
+                .filter(|_| !value.starts_with(['\'', '"']))?;
             let head = &line[..line.len() - value.len()];
             Some(format!("{head}\"{value}\""))
         });

@@ -11,7 +11,9 @@ use serde_yaml_ng::Value;
 use super::proxy::{Proxy, read_proxy};
 use super::reader::{Problems, Section, list_items};
 use super::servers::{Server, algorithm_key, read_servers};
-use super::settings::{ControlPlaneSettings, Logging, check_site_name, check_timezone, read_controlplane, read_logging};
+use super::settings::{
+    ControlPlaneSettings, Logging, check_site_name, check_timezone, read_controlplane, read_logging,
+};
 use crate::algo::Algorithm;
 use crate::problem::Problem;
 use crate::timeofday::TimeOfDay;
@@ -73,7 +75,10 @@ pub(crate) struct ReadFile {
 /// is `None` only when the text is not a YAML mapping at all.
 pub(crate) fn read_file(yaml: &str, p: &mut Problems) -> Option<ReadFile> {
     if yaml.trim().is_empty() {
-        p.push(Problem::new("config", "the file is empty: expected at least a `servers:` section"));
+        p.push(Problem::new(
+            "config",
+            "the file is empty: expected at least a `servers:` section",
+        ));
         return None;
     }
     let mut root: Value = match serde_yaml_ng::from_str(yaml) {
@@ -84,18 +89,27 @@ pub(crate) fn read_file(yaml: &str, p: &mut Problems) -> Option<ReadFile> {
         }
     };
     if let Err(e) = root.apply_merge() {
-        p.push(Problem::new("config", format!("a YAML merge key (<<) could not be applied: {e}")));
+        p.push(Problem::new(
+            "config",
+            format!("a YAML merge key (<<) could not be applied: {e}"),
+        ));
         return None;
     }
     match &root {
         Value::Mapping(_) => {}
         Value::Null => {
-            p.push(Problem::new("config", "the file has no settings: expected at least a `servers:` section"));
+            p.push(Problem::new(
+                "config",
+                "the file has no settings: expected at least a `servers:` section",
+            ));
             return None;
         }
         other => {
             let found = super::reader::describe(other);
-            p.push(Problem::new("config", format!("expected a mapping of sections (proxy, servers, ...), found {found}")));
+            p.push(Problem::new(
+                "config",
+                format!("expected a mapping of sections (proxy, servers, ...), found {found}"),
+            ));
             return None;
         }
     }
@@ -114,17 +128,32 @@ pub(crate) fn read_file(yaml: &str, p: &mut Problems) -> Option<ReadFile> {
     let mut ls = top.section("logging", p);
     let logging = read_logging(&mut ls, p);
     ls.finish(p);
-    let sites = if top.has("sites") {
-        let items = top.list(p, "sites");
+    let sites_given = top.has("sites");
+    let items = top.list(p, "sites");
+    let sites = if sites_given {
         if items.is_empty() {
             p.push(Problem::new("sites", "an empty list: give at least one site, or remove `sites:` for the single-site form"));
         }
-        Some(items.into_iter().map(|(path, v)| read_site(&path, v, p, &mut broken_days)).collect())
+        Some(
+            items
+                .into_iter()
+                .map(|(path, v)| read_site(&path, v, p, &mut broken_days))
+                .collect(),
+        )
     } else {
         None
     };
     top.finish(p);
-    Some(ReadFile { file: ConfigFile { controlplane, proxy, servers, logging, sites }, broken_days })
+    Some(ReadFile {
+        file: ConfigFile {
+            controlplane,
+            proxy,
+            servers,
+            logging,
+            sites,
+        },
+        broken_days,
+    })
 }
 
 fn read_site(path: &str, v: &Value, p: &mut Problems, broken_days: &mut BTreeSet<String>) -> Site {
@@ -133,7 +162,11 @@ fn read_site(path: &str, v: &Value, p: &mut Problems, broken_days: &mut BTreeSet
     if let Some(name) = &name {
         check_site_name(&s.at("name"), name, p);
     }
-    let timezone = s.required_string(p, "timezone", "every site (an IANA name such as \"Europe/Berlin\")");
+    let timezone = s.required_string(
+        p,
+        "timezone",
+        "every site (an IANA name such as \"Europe/Berlin\")",
+    );
     if let Some(tz) = &timezone {
         check_timezone(&s.at("timezone"), tz, p);
     }
@@ -147,7 +180,9 @@ fn read_site(path: &str, v: &Value, p: &mut Problems, broken_days: &mut BTreeSet
     let mut schedule = BTreeMap::new();
     let mut sched = s.section("schedule", p);
     for (key, value) in sched.entries() {
-        let Some(algorithm) = algorithm_key(sched.path(), key, p) else { continue };
+        let Some(algorithm) = algorithm_key(sched.path(), key, p) else {
+            continue;
+        };
         let day = sched.at(key);
         let entries = list_items(&day, value, p)
             .into_iter()
@@ -155,7 +190,11 @@ fn read_site(path: &str, v: &Value, p: &mut Problems, broken_days: &mut BTreeSet
                 read_entry(&entry_path, entry, p).unwrap_or_else(|server| {
                     broken_days.insert(day.clone());
                     broken_days.insert(entry_path.clone());
-                    ScheduleEntry { server, start: TimeOfDay::MIDNIGHT, end: TimeOfDay::MIDNIGHT }
+                    ScheduleEntry {
+                        server,
+                        start: TimeOfDay::MIDNIGHT,
+                        end: TimeOfDay::MIDNIGHT,
+                    }
                 })
             })
             .collect();
@@ -165,14 +204,19 @@ fn read_site(path: &str, v: &Value, p: &mut Problems, broken_days: &mut BTreeSet
     let mut failover = BTreeMap::new();
     let mut fo = s.section("failover", p);
     for (key, value) in fo.entries() {
-        let Some(algorithm) = algorithm_key(fo.path(), key, p) else { continue };
+        let Some(algorithm) = algorithm_key(fo.path(), key, p) else {
+            continue;
+        };
         let names = list_items(&fo.at(key), value, p)
             .into_iter()
             .filter_map(|(item_path, item)| match item {
                 Value::String(name) => Some(name.clone()),
                 other => {
                     let found = super::reader::describe(other);
-                    p.push(Problem::new(item_path, format!("expected a server name, found {found}")));
+                    p.push(Problem::new(
+                        item_path,
+                        format!("expected a server name, found {found}"),
+                    ));
                     None
                 }
             })
@@ -181,7 +225,13 @@ fn read_site(path: &str, v: &Value, p: &mut Problems, broken_days: &mut BTreeSet
     }
     fo.finish(p);
     s.finish(p);
-    Site { name, timezone, proxy, schedule, failover }
+    Site {
+        name,
+        timezone,
+        proxy,
+        schedule,
+        failover,
+    }
 }
 
 /// One schedule entry. When a field is unreadable (already reported), the
@@ -196,7 +246,10 @@ fn read_entry(path: &str, v: &Value, p: &mut Problems) -> Result<ScheduleEntry, 
     let end = s.time(p, "end");
     for (key, t) in [("start", &start), ("end", &end)] {
         if matches!(t, Ok(None)) {
-            p.push(Problem::new(s.at(key), format!("missing: {what} needs a `{key}` (\"HH:MM\")")));
+            p.push(Problem::new(
+                s.at(key),
+                format!("missing: {what} needs a `{key}` (\"HH:MM\")"),
+            ));
         }
     }
     s.finish(p);

@@ -49,7 +49,11 @@ pub(crate) fn convert(read: ReadFile, local_tz: Tz, p: &mut Problems) -> Import 
     let pools = pools(&file.servers, p);
 
     let mut controlplane = file.controlplane.clone().unwrap_or_default();
-    let default_tz = controlplane.timezone.as_deref().and_then(|tz| parse_timezone(tz).ok()).unwrap_or(local_tz);
+    let default_tz = controlplane
+        .timezone
+        .as_deref()
+        .and_then(|tz| parse_timezone(tz).ok())
+        .unwrap_or(local_tz);
     controlplane.timezone = Some(default_tz.name().to_string());
 
     // The servers' own start/end, built once per algorithm for every site
@@ -61,7 +65,9 @@ pub(crate) fn convert(read: ReadFile, local_tz: Tz, p: &mut Problems) -> Import 
             .or_insert_with(|| {
                 let field = format!("servers.{a}");
                 let broken = broken_days.contains(&field);
-                servers_day(&field, a, &file.servers, &pools, why, broken).map_err(|e| p.extend(e)).ok()
+                servers_day(&field, a, &file.servers, &pools, why, broken)
+                    .map_err(|e| p.extend(e))
+                    .ok()
             })
             .clone()
     };
@@ -78,7 +84,13 @@ pub(crate) fn convert(read: ReadFile, local_tz: Tz, p: &mut Problems) -> Import 
                 }
             }
             let name = controlplane.site_name.clone();
-            sites.push(SiteDef { name, timezone: default_tz, proxy, schedules, failover: BTreeMap::new() });
+            sites.push(SiteDef {
+                name,
+                timezone: default_tz,
+                proxy,
+                schedules,
+                failover: BTreeMap::new(),
+            });
         }
         Some(file_sites) => {
             for (i, site) in file_sites.iter().enumerate() {
@@ -93,7 +105,11 @@ pub(crate) fn convert(read: ReadFile, local_tz: Tz, p: &mut Problems) -> Import 
                 }
                 let timezone = parse_timezone(&site.timezone).unwrap_or(local_tz);
                 let proxy = site.proxy.clone().unwrap_or_else(|| file.proxy.clone());
-                let proxy_path = if site.proxy.is_some() { format!("{path}.proxy") } else { "proxy".to_string() };
+                let proxy_path = if site.proxy.is_some() {
+                    format!("{path}.proxy")
+                } else {
+                    "proxy".to_string()
+                };
                 let mut schedules = BTreeMap::new();
                 for a in Algorithm::ALL {
                     let enabled = proxy.listener(a).enabled;
@@ -126,7 +142,10 @@ pub(crate) fn convert(read: ReadFile, local_tz: Tz, p: &mut Problems) -> Import 
                             Err(e) => p.extend(e),
                         }
                     } else if enabled {
-                        let why = format!("{a} is enabled ({proxy_path}.{a}.enabled) at site {:?}, which gives no schedule for it", site.name);
+                        let why = format!(
+                            "{a} is enabled ({proxy_path}.{a}.enabled) at site {:?}, which gives no schedule for it",
+                            site.name
+                        );
                         if let Some(day) = server_day(a, &why, p) {
                             schedules.insert(a, day);
                         }
@@ -157,7 +176,10 @@ pub(crate) fn convert(read: ReadFile, local_tz: Tz, p: &mut Problems) -> Import 
 
 /// Every server as a pool; names must be unique across all algorithms, as
 /// pools are referred to by name alone.
-fn pools(servers: &BTreeMap<Algorithm, Vec<super::servers::Server>>, p: &mut Problems) -> Vec<PoolDef> {
+fn pools(
+    servers: &BTreeMap<Algorithm, Vec<super::servers::Server>>,
+    p: &mut Problems,
+) -> Vec<PoolDef> {
     let mut out: Vec<PoolDef> = Vec::new();
     let mut seen: BTreeMap<&str, String> = BTreeMap::new();
     for (a, list) in servers {
@@ -210,7 +232,9 @@ fn servers_day(
         let msg = if !list.iter().any(|s| s.enabled) {
             format!("{why} but has no enabled server: add one under servers.{a}")
         } else {
-            format!("{why} but no enabled server has a schedule: give at least one `start` and `end`")
+            format!(
+                "{why} but no enabled server has a schedule: give at least one `start` and `end`"
+            )
         };
         return Err(vec![Problem::new(field, msg)]);
     }

@@ -28,7 +28,9 @@ pub use days::validate_schedule_entries;
 pub use export::{export, parse_proxy_yaml, proxy_yaml, sample};
 pub use file::{ConfigFile, ScheduleEntry, Site};
 pub use import::{Import, SiteDef};
-pub use proxy::{CircuitBreakerSettings, DifficultySettings, Listener, Proxy, ProxyGlobal, ShareValidation};
+pub use proxy::{
+    CircuitBreakerSettings, DifficultySettings, Listener, Proxy, ProxyGlobal, ShareValidation,
+};
 pub use servers::{PoolDef, PoolMode, Server};
 pub use settings::{ControlPlaneSettings, LOG_LEVELS, Logging};
 
@@ -38,9 +40,15 @@ use crate::problem::Problem;
 /// load, with every problem found.
 pub fn load(yaml: &str, local_tz: chrono_tz::Tz) -> Result<Import, Vec<Problem>> {
     let mut problems = Vec::new();
-    let Some(read) = file::read_file(yaml, &mut problems) else { return Err(problems) };
+    let Some(read) = file::read_file(yaml, &mut problems) else {
+        return Err(problems);
+    };
     let import = import::convert(read, local_tz, &mut problems);
-    if problems.is_empty() { Ok(import) } else { Err(problems) }
+    if problems.is_empty() {
+        Ok(import)
+    } else {
+        Err(problems)
+    }
 }
 
 /// Every problem of a config file; empty when [`load`] would succeed.

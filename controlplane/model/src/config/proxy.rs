@@ -111,7 +111,13 @@ impl Default for ProxyGlobal {
 
 impl Default for ShareValidation {
     fn default() -> Self {
-        ShareValidation { reject_duplicates: true, reject_stale: true, share_cache_size: 1000, share_cache_ttl: 300, job_cache_size: 10 }
+        ShareValidation {
+            reject_duplicates: true,
+            reject_stale: true,
+            share_cache_size: 1000,
+            share_cache_ttl: 300,
+            job_cache_size: 10,
+        }
     }
 }
 
@@ -138,7 +144,12 @@ impl Default for DifficultySettings {
 
 impl Default for CircuitBreakerSettings {
     fn default() -> Self {
-        CircuitBreakerSettings { enabled: true, failure_threshold: 5, recovery_timeout: 60, success_threshold: 2 }
+        CircuitBreakerSettings {
+            enabled: true,
+            failure_threshold: 5,
+            recovery_timeout: 60,
+            success_threshold: 2,
+        }
     }
 }
 
@@ -179,7 +190,10 @@ impl Proxy {
 
     /// The algorithms whose listener is enabled, in [`Algorithm::ALL`] order.
     pub fn enabled_algorithms(&self) -> Vec<Algorithm> {
-        Algorithm::ALL.into_iter().filter(|a| self.listener(*a).enabled).collect()
+        Algorithm::ALL
+            .into_iter()
+            .filter(|a| self.listener(*a).enabled)
+            .collect()
     }
 }
 
@@ -226,7 +240,15 @@ pub(crate) fn read_proxy(s: &mut Section<'_>, p: &mut Problems) -> Proxy {
         l.finish(p);
         listener
     });
-    let proxy = Proxy { global, validation, difficulty, circuit_breaker, sha256, randomx, zksnark };
+    let proxy = Proxy {
+        global,
+        validation,
+        difficulty,
+        circuit_breaker,
+        sha256,
+        randomx,
+        zksnark,
+    };
     check_listener_ports(s.path(), &proxy, p);
     proxy
 }
@@ -267,7 +289,10 @@ fn read_difficulty(d: &mut Section<'_>, p: &mut Problems) -> DifficultySettings 
     };
     let (min, start, max) = (diff.buffer_min, diff.buffer_start, diff.buffer_max);
     if min > max {
-        p.push(Problem::new(d.at("buffer_min"), format!("buffer_min {min} is above buffer_max {max}")));
+        p.push(Problem::new(
+            d.at("buffer_min"),
+            format!("buffer_min {min} is above buffer_max {max}"),
+        ));
     } else if start < min || start > max {
         p.push(Problem::new(
             d.at("buffer_start"),
@@ -286,7 +311,10 @@ fn read_listener(l: &mut Section<'_>, algorithm: Algorithm, p: &mut Problems) ->
     };
     let host = &listener.bind_host;
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        p.push(Problem::new(l.at("bind_host"), format!("{host:?} is not an address to listen on (e.g. \"0.0.0.0\")")));
+        p.push(Problem::new(
+            l.at("bind_host"),
+            format!("{host:?} is not an address to listen on (e.g. \"0.0.0.0\")"),
+        ));
     }
     listener
 }
@@ -296,7 +324,10 @@ fn check_listener_ports(path: &str, proxy: &Proxy, p: &mut Problems) {
     let enabled = proxy.enabled_algorithms();
     for (i, a) in enabled.iter().enumerate() {
         let port = proxy.listener(*a).bind_port;
-        if let Some(first) = enabled[..i].iter().find(|b| proxy.listener(**b).bind_port == port) {
+        if let Some(first) = enabled[..i]
+            .iter()
+            .find(|b| proxy.listener(**b).bind_port == port)
+        {
             p.push(Problem::new(
                 format!("{path}.{a}.bind_port"),
                 format!("port {port} is also the port of {first} (proxy.{first}.bind_port); each algorithm listens on its own port"),
@@ -324,7 +355,10 @@ mod tests {
         assert!(p.is_empty(), "{p:?}");
         assert_eq!(proxy, Proxy::default());
         assert_eq!(proxy.enabled_algorithms(), vec![Algorithm::Sha256]);
-        assert_eq!(BreakerSettings::from(&proxy.circuit_breaker), BreakerSettings::default());
+        assert_eq!(
+            BreakerSettings::from(&proxy.circuit_breaker),
+            BreakerSettings::default()
+        );
     }
 
     #[test]
@@ -334,7 +368,10 @@ mod tests {
         let (proxy, p) = read("randomx:\n  enabled: true\n");
         assert!(p.is_empty(), "{p:?}");
         assert_eq!(proxy.randomx.bind_port, 3334);
-        assert_eq!(proxy.enabled_algorithms(), vec![Algorithm::Sha256, Algorithm::Randomx]);
+        assert_eq!(
+            proxy.enabled_algorithms(),
+            vec![Algorithm::Sha256, Algorithm::Randomx]
+        );
     }
 
     #[test]
@@ -356,7 +393,11 @@ mod tests {
                 "proxy.randomx.bind_port",
             ]
         );
-        assert!(p[5].message.contains("also the port of sha256"), "{}", p[5].message);
+        assert!(
+            p[5].message.contains("also the port of sha256"),
+            "{}",
+            p[5].message
+        );
     }
 
     #[test]

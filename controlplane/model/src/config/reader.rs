@@ -41,10 +41,18 @@ impl<'a> Section<'a> {
                     }
                 }
             }
-            Some(other) => p.push(Problem::new(path.clone(), format!("expected a mapping of fields, found {}", describe(other)))),
+            Some(other) => p.push(Problem::new(
+                path.clone(),
+                format!("expected a mapping of fields, found {}", describe(other)),
+            )),
         }
         let used = vec![false; entries.len()];
-        Section { path, entries, used, known: Vec::new() }
+        Section {
+            path,
+            entries,
+            used,
+            known: Vec::new(),
+        }
     }
 
     /// The path of one of this section's fields.
@@ -78,7 +86,9 @@ impl<'a> Section<'a> {
     }
 
     pub fn bool(&mut self, p: &mut Problems, key: &'static str, default: bool) -> bool {
-        let Some(v) = self.get(key) else { return default };
+        let Some(v) = self.get(key) else {
+            return default;
+        };
         match v {
             Value::Bool(b) => *b,
             // YAML 1.1 (the seed's PyYAML) reads these as booleans.
@@ -95,56 +105,107 @@ impl<'a> Section<'a> {
 
     /// A whole number within `range` (quoted numbers are read too, as the
     /// seed's pydantic did).
-    pub fn uint(&mut self, p: &mut Problems, key: &'static str, default: u64, range: RangeInclusive<u64>) -> u64 {
-        let Some(v) = self.get(key) else { return default };
+    pub fn uint(
+        &mut self,
+        p: &mut Problems,
+        key: &'static str,
+        default: u64,
+        range: RangeInclusive<u64>,
+    ) -> u64 {
+        let Some(v) = self.get(key) else {
+            return default;
+        };
         let n = match v {
             Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
                 (Some(u), _, _) => Some(u),
                 (None, Some(i), _) if i < 0 => {
-                    let msg = format!("must be from {} to {}, found {i}", range.start(), range.end());
+                    let msg = format!(
+                        "must be from {} to {}, found {i}",
+                        range.start(),
+                        range.end()
+                    );
                     p.push(Problem::new(self.at(key), msg));
                     return default;
                 }
-                (_, _, Some(f)) if f.is_finite() && f.fract() == 0.0 && (0.0..1e15).contains(&f) => Some(f as u64),
+                (_, _, Some(f))
+                    if f.is_finite() && f.fract() == 0.0 && (0.0..1e15).contains(&f) =>
+                {
+                    Some(f as u64)
+                }
                 _ => None,
             },
             Value::String(s) => s.trim().parse::<u64>().ok(),
             _ => None,
         };
-        let Some(n) = n else { return self.bad(p, key, "a whole number", v, default) };
+        let Some(n) = n else {
+            return self.bad(p, key, "a whole number", v, default);
+        };
         if !range.contains(&n) {
-            let msg = format!("must be from {} to {}, found {n}", range.start(), range.end());
+            let msg = format!(
+                "must be from {} to {}, found {n}",
+                range.start(),
+                range.end()
+            );
             p.push(Problem::new(self.at(key), msg));
             return default;
         }
         n
     }
 
-    pub fn u32(&mut self, p: &mut Problems, key: &'static str, default: u32, range: RangeInclusive<u32>) -> u32 {
+    pub fn u32(
+        &mut self,
+        p: &mut Problems,
+        key: &'static str,
+        default: u32,
+        range: RangeInclusive<u32>,
+    ) -> u32 {
         let r = u64::from(*range.start())..=u64::from(*range.end());
         u32::try_from(self.uint(p, key, u64::from(default), r)).unwrap_or(default)
     }
 
-    pub fn u16(&mut self, p: &mut Problems, key: &'static str, default: u16, range: RangeInclusive<u16>) -> u16 {
+    pub fn u16(
+        &mut self,
+        p: &mut Problems,
+        key: &'static str,
+        default: u16,
+        range: RangeInclusive<u16>,
+    ) -> u16 {
         let r = u64::from(*range.start())..=u64::from(*range.end());
         u16::try_from(self.uint(p, key, u64::from(default), r)).unwrap_or(default)
     }
 
-    pub fn float(&mut self, p: &mut Problems, key: &'static str, default: f64, range: RangeInclusive<f64>) -> f64 {
+    pub fn float(
+        &mut self,
+        p: &mut Problems,
+        key: &'static str,
+        default: f64,
+        range: RangeInclusive<f64>,
+    ) -> f64 {
         self.opt_float(p, key, range).unwrap_or(default)
     }
 
     /// An optional finite number within `range`; `None` when absent or wrong.
-    pub fn opt_float(&mut self, p: &mut Problems, key: &'static str, range: RangeInclusive<f64>) -> Option<f64> {
+    pub fn opt_float(
+        &mut self,
+        p: &mut Problems,
+        key: &'static str,
+        range: RangeInclusive<f64>,
+    ) -> Option<f64> {
         let v = self.get(key)?;
         let f = match v {
             Value::Number(n) => n.as_f64(),
             Value::String(s) => s.trim().parse::<f64>().ok(),
             _ => None,
         };
-        let Some(f) = f.filter(|f| f.is_finite()) else { return self.bad(p, key, "a number", v, None) };
+        let Some(f) = f.filter(|f| f.is_finite()) else {
+            return self.bad(p, key, "a number", v, None);
+        };
         if !range.contains(&f) {
-            let msg = format!("must be from {} to {}, found {f}", range.start(), range.end());
+            let msg = format!(
+                "must be from {} to {}, found {f}",
+                range.start(),
+                range.end()
+            );
             p.push(Problem::new(self.at(key), msg));
             return None;
         }
@@ -167,14 +228,23 @@ impl<'a> Section<'a> {
     }
 
     pub fn string(&mut self, p: &mut Problems, key: &'static str, default: &str) -> String {
-        self.opt_string(p, key).unwrap_or_else(|| default.to_string())
+        self.opt_string(p, key)
+            .unwrap_or_else(|| default.to_string())
     }
 
     /// A string that must be present: `what` says what needs it.
-    pub fn required_string(&mut self, p: &mut Problems, key: &'static str, what: &str) -> Option<String> {
+    pub fn required_string(
+        &mut self,
+        p: &mut Problems,
+        key: &'static str,
+        what: &str,
+    ) -> Option<String> {
         if !self.entries.iter().any(|(k, v)| *k == key && !v.is_null()) {
             self.get(key);
-            p.push(Problem::new(self.at(key), format!("missing: {what} needs a `{key}`")));
+            p.push(Problem::new(
+                self.at(key),
+                format!("missing: {what} needs a `{key}`"),
+            ));
             return None;
         }
         self.opt_string(p, key)
@@ -183,7 +253,9 @@ impl<'a> Section<'a> {
     /// An optional `"HH:MM"` time. `Err(())` when present but wrong (already
     /// reported). A YAML number here is never turned into a time.
     pub fn time(&mut self, p: &mut Problems, key: &'static str) -> Result<Option<TimeOfDay>, ()> {
-        let Some(v) = self.get(key) else { return Ok(None) };
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
         let msg = match v {
             Value::String(s) => match TimeOfDay::parse(s) {
                 Ok(t) => return Ok(Some(t)),
@@ -193,7 +265,10 @@ impl<'a> Section<'a> {
                 "found the number {n}, not a time: write times as quoted \"HH:MM\" strings (e.g. {key}: \"12:00\"); \
                  a YAML 1.1 reader turns an unquoted 12:00 into the number 720"
             ),
-            other => format!("expected a quoted \"HH:MM\" time, found {}", describe(other)),
+            other => format!(
+                "expected a quoted \"HH:MM\" time, found {}",
+                describe(other)
+            ),
         };
         p.push(Problem::new(self.at(key), msg));
         Err(())
@@ -202,7 +277,9 @@ impl<'a> Section<'a> {
     /// A list under `key`, each item with its path (`key[i]`); absent or
     /// `null` is an empty list.
     pub fn list(&mut self, p: &mut Problems, key: &'static str) -> Vec<(String, &'a Value)> {
-        let Some(v) = self.get(key) else { return Vec::new() };
+        let Some(v) = self.get(key) else {
+            return Vec::new();
+        };
         list_items(&self.at(key), v, p)
     }
 
@@ -210,7 +287,10 @@ impl<'a> Section<'a> {
     pub fn finish(self, p: &mut Problems) {
         for (i, (k, _)) in self.entries.iter().enumerate() {
             if !self.used[i] {
-                p.push(Problem::new(join(&self.path, k), unknown_key_message(k, &self.known)));
+                p.push(Problem::new(
+                    join(&self.path, k),
+                    unknown_key_message(k, &self.known),
+                ));
             }
         }
     }
@@ -223,25 +303,43 @@ impl<'a> Section<'a> {
     }
 
     fn bad<T>(&self, p: &mut Problems, key: &str, expected: &str, found: &Value, default: T) -> T {
-        p.push(Problem::new(self.at(key), format!("expected {expected}, found {}", describe(found))));
+        p.push(Problem::new(
+            self.at(key),
+            format!("expected {expected}, found {}", describe(found)),
+        ));
         default
     }
 }
 
 /// The items of a sequence value, each with its path `path[i]`.
-pub(crate) fn list_items<'a>(path: &str, v: &'a Value, p: &mut Problems) -> Vec<(String, &'a Value)> {
+pub(crate) fn list_items<'a>(
+    path: &str,
+    v: &'a Value,
+    p: &mut Problems,
+) -> Vec<(String, &'a Value)> {
     match v {
         Value::Null => Vec::new(),
-        Value::Sequence(items) => items.iter().enumerate().map(|(i, item)| (format!("{path}[{i}]"), item)).collect(),
+        Value::Sequence(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (format!("{path}[{i}]"), item))
+            .collect(),
         other => {
-            p.push(Problem::new(path, format!("expected a list, found {}", describe(other))));
+            p.push(Problem::new(
+                path,
+                format!("expected a list, found {}", describe(other)),
+            ));
             Vec::new()
         }
     }
 }
 
 pub(crate) fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// How a value reads in a message: `the string "abc"`, `the number 720`.
@@ -261,7 +359,10 @@ fn unknown_key_message(key: &str, known: &[&str]) -> String {
     let mut known: Vec<&str> = known.to_vec();
     known.sort_unstable();
     known.dedup();
-    let close = known.iter().filter(|k| edit_distance(key, k) <= 2).min_by_key(|k| edit_distance(key, k));
+    let close = known
+        .iter()
+        .filter(|k| edit_distance(key, k) <= 2)
+        .min_by_key(|k| edit_distance(key, k));
     match close {
         Some(k) => format!("unknown field `{key}`: did you mean `{k}`?"),
         None if known.is_empty() => format!("unknown field `{key}`"),
@@ -305,7 +406,10 @@ mod tests {
         s.finish(&mut p);
         let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
         assert_eq!(fields, ["x.port", "x.f", "x.neg", "x.name"]);
-        assert_eq!(p[0].message, "expected a whole number, found the string \"abc\"");
+        assert_eq!(
+            p[0].message,
+            "expected a whole number, found the string \"abc\""
+        );
         assert!(p[3].message.contains("quote it"));
     }
 

@@ -49,7 +49,9 @@ impl FromStr for PoolMode {
         match s.trim().to_ascii_lowercase().as_str() {
             "aggregate" => Ok(PoolMode::Aggregate),
             "passthrough" => Ok(PoolMode::Passthrough),
-            _ => Err(format!("unknown pool mode {s:?} (known: aggregate, passthrough)")),
+            _ => Err(format!(
+                "unknown pool mode {s:?} (known: aggregate, passthrough)"
+            )),
         }
     }
 }
@@ -211,7 +213,9 @@ pub(crate) fn read_servers(
     let mut out = BTreeMap::new();
     let mut servers = top.section("servers", p);
     for (key, value) in servers.entries() {
-        let Some(algorithm) = algorithm_key("servers", key, p) else { continue };
+        let Some(algorithm) = algorithm_key("servers", key, p) else {
+            continue;
+        };
         let path = format!("servers.{key}");
         let list = list_items(&path, value, p)
             .into_iter()
@@ -275,15 +279,24 @@ fn read_server(path: &str, item: &Value, p: &mut Problems) -> (Server, bool) {
     if let (Some(min), Some(max)) = (server.min_difficulty, server.max_difficulty)
         && min > max
     {
-        p.push(Problem::new(s.at("max_difficulty"), format!("max_difficulty {max} is below min_difficulty {min}")));
+        p.push(Problem::new(
+            s.at("max_difficulty"),
+            format!("max_difficulty {max} is below min_difficulty {min}"),
+        ));
     }
     match (server.start, server.end) {
         (Some(_), None) if times_ok => {
-            p.push(Problem::new(s.at("end"), "start is given without end: give both or neither"));
+            p.push(Problem::new(
+                s.at("end"),
+                "start is given without end: give both or neither",
+            ));
             times_ok = false;
         }
         (None, Some(_)) if times_ok => {
-            p.push(Problem::new(s.at("start"), "end is given without start: give both or neither"));
+            p.push(Problem::new(
+                s.at("start"),
+                "end is given without start: give both or neither",
+            ));
             times_ok = false;
         }
         _ => {}
@@ -296,8 +309,13 @@ fn read_server(path: &str, item: &Value, p: &mut Problems) -> (Server, bool) {
 /// starting with a letter or digit (pools are referred to by name alone).
 pub(crate) fn check_name(field: &str, name: &str, p: &mut Problems) {
     let ok = name.len() <= 64
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !ok {
         p.push(Problem::new(
             field,
@@ -310,7 +328,9 @@ fn check_host(field: &str, host: &str, p: &mut Problems) {
     let msg = if host.is_empty() {
         "is empty: give the pool's host name or IP address".to_string()
     } else if host.contains("://") {
-        format!("{host:?} has a URL scheme: write the host alone (use `port:` for the port and `ssl: true` for TLS)")
+        format!(
+            "{host:?} has a URL scheme: write the host alone (use `port:` for the port and `ssl: true` for TLS)"
+        )
     } else if host.chars().any(|c| c.is_whitespace() || c.is_control()) || host.len() > 253 {
         format!("{host:?} is not a host name or IP address")
     } else if host.contains(':') && host.trim_matches(['[', ']']).parse::<Ipv6Addr>().is_err() {
@@ -324,10 +344,22 @@ fn check_host(field: &str, host: &str, p: &mut Problems) {
 /// Pool credentials go into JSON-RPC lines: no control characters (tab and
 /// line breaks aside, as the seed allowed) and at most 256 characters.
 fn check_credential(field: &str, what: &str, v: &str, p: &mut Problems) {
-    if let Some(c) = v.chars().find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
-        p.push(Problem::new(field, format!("the {what} contains a control character (U+{:04X})", u32::from(c))));
+    if let Some(c) = v
+        .chars()
+        .find(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        p.push(Problem::new(
+            field,
+            format!(
+                "the {what} contains a control character (U+{:04X})",
+                u32::from(c)
+            ),
+        ));
     } else if v.chars().count() > 256 {
-        p.push(Problem::new(field, format!("the {what} is longer than 256 characters")));
+        p.push(Problem::new(
+            field,
+            format!("the {what} is longer than 256 characters"),
+        ));
     } else if what == "username" && v.trim().is_empty() && !v.is_empty() {
         p.push(Problem::new(field, "the username is blank"));
     }
@@ -347,14 +379,29 @@ mod tests {
 
     #[test]
     fn defaults_and_mode() {
-        let (s, p, _) = read("servers:\n  sha256:\n    - {name: a, host: h, username: u, mode: passthrough}\n");
+        let (s, p, _) =
+            read("servers:\n  sha256:\n    - {name: a, host: h, username: u, mode: passthrough}\n");
         assert!(p.is_empty(), "{p:?}");
         let a = &s[&Algorithm::Sha256][0];
-        assert_eq!((a.port, a.password.as_str(), a.ssl, a.connect_timeout, a.retry_interval), (3333, "x", false, 30, 5));
+        assert_eq!(
+            (
+                a.port,
+                a.password.as_str(),
+                a.ssl,
+                a.connect_timeout,
+                a.retry_interval
+            ),
+            (3333, "x", false, 30, 5)
+        );
         assert!(a.enabled);
         assert_eq!(a.mode, PoolMode::Passthrough);
         assert_eq!("AGGREGATE".parse::<PoolMode>(), Ok(PoolMode::Aggregate));
-        assert!("relay".parse::<PoolMode>().unwrap_err().contains("aggregate, passthrough"));
+        assert!(
+            "relay"
+                .parse::<PoolMode>()
+                .unwrap_err()
+                .contains("aggregate, passthrough")
+        );
     }
 
     #[test]
@@ -377,8 +424,16 @@ mod tests {
                 "servers.SHA256",
             ]
         );
-        assert!(p[6].message.contains("known: sha256, randomx, zksnark"), "{}", p[6].message);
-        assert!(p[7].message.contains("write \"sha256\""), "{}", p[7].message);
+        assert!(
+            p[6].message.contains("known: sha256, randomx, zksnark"),
+            "{}",
+            p[6].message
+        );
+        assert!(
+            p[7].message.contains("write \"sha256\""),
+            "{}",
+            p[7].message
+        );
         assert!(broken.contains("servers.sha256"));
     }
 
@@ -386,22 +441,36 @@ mod tests {
     fn missing_required_fields() {
         let (_, p, _) = read("servers:\n  sha256:\n    - {enabled: false}\n");
         let fields: Vec<&str> = p.iter().map(|p| p.field.as_str()).collect();
-        assert_eq!(fields, ["servers.sha256[0].name", "servers.sha256[0].host", "servers.sha256[0].username"]);
+        assert_eq!(
+            fields,
+            [
+                "servers.sha256[0].name",
+                "servers.sha256[0].host",
+                "servers.sha256[0].username"
+            ]
+        );
     }
 
     #[test]
     fn ipv6_hosts_are_fine() {
-        let (_, p, _) = read("servers:\n  sha256:\n    - {name: a, host: '::1', username: u}\n    - {name: b, host: 'h:3333', username: u}\n");
+        let (_, p, _) = read(
+            "servers:\n  sha256:\n    - {name: a, host: '::1', username: u}\n    - {name: b, host: 'h:3333', username: u}\n",
+        );
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].message.contains("has a port in it"));
     }
 
     #[test]
     fn debug_redacts_passwords() {
-        let (s, _, _) = read("servers:\n  sha256:\n    - {name: a, host: h, username: u, password: hunter2}\n");
+        let (s, _, _) =
+            read("servers:\n  sha256:\n    - {name: a, host: h, username: u, password: hunter2}\n");
         let server = &s[&Algorithm::Sha256][0];
         let pool = PoolDef::from_server(Algorithm::Sha256, server);
-        for text in [format!("{server:?}"), format!("{pool:?}"), format!("{pool:#?}")] {
+        for text in [
+            format!("{server:?}"),
+            format!("{pool:?}"),
+            format!("{pool:#?}"),
+        ] {
             assert!(!text.contains("hunter2"), "{text}");
             assert!(text.contains("<redacted>"));
         }

@@ -107,9 +107,16 @@ pub(crate) fn read_controlplane(s: &mut Section<'_>, p: &mut Problems) -> Contro
     if let Err(e) = check_listen(&c.listen) {
         p.push(Problem::new(s.at("listen"), e));
     }
-    for (key, v) in [("database", Some(&c.database)), ("pid_file", c.pid_file.as_ref()), ("log_file", c.log_file.as_ref())] {
+    for (key, v) in [
+        ("database", Some(&c.database)),
+        ("pid_file", c.pid_file.as_ref()),
+        ("log_file", c.log_file.as_ref()),
+    ] {
         if v.is_some_and(|v| v.trim().is_empty()) {
-            p.push(Problem::new(s.at(key), "is empty: give a file path (or leave the field out)"));
+            p.push(Problem::new(
+                s.at(key),
+                "is empty: give a file path (or leave the field out)",
+            ));
         }
     }
     if let Some(tz) = &c.timezone {
@@ -117,8 +124,14 @@ pub(crate) fn read_controlplane(s: &mut Section<'_>, p: &mut Problems) -> Contro
     }
     check_site_name(&s.at("site_name"), &c.site_name, p);
     match (&c.tls_cert, &c.tls_key) {
-        (Some(_), None) => p.push(Problem::new(s.at("tls_key"), "tls_cert is set but tls_key is not: give both or neither")),
-        (None, Some(_)) => p.push(Problem::new(s.at("tls_cert"), "tls_key is set but tls_cert is not: give both or neither")),
+        (Some(_), None) => p.push(Problem::new(
+            s.at("tls_key"),
+            "tls_cert is set but tls_key is not: give both or neither",
+        )),
+        (None, Some(_)) => p.push(Problem::new(
+            s.at("tls_cert"),
+            "tls_key is set but tls_cert is not: give both or neither",
+        )),
         _ => {}
     }
     c
@@ -137,21 +150,39 @@ pub(crate) fn read_logging(s: &mut Section<'_>, p: &mut Problems) -> Logging {
     if LOG_LEVELS.contains(&upper.as_str()) {
         l.level = upper;
     } else {
-        p.push(Problem::new(s.at("level"), format!("unknown log level {:?} (known: {})", l.level, LOG_LEVELS.join(", "))));
+        p.push(Problem::new(
+            s.at("level"),
+            format!(
+                "unknown log level {:?} (known: {})",
+                l.level,
+                LOG_LEVELS.join(", ")
+            ),
+        ));
     }
     if l.rotation.trim().is_empty() {
-        p.push(Problem::new(s.at("rotation"), "is empty: give a size such as \"50 MB\""));
+        p.push(Problem::new(
+            s.at("rotation"),
+            "is empty: give a size such as \"50 MB\"",
+        ));
     }
     l
 }
 
 /// `host:port` (IPv6 hosts in brackets), with a port from 1 to 65535.
 fn check_listen(listen: &str) -> Result<(), String> {
-    let bad = || format!("{listen:?} is not a listen address: expected host:port, e.g. \"127.0.0.1:50051\"");
+    let bad = || {
+        format!("{listen:?} is not a listen address: expected host:port, e.g. \"127.0.0.1:50051\"")
+    };
     let (host, port) = listen.rsplit_once(':').ok_or_else(bad)?;
     let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
-    let host_ok = !host.is_empty() && !host.contains(char::is_whitespace) && (!host.contains(':') || host.starts_with('['));
-    if port_ok && host_ok { Ok(()) } else { Err(bad()) }
+    let host_ok = !host.is_empty()
+        && !host.contains(char::is_whitespace)
+        && (!host.contains(':') || host.starts_with('['));
+    if port_ok && host_ok {
+        Ok(())
+    } else {
+        Err(bad())
+    }
 }
 
 /// An IANA time zone name, as `chrono_tz` knows it.
@@ -162,14 +193,17 @@ pub(crate) fn parse_timezone(tz: &str) -> Result<chrono_tz::Tz, String> {
 }
 
 pub(crate) fn check_timezone(field: &str, tz: &str, p: &mut Problems) -> Option<chrono_tz::Tz> {
-    parse_timezone(tz).map_err(|e| p.push(Problem::new(field, e))).ok()
+    parse_timezone(tz)
+        .map_err(|e| p.push(Problem::new(field, e)))
+        .ok()
 }
 
 /// Site names: non-empty, at most 64 characters, no control characters.
 pub(crate) fn check_site_name(field: &str, name: &str, p: &mut Problems) {
     if name.trim().is_empty() {
         p.push(Problem::new(field, "a site needs a non-empty name"));
-    } else if name.chars().count() > 64 || name.chars().any(char::is_control) || name.trim() != name {
+    } else if name.chars().count() > 64 || name.chars().any(char::is_control) || name.trim() != name
+    {
         p.push(Problem::new(field, format!("{name:?} is not a valid site name: at most 64 characters, no control characters or surrounding spaces")));
     }
 }
@@ -225,7 +259,8 @@ mod tests {
 
     #[test]
     fn logging_level_is_case_insensitive() {
-        let v: serde_yaml_ng::Value = serde_yaml_ng::from_str("level: warning\nretention: 0\n").unwrap();
+        let v: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str("level: warning\nretention: 0\n").unwrap();
         let mut p = Vec::new();
         let mut s = Section::new("logging", Some(&v), &mut p);
         let l = read_logging(&mut s, &mut p);
@@ -236,6 +271,9 @@ mod tests {
         let mut p = Vec::new();
         let mut s = Section::new("logging", Some(&v), &mut p);
         read_logging(&mut s, &mut p);
-        assert!(p[0].message.contains("DEBUG, INFO, WARNING, ERROR, CRITICAL"));
+        assert!(
+            p[0].message
+                .contains("DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        );
     }
 }
