@@ -137,6 +137,7 @@ impl ControlPlane {
             },
         );
         planner.refresh().await?;
+        let (shutdown, rx) = watch::channel(false);
         let mut import_settings = opts.config.clone();
         import_settings.pools.clear();
         import_settings.sites.clear();
@@ -149,6 +150,7 @@ impl ControlPlane {
             local_tz: opts.local_tz,
             live: Default::default(),
             import_settings,
+            shutdown: rx.clone(),
         });
 
         let listen = match opts.listen {
@@ -162,7 +164,6 @@ impl ControlPlane {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
         let addr = listener.local_addr()?;
-        let (shutdown, rx) = watch::channel(false);
 
         let hash = admin_token_hash;
         let admin = AdminServer::with_interceptor(

@@ -1,6 +1,5 @@
-//! The operator CLI. Its commands arrive with the control-plane issue.
+//! The `ctl` binary: everything is in the library; see `lib.rs`.
 
 fn main() {
-    eprintln!("ctl: not built yet; see README.md");
-    std::process::exit(2);
+    std::process::exit(switchyard_ctl::run());
 }

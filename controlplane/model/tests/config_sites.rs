@@ -318,6 +318,12 @@ fn export_round_trip_seed_form() {
 fn export_round_trip_multi_site_form() {
     let out = round_trip(&fixture("multisite.yaml"), UTC);
     assert!(out.contains("sites:"), "{out}");
+    // Texas runs the top-level proxy settings: only Berlin writes its own.
+    assert_eq!(out.matches("\n  proxy:\n").count(), 1, "{out}");
+    assert!(
+        out.contains("mode: passthrough") && !out.contains("mode: aggregate"),
+        "{out}"
+    );
     // A single site whose day gives a pool two slots needs the sites form too.
     let yaml = format!(
         "{POOLS}sites:\n  - name: only\n    timezone: UTC\n    schedule:\n      sha256:\n        - {{server: btc, start: \"00:00\", end: \"06:00\"}}\n        - {{server: bch, start: \"06:00\", end: \"18:00\"}}\n        - {{server: btc, start: \"18:00\", end: \"24:00\"}}\n"
@@ -336,4 +342,25 @@ fn proxy_yaml_is_the_section_alone() {
         "{yaml}"
     );
     assert_eq!(config::parse_proxy_yaml(&yaml).as_ref(), Ok(berlin));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+    /// No input makes `load` panic: arbitrary text, and the multi-site
+    /// fixture with a slice cut out or replaced.
+    #[test]
+    fn load_never_panics(text in "\\PC{0,200}", cut in 0usize..2000, len in 0usize..40, insert in "[ :\\-\\[\\]{}a-z0-9\\n]{0,8}") {
+        let _ = config::validate(&text, UTC);
+        let base = fixture("multisite.yaml");
+        let start = cut.min(base.len());
+        let end = (start + len).min(base.len());
+        if base.is_char_boundary(start) && base.is_char_boundary(end) {
+            let mutated = format!("{}{}{}", &base[..start], insert, &base[end..]);
+            if let Ok(import) = config::load(&mutated, UTC) {
+                // Whatever loads also exports and loads back the same.
+                proptest::prop_assert_eq!(config::load(&config::export(&import), UTC), Ok(import));
+            }
+        }
+    }
 }

@@ -65,6 +65,13 @@ struct Args {
     /// Keep the temporary database.
     #[arg(long)]
     keep: bool,
+    /// Only insert (no queries).
+    #[arg(long)]
+    ingest_only: bool,
+    /// SQL run on the new database before inserting (experiments: other
+    /// indexes, triggers), on its own connection.
+    #[arg(long)]
+    exec: Option<String>,
 }
 
 const SITE_NAMES: &[&str] = &["texas", "quebec", "iceland", "norway", "paraguay", "oman"];
@@ -392,6 +399,12 @@ async fn main() -> anyhow::Result<()> {
         SqliteConnection::connect_with(&opts).await?.close().await?;
     }
     let store = Store::open(&db).await.context("opening the store")?;
+    if let Some(sql) = &a.exec {
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?;
+        let mut c = SqliteConnection::connect_with(&opts).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&mut c).await?;
+        c.close().await?;
+    }
     eprintln!("database {}", db.display());
 
     let now_ms = chrono::Utc::now().timestamp_millis();
@@ -425,6 +438,16 @@ async fn main() -> anyhow::Result<()> {
         let (r, site, events) = ingest(&a, &store, &mut fleet).await?;
         replay = (site, events);
         ingest_result = Some(r);
+    }
+    if a.ingest_only {
+        if let Some(r) = &ingest_result {
+            print_report(&a, Some(r), r.inserted, file_size(&db), &[]);
+        }
+        store.close().await;
+        if let (Some(dir), false) = (tmp_dir, a.keep) {
+            std::fs::remove_dir_all(dir)?;
+        }
+        return Ok(());
     }
     let fleet = Fleet::new(&a, end_ms);
     let stored = store.share_count().await? as u64;

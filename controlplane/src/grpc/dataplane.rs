@@ -105,9 +105,13 @@ impl DataPlane for DataPlaneService {
         let site = self.registered(&req, &id).await?;
         let rx = self.ctx.planner.subscribe(site.id).await.map_err(status)?;
         let guard = StreamGuard::new(self.ctx.clone(), id, site.id);
-        let stream = WatchStream::new(rx).map(move |plan| {
+        let mut shutdown = self.ctx.shutdown.clone();
+        let plans = WatchStream::new(rx).map(move |plan| {
             let _alive = &guard;
             Ok(pb::RoutingPlan::clone(&plan))
+        });
+        let stream = futures::StreamExt::take_until(plans, async move {
+            let _ = shutdown.wait_for(|v| *v).await;
         });
         Ok(Response::new(Box::pin(stream)))
     }

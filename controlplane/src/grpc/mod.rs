@@ -35,6 +35,8 @@ pub struct Ctx {
     /// (no pools or sites): what `ctl config export` writes around the
     /// database's pools and sites.
     pub import_settings: switchyard_model::config::Import,
+    /// Flips to true at shutdown: plan streams end so the server can stop.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// What the control plane knows of a connected data plane right now.

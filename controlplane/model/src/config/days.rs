@@ -4,8 +4,8 @@
 //! that algorithm, and the slots together must make a valid
 //! [`DaySchedule`]. Every problem is reported at once.
 
+use super::pool::PoolDef;
 use super::reader::Problems;
-use super::servers::PoolDef;
 use crate::algo::Algorithm;
 use crate::problem::Problem;
 use crate::schedule::{DaySchedule, Slot, overlap_problems};
@@ -197,7 +197,8 @@ pub fn validate_schedule_entries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::servers::{PoolMode, Server};
+    use crate::config::pool::PoolMode;
+    use crate::config::servers::Server;
 
     fn pool(name: &str, algorithm: Algorithm, enabled: bool) -> PoolDef {
         let server = Server {

@@ -115,7 +115,8 @@ fn multi_site_form(import: &Import) -> ConfigFile {
         .map(|s| Site {
             name: s.name.clone(),
             timezone: s.timezone.name().to_string(),
-            proxy: Some(s.proxy.clone()),
+            // A site running the top-level settings leaves them out.
+            proxy: (s.proxy != proxy).then(|| s.proxy.clone()),
             schedule: s
                 .schedules
                 .iter()

@@ -9,9 +9,9 @@ use chrono_tz::Tz;
 
 use super::days::{DayEntry, Noun, build_day, check_failover};
 use super::file::ReadFile;
+use super::pool::PoolDef;
 use super::proxy::Proxy;
 use super::reader::Problems;
-use super::servers::PoolDef;
 use super::settings::{ControlPlaneSettings, Logging, parse_timezone};
 use crate::algo::Algorithm;
 use crate::breaker::BreakerSettings;

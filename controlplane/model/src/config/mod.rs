@@ -3,14 +3,16 @@
 //! validated with every problem named at once and converted into what the
 //! control plane imports.
 //!
-//! - [`reader`]: walking the YAML tree field by field (types, ranges, unknown keys).
-//! - [`proxy`]: the seed's `proxy:` section.
-//! - [`servers`]: the seed's `servers:` section and the pools they become.
-//! - [`settings`]: the `controlplane:` and `logging:` sections.
-//! - [`file`]: the whole file, and reading it.
-//! - [`days`]: building an algorithm's day from named slots (also for `ctl`).
-//! - [`import`]: rules across sections, and the [`Import`] itself.
-//! - [`export`]: writing an import, a proxy section or the sample back out.
+//! - `reader`: walking the YAML tree field by field (types, ranges, unknown keys);
+//!   `values`: how values and unknown keys read in messages.
+//! - `proxy`: the seed's `proxy:` section.
+//! - `servers`: the seed's `servers:` section.
+//! - `pool`: the pools servers become.
+//! - `settings`: the `controlplane:` and `logging:` sections.
+//! - `file`: the whole file, and reading it.
+//! - `days`: building an algorithm's day from named slots (also for `ctl`).
+//! - `import`: rules across sections, and the [`Import`] itself.
+//! - `export`: writing an import, a proxy section or the sample back out.
 //!
 //! Pure: no I/O, no clock. The caller passes the machine's time zone, the
 //! default for a single-site file that names none.
@@ -19,19 +21,22 @@ mod days;
 mod export;
 mod file;
 mod import;
+mod pool;
 mod proxy;
 mod reader;
 mod servers;
 mod settings;
+mod values;
 
 pub use days::validate_schedule_entries;
 pub use export::{export, parse_proxy_yaml, proxy_yaml, sample};
 pub use file::{ConfigFile, ScheduleEntry, Site};
 pub use import::{Import, SiteDef};
+pub use pool::{PoolDef, PoolMode};
 pub use proxy::{
     CircuitBreakerSettings, DifficultySettings, Listener, Proxy, ProxyGlobal, ShareValidation,
 };
-pub use servers::{PoolDef, PoolMode, Server};
+pub use servers::Server;
 pub use settings::{ControlPlaneSettings, LOG_LEVELS, Logging};
 
 use crate::problem::Problem;

@@ -9,6 +9,9 @@ use std::ops::RangeInclusive;
 
 use serde_yaml_ng::Value;
 
+pub(crate) use super::values::describe;
+use super::values::unknown_key_message;
+
 use crate::problem::Problem;
 use crate::timeofday::TimeOfDay;
 
@@ -342,49 +345,6 @@ pub(crate) fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// How a value reads in a message: `the string "abc"`, `the number 720`.
-pub(crate) fn describe(v: &Value) -> String {
-    match v {
-        Value::Null => "nothing (null)".to_string(),
-        Value::Bool(b) => format!("the boolean {b}"),
-        Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the string {s:?}"),
-        Value::Sequence(_) => "a list".to_string(),
-        Value::Mapping(_) => "a mapping".to_string(),
-        Value::Tagged(t) => format!("a value tagged {}", t.tag),
-    }
-}
-
-fn unknown_key_message(key: &str, known: &[&str]) -> String {
-    let mut known: Vec<&str> = known.to_vec();
-    known.sort_unstable();
-    known.dedup();
-    let close = known
-        .iter()
-        .filter(|k| edit_distance(key, k) <= 2)
-        .min_by_key(|k| edit_distance(key, k));
-    match close {
-        Some(k) => format!("unknown field `{key}`: did you mean `{k}`?"),
-        None if known.is_empty() => format!("unknown field `{key}`"),
-        None => format!("unknown field `{key}` (known here: {})", known.join(", ")),
-    }
-}
-
-/// Levenshtein distance, for "did you mean" hints on short keys.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,12 +385,5 @@ mod tests {
         assert!(p[0].message.contains("did you mean `bind_port`"));
         assert_eq!(p[1].field, "proxy.sha256.foo");
         assert!(p[1].message.contains("known here: bind_host, bind_port"));
-    }
-
-    #[test]
-    fn edit_distance_basics() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "ab"), 2);
-        assert_eq!(edit_distance("same", "same"), 0);
     }
 }

@@ -1,60 +1,20 @@
 //! The seed's `servers:` section: one list of pool servers per algorithm,
 //! each with its credentials, connection settings, optional `start`/`end`
-//! schedule and difficulty overrides; plus the pools they become
-//! ([`PoolDef`]). Passwords never appear in `Debug` output.
+//! schedule and difficulty overrides, read and checked field by field.
+//! Passwords never appear in `Debug` output.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::Ipv6Addr;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
 
+use super::pool::PoolMode;
 use super::reader::{Problems, Section, list_items};
 use crate::algo::Algorithm;
 use crate::problem::Problem;
 use crate::timeofday::TimeOfDay;
-
-/// How a data plane connects miners to a pool: one shared upstream
-/// connection per pool (`aggregate`, the default) or one per miner
-/// (`passthrough`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PoolMode {
-    #[default]
-    Aggregate,
-    Passthrough,
-}
-
-impl PoolMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PoolMode::Aggregate => "aggregate",
-            PoolMode::Passthrough => "passthrough",
-        }
-    }
-}
-
-impl fmt::Display for PoolMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for PoolMode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "aggregate" => Ok(PoolMode::Aggregate),
-            "passthrough" => Ok(PoolMode::Passthrough),
-            _ => Err(format!(
-                "unknown pool mode {s:?} (known: aggregate, passthrough)"
-            )),
-        }
-    }
-}
 
 /// One entry of `servers.<algorithm>` as written in the file.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -79,28 +39,8 @@ pub struct Server {
     pub min_difficulty: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_difficulty: Option<f64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "PoolMode::is_default")]
     pub mode: PoolMode,
-}
-
-/// A pool, as the control plane stores it: a server of the file with its
-/// algorithm, defaults applied.
-#[derive(Clone, PartialEq)]
-pub struct PoolDef {
-    pub name: String,
-    pub algorithm: Algorithm,
-    pub host: String,
-    pub port: u16,
-    pub username: String,
-    pub password: String,
-    pub tls: bool,
-    pub mode: PoolMode,
-    pub enabled: bool,
-    pub connect_timeout_s: u32,
-    pub retry_interval_s: u32,
-    pub buffer_percent: Option<f64>,
-    pub min_difficulty: Option<f64>,
-    pub max_difficulty: Option<f64>,
 }
 
 impl fmt::Debug for Server {
@@ -122,69 +62,6 @@ impl fmt::Debug for Server {
             .field("max_difficulty", &self.max_difficulty)
             .field("mode", &self.mode)
             .finish()
-    }
-}
-
-impl fmt::Debug for PoolDef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolDef")
-            .field("name", &self.name)
-            .field("algorithm", &self.algorithm)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("tls", &self.tls)
-            .field("mode", &self.mode)
-            .field("enabled", &self.enabled)
-            .field("connect_timeout_s", &self.connect_timeout_s)
-            .field("retry_interval_s", &self.retry_interval_s)
-            .field("buffer_percent", &self.buffer_percent)
-            .field("min_difficulty", &self.min_difficulty)
-            .field("max_difficulty", &self.max_difficulty)
-            .finish()
-    }
-}
-
-impl PoolDef {
-    pub fn from_server(algorithm: Algorithm, s: &Server) -> Self {
-        PoolDef {
-            name: s.name.clone(),
-            algorithm,
-            host: s.host.clone(),
-            port: s.port,
-            username: s.username.clone(),
-            password: s.password.clone(),
-            tls: s.ssl,
-            mode: s.mode,
-            enabled: s.enabled,
-            connect_timeout_s: s.connect_timeout,
-            retry_interval_s: s.retry_interval,
-            buffer_percent: s.buffer_percent,
-            min_difficulty: s.min_difficulty,
-            max_difficulty: s.max_difficulty,
-        }
-    }
-
-    /// The server entry for the file, with an optional schedule slot.
-    pub fn to_server(&self, start: Option<TimeOfDay>, end: Option<TimeOfDay>) -> Server {
-        Server {
-            name: self.name.clone(),
-            enabled: self.enabled,
-            host: self.host.clone(),
-            port: self.port,
-            username: self.username.clone(),
-            password: self.password.clone(),
-            ssl: self.tls,
-            connect_timeout: self.connect_timeout_s,
-            retry_interval: self.retry_interval_s,
-            start,
-            end,
-            buffer_percent: self.buffer_percent,
-            min_difficulty: self.min_difficulty,
-            max_difficulty: self.max_difficulty,
-            mode: self.mode,
-        }
     }
 }
 
@@ -368,6 +245,7 @@ fn check_credential(field: &str, what: &str, v: &str, p: &mut Problems) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::pool::PoolDef;
 
     fn read(yaml: &str) -> (BTreeMap<Algorithm, Vec<Server>>, Problems, BTreeSet<String>) {
         let v: Value = serde_yaml_ng::from_str(yaml).unwrap();

@@ -1,0 +1,42 @@
+//! One module per command group; [`run`] dispatches a parsed command.
+
+pub mod breaker;
+pub mod config;
+pub mod dataplane;
+pub mod overrides;
+pub mod pool;
+pub mod schedule;
+pub mod shares;
+pub mod site;
+pub mod stats;
+pub mod status;
+
+use crate::cli::Command;
+use crate::client::Ctx;
+use crate::error::CtlResult;
+
+/// Runs one command.
+pub async fn run(ctx: &mut Ctx, command: Command) -> CtlResult {
+    match command {
+        Command::Status => status::run(ctx).await,
+        Command::Site(c) => site::run(ctx, c).await,
+        Command::Pool(c) => pool::run(ctx, c).await,
+        Command::Schedule(c) => schedule::run(ctx, c).await,
+        Command::Override(a) => overrides::run(ctx, a).await,
+        Command::Breaker(c) => breaker::run(ctx, c).await,
+        Command::Dataplane(c) => dataplane::run(ctx, c).await,
+        Command::Shares(a) => shares::run(ctx, a).await,
+        Command::Stats(a) => stats::run(ctx, a).await,
+        Command::Config(c) => config::run(ctx, c).await,
+    }
+}
+
+/// Current time in unix ms, for ages.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Parses a site's IANA zone name; `None` when empty or unknown.
+pub fn zone(name: &str) -> Option<chrono_tz::Tz> {
+    name.parse().ok()
+}

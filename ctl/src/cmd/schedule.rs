@@ -1,0 +1,321 @@
+//! `ctl schedule set|show|preview|failover`: a site's daily pool schedule per
+//! algorithm (entries `POOL@HH:MM-HH:MM` in the site's local time, checked
+//! here one by one; the server checks the whole day), the switches coming up,
+//! and the failover order.
+
+use clap::Subcommand;
+use serde::Serialize;
+use serde_json::json;
+use switchyard_proto::v1::{
+    PreviewScheduleRequest, ScheduleEntry, SetFailoverRequest, SetScheduleRequest,
+    ShowScheduleRequest, SiteSchedule,
+};
+
+use super::zone;
+use crate::cli::{Algo, algo_filter};
+use crate::client::{Ctx, Reply};
+use crate::error::CtlResult;
+use crate::output::{Cell, Column, Format, Sheet, done, emit, emit_json};
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCmd {
+    /// Replace a site's whole day for one algorithm (atomically).
+    Set {
+        #[arg(long)]
+        site: String,
+        #[arg(long, value_enum)]
+        algo: Algo,
+        /// Slots in the site's local time, end exclusive, covering the whole
+        /// day; `24:00` ends the day, `22:00-02:00` crosses midnight.
+        #[arg(required = true, value_name = "POOL@HH:MM-HH:MM", value_parser = parse_entry)]
+        entries: Vec<ScheduleEntry>,
+    },
+    /// Show schedules, failover orders and overrides.
+    Show {
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long, value_enum)]
+        algo: Option<Algo>,
+    },
+    /// List the pool switches coming up.
+    Preview {
+        #[arg(long)]
+        site: Option<String>,
+        #[arg(long, value_enum)]
+        algo: Option<Algo>,
+        /// How far ahead to look.
+        #[arg(long, default_value_t = 48, value_parser = clap::value_parser!(u32).range(1..=8784))]
+        hours: u32,
+    },
+    /// Set the pools tried, in order, when the scheduled pool is down.
+    Failover {
+        #[arg(long)]
+        site: String,
+        #[arg(long, value_enum)]
+        algo: Algo,
+        /// Pools in order of preference.
+        #[arg(required_unless_present = "clear", value_name = "POOL")]
+        pools: Vec<String>,
+        /// Remove the failover order.
+        #[arg(long, conflicts_with = "pools")]
+        clear: bool,
+    },
+}
+
+const ENTRY_EXAMPLE: &str =
+    "expected POOL@HH:MM-HH:MM in the site's local time, e.g. btc@00:00-12:00";
+
+/// Parses one `POOL@HH:MM-HH:MM` entry, normalizing the times to `HH:MM`.
+pub fn parse_entry(s: &str) -> Result<ScheduleEntry, String> {
+    let (pool, range) = s
+        .trim()
+        .rsplit_once('@')
+        .ok_or_else(|| format!("missing '@'; {ENTRY_EXAMPLE}"))?;
+    if pool.is_empty() {
+        return Err(format!("missing pool name before '@'; {ENTRY_EXAMPLE}"));
+    }
+    let (start, end) = range
+        .split_once('-')
+        .ok_or_else(|| format!("missing '-' between start and end; {ENTRY_EXAMPLE}"))?;
+    let (a, b) = (minutes(start, "start")?, minutes(end, "end")?);
+    if a == 1440 {
+        return Err(format!("24:00 is only valid as an end; {ENTRY_EXAMPLE}"));
+    }
+    if a == b {
+        return Err(format!(
+            "start and end are equal (an empty slot); {ENTRY_EXAMPLE}"
+        ));
+    }
+    Ok(ScheduleEntry {
+        pool: pool.to_string(),
+        start: hhmm(a),
+        end: hhmm(b),
+    })
+}
+
+/// `HH:MM` (or `H:MM`) to minutes since midnight, `24:00` = 1440.
+fn minutes(t: &str, what: &str) -> Result<u16, String> {
+    let bad = || format!("invalid {what} time {t:?}; {ENTRY_EXAMPLE}");
+    let (h, m) = t.split_once(':').ok_or_else(bad)?;
+    let digits = |x: &str, max_len| {
+        !x.is_empty() && x.len() <= max_len && x.bytes().all(|c| c.is_ascii_digit())
+    };
+    if !digits(h, 2) || !digits(m, 2) || m.len() != 2 {
+        return Err(bad());
+    }
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if m > 59 || h > 24 || (h == 24 && m != 0) {
+        return Err(format!(
+            "{what} time {t:?} is out of range (00:00 to 24:00); {ENTRY_EXAMPLE}"
+        ));
+    }
+    Ok(h * 60 + m)
+}
+
+fn hhmm(m: u16) -> String {
+    format!("{:02}:{:02}", m / 60, m % 60)
+}
+
+/// `btc@00:00-12:00 ltc@12:00-24:00`, the syntax `schedule set` takes.
+pub fn entries_text(entries: &[ScheduleEntry]) -> String {
+    let parts: Vec<String> = entries
+        .iter()
+        .map(|e| format!("{}@{}-{}", e.pool, e.start, e.end))
+        .collect();
+    parts.join(" ")
+}
+
+fn entries_cell(entries: &[ScheduleEntry]) -> Cell {
+    let text = entries_text(entries);
+    let machine = entries
+        .iter()
+        .map(|e| json!({ "pool": e.pool, "start": e.start, "end": e.end }))
+        .collect();
+    Cell::Custom {
+        human: text.clone(),
+        machine,
+        csv: text,
+    }
+}
+
+const SHOW_COLUMNS: &[Column] = &[
+    Column::new("site", "SITE"),
+    Column::new("timezone", "TIMEZONE"),
+    Column::new("algorithm", "ALGO"),
+    Column::new("entries", "SCHEDULE (SITE TIME)"),
+    Column::new("failover", "FAILOVER"),
+    Column::new("override_pool", "OVERRIDE"),
+    Column::time("override_until", "UNTIL"),
+];
+
+fn show_row(s: &SiteSchedule) -> Vec<Cell> {
+    let (opool, ountil) = match &s.r#override {
+        Some(o) if !o.pool.is_empty() => (o.pool.clone(), o.until_unix_ms),
+        _ => (String::new(), 0),
+    };
+    vec![
+        Cell::text(&s.site),
+        Cell::text(&s.timezone),
+        Cell::text(&s.algorithm),
+        entries_cell(&s.entries),
+        Cell::List(s.failover.clone()),
+        Cell::text(opool),
+        Cell::Time(ountil, zone(&s.timezone)),
+    ]
+}
+
+const PREVIEW_COLUMNS: &[Column] = &[
+    Column::new("site", "SITE"),
+    Column::new("algorithm", "ALGO"),
+    Column::machine_time("at"),
+    Column::new("local_time", "LOCAL TIME"),
+    Column::new("utc_time", "UTC TIME"),
+    Column::new("from_pool", "FROM"),
+    Column::new("to_pool", "TO"),
+    Column::new("reason", "REASON"),
+];
+
+const ENTRY_COLUMNS: &[Column] = &[
+    Column::new("pool", "POOL"),
+    Column::new("start", "START"),
+    Column::new("end", "END"),
+];
+
+#[derive(Serialize)]
+struct SetJson<'a> {
+    site: &'a str,
+    algorithm: &'a str,
+    plan_version: u64,
+    entries: Vec<serde_json::Value>,
+}
+
+pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
+    match cmd {
+        ScheduleCmd::Set {
+            site,
+            algo,
+            entries,
+        } => {
+            let req = SetScheduleRequest {
+                site,
+                algorithm: algo.as_str().to_string(),
+                entries,
+            };
+            let r = ctx
+                .client()
+                .await?
+                .set_schedule(req)
+                .await
+                .reply(&ctx.endpoint)?;
+            let heading = format!(
+                "schedule of {} {} set (plan version {})",
+                r.site, r.algorithm, r.plan_version
+            );
+            match ctx.out {
+                Format::Json => emit_json(&SetJson {
+                    site: &r.site,
+                    algorithm: &r.algorithm,
+                    plan_version: r.plan_version,
+                    entries: r
+                        .entries
+                        .iter()
+                        .map(|e| json!({ "pool": e.pool, "start": e.start, "end": e.end }))
+                        .collect(),
+                }),
+                out => {
+                    let mut sheet = Sheet::new(ENTRY_COLUMNS);
+                    for e in &r.entries {
+                        sheet.push(vec![
+                            Cell::text(&e.pool),
+                            Cell::text(&e.start),
+                            Cell::text(&e.end),
+                        ]);
+                    }
+                    if out == Format::Table {
+                        emit(&format!("{heading}\n{}", sheet.table()))
+                    } else {
+                        sheet.print(out, "")
+                    }
+                }
+            }
+        }
+        ScheduleCmd::Show { site, algo } => {
+            let req = ShowScheduleRequest {
+                site: site.unwrap_or_default(),
+                algorithm: algo_filter(algo),
+            };
+            let r = ctx
+                .client()
+                .await?
+                .show_schedule(req)
+                .await
+                .reply(&ctx.endpoint)?;
+            let mut sheet = Sheet::new(SHOW_COLUMNS);
+            for s in &r.schedules {
+                sheet.push(show_row(s));
+            }
+            sheet.print(
+                ctx.out,
+                "no schedules (set one with: ctl schedule set --site S --algo A POOL@00:00-24:00)",
+            )
+        }
+        ScheduleCmd::Preview { site, algo, hours } => {
+            let req = PreviewScheduleRequest {
+                site: site.unwrap_or_default(),
+                algorithm: algo_filter(algo),
+                hours,
+            };
+            let r = ctx
+                .client()
+                .await?
+                .preview_schedule(req)
+                .await
+                .reply(&ctx.endpoint)?;
+            let mut sheet = Sheet::new(PREVIEW_COLUMNS);
+            for p in &r.switches {
+                sheet.push(vec![
+                    Cell::text(&p.site),
+                    Cell::text(&p.algorithm),
+                    Cell::Time(p.at_unix_ms, None),
+                    Cell::text(&p.local_time),
+                    Cell::text(&p.utc_time),
+                    Cell::text(&p.from_pool),
+                    Cell::text(&p.to_pool),
+                    Cell::text(&p.reason),
+                ]);
+            }
+            sheet.print(
+                ctx.out,
+                &format!("no pool switches in the next {hours} hours"),
+            )
+        }
+        ScheduleCmd::Failover {
+            site,
+            algo,
+            pools,
+            clear,
+        } => {
+            let pools = if clear { Vec::new() } else { pools };
+            let message = if pools.is_empty() {
+                format!("failover of {site} {} cleared", algo.as_str())
+            } else {
+                format!(
+                    "failover of {site} {}: {}",
+                    algo.as_str(),
+                    pools.join(" -> ")
+                )
+            };
+            let req = SetFailoverRequest {
+                site,
+                algorithm: algo.as_str().to_string(),
+                pools,
+            };
+            ctx.client()
+                .await?
+                .set_failover(req)
+                .await
+                .reply(&ctx.endpoint)?;
+            done(ctx.out, &message)
+        }
+    }
+}

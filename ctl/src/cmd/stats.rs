@@ -1,0 +1,139 @@
+//! `ctl stats`: accepted and rejected share counts per time window and pool,
+//! with percentages and the most common reject reasons.
+
+use chrono::{DurationRound, TimeDelta, Utc};
+use clap::Args;
+use serde_json::json;
+use switchyard_proto::v1::{PoolStats, ReasonCount, StatsRequest};
+
+use super::shares::FilterArgs;
+use crate::client::{Ctx, Reply};
+use crate::error::CtlResult;
+use crate::output::{Cell, Column, Format, Sheet, emit};
+use crate::timeparse::window_arg;
+use crate::values::{fmt_span, fmt_time};
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Group into windows of this length (15m, 1h, 1d); default: one window.
+    #[arg(long, value_name = "DURATION", value_parser = window_arg)]
+    pub window: Option<u32>,
+}
+
+/// How many reasons the table shows per row (JSON and CSV have all).
+const TOP_REASONS: usize = 3;
+
+const COLUMNS: &[Column] = &[
+    Column::time("window_start", "WINDOW (UTC)"),
+    Column::new("site", "SITE"),
+    Column::new("algorithm", "ALGO"),
+    Column::new("pool", "POOL"),
+    Column::new("accepted", "ACCEPTED"),
+    Column::new("rejected", "REJECTED"),
+    Column::new("accepted_percent", "ACC %"),
+    Column::new("rejected_percent", "REJ %"),
+    Column::new("local_only", "LOCAL ONLY"),
+    Column::new("reasons", "TOP REASONS"),
+];
+
+/// `(accepted %, rejected %)`, `None` when there were no shares.
+pub fn percentages(accepted: u64, rejected: u64) -> (Option<f64>, Option<f64>) {
+    let total = accepted as f64 + rejected as f64;
+    if total == 0.0 {
+        return (None, None);
+    }
+    (
+        Some(accepted as f64 * 100.0 / total),
+        Some(rejected as f64 * 100.0 / total),
+    )
+}
+
+/// Reasons by count (most first, then by name).
+pub fn sorted_reasons(reasons: &[ReasonCount]) -> Vec<&ReasonCount> {
+    let mut v: Vec<&ReasonCount> = reasons.iter().collect();
+    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+    v
+}
+
+/// `reason: count, ...` with at most `top` entries and `+N more`.
+pub fn reasons_text(reasons: &[ReasonCount], top: usize) -> String {
+    let sorted = sorted_reasons(reasons);
+    let mut parts: Vec<String> = sorted
+        .iter()
+        .take(top)
+        .map(|r| format!("{}: {}", r.reason, r.count))
+        .collect();
+    if sorted.len() > top {
+        parts.push(format!("+{} more", sorted.len() - top));
+    }
+    parts.join(", ")
+}
+
+fn reasons_cell(reasons: &[ReasonCount]) -> Cell {
+    let sorted = sorted_reasons(reasons);
+    let machine = sorted
+        .iter()
+        .map(|r| json!({ "reason": r.reason, "count": r.count }))
+        .collect();
+    let csv = sorted
+        .iter()
+        .map(|r| format!("{}: {}", r.reason, r.count))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Cell::Custom {
+        human: reasons_text(reasons, TOP_REASONS),
+        machine,
+        csv,
+    }
+}
+
+pub fn row(p: &PoolStats) -> Vec<Cell> {
+    let (acc, rej) = percentages(p.accepted, p.rejected);
+    vec![
+        Cell::Time(p.window_start_unix_ms, None),
+        Cell::text(&p.site),
+        Cell::text(&p.algorithm),
+        Cell::text(&p.pool),
+        Cell::U64(p.accepted),
+        Cell::U64(p.rejected),
+        Cell::Pct(acc),
+        Cell::Pct(rej),
+        Cell::U64(p.local_only),
+        reasons_cell(&p.reasons),
+    ]
+}
+
+pub async fn run(ctx: &mut Ctx, a: StatsArgs) -> CtlResult {
+    let now = Utc::now();
+    let default_since =
+        now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now) - TimeDelta::hours(24);
+    let filter = a.filter.to_filter(None, None, Some(default_since))?;
+    let heading = format!(
+        "shares from {} to {}, {}",
+        fmt_time(filter.since_unix_ms, None),
+        if filter.until_unix_ms == 0 {
+            "now".to_string()
+        } else {
+            fmt_time(filter.until_unix_ms, None)
+        },
+        match a.window {
+            Some(w) => format!("per {} window", fmt_span(i64::from(w))),
+            None => "one window".to_string(),
+        }
+    );
+    let req = StatsRequest {
+        filter: Some(filter),
+        window_s: a.window.unwrap_or(0),
+    };
+    let r = ctx.client().await?.stats(req).await.reply(&ctx.endpoint)?;
+    let mut sheet = Sheet::new(COLUMNS);
+    for p in &r.pools {
+        sheet.push(row(p));
+    }
+    if ctx.out == Format::Table && !sheet.is_empty() {
+        emit(&format!("{heading}\n\n"))?;
+    }
+    sheet.print(ctx.out, &format!("no shares: {heading}"))
+}

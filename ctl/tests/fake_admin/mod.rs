@@ -1,0 +1,359 @@
+//! An in-process fake of the `Admin` service with canned answers (no
+//! database), and helpers that run the `ctl` binary against it.
+
+#![allow(dead_code)]
+
+use std::process::Output;
+use std::sync::OnceLock;
+
+use switchyard_proto::v1::admin_server::{Admin, AdminServer};
+use switchyard_proto::v1::*;
+use tonic::{Request, Response, Status};
+
+type R<T> = Result<Response<T>, Status>;
+
+struct Fake;
+
+fn check<T>(req: &Request<T>) -> Result<(), Status> {
+    match req
+        .metadata()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("Bearer secret") => Ok(()),
+        _ => Err(Status::unauthenticated("invalid admin token")),
+    }
+}
+
+const NOW_ISH: i64 = 1_795_456_800_000;
+
+fn pool(name: &str) -> Pool {
+    Pool {
+        name: name.into(),
+        algorithm: "sha256".into(),
+        host: "btc.example.com".into(),
+        port: 3333,
+        username: "wallet".into(),
+        password: String::new(),
+        tls: false,
+        mode: "aggregate".into(),
+        enabled: true,
+        password_set: true,
+        ..Default::default()
+    }
+}
+
+#[tonic::async_trait]
+impl Admin for Fake {
+    async fn status(&self, r: Request<StatusRequest>) -> R<StatusResponse> {
+        check(&r)?;
+        Ok(Response::new(StatusResponse {
+            version: "0.1.0".into(),
+            started_at_unix_ms: NOW_ISH,
+            database: "sqlite:switchyard.db".into(),
+            sites: 1,
+            pools: 2,
+            dataplanes_connected: 1,
+            share_events: 42,
+            plans: vec![SitePlanSummary {
+                site: "farm-a".into(),
+                plan_version: 7,
+                active: vec![ActiveAssignment {
+                    algorithm: "sha256".into(),
+                    current_pool: "btc".into(),
+                    scheduled_pool: "btc".into(),
+                    next_switch_unix_ms: NOW_ISH,
+                    next_pool: "btc2".into(),
+                }],
+            }],
+        }))
+    }
+    async fn add_site(&self, r: Request<AddSiteRequest>) -> R<AddSiteResponse> {
+        check(&r)?;
+        let r = r.into_inner();
+        if r.name.contains(' ') {
+            return Err(Status::invalid_argument("name: must not contain spaces"));
+        }
+        let site = Site {
+            name: r.name,
+            timezone: r.timezone,
+            plan_version: 1,
+            created_at_unix_ms: NOW_ISH,
+        };
+        Ok(Response::new(AddSiteResponse {
+            site: Some(site),
+            token: "dp-token-123".into(),
+        }))
+    }
+    async fn list_sites(&self, r: Request<ListSitesRequest>) -> R<ListSitesResponse> {
+        check(&r)?;
+        Ok(Response::new(ListSitesResponse::default()))
+    }
+    async fn remove_site(&self, r: Request<RemoveSiteRequest>) -> R<Empty> {
+        check(&r)?;
+        Err(Status::not_found(format!(
+            "site {} not found",
+            r.into_inner().name
+        )))
+    }
+    async fn add_pool(&self, r: Request<Pool>) -> R<Pool> {
+        check(&r)?;
+        let p = r.into_inner();
+        Ok(Response::new(Pool {
+            password: String::new(),
+            password_set: true,
+            ..p
+        }))
+    }
+    async fn update_pool(&self, r: Request<UpdatePoolRequest>) -> R<Pool> {
+        check(&r)?;
+        Ok(Response::new(pool(&r.into_inner().name)))
+    }
+    async fn remove_pool(&self, r: Request<PoolName>) -> R<Empty> {
+        check(&r)?;
+        Ok(Response::new(Empty {}))
+    }
+    async fn set_pool_enabled(&self, r: Request<SetPoolEnabledRequest>) -> R<Pool> {
+        check(&r)?;
+        let r = r.into_inner();
+        Ok(Response::new(Pool {
+            enabled: r.enabled,
+            ..pool(&r.name)
+        }))
+    }
+    async fn list_pools(&self, r: Request<ListPoolsRequest>) -> R<ListPoolsResponse> {
+        check(&r)?;
+        let mut second = pool("btc-tls");
+        second.tls = true;
+        second.password_set = false;
+        second.min_difficulty = Some(65536.0);
+        Ok(Response::new(ListPoolsResponse {
+            pools: vec![pool("btc"), second],
+        }))
+    }
+    async fn set_schedule(&self, r: Request<SetScheduleRequest>) -> R<ScheduleResponse> {
+        check(&r)?;
+        let r = r.into_inner();
+        Ok(Response::new(ScheduleResponse {
+            site: r.site,
+            algorithm: r.algorithm,
+            entries: r.entries,
+            plan_version: 8,
+        }))
+    }
+    async fn show_schedule(&self, r: Request<ShowScheduleRequest>) -> R<ShowScheduleResponse> {
+        check(&r)?;
+        let entry = |p: &str, s: &str, e: &str| ScheduleEntry {
+            pool: p.into(),
+            start: s.into(),
+            end: e.into(),
+        };
+        Ok(Response::new(ShowScheduleResponse {
+            schedules: vec![SiteSchedule {
+                site: "farm-a".into(),
+                timezone: "Europe/Berlin".into(),
+                algorithm: "sha256".into(),
+                entries: vec![
+                    entry("btc", "00:00", "12:00"),
+                    entry("btc2", "12:00", "24:00"),
+                ],
+                failover: vec!["btc2".into(), "btc".into()],
+                r#override: Some(Override {
+                    pool: "btc2".into(),
+                    until_unix_ms: NOW_ISH,
+                }),
+            }],
+        }))
+    }
+    async fn preview_schedule(
+        &self,
+        r: Request<PreviewScheduleRequest>,
+    ) -> R<PreviewScheduleResponse> {
+        check(&r)?;
+        Ok(Response::new(PreviewScheduleResponse::default()))
+    }
+    async fn set_failover(&self, r: Request<SetFailoverRequest>) -> R<Empty> {
+        check(&r)?;
+        Ok(Response::new(Empty {}))
+    }
+    async fn set_override(&self, r: Request<SetOverrideRequest>) -> R<Empty> {
+        check(&r)?;
+        Ok(Response::new(Empty {}))
+    }
+    async fn clear_override(&self, r: Request<ClearOverrideRequest>) -> R<Empty> {
+        check(&r)?;
+        Ok(Response::new(Empty {}))
+    }
+    async fn list_breakers(&self, r: Request<ListBreakersRequest>) -> R<ListBreakersResponse> {
+        check(&r)?;
+        Err(Status::unimplemented("not yet"))
+    }
+    async fn reset_breaker(&self, r: Request<BreakerTarget>) -> R<Breaker> {
+        check(&r)?;
+        let t = r.into_inner();
+        Ok(Response::new(Breaker {
+            site: t.site,
+            pool: t.pool,
+            state: "closed".into(),
+            ..Default::default()
+        }))
+    }
+    async fn open_breaker(&self, r: Request<BreakerTarget>) -> R<Breaker> {
+        self.reset_breaker(r).await
+    }
+    async fn list_data_planes(
+        &self,
+        r: Request<ListDataPlanesRequest>,
+    ) -> R<ListDataPlanesResponse> {
+        check(&r)?;
+        let now = chrono::Utc::now().timestamp_millis();
+        Ok(Response::new(ListDataPlanesResponse {
+            dataplanes: vec![DataPlaneInfo {
+                id: "dp-1".into(),
+                site: "farm-a".into(),
+                version: "0.1.0".into(),
+                hostname: "rig-gw".into(),
+                last_seen_unix_ms: now - 3_000,
+                acked_plan_version: 6,
+                site_plan_version: 7,
+                connected: true,
+                ack_error: String::new(),
+            }],
+        }))
+    }
+    async fn query_shares(&self, r: Request<QuerySharesRequest>) -> R<QuerySharesResponse> {
+        check(&r)?;
+        let limit = r.into_inner().limit as usize;
+        let row = ShareRow {
+            id: "s1".into(),
+            at_unix_ms: NOW_ISH,
+            site: "farm-a".into(),
+            pool: "btc".into(),
+            worker: "rig1".into(),
+            share_difficulty: 131072.0,
+            miner_difficulty: 65536.0,
+            verdict: "accepted".into(),
+            forwarded: true,
+            pool_latency_us: 12_345,
+            ..Default::default()
+        };
+        Ok(Response::new(QuerySharesResponse {
+            shares: vec![row; limit.min(2)],
+            truncated: limit < 3,
+        }))
+    }
+    async fn stats(&self, r: Request<StatsRequest>) -> R<StatsResponse> {
+        check(&r)?;
+        let f = r.into_inner().filter.unwrap_or_default();
+        if f.since_unix_ms == 0 {
+            return Err(Status::invalid_argument("filter.since_unix_ms: required"));
+        }
+        let reasons = vec![ReasonCount {
+            reason: "stale".into(),
+            count: 1,
+        }];
+        Ok(Response::new(StatsResponse {
+            pools: vec![PoolStats {
+                window_start_unix_ms: f.since_unix_ms,
+                site: "farm-a".into(),
+                algorithm: "sha256".into(),
+                pool: "btc".into(),
+                accepted: 2,
+                rejected: 1,
+                reasons,
+                local_only: 5,
+            }],
+        }))
+    }
+    async fn import_config(&self, r: Request<ImportConfigRequest>) -> R<ImportConfigResponse> {
+        check(&r)?;
+        let new_site_tokens = vec![SiteToken {
+            site: "farm-b".into(),
+            token: "tok-b".into(),
+        }];
+        Ok(Response::new(ImportConfigResponse {
+            sites: 1,
+            pools: 2,
+            schedules: 3,
+            new_site_tokens,
+        }))
+    }
+    async fn export_config(&self, r: Request<ExportConfigRequest>) -> R<ExportConfigResponse> {
+        check(&r)?;
+        Ok(Response::new(ExportConfigResponse {
+            yaml: "pools: []".into(),
+        }))
+    }
+    async fn validate_config(
+        &self,
+        r: Request<ValidateConfigRequest>,
+    ) -> R<ValidateConfigResponse> {
+        check(&r)?;
+        let problems = if r.into_inner().yaml.contains("bad") {
+            vec![Problem {
+                field: "pools[0].port".into(),
+                message: "must be 1-65535".into(),
+            }]
+        } else {
+            vec![]
+        };
+        Ok(Response::new(ValidateConfigResponse { problems }))
+    }
+}
+
+/// The fake server's endpoint, started once for all tests.
+pub fn endpoint() -> &'static str {
+    static EP: OnceLock<String> = OnceLock::new();
+    EP.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                tx.send(listener.local_addr().expect("addr")).expect("send");
+                tonic::transport::Server::builder()
+                    .add_service(AdminServer::new(Fake))
+                    .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+                    .await
+                    .expect("serve");
+            });
+        });
+        format!("http://{}", rx.recv().expect("server address"))
+    })
+}
+
+pub fn ctl_env(args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> (i32, String, String) {
+    use std::io::Write;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ctl"));
+    cmd.args(args)
+        .env_remove("SWITCHYARD_TOKEN")
+        .env_remove("SWITCHYARD_ENDPOINT")
+        .envs(envs.iter().copied());
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn ctl");
+    if let Some(mut input) = child.stdin.take() {
+        input
+            .write_all(stdin.unwrap_or("").as_bytes())
+            .expect("stdin");
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("ctl output");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into(),
+        String::from_utf8_lossy(&stderr).into(),
+    )
+}
+
+/// Runs ctl against the fake server with the right token.
+pub fn ctl(args: &[&str]) -> (i32, String, String) {
+    let all = [&["--endpoint", endpoint()][..], args].concat();
+    ctl_env(&all, &[("SWITCHYARD_TOKEN", "secret")], None)
+}

@@ -1,0 +1,148 @@
+//! Rendering: aligned tables, JSON keys and time pairs, CSV quoting, and the
+//! time, age and difficulty formats.
+
+use switchyard_ctl::output::{Cell, Column, Sheet, align};
+use switchyard_ctl::values::{clean, fmt_age, fmt_difficulty, fmt_span, fmt_time};
+
+const COLUMNS: &[Column] = &[
+    Column::new("name", "NAME"),
+    Column::time("seen", "SEEN"),
+    Column::human("NOTE"),
+    Column::machine("secret_set"),
+    Column::new("pct", "PCT"),
+    Column::new("tags", "TAGS"),
+];
+
+// 2026-11-23T18:00:00Z
+const T: i64 = 1_795_456_800_000;
+
+fn sheet() -> Sheet {
+    let mut s = Sheet::new(COLUMNS);
+    s.push(vec![
+        Cell::text("alpha"),
+        Cell::Time(T, Some(chrono_tz::Europe::Berlin)),
+        Cell::text("hi"),
+        Cell::Bool(true),
+        Cell::Pct(Some(97.25)),
+        Cell::List(vec!["a".into(), "b,c".into()]),
+    ]);
+    s.push(vec![
+        Cell::text("b\n\u{1b}[31m"),
+        Cell::Time(0, None),
+        Cell::text(""),
+        Cell::Bool(false),
+        Cell::Pct(None),
+    ]);
+    s
+}
+
+#[test]
+fn tables_are_aligned_with_headers() {
+    let t = sheet().table();
+    let lines: Vec<&str> = t.lines().collect();
+    assert_eq!(
+        lines[0],
+        "NAME     SEEN                     NOTE  PCT    TAGS"
+    );
+    assert_eq!(
+        lines[1],
+        "alpha    2026-11-23 19:00:00 CET  hi    97.3%  a, b,c"
+    );
+    assert_eq!(lines[2], "b  [31m  -                        -     -      -");
+    assert!(!t.contains('\u{1b}'));
+}
+
+#[test]
+fn json_has_snake_case_keys_in_order_and_time_pairs() {
+    let j = sheet().json();
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    let first = &v[0];
+    assert_eq!(first["seen"], "2026-11-23T18:00:00Z");
+    assert_eq!(first["seen_unix_ms"], T);
+    assert_eq!(first["secret_set"], true);
+    assert_eq!(first["pct"], 97.3);
+    assert_eq!(first["tags"], serde_json::json!(["a", "b,c"]));
+    assert!(first.get("NOTE").is_none() && first.get("").is_none());
+    assert!(v[1]["seen"].is_null() && v[1]["pct"].is_null());
+    let order: Vec<usize> = [
+        "\"name\"",
+        "\"seen\"",
+        "\"seen_unix_ms\"",
+        "\"secret_set\"",
+        "\"pct\"",
+    ]
+    .iter()
+    .map(|k| j.find(k).unwrap())
+    .collect();
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "{j}");
+    assert_eq!(Sheet::new(COLUMNS).json(), "[]");
+}
+
+#[test]
+fn csv_has_a_header_and_quotes() {
+    let c = sheet().csv();
+    let mut lines = c.lines();
+    assert_eq!(
+        lines.next(),
+        Some("name,seen,seen_unix_ms,secret_set,pct,tags")
+    );
+    assert_eq!(
+        lines.next(),
+        Some("alpha,2026-11-23T18:00:00Z,1795456800000,true,97.3,\"a;b,c\"")
+    );
+    assert!(c.contains("\"b\n\u{1b}[31m\",,,false,,"));
+    assert_eq!(
+        Sheet::new(COLUMNS).csv(),
+        "name,seen,seen_unix_ms,secret_set,pct,tags\n"
+    );
+}
+
+#[test]
+fn single_results_are_json_objects() {
+    let v: serde_json::Value = serde_json::from_str(&sheet().json_object()).unwrap();
+    assert_eq!(v["name"], "alpha");
+    assert_eq!(Sheet::new(COLUMNS).json_object(), "{}");
+}
+
+#[test]
+fn times_ages_spans() {
+    assert_eq!(fmt_time(T, None), "2026-11-23 18:00:00 UTC");
+    assert_eq!(
+        fmt_time(T, Some(chrono_tz::America::New_York)),
+        "2026-11-23 13:00:00 EST"
+    );
+    assert_eq!(fmt_time(0, None), "");
+    assert_eq!(fmt_time(i64::MAX, None), "");
+    assert_eq!(fmt_age(T - 3_000, T), "3s ago");
+    assert_eq!(fmt_age(T + 90 * 60_000, T), "in 1h 30m");
+    assert_eq!(
+        fmt_age(i64::MIN + 1, i64::MAX),
+        format!("{} ago", fmt_span(i64::MAX / 1000))
+    );
+    assert_eq!(fmt_span(0), "0s");
+    assert_eq!(fmt_span(125), "2m 5s");
+    assert_eq!(fmt_span(3600), "1h");
+    assert_eq!(fmt_span(86_400 * 3 + 3600 * 4), "3d 4h");
+}
+
+#[test]
+fn difficulties_are_compact() {
+    assert_eq!(fmt_difficulty(512.0), "512");
+    assert_eq!(fmt_difficulty(0.25), "0.25");
+    assert_eq!(fmt_difficulty(65_536.0), "65.5K");
+    assert_eq!(fmt_difficulty(1_000_000.0), "1M");
+    assert_eq!(fmt_difficulty(3.4e12), "3.4T");
+    assert_eq!(fmt_difficulty(1e30), "1000000000000E");
+    assert_eq!(fmt_difficulty(f64::NAN), "NaN");
+}
+
+#[test]
+fn align_and_clean() {
+    let grid = vec![
+        vec!["a".to_string(), "bb".to_string()],
+        vec!["ccc".to_string(), "d".to_string()],
+    ];
+    assert_eq!(align(&grid), "a    bb\nccc  d\n");
+    assert_eq!(align(&[]), "");
+    assert_eq!(clean("a\tb\r\n"), "a b  ");
+}
