@@ -232,6 +232,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .await?;
                 let _pid = daemon::write_pid_file(&pid_file)?;
+                // For scripts and tests that start with --listen 127.0.0.1:0.
+                println!("controlplane listening on {}", cp.addr());
+                use std::io::Write;
+                std::io::stdout().flush()?;
                 wait_for_signal().await?;
                 tracing::info!("stopping");
                 cp.shutdown().await;
