@@ -21,6 +21,12 @@ fn offset_ms() -> i64 {
     })
 }
 
+/// Sets the offset before anything read the clock (tests in their own
+/// process); false if the clock was already read.
+pub fn set_offset_ms(ms: i64) -> bool {
+    OFFSET_MS.set(ms).is_ok()
+}
+
 pub fn now() -> DateTime<Utc> {
     Utc::now() + TimeDelta::milliseconds(offset_ms())
 }
