@@ -402,7 +402,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(sql) = &a.exec {
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))?;
         let mut c = SqliteConnection::connect_with(&opts).await?;
-        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&mut c).await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+            .execute(&mut c)
+            .await?;
         c.close().await?;
     }
     eprintln!("database {}", db.display());
