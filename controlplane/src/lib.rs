@@ -38,6 +38,8 @@ pub struct Options {
     /// Where to listen; `None` = the config's `controlplane.listen`.
     pub listen: Option<SocketAddr>,
     pub local_tz: chrono_tz::Tz,
+    /// PEM certificate chain and key files: serve gRPC over TLS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A running control plane.
@@ -175,7 +177,23 @@ impl ControlPlane {
         );
         let dataplane = DataPlaneServer::new(grpc::dataplane::DataPlaneService::new(ctx.clone()));
         let mut srx = rx.clone();
-        let server = tonic::transport::Server::builder()
+        let mut builder = tonic::transport::Server::builder();
+        if let Some((cert, key)) = &opts.tls {
+            let read = |p: &PathBuf| {
+                std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
+            };
+            let identity = tonic::transport::Identity::from_pem(read(cert)?, read(key)?);
+            builder = builder
+                .tls_config(tonic::transport::ServerTlsConfig::new().identity(identity))
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "TLS certificate {} / key {}: {e}",
+                        cert.display(),
+                        key.display()
+                    )
+                })?;
+        }
+        let server = builder
             .add_service(admin)
             .add_service(dataplane)
             .serve_with_incoming_shutdown(
@@ -192,7 +210,7 @@ impl ControlPlane {
         tasks.push(tokio::spawn(planner.clone().run(rx.clone())));
         tasks.push(tokio::spawn(report::run(ctx.clone(), rx.clone())));
         tasks.push(tokio::spawn(retention(store, cp.share_retention_days, rx)));
-        tracing::info!(%addr, database = %opts.database.display(), "control plane listening");
+        tracing::info!(%addr, tls = opts.tls.is_some(), database = %opts.database.display(), "control plane listening");
         Ok(ControlPlane {
             addr,
             shutdown,

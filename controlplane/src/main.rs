@@ -223,12 +223,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 })
                 .transpose()?;
             let rt = tokio::runtime::Runtime::new()?;
+            let tls = match (&import.controlplane.tls_cert, &import.controlplane.tls_key) {
+                (Some(c), Some(k)) => Some((beside(&path, c), beside(&path, k))),
+                _ => None,
+            };
             rt.block_on(async {
                 let cp = ControlPlane::start(Options {
                     config: import,
                     database,
                     listen,
                     local_tz: local_tz(),
+                    tls,
                 })
                 .await?;
                 let _pid = daemon::write_pid_file(&pid_file)?;

@@ -22,7 +22,8 @@ pub struct Auth(pub Option<String>);
 impl tonic::service::Interceptor for Auth {
     fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(t) = &self.0 {
-            req.metadata_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
+            req.metadata_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
         }
         Ok(req)
     }
@@ -42,12 +43,20 @@ pub async fn start_with(dir: &Path, yaml: &str) -> Cp {
         database: database.clone(),
         listen: Some("127.0.0.1:0".parse().unwrap()),
         local_tz: chrono_tz::Tz::UTC,
+        tls: None,
     })
     .await
     .expect("control plane starts");
-    let admin_token = std::fs::read_to_string(admin_token_file(&database)).unwrap().trim().to_string();
+    let admin_token = std::fs::read_to_string(admin_token_file(&database))
+        .unwrap()
+        .trim()
+        .to_string();
     let admin = admin_client(&cp, Some(admin_token.clone())).await;
-    Cp { cp, admin, admin_token }
+    Cp {
+        cp,
+        admin,
+        admin_token,
+    }
 }
 
 pub async fn start(dir: &Path) -> Cp {
@@ -55,7 +64,11 @@ pub async fn start(dir: &Path) -> Cp {
 }
 
 pub async fn channel(cp: &ControlPlane) -> Channel {
-    Channel::from_shared(format!("http://{}", cp.addr())).unwrap().connect().await.unwrap()
+    Channel::from_shared(format!("http://{}", cp.addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
 }
 
 pub async fn admin_client(cp: &ControlPlane, token: Option<String>) -> Admin {
