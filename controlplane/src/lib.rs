@@ -177,7 +177,12 @@ impl ControlPlane {
         );
         let dataplane = DataPlaneServer::new(grpc::dataplane::DataPlaneService::new(ctx.clone()));
         let mut srx = rx.clone();
-        let mut builder = tonic::transport::Server::builder();
+        // Keepalive pings find data planes that vanished without closing
+        // their plan stream, so `ctl dataplane list` shows them disconnected.
+        let mut builder = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
+            .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)));
         if let Some((cert, key)) = &opts.tls {
             let read = |p: &PathBuf| {
                 std::fs::read(p).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))
