@@ -22,16 +22,25 @@ fn event(id: &str, verdict: &str) -> pb::ShareEvent {
         local_verdict: "accepted".into(),
         forwarded: true,
         pool_verdict: verdict.into(),
-        reason: if verdict == "rejected" { "stale job".into() } else { String::new() },
+        reason: if verdict == "rejected" {
+            "stale job".into()
+        } else {
+            String::new()
+        },
         pool_latency_us: 350,
     }
 }
 
 async fn register(dp: &mut Dp, id: &str) -> pb::RegisterResponse {
-    dp.register(pb::RegisterRequest { dataplane_id: id.into(), version: "0.1.0".into(), hostname: "rig-a".into(), plan_version: 0 })
-        .await
-        .unwrap()
-        .into_inner()
+    dp.register(pb::RegisterRequest {
+        dataplane_id: id.into(),
+        version: "0.1.0".into(),
+        hostname: "rig-a".into(),
+        plan_version: 0,
+    })
+    .await
+    .unwrap()
+    .into_inner()
 }
 
 #[tokio::test]
@@ -43,34 +52,82 @@ async fn a_data_plane_registers_watches_versioned_plans_and_acknowledges_them() 
     assert_eq!(reg.site, "default");
     assert!(reg.plan_version >= 1);
 
-    let mut plans = dp.watch_plans(pb::WatchPlansRequest { dataplane_id: "dp-1".into(), plan_version: 0 }).await.unwrap().into_inner();
+    let mut plans = dp
+        .watch_plans(pb::WatchPlansRequest {
+            dataplane_id: "dp-1".into(),
+            plan_version: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let first = plans.next().await.unwrap().unwrap();
     assert_eq!(first.version, reg.plan_version);
-    let sha = first.algorithms.iter().find(|a| a.algorithm == "sha256").unwrap();
+    let sha = first
+        .algorithms
+        .iter()
+        .find(|a| a.algorithm == "sha256")
+        .unwrap();
     assert!(["btc", "bch"].contains(&sha.current_pool.as_str()));
-    assert!(sha.switches.len() >= 2, "48 hours of a two-pool day: {:?}", sha.switches);
-    assert!(first.pools.iter().any(|p| p.name == "btc" && p.port == 3401));
+    assert!(
+        sha.switches.len() >= 2,
+        "48 hours of a two-pool day: {:?}",
+        sha.switches
+    );
+    assert!(
+        first
+            .pools
+            .iter()
+            .any(|p| p.name == "btc" && p.port == 3401)
+    );
     assert_eq!(first.grace_period_s, 30);
-    assert!(first.settings.unwrap().proxy_yaml.contains("server_switch_timeout"));
+    assert!(
+        first
+            .settings
+            .unwrap()
+            .proxy_yaml
+            .contains("server_switch_timeout")
+    );
 
-    dp.ack_plan(pb::PlanAck { dataplane_id: "dp-1".into(), plan_version: first.version, error: String::new() }).await.unwrap();
-    let list = c.admin.list_data_planes(pb::ListDataPlanesRequest::default()).await.unwrap().into_inner();
+    dp.ack_plan(pb::PlanAck {
+        dataplane_id: "dp-1".into(),
+        plan_version: first.version,
+        error: String::new(),
+    })
+    .await
+    .unwrap();
+    let list = c
+        .admin
+        .list_data_planes(pb::ListDataPlanesRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(list.dataplanes.len(), 1);
     let d = &list.dataplanes[0];
-    assert_eq!((d.id.as_str(), d.acked_plan_version, d.connected), ("dp-1", first.version, true));
+    assert_eq!(
+        (d.id.as_str(), d.acked_plan_version, d.connected),
+        ("dp-1", first.version, true)
+    );
 
     // An admin change gives a new version on the stream at once.
     c.admin
         .set_schedule(pb::SetScheduleRequest {
             site: "default".into(),
             algorithm: "sha256".into(),
-            entries: vec![pb::ScheduleEntry { pool: "bch".into(), start: "00:00".into(), end: "24:00".into() }],
+            entries: vec![pb::ScheduleEntry {
+                pool: "bch".into(),
+                start: "00:00".into(),
+                end: "24:00".into(),
+            }],
         })
         .await
         .unwrap();
     let next = plans.next().await.unwrap().unwrap();
     assert!(next.version > first.version);
-    let sha = next.algorithms.iter().find(|a| a.algorithm == "sha256").unwrap();
+    let sha = next
+        .algorithms
+        .iter()
+        .find(|a| a.algorithm == "sha256")
+        .unwrap();
     assert_eq!(sha.current_pool, "bch");
     assert!(sha.switches.is_empty());
     c.cp.shutdown().await;
@@ -83,42 +140,87 @@ async fn share_batches_are_idempotent_and_bad_events_are_named() {
     let mut dp = dp_client(&c.cp, &default_site_token(dir.path())).await;
     register(&mut dp, "dp-1").await;
     let ids: Vec<String> = (0..50).map(|_| uuid::Uuid::now_v7().to_string()).collect();
-    let events: Vec<pb::ShareEvent> =
-        ids.iter().enumerate().map(|(i, id)| event(id, if i % 10 == 0 { "rejected" } else { "accepted" })).collect();
-    let batch = pb::ShareBatch { dataplane_id: "dp-1".into(), events };
+    let events: Vec<pb::ShareEvent> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| event(id, if i % 10 == 0 { "rejected" } else { "accepted" }))
+        .collect();
+    let batch = pb::ShareBatch {
+        dataplane_id: "dp-1".into(),
+        events,
+    };
     let ack = dp.report_shares(batch.clone()).await.unwrap().into_inner();
     assert_eq!((ack.inserted, ack.duplicates), (50, 0));
     assert_eq!(ack.acked_ids, ids);
     let again = dp.report_shares(batch).await.unwrap().into_inner();
     assert_eq!((again.inserted, again.duplicates), (0, 50));
 
-    let stats = c.admin.stats(pb::StatsRequest::default()).await.unwrap().into_inner();
+    let stats = c
+        .admin
+        .stats(pb::StatsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     let btc = stats.pools.iter().find(|p| p.pool == "btc").unwrap();
     assert_eq!((btc.accepted, btc.rejected), (45, 5));
     assert_eq!(btc.reasons[0].reason, "stale job");
     let rows = c
         .admin
         .query_shares(pb::QuerySharesRequest {
-            filter: Some(pb::ShareFilter { verdict: "rejected".into(), ..Default::default() }),
+            filter: Some(pb::ShareFilter {
+                verdict: "rejected".into(),
+                ..Default::default()
+            }),
             limit: 100,
         })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(rows.shares.len(), 5);
-    assert!(rows.shares.iter().all(|s| s.site == "default" && s.dataplane_id == "dp-1"));
+    assert!(
+        rows.shares
+            .iter()
+            .all(|s| s.site == "default" && s.dataplane_id == "dp-1")
+    );
 
-    let mut bad = vec![event(&uuid::Uuid::now_v7().to_string(), "accepted"), event("not-a-uuid", "accepted")];
+    let mut bad = vec![
+        event(&uuid::Uuid::now_v7().to_string(), "accepted"),
+        event("not-a-uuid", "accepted"),
+    ];
     bad[0].local_verdict = "accepted".into();
-    let err = dp.report_shares(pb::ShareBatch { dataplane_id: "dp-1".into(), events: bad }).await.unwrap_err();
+    let err = dp
+        .report_shares(pb::ShareBatch {
+            dataplane_id: "dp-1".into(),
+            events: bad,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("events[1].id"), "{}", err.message());
     let mut wrong = event(&uuid::Uuid::now_v7().to_string(), "maybe");
     wrong.algorithm = "sha256".into();
-    let err = dp.report_shares(pb::ShareBatch { dataplane_id: "dp-1".into(), events: vec![wrong] }).await.unwrap_err();
-    assert!(err.message().contains("events[0].pool_verdict"), "{}", err.message());
+    let err = dp
+        .report_shares(pb::ShareBatch {
+            dataplane_id: "dp-1".into(),
+            events: vec![wrong],
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        err.message().contains("events[0].pool_verdict"),
+        "{}",
+        err.message()
+    );
     // Nothing of a refused batch is stored.
-    assert_eq!(c.admin.status(pb::StatusRequest {}).await.unwrap().into_inner().share_events, 50);
+    assert_eq!(
+        c.admin
+            .status(pb::StatusRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .share_events,
+        50
+    );
     c.cp.shutdown().await;
 }
 
@@ -128,22 +230,57 @@ async fn tokens_are_checked_and_a_data_plane_must_register_first() {
     let c = start(dir.path()).await;
     let mut bad = dp_client(&c.cp, "sysite_wrong").await;
     let err = bad
-        .register(pb::RegisterRequest { dataplane_id: "x".into(), ..Default::default() })
+        .register(pb::RegisterRequest {
+            dataplane_id: "x".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
     let mut dp = dp_client(&c.cp, &default_site_token(dir.path())).await;
-    let err = dp.watch_plans(pb::WatchPlansRequest { dataplane_id: "never".into(), plan_version: 0 }).await.unwrap_err();
+    let err = dp
+        .watch_plans(pb::WatchPlansRequest {
+            dataplane_id: "never".into(),
+            plan_version: 0,
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
-    let err = dp.register(pb::RegisterRequest::default()).await.unwrap_err();
+    let err = dp
+        .register(pb::RegisterRequest::default())
+        .await
+        .unwrap_err();
     assert!(err.message().contains("dataplane_id"), "{}", err.message());
     // The admin token is not a site token, and a site token is not an admin token.
     let mut as_dp = dp_client(&c.cp, &c.admin_token).await;
-    assert_eq!(as_dp.register(pb::RegisterRequest { dataplane_id: "x".into(), ..Default::default() }).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(
+        as_dp
+            .register(pb::RegisterRequest {
+                dataplane_id: "x".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
     let mut as_admin = admin_client(&c.cp, Some(default_site_token(dir.path()))).await;
-    assert_eq!(as_admin.status(pb::StatusRequest {}).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(
+        as_admin
+            .status(pb::StatusRequest {})
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
     let mut anon = admin_client(&c.cp, None).await;
-    assert_eq!(anon.list_pools(pb::ListPoolsRequest::default()).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(
+        anon.list_pools(pb::ListPoolsRequest::default())
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
     c.cp.shutdown().await;
 }
 
@@ -153,21 +290,45 @@ async fn failed_connects_open_the_breaker_the_plan_avoids_the_pool_and_it_surviv
     let mut c = start(dir.path()).await;
     let mut dp = dp_client(&c.cp, &default_site_token(dir.path())).await;
     register(&mut dp, "dp-1").await;
-    let mut plans = dp.watch_plans(pb::WatchPlansRequest { dataplane_id: "dp-1".into(), plan_version: 0 }).await.unwrap().into_inner();
+    let mut plans = dp
+        .watch_plans(pb::WatchPlansRequest {
+            dataplane_id: "dp-1".into(),
+            plan_version: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let first = plans.next().await.unwrap().unwrap();
     let current = first.algorithms[0].current_pool.clone();
     let other = if current == "btc" { "bch" } else { "btc" };
 
     for i in 0..5 {
-        let r = pb::ConnectResult { algorithm: "sha256".into(), pool: current.clone(), at_unix_ms: 0, ok: false, error: format!("connection refused #{i}") };
-        dp.report_health(pb::HealthReport { dataplane_id: "dp-1".into(), results: vec![r], ..Default::default() }).await.unwrap();
+        let r = pb::ConnectResult {
+            algorithm: "sha256".into(),
+            pool: current.clone(),
+            at_unix_ms: 0,
+            ok: false,
+            error: format!("connection refused #{i}"),
+        };
+        dp.report_health(pb::HealthReport {
+            dataplane_id: "dp-1".into(),
+            results: vec![r],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     }
     let next = plans.next().await.unwrap().unwrap();
     let a = &next.algorithms[0];
     assert_eq!(a.open_breakers, vec![current.clone()]);
     assert_eq!(a.current_pool, other, "hashrate goes to the next candidate");
     assert_eq!(a.scheduled_pool, current);
-    let list = c.admin.list_breakers(pb::ListBreakersRequest::default()).await.unwrap().into_inner();
+    let list = c
+        .admin
+        .list_breakers(pb::ListBreakersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(list.breakers.len(), 1);
     assert_eq!(list.breakers[0].state, "open");
     assert_eq!(list.breakers[0].consecutive_failures, 5);
@@ -177,13 +338,39 @@ async fn failed_connects_open_the_breaker_the_plan_avoids_the_pool_and_it_surviv
 
     // A restart finds the breaker open.
     let mut c = start(dir.path()).await;
-    let list = c.admin.list_breakers(pb::ListBreakersRequest::default()).await.unwrap().into_inner();
+    let list = c
+        .admin
+        .list_breakers(pb::ListBreakersRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(list.breakers[0].state, "open");
-    let reset = c.admin.reset_breaker(pb::BreakerTarget { site: "default".into(), pool: current.clone() }).await.unwrap().into_inner();
+    let reset = c
+        .admin
+        .reset_breaker(pb::BreakerTarget {
+            site: "default".into(),
+            pool: current.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(reset.state, "closed");
-    let opened = c.admin.open_breaker(pb::BreakerTarget { site: "default".into(), pool: other.into() }).await.unwrap().into_inner();
+    let opened = c
+        .admin
+        .open_breaker(pb::BreakerTarget {
+            site: "default".into(),
+            pool: other.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(opened.state, "open");
-    let status = c.admin.status(pb::StatusRequest {}).await.unwrap().into_inner();
+    let status = c
+        .admin
+        .status(pb::StatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(status.plans[0].active[0].current_pool, current);
     c.cp.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! Test harness for Switchyard: a scripted pool that verifies shares, a
 //! scripted miner that mines real ones, and a sniffer between them.
 
+pub mod cp;
 pub mod dp;
 pub mod lines;
 pub mod miner;

@@ -246,6 +246,8 @@ impl Admin for AdminService {
         self.audit("site.add", &r.name, &format!("timezone={tz}"))
             .await?;
         self.refresh().await?;
+        // The row as it is after the refresh (with its first plan version).
+        let site = self.ctx.store.site_by_id(site.id).await.map_err(status)?;
         Ok(Response::new(pb::AddSiteResponse {
             site: Some(convert::site(&site)),
             token,

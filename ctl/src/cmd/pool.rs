@@ -100,8 +100,9 @@ pub struct PoolOptions {
     /// Seconds between reconnect attempts (server default when unset).
     #[arg(long, value_name = "S", value_parser = clap::value_parser!(u32).range(1..))]
     pub retry_interval: Option<u32>,
-    /// Passthrough: percent added to the pool's difficulty for miners.
-    #[arg(long, value_name = "F", value_parser = non_negative)]
+    /// Passthrough: buffer added to the pool's difficulty for miners, as a
+    /// fraction like the config's `buffer_percent` (0.05 = 5%; 0.01 to 0.50).
+    #[arg(long, value_name = "FRACTION", value_parser = buffer_fraction)]
     pub buffer_percent: Option<f64>,
     /// Passthrough: lowest difficulty given to miners.
     #[arg(long, value_name = "D", value_parser = positive)]
@@ -166,10 +167,14 @@ pub fn parse_url(s: &str) -> Result<PoolUrl, String> {
     })
 }
 
-fn non_negative(s: &str) -> Result<f64, String> {
+fn buffer_fraction(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err("expected a number of 0 or more, e.g. 5 or 12.5".to_string()),
+        Ok(v) if (0.01..=0.50).contains(&v) => Ok(v),
+        Ok(v) if v > 0.50 && v <= 50.0 => Err(format!(
+            "{v} is not a fraction in 0.01..=0.50; for {v}% write {}",
+            v / 100.0
+        )),
+        _ => Err("expected a fraction in 0.01..=0.50, e.g. 0.05 for 5%".to_string()),
     }
 }
 
@@ -194,7 +199,7 @@ const COLUMNS: &[Column] = &[
     Column::new("enabled", "ENABLED"),
     Column::new("connect_timeout_s", "CONNECT S"),
     Column::new("retry_interval_s", "RETRY S"),
-    Column::new("buffer_percent", "BUFFER %"),
+    Column::new("buffer_percent", "BUFFER"),
     Column::new("min_difficulty", "MIN DIFF"),
     Column::new("max_difficulty", "MAX DIFF"),
 ];
