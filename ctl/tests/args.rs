@@ -69,7 +69,7 @@ fn pool_add_request() {
         "passthrough",
         "--disabled",
         "--buffer-percent",
-        "5",
+        "0.05",
         "--connect-timeout",
         "10",
     ]) else {
@@ -86,7 +86,7 @@ fn pool_add_request() {
     );
     assert_eq!(
         (p.buffer_percent, p.connect_timeout_s, p.retry_interval_s),
-        (Some(5.0), 10, 0)
+        (Some(0.05), 10, 0)
     );
     assert_eq!(p.password, "");
 
