@@ -115,12 +115,14 @@ CREATE TABLE breaker_events (
 );
 
 -- Every share a miner submitted (design decision 5). The id is the data
--- plane's UUIDv7, so a replayed batch inserts nothing twice. Names (site,
--- pool, worker) are stored as text so history outlives renames and removals.
--- `verdict` is the final answer the miner got: the pool's when the share was
--- forwarded, the data plane's otherwise.
+-- plane's UUIDv7, unique, so a replayed batch inserts nothing twice. Names
+-- (site, pool, worker) are stored as text so history outlives renames and
+-- removals. `verdict` is the final answer the miner got: the pool's when the
+-- share was forwarded, the data plane's otherwise. `seq` is the order of
+-- arrival (never reused; a replayed batch leaves a gap).
 CREATE TABLE share_events (
-    id               TEXT PRIMARY KEY,
+    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    id               TEXT NOT NULL UNIQUE,
     at_ms            INTEGER NOT NULL,
     site             TEXT NOT NULL,
     dataplane_id     TEXT NOT NULL,
@@ -136,13 +138,65 @@ CREATE TABLE share_events (
     verdict          TEXT NOT NULL,
     reason           TEXT,
     pool_latency_us  INTEGER
-) WITHOUT ROWID;
+);
 CREATE INDEX share_events_at ON share_events (at_ms);
 CREATE INDEX share_events_pool_at ON share_events (pool, at_ms);
-CREATE INDEX share_events_worker_at ON share_events (worker, at_ms);
+CREATE INDEX share_events_rejected_at ON share_events (at_ms) WHERE verdict <> 'accepted';
+CREATE INDEX share_events_rejected_pool_at ON share_events (pool, at_ms) WHERE verdict <> 'accepted';
 
--- Shares older than the retention period, counted per hour (raw rows are
--- deleted once rolled up).
+-- Two summaries of share_events are brought up to date in bulk, each time
+-- 50,000 events have arrived after `share_summarised.up_to_seq`: all the
+-- events up to the latest are added to share_worker_index and
+-- share_worker_daily at once and the mark moves. (An index by worker kept
+-- with every batch would write about one page per worker of the batch; in
+-- bulk it is one page per worker per pass.) The events after the mark
+-- (`seq > up_to_seq`) are in neither: queries and v_worker_daily add them
+-- from share_events.
+CREATE TABLE share_summarised (
+    up_to_seq INTEGER NOT NULL
+);
+INSERT INTO share_summarised (up_to_seq) VALUES (0);
+
+-- share_events by worker.
+CREATE TABLE share_worker_index (
+    worker TEXT NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (worker, at_ms, seq)
+) WITHOUT ROWID;
+
+-- Shares per hour, site, algorithm, pool, verdict, reason ('' when none)
+-- and whether forwarded to the pool: kept with every batch (its new events
+-- only), up to date.
+CREATE TABLE share_hourly (
+    hour_ms        INTEGER NOT NULL,
+    site           TEXT NOT NULL,
+    algorithm      TEXT NOT NULL,
+    pool           TEXT NOT NULL,
+    verdict        TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    forwarded      INTEGER NOT NULL,
+    shares         INTEGER NOT NULL,
+    difficulty_sum REAL NOT NULL,
+    PRIMARY KEY (hour_ms, site, algorithm, pool, verdict, reason, forwarded)
+) WITHOUT ROWID;
+
+-- Shares per UTC day ('YYYY-MM-DD', as v_worker_daily shows it, so that a
+-- filter on the day finds its rows by the key), site, algorithm, worker and
+-- verdict (summarised in bulk, see above).
+CREATE TABLE share_worker_daily (
+    day_utc        TEXT NOT NULL,
+    site           TEXT NOT NULL,
+    algorithm      TEXT NOT NULL,
+    worker         TEXT NOT NULL,
+    verdict        TEXT NOT NULL,
+    shares         INTEGER NOT NULL,
+    difficulty_sum REAL NOT NULL,
+    PRIMARY KEY (day_utc, site, algorithm, worker, verdict)
+) WITHOUT ROWID;
+
+-- Shares older than the retention period, counted per hour and worker (raw
+-- rows are deleted once rolled up).
 CREATE TABLE share_rollups (
     hour_ms        INTEGER NOT NULL,
     site           TEXT NOT NULL,
@@ -182,7 +236,9 @@ CREATE TABLE audit_log (
 
 -- Views for the common questions: `sqlite3 switchyard.db 'SELECT * FROM v_pool_hourly'`.
 CREATE VIEW v_shares AS
-SELECT strftime('%Y-%m-%d %H:%M:%f', at_ms / 1000.0, 'unixepoch') AS time_utc, *
+SELECT strftime('%Y-%m-%d %H:%M:%f', at_ms / 1000.0, 'unixepoch') AS time_utc,
+       id, at_ms, site, dataplane_id, algorithm, pool, worker, job_id, miner_difficulty,
+       share_difficulty, local_verdict, forwarded, pool_verdict, verdict, reason, pool_latency_us
 FROM share_events;
 
 CREATE VIEW v_pool_hourly AS
@@ -193,43 +249,33 @@ SELECT strftime('%Y-%m-%d %H:00', hour_ms / 1000, 'unixepoch') AS hour_utc,
        SUM(shares) AS total,
        ROUND(100.0 * SUM(CASE WHEN verdict = 'accepted' THEN shares ELSE 0 END) / SUM(shares), 2) AS accepted_pct,
        SUM(CASE WHEN verdict = 'accepted' THEN difficulty_sum ELSE 0 END) AS accepted_difficulty
-FROM (
-    SELECT (at_ms / 3600000) * 3600000 AS hour_ms, site, algorithm, pool, verdict,
-           COUNT(*) AS shares, SUM(miner_difficulty) AS difficulty_sum
-    FROM share_events GROUP BY 1, 2, 3, 4, 5
-    UNION ALL
-    SELECT hour_ms, site, algorithm, pool, verdict, shares, difficulty_sum FROM share_rollups
-)
+FROM share_hourly
 GROUP BY hour_ms, site, algorithm, pool;
 
 CREATE VIEW v_worker_daily AS
-SELECT strftime('%Y-%m-%d', day_ms / 1000, 'unixepoch') AS day_utc,
-       site, algorithm, worker,
+SELECT day_utc, site, algorithm, worker,
        SUM(CASE WHEN verdict = 'accepted' THEN shares ELSE 0 END) AS accepted,
        SUM(CASE WHEN verdict = 'accepted' THEN 0 ELSE shares END) AS rejected,
        SUM(shares) AS total,
        SUM(CASE WHEN verdict = 'accepted' THEN difficulty_sum ELSE 0 END) AS accepted_difficulty
 FROM (
-    SELECT (at_ms / 86400000) * 86400000 AS day_ms, site, algorithm, worker, verdict,
-           COUNT(*) AS shares, SUM(miner_difficulty) AS difficulty_sum
-    FROM share_events GROUP BY 1, 2, 3, 4, 5
+    SELECT day_utc, site, algorithm, worker, verdict, shares, difficulty_sum FROM share_worker_daily
     UNION ALL
-    SELECT (hour_ms / 86400000) * 86400000, site, algorithm, worker, verdict, shares, difficulty_sum
-    FROM share_rollups
+    SELECT strftime('%Y-%m-%d', day * 86400, 'unixepoch'), site, algorithm, worker, verdict, n, d FROM (
+        SELECT at_ms / 86400000 AS day, site, algorithm, worker, verdict, COUNT(*) AS n, SUM(miner_difficulty) AS d
+        FROM share_events WHERE seq > (SELECT up_to_seq FROM share_summarised)
+        GROUP BY worker, day, site, algorithm, verdict
+    )
 )
-GROUP BY day_ms, site, algorithm, worker;
+GROUP BY day_utc, site, algorithm, worker;
 
 CREATE VIEW v_reject_reasons AS
 SELECT strftime('%Y-%m-%d', day_ms / 1000, 'unixepoch') AS day_utc,
        site, algorithm, pool, reason, SUM(shares) AS shares
 FROM (
-    SELECT (at_ms / 86400000) * 86400000 AS day_ms, site, algorithm, pool,
-           COALESCE(NULLIF(reason, ''), 'unknown') AS reason, COUNT(*) AS shares
-    FROM share_events WHERE verdict <> 'accepted' GROUP BY 1, 2, 3, 4, 5
-    UNION ALL
-    SELECT (hour_ms / 86400000) * 86400000, site, algorithm, pool,
-           COALESCE(NULLIF(reason, ''), 'unknown'), shares
-    FROM share_rollups WHERE verdict <> 'accepted'
+    SELECT (hour_ms / 86400000) * 86400000 AS day_ms, site, algorithm, pool,
+           COALESCE(NULLIF(reason, ''), 'unknown') AS reason, shares
+    FROM share_hourly WHERE verdict <> 'accepted'
 )
 GROUP BY day_ms, site, algorithm, pool, reason;
 

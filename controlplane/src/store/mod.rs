@@ -19,6 +19,7 @@ pub mod breakers;
 mod dataplanes;
 mod pools;
 mod schedules;
+mod share_stats;
 pub mod shares;
 mod sites;
 

@@ -2,9 +2,11 @@
 //! replayed batch is a no-op), history queries with filters, per-pool
 //! statistics per window, and the roll-up of old raw rows into hourly counts.
 
+use std::collections::HashMap;
+
 use sqlx::{QueryBuilder, Sqlite};
 
-use super::{Result, Store};
+use super::{Result, Store, StoreError};
 
 /// One share event as the data plane reported it.
 #[derive(Debug, Clone, PartialEq)]
@@ -81,170 +83,207 @@ pub struct StatsRow {
     pub reasons: Vec<(String, i64)>,
 }
 
-/// Rows per INSERT statement: 16 parameters each, well under SQLite's limit.
-const ROWS_PER_STATEMENT: usize = 500;
+pub(super) const HOUR_MS: i64 = 3_600_000;
+
+/// How many events may arrive after `share_summarised.up_to_seq` before
+/// `share_worker_index` and `share_worker_daily` take them in, in one pass.
+/// Readers scan that many events at most on top of them; a larger lag makes
+/// ingest cheaper (one written page per worker per pass) and that scan
+/// longer. (The migration's comment says 50,000 too.)
+pub const SUMMARY_LAG: i64 = 50_000;
+
+/// The columns of [`ShareRow`], in order.
+const SHARE_COLUMNS: &str = "id, at_ms, site, dataplane_id, algorithm, pool, worker, job_id, miner_difficulty, \
+     share_difficulty, local_verdict, forwarded, pool_verdict, verdict, reason, pool_latency_us";
+
+/// Inserts the events of ?1, a JSON array of arrays: one bound text per
+/// batch instead of 16 values per event (binding them was a quarter of the
+/// cost of an insert); `jsonb_each` hands each element over without turning
+/// it back into text.
+const INSERT_JSON: &str = "INSERT OR IGNORE INTO share_events (id, at_ms, site, dataplane_id, algorithm, pool, worker, job_id, \
+     miner_difficulty, share_difficulty, local_verdict, forwarded, pool_verdict, verdict, reason, pool_latency_us) \
+     SELECT value ->> 0, value ->> 1, ?2, ?3, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+     value ->> 7, value ->> 8, value ->> 9, value ->> 10, value ->> 11, value ->> 12, value ->> 13 FROM jsonb_each(?1)";
+
+/// Adds ?1, a JSON array of [hour_ms, algorithm, pool, verdict, reason,
+/// forwarded, shares, difficulty_sum] of site ?2, to `share_hourly`.
+const HOURLY_ADD: &str = "INSERT INTO share_hourly (hour_ms, site, algorithm, pool, verdict, reason, forwarded, shares, difficulty_sum) \
+     SELECT value ->> 0, ?2, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, value ->> 7 \
+     FROM jsonb_each(?1) WHERE true \
+     ON CONFLICT (hour_ms, site, algorithm, pool, verdict, reason, forwarded) DO UPDATE SET \
+     shares = shares + excluded.shares, difficulty_sum = difficulty_sum + excluded.difficulty_sum";
+
+/// Counts the events after seq ?1 into `share_hourly` (when only some events
+/// of a batch were new).
+const HOURLY_COUNT: &str = "INSERT INTO share_hourly (hour_ms, site, algorithm, pool, verdict, reason, forwarded, shares, difficulty_sum) \
+     SELECT (at_ms / 3600000) * 3600000, site, algorithm, pool, verdict, COALESCE(reason, ''), forwarded, \
+     COUNT(*), SUM(miner_difficulty) FROM share_events WHERE seq > ?1 GROUP BY 1, 2, 3, 4, 5, 6, 7 \
+     ON CONFLICT (hour_ms, site, algorithm, pool, verdict, reason, forwarded) DO UPDATE SET \
+     shares = shares + excluded.shares, difficulty_sum = difficulty_sum + excluded.difficulty_sum";
+
+/// The events not in the summaries yet.
+pub(super) const TAIL: &str = "seq > (SELECT up_to_seq FROM share_summarised)";
 
 impl Store {
     /// Inserts a batch in one transaction; returns how many were new (the
-    /// rest were already stored: replays).
+    /// rest were already stored: replays). The new events (only those) are
+    /// counted into `share_hourly` in the same transaction; once
+    /// [`SUMMARY_LAG`] events have arrived since the last summary pass, this
+    /// call makes one.
     pub async fn insert_shares(
         &self,
         site: &str,
         dataplane_id: &str,
         events: &[ShareInsert],
     ) -> Result<u64> {
+        type Row<'a> = (
+            &'a str,
+            i64,
+            &'a str,
+            &'a str,
+            &'a str,
+            &'a str,
+            f64,
+            Option<f64>,
+            &'a str,
+            bool,
+            Option<&'a str>,
+            &'a str,
+            Option<&'a str>,
+            Option<i64>,
+        );
+        let rows: Vec<Row> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.id.as_str(),
+                    e.at_ms,
+                    e.algorithm.as_str(),
+                    e.pool.as_str(),
+                    e.worker.as_str(),
+                    e.job_id.as_str(),
+                    e.miner_difficulty,
+                    e.share_difficulty,
+                    e.local_verdict.as_str(),
+                    e.forwarded,
+                    e.pool_verdict.as_deref(),
+                    e.verdict(),
+                    e.reason.as_deref(),
+                    e.pool_latency_us,
+                )
+            })
+            .collect();
+        let json = serde_json::to_string(&rows)
+            .map_err(|e| StoreError::invalid("events", e.to_string()))?;
+
         let mut tx = self.write.begin().await?;
-        let mut inserted = 0;
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT OR IGNORE INTO share_events (id, at_ms, site, dataplane_id, algorithm, pool, worker, job_id, \
-                 miner_difficulty, share_difficulty, local_verdict, forwarded, pool_verdict, verdict, reason, pool_latency_us) ",
-            );
-            q.push_values(chunk, |mut b, e| {
-                b.push_bind(&e.id)
-                    .push_bind(e.at_ms)
-                    .push_bind(site)
-                    .push_bind(dataplane_id)
-                    .push_bind(&e.algorithm)
-                    .push_bind(&e.pool)
-                    .push_bind(&e.worker)
-                    .push_bind(&e.job_id)
-                    .push_bind(e.miner_difficulty)
-                    .push_bind(e.share_difficulty)
-                    .push_bind(&e.local_verdict)
-                    .push_bind(e.forwarded)
-                    .push_bind(&e.pool_verdict)
-                    .push_bind(e.verdict())
-                    .push_bind(&e.reason)
-                    .push_bind(e.pool_latency_us);
-            });
-            inserted += q
-                .build()
-                .persistent(true)
+        // New rows get seq > MAX(seq) (AUTOINCREMENT never reuses one).
+        let (before, mark): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE((SELECT MAX(seq) FROM share_events), 0), up_to_seq FROM share_summarised",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let inserted = sqlx::query(INSERT_JSON)
+            .bind(json)
+            .bind(site)
+            .bind(dataplane_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if inserted == events.len() as u64 && inserted > 0 {
+            // All new: count them here rather than read them back.
+            sqlx::query(HOURLY_ADD)
+                .bind(hourly_json(events)?)
+                .bind(site)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                .await?;
+        } else if inserted > 0 {
+            sqlx::query(HOURLY_COUNT)
+                .bind(before)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if inserted > 0 && before + inserted as i64 - mark >= SUMMARY_LAG {
+            summarise(&mut tx, mark).await?;
         }
         tx.commit().await?;
         Ok(inserted)
     }
 
+    /// Raw share events stored, from the ends of the arrival sequence: O(log n)
+    /// where `COUNT(*)` takes seconds at 10 million rows. Exact while roll-ups
+    /// delete the oldest arrivals (they delete by age, which late replays of
+    /// old events can make slightly approximate).
     pub async fn share_count(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM share_events")
-            .fetch_one(&self.read)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq) - MIN(seq) + 1, 0) FROM share_events")
+                .fetch_one(&self.read)
+                .await?,
+        )
     }
 
     /// Matching events, newest first, at most `limit` (+1 to tell truncation).
     pub async fn query_shares(&self, f: &ShareFilter, limit: u32) -> Result<(Vec<ShareRow>, bool)> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, at_ms, site, dataplane_id, algorithm, pool, worker, job_id, miner_difficulty, share_difficulty, \
-             local_verdict, forwarded, pool_verdict, verdict, reason, pool_latency_us FROM share_events WHERE 1 = 1",
-        );
-        push_filter(&mut q, f);
-        q.push(" ORDER BY at_ms DESC, id DESC LIMIT ")
-            .push_bind(i64::from(limit) + 1);
+        let n = i64::from(limit) + 1;
+        let mut q: QueryBuilder<Sqlite>;
+        if let Some(worker) = &f.worker {
+            // The worker's summarised events, newest first, and its events
+            // not summarised yet; one statement, so one snapshot.
+            let e_cols = SHARE_COLUMNS
+                .split(", ")
+                .map(|c| format!("e.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            q = QueryBuilder::new(format!(
+                "SELECT * FROM (SELECT {e_cols} FROM share_worker_index w JOIN share_events e ON e.seq = w.seq \
+                 WHERE w.worker = "
+            ));
+            q.push_bind(worker.clone());
+            push_filter(&mut q, f, "e.", "w.");
+            q.push(" ORDER BY w.at_ms DESC, e.id DESC LIMIT ")
+                .push_bind(n);
+            q.push(format!(
+                ") UNION ALL SELECT * FROM (SELECT {SHARE_COLUMNS} FROM share_events WHERE {TAIL} AND +worker = "
+            ));
+            q.push_bind(worker.clone());
+            push_filter(&mut q, f, "+", "+");
+            q.push(" ORDER BY at_ms DESC, id DESC LIMIT ").push_bind(n);
+            q.push(") ORDER BY at_ms DESC, id DESC LIMIT ").push_bind(n);
+        } else {
+            q = QueryBuilder::new(format!(
+                "SELECT {SHARE_COLUMNS} FROM share_events WHERE 1 = 1"
+            ));
+            push_filter(&mut q, f, "", "");
+            q.push(" ORDER BY at_ms DESC, id DESC LIMIT ").push_bind(n);
+        }
         let mut rows: Vec<ShareRow> = q.build_query_as().fetch_all(&self.read).await?;
         let truncated = rows.len() > limit as usize;
         rows.truncate(limit as usize);
         Ok((rows, truncated))
     }
 
-    /// Accepted/rejected per pool per window (`window_ms` 0 = one window
-    /// starting at the filter's `since`), raw events and roll-ups together.
-    pub async fn stats(&self, f: &ShareFilter, window_ms: i64) -> Result<Vec<StatsRow>> {
-        let bucket = |col: &str| {
-            if window_ms > 0 {
-                format!("({col} / {window_ms}) * {window_ms}")
-            } else {
-                "0".to_string()
-            }
-        };
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {} AS w, site, algorithm, pool, \
-             SUM(verdict = 'accepted'), SUM(verdict <> 'accepted'), SUM(verdict = 'accepted' AND forwarded = 0) \
-             FROM share_events WHERE 1 = 1",
-            bucket("at_ms")
-        ));
-        push_filter(&mut q, f);
-        q.push(" GROUP BY 1, 2, 3, 4");
-        let counts: Vec<(i64, String, String, String, i64, i64, i64)> =
-            q.build_query_as().fetch_all(&self.read).await?;
-
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {} AS w, site, algorithm, pool, COALESCE(NULLIF(reason, ''), 'unknown'), COUNT(*) \
-             FROM share_events WHERE verdict <> 'accepted'",
-            bucket("at_ms")
-        ));
-        push_filter(&mut q, f);
-        q.push(" GROUP BY 1, 2, 3, 4, 5");
-        let reasons: Vec<(i64, String, String, String, String, i64)> =
-            q.build_query_as().fetch_all(&self.read).await?;
-
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-            "SELECT {} AS w, site, algorithm, pool, verdict, reason, SUM(shares) FROM share_rollups WHERE 1 = 1",
-            bucket("hour_ms")
-        ));
-        push_rollup_filter(&mut q, f);
-        q.push(" GROUP BY 1, 2, 3, 4, 5, 6");
-        let rolled: Vec<(i64, String, String, String, String, String, i64)> =
-            q.build_query_as().fetch_all(&self.read).await?;
-
-        let base = if window_ms > 0 {
-            None
-        } else {
-            Some(f.since_ms.unwrap_or(0))
-        };
-        let mut map: std::collections::BTreeMap<(i64, String, String, String), StatsRow> =
-            Default::default();
-        for (w, site, algo, pool, acc, rej, local) in counts {
-            let row = stats_entry(&mut map, base.unwrap_or(w), &site, &algo, &pool);
-            row.accepted += acc;
-            row.rejected += rej;
-            row.local_only += local;
-        }
-        for (w, site, algo, pool, reason, n) in reasons {
-            add_reason(
-                stats_entry(&mut map, base.unwrap_or(w), &site, &algo, &pool),
-                &reason,
-                n,
-            );
-        }
-        for (w, site, algo, pool, verdict, reason, n) in rolled {
-            let row = stats_entry(&mut map, base.unwrap_or(w), &site, &algo, &pool);
-            if verdict == "accepted" {
-                row.accepted += n;
-            } else {
-                row.rejected += n;
-                add_reason(
-                    row,
-                    if reason.is_empty() {
-                        "unknown"
-                    } else {
-                        &reason
-                    },
-                    n,
-                );
-            }
-        }
-        let mut out: Vec<StatsRow> = map.into_values().collect();
-        for r in &mut out {
-            r.reasons
-                .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        }
-        Ok(out)
-    }
-
     /// Moves raw events older than `before_ms` into hourly roll-ups and
-    /// deletes them; returns how many raw rows were rolled up.
+    /// deletes them; returns how many raw rows were rolled up. The summaries
+    /// take in every event first and keep them.
     pub async fn roll_up(&self, before_ms: i64) -> Result<u64> {
         let mut tx = self.write.begin().await?;
+        let mark: i64 = sqlx::query_scalar("SELECT up_to_seq FROM share_summarised")
+            .fetch_one(&mut *tx)
+            .await?;
+        summarise(&mut tx, mark).await?;
         sqlx::query(
             "INSERT INTO share_rollups (hour_ms, site, algorithm, pool, worker, verdict, reason, shares, difficulty_sum) \
              SELECT (at_ms / 3600000) * 3600000, site, algorithm, pool, worker, verdict, COALESCE(reason, ''), \
              COUNT(*), SUM(miner_difficulty) FROM share_events WHERE at_ms < ?1 GROUP BY 1, 2, 3, 4, 5, 6, 7 \
              ON CONFLICT (hour_ms, site, algorithm, pool, worker, verdict, reason) DO UPDATE SET \
              shares = shares + excluded.shares, difficulty_sum = difficulty_sum + excluded.difficulty_sum",
+        )
+        .bind(before_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM share_worker_index WHERE worker IN \
+             (SELECT DISTINCT worker FROM share_events WHERE at_ms < ?1) AND at_ms < ?1",
         )
         .bind(before_ms)
         .execute(&mut *tx)
@@ -258,67 +297,99 @@ impl Store {
     }
 }
 
-fn stats_entry<'a>(
-    map: &'a mut std::collections::BTreeMap<(i64, String, String, String), StatsRow>,
-    w: i64,
-    site: &str,
-    algo: &str,
-    pool: &str,
-) -> &'a mut StatsRow {
-    map.entry((w, site.to_string(), algo.to_string(), pool.to_string()))
-        .or_insert_with(|| StatsRow {
-            window_start_ms: w,
-            site: site.to_string(),
-            algorithm: algo.to_string(),
-            pool: pool.to_string(),
-            ..Default::default()
-        })
-}
-
-fn add_reason(row: &mut StatsRow, reason: &str, n: i64) {
-    match row.reasons.iter_mut().find(|(r, _)| r == reason) {
-        Some((_, c)) => *c += n,
-        None => row.reasons.push((reason.to_string(), n)),
+/// Adds the events after `mark` (the current `up_to_seq`) to the summaries
+/// and moves the mark to the latest.
+async fn summarise(tx: &mut sqlx::Transaction<'_, Sqlite>, mark: i64) -> Result<()> {
+    let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM share_events")
+        .fetch_one(&mut **tx)
+        .await?;
+    let Some(last) = last.filter(|&l| l > mark) else {
+        return Ok(());
+    };
+    for sql in [
+        // In the index's order: each worker's page is written once.
+        "INSERT OR IGNORE INTO share_worker_index (worker, at_ms, seq) \
+         SELECT worker, at_ms, seq FROM share_events WHERE seq > ?1 AND seq <= ?2 ORDER BY worker, at_ms, seq",
+        // Grouped worker first: the cheapest order to sort in.
+        "INSERT INTO share_worker_daily (day_utc, site, algorithm, worker, verdict, shares, difficulty_sum) \
+         SELECT strftime('%Y-%m-%d', day * 86400, 'unixepoch'), site, algorithm, worker, verdict, n, d FROM ( \
+         SELECT at_ms / 86400000 AS day, site, algorithm, worker, verdict, COUNT(*) AS n, SUM(miner_difficulty) AS d \
+         FROM share_events WHERE seq > ?1 AND seq <= ?2 GROUP BY worker, day, site, algorithm, verdict) WHERE true \
+         ON CONFLICT (day_utc, site, algorithm, worker, verdict) DO UPDATE SET \
+         shares = shares + excluded.shares, difficulty_sum = difficulty_sum + excluded.difficulty_sum",
+        "UPDATE share_summarised SET up_to_seq = ?2",
+    ] {
+        sqlx::query(sql)
+            .bind(mark)
+            .bind(last)
+            .execute(&mut **tx)
+            .await?;
     }
+    Ok(())
 }
 
-fn push_filter(q: &mut QueryBuilder<Sqlite>, f: &ShareFilter) {
+/// The batch counted per hour, algorithm, pool, verdict, reason and
+/// forwarding, as [`HOURLY_ADD`] takes it.
+fn hourly_json(events: &[ShareInsert]) -> Result<String> {
+    type Key<'a> = (i64, &'a str, &'a str, &'a str, &'a str, bool);
+    let mut counts: HashMap<Key, (i64, f64)> = HashMap::new();
+    for e in events {
+        let key = (
+            (e.at_ms / HOUR_MS) * HOUR_MS,
+            e.algorithm.as_str(),
+            e.pool.as_str(),
+            e.verdict(),
+            e.reason.as_deref().unwrap_or(""),
+            e.forwarded,
+        );
+        let c = counts.entry(key).or_default();
+        c.0 += 1;
+        c.1 += e.miner_difficulty;
+    }
+    let rows: Vec<_> = counts
+        .into_iter()
+        .map(|((h, a, p, v, r, f), (n, d))| (h, a, p, v, r, f, n, d))
+        .collect();
+    serde_json::to_string(&rows).map_err(|e| StoreError::invalid("events", e.to_string()))
+}
+
+/// Site, pool, algorithm and verdict conditions, on columns named with
+/// `prefix` (`"+"` keeps SQLite from using an index for them).
+pub(super) fn push_columns(q: &mut QueryBuilder<Sqlite>, f: &ShareFilter, prefix: &str) {
     for (col, v) in [
         ("site", &f.site),
         ("pool", &f.pool),
-        ("worker", &f.worker),
         ("algorithm", &f.algorithm),
         ("verdict", &f.verdict),
     ] {
         if let Some(v) = v {
-            q.push(format!(" AND {col} = ")).push_bind(v.clone());
+            q.push(format!(" AND {prefix}{col} = "))
+                .push_bind(v.clone());
         }
-    }
-    if let Some(t) = f.since_ms {
-        q.push(" AND at_ms >= ").push_bind(t);
-    }
-    if let Some(t) = f.until_ms {
-        q.push(" AND at_ms < ").push_bind(t);
     }
 }
 
-fn push_rollup_filter(q: &mut QueryBuilder<Sqlite>, f: &ShareFilter) {
-    for (col, v) in [
-        ("site", &f.site),
-        ("pool", &f.pool),
-        ("worker", &f.worker),
-        ("algorithm", &f.algorithm),
-        ("verdict", &f.verdict),
-    ] {
-        if let Some(v) = v {
-            q.push(format!(" AND {col} = ")).push_bind(v.clone());
-        }
-    }
+pub(super) fn push_times(q: &mut QueryBuilder<Sqlite>, f: &ShareFilter, prefix: &str) {
     if let Some(t) = f.since_ms {
-        q.push(" AND hour_ms >= ")
-            .push_bind((t / 3_600_000) * 3_600_000);
+        q.push(format!(" AND {prefix}at_ms >= ")).push_bind(t);
     }
     if let Some(t) = f.until_ms {
-        q.push(" AND hour_ms < ").push_bind(t);
+        q.push(format!(" AND {prefix}at_ms < ")).push_bind(t);
     }
+}
+
+/// The filter's conditions on `share_events`, all but the worker's: columns
+/// with `prefix`, times on `{time_prefix}at_ms`.
+pub(super) fn push_filter(
+    q: &mut QueryBuilder<Sqlite>,
+    f: &ShareFilter,
+    prefix: &str,
+    time_prefix: &str,
+) {
+    push_columns(q, f, prefix);
+    if prefix != "+" && f.verdict.as_deref().is_some_and(|v| v != "accepted") {
+        // Implied, but lets SQLite use the partial indexes of rejections.
+        q.push(format!(" AND {prefix}verdict <> 'accepted'"));
+    }
+    push_times(q, f, time_prefix);
 }
