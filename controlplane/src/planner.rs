@@ -166,6 +166,21 @@ impl Planner {
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let input = self.input(site).await?;
         let computed = plan::compute(&input, now);
+        // Also wake at schedule boundaries that are not switches (during an
+        // override, or to a disabled pool), so `scheduled_pool` stays true.
+        let mut next_recompute = computed.next_recompute;
+        for a in &input.algorithms {
+            let after = now + Duration::milliseconds(1);
+            let boundary = plan::boundaries(
+                &a.schedule,
+                input.timezone,
+                after,
+                after + Duration::days(2),
+            )
+            .first()
+            .map(|(t, _)| *t);
+            next_recompute = min_opt(next_recompute, boundary);
+        }
         let pools = self.store.pools(None).await?;
         let mut msg = convert::routing_plan(site, &computed, &pools, &self.settings);
         let digest = digest(&msg);
@@ -239,7 +254,7 @@ impl Planner {
                 plans.insert(site.id, watch::channel(msg).0);
             }
         }
-        Ok(computed.next_recompute)
+        Ok(next_recompute)
     }
 
     /// Gathers a site's planning input from the store.
