@@ -13,6 +13,9 @@ use crate::difficulty::vardiff::VarDiffConfig;
 use crate::limits::IpLimitsConfig;
 
 mod defaults;
+pub mod link;
+
+pub use link::ControlPlaneLink;
 
 /// A whole data-plane config file.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -26,6 +29,7 @@ pub struct Config {
     pub upstream: UpstreamSettings,
     pub pools: Vec<Pool>,
     pub logging: Logging,
+    pub controlplane: ControlPlaneLink,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -239,7 +243,7 @@ impl Config {
 
     /// Checks every field; reports every problem at once.
     pub fn validate(&self) -> Result<(), ConfigErrors> {
-        let mut errs = Vec::new();
+        let mut errs = self.controlplane.problems();
         if let Some(l) = &self.listeners.sha256 {
             if l.bind.parse::<SocketAddr>().is_err() {
                 errs.push(format!(
@@ -453,7 +457,8 @@ impl Config {
     }
 
     fn validate_pools(&self, errs: &mut Vec<String>) {
-        if !self.pools.iter().any(|p| p.enabled) {
+        // With a control plane the pools come from its routing plans.
+        if self.controlplane.endpoint.is_none() && !self.pools.iter().any(|p| p.enabled) {
             errs.push("pools: at least one enabled pool is needed".into());
         }
         for (i, p) in self.pools.iter().enumerate() {
