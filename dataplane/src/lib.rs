@@ -87,7 +87,7 @@ impl DataPlane {
             .await
             .with_context(|| format!("cannot listen on {}", l.bind))?;
         let sha256_addr = Some(socket.local_addr()?);
-        let router = router::start(pools.clone(), params, shutdown.child_token());
+        let router = router::start(pools.clone(), params, None, shutdown.child_token());
         let ctx = Arc::new(session::SessionCtx {
             config: config.clone(),
             timing,

@@ -45,7 +45,17 @@ enum RouterReq {
         pool: usize,
         reply: oneshot::Sender<Arc<UpstreamHandle>>,
     },
+    /// Pools a routing plan names (new ones are added; a pool whose settings
+    /// changed gets a new runtime, the old one drains).
+    SetPools(Vec<crate::config::Pool>),
+    /// The candidates in order: hashrate goes to the first that is ready.
+    Prefer(Vec<String>),
+    /// Connect this pool now (shortly before a scheduled switch).
+    Prepare(String),
 }
+
+/// Called with each upstream connect result: (pool, ok, error).
+pub type ConnectObserver = Arc<dyn Fn(&str, bool, &str) + Send + Sync>;
 
 /// What sessions hold of the router.
 #[derive(Clone)]
@@ -81,6 +91,22 @@ impl RouterHandle {
         }
     }
 
+    /// Adds or updates the pools a plan names (control-plane mode).
+    pub async fn set_pools(&self, pools: Vec<crate::config::Pool>) {
+        let _ = self.req_tx.send(RouterReq::SetPools(pools)).await;
+    }
+
+    /// Sets the candidates in preference order; the first ready one gets the
+    /// hashrate (at once if it is ready, else as soon as it is).
+    pub async fn prefer(&self, order: Vec<String>) {
+        let _ = self.req_tx.send(RouterReq::Prefer(order)).await;
+    }
+
+    /// Starts connecting a pool ahead of a switch.
+    pub async fn prepare(&self, pool: String) {
+        let _ = self.req_tx.send(RouterReq::Prepare(pool)).await;
+    }
+
     /// Opens a dedicated connection for one miner (passthrough mode).
     pub fn dedicated(&self, pool: &PoolRuntime, username: String) -> Arc<UpstreamHandle> {
         let params = UpstreamParams {
@@ -97,6 +123,7 @@ impl RouterHandle {
 pub fn start(
     pools: Vec<Arc<PoolInfo>>,
     params: UpstreamParams,
+    observer: Option<ConnectObserver>,
     shutdown: CancellationToken,
 ) -> RouterHandle {
     let pools: Vec<Arc<PoolRuntime>> = pools
@@ -123,19 +150,26 @@ pub fn start(
         req_tx,
         params: params.clone(),
     };
+    let preference = (0..pools.len()).collect();
     let router = Router {
         pools,
+        preference,
         params,
         route_tx,
         active: None,
         generation: 0,
+        observer,
     };
     tokio::spawn(router.run(req_rx, events_rx, shutdown));
     handle
 }
 
 struct Router {
+    /// Every pool ever known, by index (indices never change).
     pools: Vec<Arc<PoolRuntime>>,
+    /// The candidates in order; standalone: the config's order.
+    preference: Vec<usize>,
+    observer: Option<ConnectObserver>,
     params: UpstreamParams,
     route_tx: watch::Sender<Arc<Route>>,
     active: Option<usize>,
@@ -149,8 +183,8 @@ impl Router {
         mut events_rx: mpsc::Receiver<UpstreamEvent>,
         shutdown: CancellationToken,
     ) {
-        if !self.pools.is_empty() {
-            self.ensure_connection(0);
+        if let Some(&first) = self.preference.first() {
+            self.ensure_connection(first);
         }
         loop {
             tokio::select! {
@@ -159,6 +193,13 @@ impl Router {
                     RouterReq::NeedCapacity { pool, reply } => {
                         let u = self.open_more(pool);
                         let _ = reply.send(u);
+                    }
+                    RouterReq::SetPools(pools) => self.set_pools(pools),
+                    RouterReq::Prefer(order) => self.prefer(&order),
+                    RouterReq::Prepare(name) => {
+                        if let Some(i) = self.find(&name) {
+                            self.ensure_connection(i);
+                        }
                     }
                 },
                 Some(ev) = events_rx.recv() => self.on_event(ev),
@@ -216,29 +257,149 @@ impl Router {
         u
     }
 
+    /// A pool's place in the preference order (`usize::MAX`: not a candidate).
+    fn rank(&self, pool: usize) -> usize {
+        self.preference
+            .iter()
+            .position(|&p| p == pool)
+            .unwrap_or(usize::MAX)
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        // The newest runtime of that name.
+        self.pools.iter().rposition(|p| &*p.info.name == name)
+    }
+
+    fn set_pools(&mut self, pools: Vec<crate::config::Pool>) {
+        for p in pools {
+            let same = self.find(&p.name).filter(|&i| {
+                let c = &self.pools[i].info.config;
+                c.url == p.url
+                    && c.username == p.username
+                    && c.password == p.password
+                    && c.mode == p.mode
+            });
+            if same.is_some() {
+                continue;
+            }
+            let addr = match crate::config::parse_pool_url(&p.url) {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!(pool = %p.name, error = %e, "pool from the plan has a bad url; skipped");
+                    continue;
+                }
+            };
+            let index = self.pools.len();
+            if let Some(old) = self.find(&p.name) {
+                tracing::info!(pool = %p.name, "pool settings changed; reconnecting it");
+                self.preference.retain(|&x| x != old);
+                if self.active != Some(old) {
+                    for u in self.pools[old].upstreams.load().iter() {
+                        u.shutdown(self.params.timing.grace);
+                    }
+                    self.pools[old].upstreams.store(Arc::new(Vec::new()));
+                }
+            }
+            self.pools.push(Arc::new(PoolRuntime {
+                info: Arc::new(PoolInfo {
+                    name: p.name.as_str().into(),
+                    index,
+                    addr,
+                    username: p.username.clone(),
+                    password: p.password.clone(),
+                    mode: p.mode,
+                    config: p,
+                    stats: Default::default(),
+                }),
+                upstreams: ArcSwap::from_pointee(Vec::new()),
+            }));
+        }
+    }
+
+    fn prefer(&mut self, order: &[String]) {
+        let mut pref = Vec::new();
+        for name in order {
+            match self.find(name) {
+                Some(i) if !pref.contains(&i) => pref.push(i),
+                Some(_) => {}
+                None => tracing::warn!(pool = %name, "plan names an unknown pool; skipped"),
+            }
+        }
+        if pref == self.preference {
+            return;
+        }
+        tracing::info!(order = ?order, "pool preference changed");
+        self.preference = pref;
+        let Some(&first) = self.preference.first() else {
+            return;
+        };
+        self.ensure_connection(first);
+        if self.pools[first].ready_upstream().is_some() {
+            self.set_active(Some(first));
+        } else if self
+            .active
+            .is_none_or(|a| self.pools[a].ready_upstream().is_none())
+        {
+            // Nothing serves: the first ready candidate, and every candidate trying.
+            let next = self
+                .preference
+                .iter()
+                .copied()
+                .find(|&i| self.pools[i].ready_upstream().is_some());
+            for i in self.preference.clone() {
+                self.ensure_connection(i);
+            }
+            self.set_active(next);
+        }
+        // Otherwise the current pool keeps the hashrate until `first` is ready
+        // (its Ready event switches at once).
+    }
+
     fn on_event(&mut self, ev: UpstreamEvent) {
+        if let Some(obs) = &self.observer {
+            match &ev {
+                UpstreamEvent::Ready { pool, .. } => obs(&self.pools[*pool].info.name, true, ""),
+                UpstreamEvent::Failed { pool, error, .. } => {
+                    obs(&self.pools[*pool].info.name, false, error)
+                }
+                UpstreamEvent::Down { .. } => {}
+            }
+        }
         match ev {
             UpstreamEvent::Ready { pool, .. } => {
-                let better = self.active.is_none_or(|a| pool < a);
-                if better {
+                let better = self.active.is_none_or(|a| self.rank(pool) < self.rank(a));
+                if better && self.rank(pool) != usize::MAX {
                     self.set_active(Some(pool));
                 }
             }
             UpstreamEvent::Failed { pool, .. } | UpstreamEvent::Down { pool, .. } => {
                 if self.active == Some(pool) && self.pools[pool].ready_upstream().is_none() {
-                    let next = (0..self.pools.len())
-                        .find(|i| *i != pool && self.pools[*i].ready_upstream().is_some());
+                    let next = self
+                        .preference
+                        .iter()
+                        .copied()
+                        .find(|&i| i != pool && self.pools[i].ready_upstream().is_some());
                     if next.is_none() {
-                        // Nothing is ready: start trying every pool at once.
-                        for i in 0..self.pools.len() {
+                        // Nothing is ready: start trying every candidate at once.
+                        for i in self.preference.clone() {
                             self.ensure_connection(i);
                         }
                     }
                     self.set_active(next);
-                } else if self.active.is_none() || self.active.is_some_and(|a| pool < a) {
+                } else if self.active.is_none()
+                    || self.active.is_some_and(|a| self.rank(pool) < self.rank(a))
+                {
                     // A preferred pool is down: make sure the next candidates are trying.
-                    let upto = self.active.unwrap_or(self.pools.len() - 1);
-                    for i in 0..=upto.min(self.pools.len() - 1) {
+                    let upto = self
+                        .active
+                        .map_or(self.preference.len(), |a| self.rank(a).saturating_add(1));
+                    for i in self
+                        .preference
+                        .iter()
+                        .copied()
+                        .take(upto)
+                        .collect::<Vec<_>>()
+                    {
                         self.ensure_connection(i);
                     }
                 }
@@ -267,16 +428,19 @@ impl Router {
         if let Some(active) = pool {
             // Keep the preferred pool retrying (to return to it) and the active
             // one; let the others drain for the grace period, then close.
+            let preferred = self.preference.first().copied();
             for (i, p) in self.pools.iter().enumerate() {
-                if i != active && i != 0 && !p.upstreams.load().is_empty() {
+                if i != active && Some(i) != preferred && !p.upstreams.load().is_empty() {
                     for u in p.upstreams.load().iter() {
                         u.shutdown(self.params.timing.grace);
                     }
                     p.upstreams.store(Arc::new(Vec::new()));
                 }
             }
-            if active != 0 {
-                self.ensure_connection(0);
+            if let Some(first) = preferred
+                && active != first
+            {
+                self.ensure_connection(first);
             }
         }
     }
