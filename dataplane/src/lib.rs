@@ -4,6 +4,7 @@
 //! first, then spawns; `shutdown` cancels the whole task tree.
 
 pub mod backoff;
+pub mod clock;
 pub mod config;
 pub mod difficulty;
 pub mod dupcache;
@@ -11,6 +12,7 @@ pub mod job;
 pub mod limits;
 pub mod listener;
 pub mod net;
+pub mod planrun;
 pub mod prefix;
 pub mod reason;
 pub mod router;
