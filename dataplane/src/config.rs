@@ -14,6 +14,7 @@ use crate::limits::IpLimitsConfig;
 
 mod defaults;
 pub mod link;
+pub mod seed;
 
 pub use link::ControlPlaneLink;
 

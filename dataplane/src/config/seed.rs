@@ -1,0 +1,93 @@
+//! The seed's `proxy:` section (crypto-stratum-proxy format, as validated by
+//! the control plane and carried in routing plans) applied to a data-plane
+//! config: listeners, limits, timeouts, share validation and the difficulty
+//! buffer. Used by single-machine mode and by data planes whose settings come
+//! from their control plane.
+
+use switchyard_model::config::Proxy;
+
+use super::{Config, Listener};
+
+/// The least idle time a miner is given, whatever the seed setting says
+/// (slow ASICs legitimately stay quiet for minutes; the seed's 180 s default
+/// dropped them).
+pub const MIN_MINER_IDLE: f64 = 300.0;
+
+/// Overwrites the parts of `cfg` that the seed's `proxy:` section sets.
+pub fn apply_proxy(cfg: &mut Config, proxy: &Proxy) {
+    let g = &proxy.global;
+    cfg.listeners.sha256 = proxy.sha256.enabled.then(|| Listener {
+        bind: join_host_port(&proxy.sha256.bind_host, proxy.sha256.bind_port),
+        max_connections: g.max_connections as usize,
+    });
+    let l = &mut cfg.limits;
+    l.miner_idle_timeout = f64::from(g.miner_read_timeout).max(MIN_MINER_IDLE);
+    l.miner_write_timeout = f64::from(g.miner_write_timeout);
+    l.tcp_keepalive = g.tcp_keepalive;
+    l.keepalive_idle = u64::from(g.keepalive_idle);
+    l.keepalive_interval = u64::from(g.keepalive_interval);
+    l.keepalive_count = g.keepalive_count;
+    cfg.upstream.idle_timeout = f64::from(g.upstream_idle_timeout);
+
+    let v = &proxy.validation;
+    cfg.validation.reject_duplicates = v.reject_duplicates;
+    cfg.validation.reject_stale = v.reject_stale;
+    cfg.validation.share_cache_size = v.share_cache_size as usize;
+    cfg.validation.share_cache_ttl = f64::from(v.share_cache_ttl);
+    cfg.validation.job_cache_size = v.job_cache_size as usize;
+
+    let d = &proxy.difficulty;
+    let c = &mut cfg.difficulty;
+    c.change_cooldown = f64::from(d.change_cooldown);
+    c.decay_enabled = d.decay_enabled;
+    c.decay_interval = f64::from(d.decay_interval);
+    c.decay_percent = d.decay_percent;
+    c.floor_trigger_ratio = d.floor_trigger_ratio;
+    c.floor_reset_ratio = d.floor_reset_ratio;
+    c.share_rate_window = f64::from(d.share_rate_window);
+    c.share_rate_min_shares = d.share_rate_min_shares;
+    c.share_rate_low_multiplier = d.share_rate_low_multiplier;
+    c.buffer_start = d.buffer_start;
+    c.buffer_min = d.buffer_min;
+    c.buffer_max = d.buffer_max;
+    c.buffer_increase_step = d.buffer_increase_step;
+    c.buffer_decrease_interval = f64::from(d.buffer_decrease_interval);
+}
+
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_sections_land_in_the_data_plane_config_and_it_validates() {
+        let mut proxy = Proxy::default();
+        proxy.sha256.bind_host = "127.0.0.1".into();
+        proxy.sha256.bind_port = 4444;
+        proxy.global.miner_read_timeout = 180;
+        proxy.global.max_connections = 77;
+        proxy.validation.job_cache_size = 12;
+        proxy.difficulty.buffer_start = 0.07;
+        let mut cfg = Config::default();
+        cfg.controlplane.endpoint = Some("http://127.0.0.1:1".into());
+        cfg.controlplane.token = Some("t".into());
+        apply_proxy(&mut cfg, &proxy);
+        let l = cfg.listeners.sha256.as_ref().unwrap();
+        assert_eq!((l.bind.as_str(), l.max_connections), ("127.0.0.1:4444", 77));
+        assert_eq!(
+            cfg.limits.miner_idle_timeout, 300.0,
+            "the seed's 180 s would drop slow ASICs"
+        );
+        assert_eq!(cfg.validation.job_cache_size, 12);
+        assert_eq!(cfg.difficulty.buffer_start, 0.07);
+        cfg.validate().expect("a valid data-plane config");
+        assert_eq!(join_host_port("::", 3333), "[::]:3333");
+    }
+}
