@@ -153,6 +153,7 @@ impl ControlPlane {
             live: Default::default(),
             import_settings,
             shutdown: rx.clone(),
+            internal_tokens: Default::default(),
         });
 
         let listen = match opts.listen {
@@ -226,6 +227,19 @@ impl ControlPlane {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// A token for an in-process data plane of `site` (single-machine mode):
+    /// accepted like the site's own token, never stored, gone at exit.
+    pub async fn internal_site_token(&self, site: &str) -> anyhow::Result<String> {
+        let row = self.ctx.store.site(site).await?;
+        let token = new_token("internal");
+        self.ctx
+            .internal_tokens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hash_token(&token), row.id);
+        Ok(token)
     }
 
     pub fn store(&self) -> &Store {

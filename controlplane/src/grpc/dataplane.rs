@@ -34,7 +34,7 @@ impl DataPlaneService {
 
     /// The request's site, and a check that the data plane registered there.
     async fn registered<T>(&self, req: &Request<T>, dataplane_id: &str) -> Result<SiteRow, Status> {
-        let site = site_of(&self.ctx.store, req).await?;
+        let site = site_of(&self.ctx, req).await?;
         check_id(dataplane_id)?;
         match self
             .ctx
@@ -72,7 +72,7 @@ impl DataPlane for DataPlaneService {
         &self,
         req: Request<pb::RegisterRequest>,
     ) -> Result<Response<pb::RegisterResponse>, Status> {
-        let site = site_of(&self.ctx.store, &req).await?;
+        let site = site_of(&self.ctx, &req).await?;
         let r = req.into_inner();
         check_id(&r.dataplane_id)?;
         if r.version.len() > MAX_TEXT || r.hostname.len() > MAX_TEXT {

@@ -35,6 +35,9 @@ pub struct Ctx {
     /// (no pools or sites): what `ctl config export` writes around the
     /// database's pools and sites.
     pub import_settings: switchyard_model::config::Import,
+    /// Tokens made for this process's own embedded data plane (hash -> site
+    /// id); never stored.
+    pub internal_tokens: std::sync::Mutex<HashMap<String, i64>>,
     /// Flips to true at shutdown: plan streams end so the server can stop.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -96,8 +99,19 @@ pub fn check_admin(req: &Request<()>, admin_hash: &str) -> Result<(), Status> {
 }
 
 /// The site whose token the request carries.
-pub async fn site_of<T>(store: &Store, req: &Request<T>) -> Result<SiteRow, Status> {
+pub async fn site_of<T>(ctx: &Ctx, req: &Request<T>) -> Result<SiteRow, Status> {
     let token = bearer(req)?;
+    let hash = hash_token(token);
+    let internal = ctx
+        .internal_tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&hash)
+        .copied();
+    if let Some(site_id) = internal {
+        return ctx.store.site_by_id(site_id).await.map_err(status);
+    }
+    let store = &ctx.store;
     store
         .site_by_token_hash(&hash_token(token))
         .await
