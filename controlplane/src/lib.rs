@@ -19,6 +19,7 @@ pub mod breakers;
 pub mod clock;
 pub mod convert;
 pub mod daemon;
+pub mod embedded;
 pub mod grpc;
 pub mod planner;
 pub mod report;

@@ -57,6 +57,9 @@ enum Cmd {
         /// DEBUG, INFO, WARNING, ERROR or CRITICAL (default: the config's `logging.level`).
         #[arg(long)]
         log_level: Option<String>,
+        /// Do not run a data plane in this process (data planes run elsewhere).
+        #[arg(long)]
+        no_dataplane: bool,
     },
     /// Stop the running control plane (SIGTERM, then wait for it to exit).
     Stop {
@@ -163,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             pid_file,
             log_file,
             log_level,
+            no_dataplane,
         } => {
             let import = load(&path)?;
             let database = db.unwrap_or_else(|| beside(&path, &import.controlplane.database));
@@ -208,6 +212,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if let Some(l) = listen {
                     args.extend(["--listen".into(), l]);
                 }
+                if no_dataplane {
+                    args.push("--no-dataplane".into());
+                }
                 let pid = daemon::spawn_background(&args, &pid_file, &log_file)?;
                 println!(
                     "controlplane started in the background (pid {pid}), logging to {}",
@@ -229,20 +236,36 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             rt.block_on(async {
                 let cp = ControlPlane::start(Options {
-                    config: import,
-                    database,
+                    config: import.clone(),
+                    database: database.clone(),
                     listen,
                     local_tz: local_tz(),
                     tls,
                 })
                 .await?;
+                // Single-machine mode: a data plane in this process.
+                let dp = if no_dataplane {
+                    None
+                } else {
+                    switchyard_controlplane::embedded::start(&cp, &import, &database).await?
+                };
                 let _pid = daemon::write_pid_file(&pid_file)?;
                 // For scripts and tests that start with --listen 127.0.0.1:0.
                 println!("controlplane listening on {}", cp.addr());
                 use std::io::Write;
                 std::io::stdout().flush()?;
+                if let Some(a) = dp.as_ref().and_then(|d| d.sha256_addr()) {
+                    println!("dataplane listening for sha256 miners on {a}");
+                    std::io::stdout().flush()?;
+                }
                 wait_for_signal().await?;
                 tracing::info!("stopping");
+                if let Some(dp) = dp {
+                    dp.shutdown(std::time::Duration::from_secs(
+                        u64::from(import.controlplane.grace_period).min(10),
+                    ))
+                    .await;
+                }
                 cp.shutdown().await;
                 anyhow::Ok(())
             })?;

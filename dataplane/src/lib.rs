@@ -6,10 +6,12 @@
 pub mod backoff;
 pub mod clock;
 pub mod config;
+pub mod control;
 pub mod difficulty;
 pub mod dupcache;
 pub mod job;
 pub mod limits;
+pub mod linked;
 pub mod listener;
 pub mod net;
 pub mod planrun;
@@ -41,6 +43,8 @@ pub const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 pub struct DataPlane {
     sha256_addr: Option<SocketAddr>,
     pools: Vec<Arc<PoolInfo>>,
+    /// The link to the control plane (control-plane mode).
+    pub link: Option<Arc<control::ControlLink>>,
     pub router: router::RouterHandle,
     pub listener_stats: Arc<ListenerStats>,
     shutdown: CancellationToken,
@@ -89,7 +93,24 @@ impl DataPlane {
             .await
             .with_context(|| format!("cannot listen on {}", l.bind))?;
         let sha256_addr = Some(socket.local_addr()?);
-        let router = router::start(pools.clone(), params, None, shutdown.child_token());
+        let link = match &config.controlplane.endpoint {
+            Some(_) => Some(linked::connect(&config.controlplane, shutdown.child_token()).await?),
+            None => None,
+        };
+        let observer = link.as_ref().map(|l| linked::observer(l, "sha256"));
+        let router = router::start(pools.clone(), params, observer, shutdown.child_token());
+        if let Some(l) = &link {
+            let interval = Duration::from_secs_f64(config.controlplane.health_interval);
+            linked::run(
+                l,
+                "sha256",
+                router.clone(),
+                listener_stats.clone(),
+                interval,
+                shutdown.child_token(),
+                &tracker,
+            );
+        }
         let ctx = Arc::new(session::SessionCtx {
             config: config.clone(),
             timing,
@@ -119,6 +140,7 @@ impl DataPlane {
         Ok(DataPlane {
             sha256_addr,
             pools,
+            link,
             router,
             listener_stats,
             shutdown,

@@ -356,7 +356,7 @@ impl ControlPlane {
             .arg(&config)
             .arg("--db")
             .arg(&db)
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", "127.0.0.1:0", "--no-dataplane"])
             .arg("--pid-file")
             .arg(&pid_file)
             .arg("--log-file")

@@ -171,6 +171,7 @@ async fn a_background_start_is_managed_by_status_and_stop_through_the_pid_file()
         s(&db),
         "--listen",
         "127.0.0.1:0",
+        "--no-dataplane",
         "--pid-file",
         s(&pid_file),
         "--log-file",

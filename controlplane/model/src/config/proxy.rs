@@ -307,7 +307,8 @@ fn read_listener(l: &mut Section<'_>, algorithm: Algorithm, p: &mut Problems) ->
     let listener = Listener {
         enabled: l.bool(p, "enabled", default.enabled),
         bind_host: l.string(p, "bind_host", &default.bind_host),
-        bind_port: l.u16(p, "bind_port", default.bind_port, 1..=65535),
+        // 0 = any free port (printed at start; for tests).
+        bind_port: l.u16(p, "bind_port", default.bind_port, 0..=65535),
     };
     let host = &listener.bind_host;
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
@@ -324,6 +325,9 @@ fn check_listener_ports(path: &str, proxy: &Proxy, p: &mut Problems) {
     let enabled = proxy.enabled_algorithms();
     for (i, a) in enabled.iter().enumerate() {
         let port = proxy.listener(*a).bind_port;
+        if port == 0 {
+            continue;
+        }
         if let Some(first) = enabled[..i]
             .iter()
             .find(|b| proxy.listener(**b).bind_port == port)

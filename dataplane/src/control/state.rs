@@ -1,0 +1,200 @@
+//! What the control-plane link keeps in `state_dir` across restarts: the
+//! data plane's stable id (a UUIDv7 in `dataplane-id`) and the last routing
+//! plan (`plan.pb`, prost-encoded, written atomically: temp file, fsync,
+//! rename, fsync of the directory), plus the rule deciding whether a plan
+//! received from the control plane replaces the one held.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use switchyard_proto::v1::RoutingPlan;
+
+/// The file holding the data plane's id.
+pub const ID_FILE: &str = "dataplane-id";
+/// The file holding the last plan received.
+pub const PLAN_FILE: &str = "plan.pb";
+
+/// The id kept in `dir`, or a new UUIDv7 written there.
+pub fn load_or_create_id(dir: &Path) -> anyhow::Result<String> {
+    let path = dir.join(ID_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let id = s.trim();
+            if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) {
+                anyhow::bail!(
+                    "{}: {id:?} is not a valid data-plane id (at most 128 printable characters); \
+                     delete the file to get a new one",
+                    path.display()
+                );
+            }
+            Ok(id.to_string())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = uuid::Uuid::now_v7().to_string();
+            write_atomic(&path, format!("{id}\n").as_bytes())
+                .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+            tracing::info!(dataplane = %id, file = %path.display(), "created the data-plane id");
+            Ok(id)
+        }
+        Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+    }
+}
+
+/// The plan persisted in `dir`, if any; an unreadable one is logged and skipped.
+pub fn load_plan(dir: &Path) -> Option<RoutingPlan> {
+    let path = dir.join(PLAN_FILE);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "cannot read the persisted routing plan; starting without one");
+            return None;
+        }
+    };
+    match RoutingPlan::decode(bytes.as_slice()) {
+        Ok(p) if p.version > 0 => Some(p),
+        Ok(_) => {
+            tracing::warn!(file = %path.display(), "the persisted routing plan has no version; ignored");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(file = %path.display(), error = %e, "the persisted routing plan is corrupt; ignored");
+            None
+        }
+    }
+}
+
+/// Persists `plan` in `dir` atomically (blocking: call from `spawn_blocking`).
+pub fn save_plan(dir: &Path, plan: &RoutingPlan) -> std::io::Result<()> {
+    write_atomic(&dir.join(PLAN_FILE), &plan.encode_to_vec())
+}
+
+/// Writes `path` through a temporary file in the same directory: fsync, rename, fsync the directory.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+/// What to do with a plan received from the control plane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The plan held already: nothing to do.
+    Keep,
+    /// Replace the held plan; log the warning if there is one.
+    Accept(Option<String>),
+    /// Older than the held plan on a running stream: drop it (with this warning).
+    Ignore(String),
+}
+
+/// Whether `new` replaces `held`. `fresh` is true for the first plan of a
+/// new stream: a version lower than held there means the control plane's
+/// database was replaced, and the control plane is the source of truth.
+pub fn judge(held: Option<&RoutingPlan>, new: &RoutingPlan, fresh: bool) -> Verdict {
+    let Some(held) = held else {
+        return Verdict::Accept(None);
+    };
+    if held.site != new.site {
+        return Verdict::Accept(Some(format!(
+            "the routing plan is now for site {:?} (was {:?}): the site token changed",
+            new.site, held.site
+        )));
+    }
+    if new.version > held.version {
+        return Verdict::Accept(None);
+    }
+    if new.version == held.version {
+        return if same_content(held, new) {
+            Verdict::Keep
+        } else {
+            Verdict::Accept(Some(format!(
+                "the control plane sent different content under the held plan version {}: its database was replaced?",
+                new.version
+            )))
+        };
+    }
+    if fresh {
+        Verdict::Accept(Some(format!(
+            "the control plane's plan version went back from {} to {}: its database was replaced? following it",
+            held.version, new.version
+        )))
+    } else {
+        Verdict::Ignore(format!(
+            "ignored routing plan version {} older than the held version {}",
+            new.version, held.version
+        ))
+    }
+}
+
+/// Equal but for the generation time.
+fn same_content(a: &RoutingPlan, b: &RoutingPlan) -> bool {
+    let mut b = b.clone();
+    b.generated_at_unix_ms = a.generated_at_unix_ms;
+    *a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(site: &str, version: u64, tz: &str) -> RoutingPlan {
+        RoutingPlan {
+            site: site.into(),
+            version,
+            timezone: tz.into(),
+            generated_at_unix_ms: version as i64,
+            ..RoutingPlan::default()
+        }
+    }
+
+    #[test]
+    fn judges_versions_sites_and_fresh_streams() {
+        let held = plan("a", 5, "UTC");
+        assert_eq!(judge(None, &held, false), Verdict::Accept(None));
+        assert_eq!(
+            judge(Some(&held), &plan("a", 6, "UTC"), false),
+            Verdict::Accept(None)
+        );
+        let mut same = held.clone();
+        same.generated_at_unix_ms = 99;
+        assert_eq!(judge(Some(&held), &same, true), Verdict::Keep);
+        assert!(matches!(
+            judge(Some(&held), &plan("a", 5, "Europe/Berlin"), true),
+            Verdict::Accept(Some(_))
+        ));
+        assert!(matches!(
+            judge(Some(&held), &plan("a", 3, "UTC"), false),
+            Verdict::Ignore(_)
+        ));
+        assert!(matches!(
+            judge(Some(&held), &plan("a", 3, "UTC"), true),
+            Verdict::Accept(Some(_))
+        ));
+        assert!(matches!(
+            judge(Some(&held), &plan("b", 1, "UTC"), false),
+            Verdict::Accept(Some(_))
+        ));
+    }
+
+    #[test]
+    fn id_and_plan_survive_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = load_or_create_id(dir.path()).unwrap();
+        assert_eq!(uuid::Uuid::parse_str(&id).unwrap().get_version_num(), 7);
+        assert_eq!(load_or_create_id(dir.path()).unwrap(), id);
+        assert!(load_plan(dir.path()).is_none());
+        let p = plan("a", 7, "UTC");
+        save_plan(dir.path(), &p).unwrap();
+        assert_eq!(load_plan(dir.path()), Some(p));
+        std::fs::write(dir.path().join(PLAN_FILE), b"\xff\xff\xff").unwrap();
+        assert!(load_plan(dir.path()).is_none());
+    }
+}

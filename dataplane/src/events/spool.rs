@@ -1,0 +1,516 @@
+//! The on-disk spool of share events not yet acknowledged by the control plane.
+//!
+//! Layout of the spool directory:
+//! - `seg-<seq, 20 digits>.log`: append-only segments, each a run of records
+//!   `[len: u32 LE][crc32: u32 LE][len bytes: protobuf ShareEvent]`, the CRC
+//!   covering the length bytes and the payload. A new segment is started by
+//!   the first append after the active one reached its target size
+//!   (`max_bytes / 8`, at most 4 MiB), and eagerly once every event of a
+//!   non-trivial active segment is acknowledged.
+//! - `acked`: the acknowledgement cursor (segment, offset) with a CRC,
+//!   replaced atomically (write + rename); every record before it was
+//!   acknowledged, so a restart resends nothing before it. Segments wholly
+//!   before it are deleted. It is not fsynced: losing it only causes resends,
+//!   which the control plane ignores (duplicate ids).
+//!
+//! Recovery ([`Spool::open`]) scans every segment: a torn or corrupt record
+//! (a SIGKILL mid-write, a power loss) ends its segment, which is truncated
+//! there with a warning; everything before it survives.
+//!
+//! Durability: [`Spool::append`] is one `write()` per call, so a killed process
+//! loses nothing already appended; data reaches the disk at the next
+//! [`SyncWork::run`] (the shipper runs it at most every 100 ms, off the async
+//! threads), so a power loss can lose the last ~100 ms of events.
+//!
+//! The spool holds no events in memory, only the ids of the batch in flight.
+//! Ordering: [`Spool::next_batch`] hands out unacknowledged events oldest
+//! first, each once; [`Spool::ack`] retires them; [`Spool::rewind`] makes
+//! every unacknowledged one in flight eligible again (after a failed send).
+
+use std::collections::{HashSet, VecDeque};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+use switchyard_proto::v1::ShareEvent;
+
+const HEADER: u64 = 8;
+/// Larger records are refused (and, read back, taken for corruption).
+const MAX_RECORD: u64 = 1 << 20;
+const MAX_SEGMENT: u64 = 4 << 20;
+const ACK_FILE: &str = "acked";
+const ACK_TMP: &str = "acked.tmp";
+
+/// A byte position: segment `seq`, offset `off` (always a record boundary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+struct Pos {
+    seq: u64,
+    off: u64,
+}
+
+#[derive(Debug)]
+struct Segment {
+    seq: u64,
+    /// Valid bytes (the file's length).
+    len: u64,
+}
+
+/// A record handed out (or skipped) and not yet behind the ack cursor.
+#[derive(Debug)]
+struct Entry {
+    id: String,
+    end: Pos,
+    acked: bool,
+}
+
+/// Files (and the directory) written since the last sync; run it anywhere,
+/// typically in `spawn_blocking`.
+#[derive(Debug, Default)]
+pub struct SyncWork {
+    files: Vec<File>,
+    dir: Option<File>,
+}
+
+impl SyncWork {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.dir.is_none()
+    }
+
+    /// fsyncs the written segments, then the directory if a segment was created.
+    pub fn run(self) -> io::Result<()> {
+        for f in &self.files {
+            f.sync_data()?;
+        }
+        if let Some(d) = &self.dir {
+            d.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// The spool; see the module doc.
+#[derive(Debug)]
+pub struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+    segment_bytes: u64,
+    /// Oldest first; never empty; the last is the active one.
+    segments: VecDeque<Segment>,
+    writer: File,
+    ack: Pos,
+    read: Pos,
+    /// Records at or after `read` (kept exact, re-synced when caught up).
+    unsent: u64,
+    inflight: VecDeque<Entry>,
+    /// Ids acknowledged beyond the ack cursor before a rewind: not resent.
+    skip: HashSet<String>,
+    refused: u64,
+    dirty: Vec<File>,
+    active_dirty: bool,
+    dir_dirty: bool,
+}
+
+fn seg_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("seg-{seq:020}.log"))
+}
+
+impl Spool {
+    /// Opens (creating) the spool in `dir`, recovering after a crash.
+    pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
+        fs::create_dir_all(dir)?;
+        let mut seqs = Vec::new();
+        for e in fs::read_dir(dir)? {
+            let name = e?.file_name();
+            let name = name.to_string_lossy();
+            if let Some(seq) = name
+                .strip_prefix("seg-")
+                .and_then(|s| s.strip_suffix(".log"))
+                .and_then(|s| s.parse::<u64>().ok())
+            {
+                seqs.push(seq);
+            }
+        }
+        seqs.sort_unstable();
+        let mut ack = read_ack(dir).unwrap_or_default();
+        // Wholly acknowledged segments: the crash came before their deletion.
+        seqs.retain(|&seq| seq >= ack.seq || fs::remove_file(seg_path(dir, seq)).is_err());
+        if seqs.first() != Some(&ack.seq) {
+            ack = Pos {
+                seq: seqs.first().copied().unwrap_or(ack.seq.max(1)),
+                off: 0,
+            };
+        }
+        let mut segments = VecDeque::new();
+        let mut unsent = 0;
+        for &seq in &seqs {
+            let path = seg_path(dir, seq);
+            let data = fs::read(&path)?;
+            let from = if seq == ack.seq { ack.off } else { 0 };
+            let (valid, after, boundary) = scan(&data, from);
+            if valid < data.len() as u64 {
+                tracing::warn!(segment = %path.display(), valid, skipped = data.len() as u64 - valid,
+                    "share spool: torn or corrupt tail skipped (truncated)");
+                OpenOptions::new().write(true).open(&path)?.set_len(valid)?;
+            }
+            if seq == ack.seq {
+                ack.off = boundary;
+            }
+            unsent += after;
+            segments.push_back(Segment { seq, len: valid });
+        }
+        let mut dir_dirty = false;
+        if segments.is_empty() {
+            File::create_new(seg_path(dir, ack.seq))?;
+            segments.push_back(Segment {
+                seq: ack.seq,
+                len: 0,
+            });
+            dir_dirty = true;
+        }
+        let active = segments.back().map_or(ack.seq, |s| s.seq);
+        let writer = OpenOptions::new()
+            .append(true)
+            .open(seg_path(dir, active))?;
+        Ok(Spool {
+            dir: dir.to_path_buf(),
+            max_bytes,
+            segment_bytes: (max_bytes / 8).clamp(4096, MAX_SEGMENT),
+            segments,
+            writer,
+            ack,
+            read: ack,
+            unsent,
+            inflight: VecDeque::new(),
+            skip: HashSet::new(),
+            refused: 0,
+            dirty: Vec::new(),
+            active_dirty: false,
+            dir_dirty,
+        })
+    }
+
+    /// Bytes of segment files on disk (what `max_bytes` bounds).
+    pub fn bytes(&self) -> u64 {
+        self.segments.iter().map(|s| s.len).sum()
+    }
+
+    /// Unacknowledged events (in flight or not yet handed out).
+    pub fn len(&self) -> u64 {
+        self.unsent.saturating_sub(self.skip.len() as u64) + self.in_flight() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Events not yet handed out by `next_batch`.
+    pub fn unsent(&self) -> u64 {
+        self.unsent
+    }
+
+    /// Events handed out and not yet acknowledged.
+    pub fn in_flight(&self) -> usize {
+        self.inflight.iter().filter(|e| !e.acked).count()
+    }
+
+    /// Events refused by `append` since open (spool full, or unencodable).
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+
+    /// Segment files on disk.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    fn active(&mut self) -> &mut Segment {
+        self.segments.back_mut().expect("a spool always has a segment")
+    }
+
+    /// Appends events with one write; returns how many were stored. The
+    /// others did not fit under `max_bytes` (or were empty or oversized) and
+    /// are refused. On an I/O error nothing is stored.
+    pub fn append(&mut self, evs: &[ShareEvent]) -> io::Result<usize> {
+        if self.active().len >= self.segment_bytes {
+            self.rotate()?;
+        }
+        let mut room = self.max_bytes.saturating_sub(self.bytes());
+        let mut buf = Vec::new();
+        let mut stored = 0;
+        for ev in evs {
+            let len = ev.encoded_len() as u64;
+            if len == 0 || len > MAX_RECORD || HEADER + len > room {
+                continue;
+            }
+            room -= HEADER + len;
+            let start = buf.len();
+            buf.extend_from_slice(&(len as u32).to_le_bytes());
+            buf.extend_from_slice(&[0; 4]);
+            ev.encode(&mut buf).map_err(io::Error::other)?;
+            let crc = crc32(&buf[start..start + 4], &buf[start + 8..]);
+            buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+            stored += 1;
+        }
+        self.refused += (evs.len() - stored) as u64;
+        if stored == 0 {
+            return Ok(0);
+        }
+        let start = self.active().len;
+        if let Err(e) = self.writer.write_all(&buf) {
+            self.refused -= stored as u64;
+            let _ = self.writer.set_len(start);
+            return Err(e);
+        }
+        self.active().len += buf.len() as u64;
+        self.active_dirty = true;
+        self.unsent += stored as u64;
+        Ok(stored)
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        let seq = self.active().seq + 1;
+        let f = OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .open(seg_path(&self.dir, seq))?;
+        let old = std::mem::replace(&mut self.writer, f);
+        if std::mem::take(&mut self.active_dirty) {
+            self.dirty.push(old);
+        }
+        self.dir_dirty = true;
+        self.segments.push_back(Segment { seq, len: 0 });
+        Ok(())
+    }
+
+    /// What to fsync now (see [`SyncWork`]).
+    pub fn take_sync(&mut self) -> io::Result<SyncWork> {
+        let mut w = SyncWork {
+            files: std::mem::take(&mut self.dirty),
+            dir: None,
+        };
+        if self.active_dirty {
+            w.files.push(self.writer.try_clone()?);
+            self.active_dirty = false;
+        }
+        if std::mem::take(&mut self.dir_dirty) {
+            w.dir = Some(File::open(&self.dir)?);
+        }
+        Ok(w)
+    }
+
+    /// fsyncs in place.
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.take_sync()?.run()
+    }
+
+    /// A position at the end of a non-active segment moves to the next one.
+    fn normalize(&self, mut p: Pos) -> Pos {
+        while let Some(i) = self.segments.iter().position(|s| s.seq == p.seq) {
+            match self.segments.get(i + 1) {
+                Some(next) if p.off >= self.segments[i].len => p = Pos { seq: next.seq, off: 0 },
+                _ => break,
+            }
+        }
+        p
+    }
+
+    /// Up to `max` unacknowledged events not in flight, oldest first; they
+    /// are in flight until acknowledged or rewound.
+    pub fn next_batch(&mut self, max: usize) -> io::Result<Vec<ShareEvent>> {
+        let mut out = Vec::new();
+        while out.len() < max {
+            self.read = self.normalize(self.read);
+            let end = match self.segments.iter().find(|s| s.seq == self.read.seq) {
+                Some(s) => s.len,
+                None => break,
+            };
+            if self.read.off >= end {
+                self.unsent = 0; // caught up with the writer
+                break;
+            }
+            self.read_segment(&mut out, max, end)?;
+        }
+        self.advance()?;
+        Ok(out)
+    }
+
+    fn read_segment(&mut self, out: &mut Vec<ShareEvent>, max: usize, end: u64) -> io::Result<()> {
+        let seq = self.read.seq;
+        let mut f = BufReader::with_capacity(64 << 10, File::open(seg_path(&self.dir, seq))?);
+        f.seek(SeekFrom::Start(self.read.off))?;
+        let mut off = self.read.off;
+        let mut payload = Vec::new();
+        while off < end && out.len() < max {
+            let mut h = [0u8; 8];
+            let mut ok = off + HEADER <= end && f.read_exact(&mut h).is_ok();
+            let len = u64::from(u32::from_le_bytes([h[0], h[1], h[2], h[3]]));
+            ok = ok && len > 0 && len <= MAX_RECORD && off + HEADER + len <= end;
+            if ok {
+                payload.resize(len as usize, 0);
+                ok = f.read_exact(&mut payload).is_ok()
+                    && crc32(&h[..4], &payload) == u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+            }
+            if !ok {
+                tracing::error!(segment = seq, offset = off, "share spool: corrupt record; rest of the segment skipped");
+                self.push_entry(String::new(), Pos { seq, off: end }, true);
+                self.read.off = end;
+                return Ok(());
+            }
+            off += HEADER + len;
+            let pos = Pos { seq, off };
+            self.read.off = off;
+            self.unsent = self.unsent.saturating_sub(1);
+            match ShareEvent::decode(&payload[..]) {
+                Ok(ev) if self.skip.remove(&ev.id) => self.push_entry(ev.id, pos, true),
+                Ok(ev) => {
+                    self.push_entry(ev.id.clone(), pos, false);
+                    out.push(ev);
+                }
+                Err(e) => {
+                    tracing::error!(segment = seq, offset = off, error = %e, "share spool: undecodable record skipped");
+                    self.push_entry(String::new(), pos, true);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push_entry(&mut self, id: String, end: Pos, acked: bool) {
+        self.inflight.push_back(Entry { id, end, acked });
+    }
+
+    /// Retires the in-flight events named in `ids` (others are ignored);
+    /// returns how many were newly acknowledged. Fully acknowledged segments
+    /// are deleted. Errors only when the ack file cannot be written (the acks
+    /// still count in memory).
+    pub fn ack(&mut self, ids: &[String]) -> io::Result<usize> {
+        let set: HashSet<&str> = ids.iter().map(String::as_str).collect();
+        let mut n = 0;
+        for e in self.inflight.iter_mut().filter(|e| !e.acked) {
+            if set.contains(e.id.as_str()) {
+                e.acked = true;
+                n += 1;
+            }
+        }
+        self.advance()?;
+        Ok(n)
+    }
+
+    /// Every unacknowledged in-flight event becomes eligible again; those
+    /// acknowledged out of order will not be handed out again.
+    pub fn rewind(&mut self) {
+        for e in self.inflight.drain(..) {
+            if e.id.is_empty() {
+                continue; // a skipped corrupt or undecodable record
+            }
+            self.unsent += 1;
+            if e.acked {
+                self.skip.insert(e.id);
+            }
+        }
+        self.read = self.ack;
+    }
+
+    /// Moves the ack cursor over the acknowledged prefix, persists it,
+    /// deletes segments wholly behind it.
+    fn advance(&mut self) -> io::Result<()> {
+        let before = self.ack;
+        while self.inflight.front().is_some_and(|e| e.acked) {
+            if let Some(e) = self.inflight.pop_front() {
+                self.ack = e.end;
+            }
+        }
+        let (active_seq, active_len) = (self.active().seq, self.active().len);
+        if self.ack == (Pos { seq: active_seq, off: active_len })
+            && active_len >= self.segment_bytes / 16
+        {
+            self.rotate()?;
+        }
+        self.ack = self.normalize(self.ack);
+        self.read = self.read.max(self.ack);
+        let mut removed = Vec::new();
+        while self.segments.front().is_some_and(|s| s.seq < self.ack.seq) {
+            removed.extend(self.segments.pop_front().map(|s| s.seq));
+        }
+        if self.ack != before {
+            let mut b = [0u8; 20];
+            b[..8].copy_from_slice(&self.ack.seq.to_le_bytes());
+            b[8..16].copy_from_slice(&self.ack.off.to_le_bytes());
+            let crc = crc32(&b[..16], &[]);
+            b[16..].copy_from_slice(&crc.to_le_bytes());
+            fs::write(self.dir.join(ACK_TMP), b)?;
+            fs::rename(self.dir.join(ACK_TMP), self.dir.join(ACK_FILE))?;
+        }
+        for seq in removed {
+            if let Err(e) = fs::remove_file(seg_path(&self.dir, seq)) {
+                tracing::warn!(segment = seq, error = %e, "share spool: cannot delete an acknowledged segment");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_ack(dir: &Path) -> Option<Pos> {
+    let b = fs::read(dir.join(ACK_FILE)).ok()?;
+    let ok = b.len() == 20 && crc32(&b[..16], &[]).to_le_bytes() == b[16..20];
+    if !ok {
+        tracing::warn!("share spool: ack file unreadable; unacknowledged events may be resent");
+        return None;
+    }
+    let u = |r: &[u8]| u64::from_le_bytes(r.try_into().unwrap_or_default());
+    Some(Pos {
+        seq: u(&b[..8]),
+        off: u(&b[8..16]),
+    })
+}
+
+/// Scans a segment: (valid length, records starting at or after `from`,
+/// first record boundary at or after `from`, else the valid length).
+fn scan(data: &[u8], from: u64) -> (u64, u64, u64) {
+    let (mut off, mut after, mut boundary) = (0usize, 0, None);
+    while let Some(end) = record_end(data, off) {
+        if off as u64 >= from {
+            after += 1;
+            boundary.get_or_insert(off as u64);
+        }
+        off = end;
+    }
+    (off as u64, after, boundary.unwrap_or(off as u64))
+}
+
+fn record_end(data: &[u8], off: usize) -> Option<usize> {
+    let h = data.get(off..off + HEADER as usize)?;
+    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    if len == 0 || len as u64 > MAX_RECORD {
+        return None;
+    }
+    let end = off + HEADER as usize + len;
+    let payload = data.get(off + HEADER as usize..end)?;
+    (crc32(&h[..4], payload) == u32::from_le_bytes([h[4], h[5], h[6], h[7]])).then_some(end)
+}
+
+const CRC_TABLE: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// CRC-32 (IEEE) of `a` followed by `b`.
+pub(crate) fn crc32(a: &[u8], b: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &x in a.iter().chain(b) {
+        c = CRC_TABLE[((c ^ u32::from(x)) & 0xFF) as usize] ^ (c >> 8);
+    }
+    !c
+}
