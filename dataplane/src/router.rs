@@ -340,15 +340,13 @@ impl Router {
             .active
             .is_none_or(|a| self.pools[a].ready_upstream().is_none())
         {
-            // Nothing serves: the first ready candidate, and every candidate trying.
+            // Nothing serves: the first ready candidate if any. Only `first`
+            // is connecting; a failure of it brings in the others.
             let next = self
                 .preference
                 .iter()
                 .copied()
                 .find(|&i| self.pools[i].ready_upstream().is_some());
-            for i in self.preference.clone() {
-                self.ensure_connection(i);
-            }
             self.set_active(next);
         }
         // Otherwise the current pool keeps the hashrate until `first` is ready
