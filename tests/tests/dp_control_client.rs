@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn start_cp(dir: &Path, listen: SocketAddr) -> ControlPlane {
+    switchyard_tests::lines::init_tracing();
     let import = switchyard_model::config::load(switchyard_model::config::sample(), chrono_tz::UTC)
         .expect("sample config");
     ControlPlane::start(Options {
