@@ -9,6 +9,7 @@ pub mod config;
 pub mod control;
 pub mod difficulty;
 pub mod dupcache;
+pub mod events;
 pub mod job;
 pub mod limits;
 pub mod linked;
@@ -111,6 +112,24 @@ impl DataPlane {
                 &tracker,
             );
         }
+        let events = match &link {
+            Some(l) => {
+                let l = l.clone();
+                let send = move |batch: Vec<events::ShareEvent>| -> events::SendFuture {
+                    let l = l.clone();
+                    Box::pin(async move { l.report_shares(batch).await })
+                };
+                let dir = std::path::PathBuf::from(&config.controlplane.state_dir);
+                let (sink, _stats, task) =
+                    events::start(&dir, &config.controlplane, send, shutdown.child_token())?;
+                let tracked = tracker.clone();
+                tracked.spawn(async move {
+                    let _ = task.await;
+                });
+                sink
+            }
+            None => events::EventSink::disabled(),
+        };
         let ctx = Arc::new(session::SessionCtx {
             config: config.clone(),
             timing,
@@ -120,6 +139,7 @@ impl DataPlane {
             )),
             version_mask,
             stats: listener_stats.clone(),
+            events,
         });
         let keepalive = config.limits.tcp_keepalive.then(|| net::Keepalive {
             idle: Duration::from_secs(config.limits.keepalive_idle),

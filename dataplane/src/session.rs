@@ -41,6 +41,8 @@ pub struct SessionCtx {
     pub prefixes: Mutex<PrefixAllocator>,
     pub version_mask: u32,
     pub stats: Arc<ListenerStats>,
+    /// Where share events go (disabled in standalone mode).
+    pub events: crate::events::EventSink,
 }
 
 /// A pool username for a passthrough miner: `{worker}` filled in, or the

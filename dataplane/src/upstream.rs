@@ -59,6 +59,8 @@ pub enum UpstreamCmd {
 pub struct ReplyTo {
     pub inbox: Inbox,
     pub miner_id: Value,
+    /// The share's event, completed with the pool's verdict on the way back.
+    pub event: Option<Box<crate::events::ShareEvent>>,
     /// Cancelled when the miner's inbox overflows: the miner cannot keep up.
     pub kill: CancellationToken,
 }
@@ -70,6 +72,7 @@ pub type Inbox = mpsc::Sender<Box<PoolAnswer>>;
 #[derive(Debug)]
 pub struct PoolAnswer {
     pub miner_id: Value,
+    pub event: Option<Box<crate::events::ShareEvent>>,
     pub response: Response,
     pub latency: Duration,
     pub is_submit: bool,
@@ -562,6 +565,7 @@ fn deliver(reply: ReplyTo, mut response: Response, latency: Duration, is_submit:
     response.id = reply.miner_id.clone();
     let answer = PoolAnswer {
         miner_id: reply.miner_id,
+        event: reply.event,
         response,
         latency,
         is_submit,

@@ -107,6 +107,38 @@ async fn a_scheduled_switch_happens_at_the_instant_with_no_share_refused() {
     assert!(m.submit(&share).await.unwrap().is_ok());
     b.wait_for_accepted(1, T).await.unwrap();
 
+    // Every share is in the control plane's history, counted for the pool
+    // whose job it was (the grace share for btc). No notification exists for
+    // "stored", so poll the store, bounded.
+    let deadline = tokio::time::Instant::now() + T;
+    while cp.store().share_count().await.unwrap() < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "share events reach the control plane"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = cp.store().stats(&Default::default(), 0).await.unwrap();
+    let count = |pool: &str| {
+        stats
+            .iter()
+            .find(|r| r.pool == pool)
+            .map_or((0, 0), |r| (r.accepted, r.rejected))
+    };
+    assert_eq!(count("btc"), (2, 0), "{stats:?}");
+    assert_eq!(count("bch"), (1, 0), "{stats:?}");
+    let (rows, _) = cp
+        .store()
+        .query_shares(&Default::default(), 10)
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().all(|r| r.worker == "farm.rig1"
+            && r.forwarded
+            && r.pool_verdict.as_deref() == Some("accepted")),
+        "{rows:?}"
+    );
+
     // The data plane acknowledged the plan it runs.
     let dps = cp.store().dataplanes(None).await.unwrap();
     assert_eq!(dps.len(), 1);

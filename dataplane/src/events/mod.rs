@@ -6,6 +6,7 @@
 //! Every way an event can be lost is counted in [`EventStats`] and logged
 //! at error level, at most once per [`LOUD_EVERY`].
 
+mod record;
 pub mod shipper;
 pub mod spool;
 

@@ -35,19 +35,10 @@ use std::path::{Path, PathBuf};
 use prost::Message;
 use switchyard_proto::v1::ShareEvent;
 
-const HEADER: u64 = 8;
-/// Larger records are refused (and, read back, taken for corruption).
-const MAX_RECORD: u64 = 1 << 20;
-const MAX_SEGMENT: u64 = 4 << 20;
-const ACK_FILE: &str = "acked";
-const ACK_TMP: &str = "acked.tmp";
+pub use super::record::SyncWork;
+use super::record::{self, HEADER, Pos, list_segments, read_ack, scan, seg_path, write_ack};
 
-/// A byte position: segment `seq`, offset `off` (always a record boundary).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-struct Pos {
-    seq: u64,
-    off: u64,
-}
+const MAX_SEGMENT: u64 = 4 << 20;
 
 #[derive(Debug)]
 struct Segment {
@@ -62,31 +53,6 @@ struct Entry {
     id: String,
     end: Pos,
     acked: bool,
-}
-
-/// Files (and the directory) written since the last sync; run it anywhere,
-/// typically in `spawn_blocking`.
-#[derive(Debug, Default)]
-pub struct SyncWork {
-    files: Vec<File>,
-    dir: Option<File>,
-}
-
-impl SyncWork {
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.dir.is_none()
-    }
-
-    /// fsyncs the written segments, then the directory if a segment was created.
-    pub fn run(self) -> io::Result<()> {
-        for f in &self.files {
-            f.sync_data()?;
-        }
-        if let Some(d) = &self.dir {
-            d.sync_all()?;
-        }
-        Ok(())
-    }
 }
 
 /// The spool; see the module doc.
@@ -111,27 +77,11 @@ pub struct Spool {
     dir_dirty: bool,
 }
 
-fn seg_path(dir: &Path, seq: u64) -> PathBuf {
-    dir.join(format!("seg-{seq:020}.log"))
-}
-
 impl Spool {
     /// Opens (creating) the spool in `dir`, recovering after a crash.
     pub fn open(dir: &Path, max_bytes: u64) -> io::Result<Spool> {
         fs::create_dir_all(dir)?;
-        let mut seqs = Vec::new();
-        for e in fs::read_dir(dir)? {
-            let name = e?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(seq) = name
-                .strip_prefix("seg-")
-                .and_then(|s| s.strip_suffix(".log"))
-                .and_then(|s| s.parse::<u64>().ok())
-            {
-                seqs.push(seq);
-            }
-        }
-        seqs.sort_unstable();
+        let mut seqs = list_segments(dir)?;
         let mut ack = read_ack(dir).unwrap_or_default();
         // Wholly acknowledged segments: the crash came before their deletion.
         seqs.retain(|&seq| seq >= ack.seq || fs::remove_file(seg_path(dir, seq)).is_err());
@@ -225,7 +175,9 @@ impl Spool {
     }
 
     fn active(&mut self) -> &mut Segment {
-        self.segments.back_mut().expect("a spool always has a segment")
+        self.segments
+            .back_mut()
+            .expect("a spool always has a segment")
     }
 
     /// Appends events with one write; returns how many were stored. The
@@ -235,22 +187,14 @@ impl Spool {
         if self.active().len >= self.segment_bytes {
             self.rotate()?;
         }
-        let mut room = self.max_bytes.saturating_sub(self.bytes());
+        let used = self.bytes();
         let mut buf = Vec::new();
         let mut stored = 0;
         for ev in evs {
-            let len = ev.encoded_len() as u64;
-            if len == 0 || len > MAX_RECORD || HEADER + len > room {
-                continue;
+            let room = self.max_bytes.saturating_sub(used + buf.len() as u64);
+            if HEADER + ev.encoded_len() as u64 <= room && record::encode(ev, &mut buf) {
+                stored += 1;
             }
-            room -= HEADER + len;
-            let start = buf.len();
-            buf.extend_from_slice(&(len as u32).to_le_bytes());
-            buf.extend_from_slice(&[0; 4]);
-            ev.encode(&mut buf).map_err(io::Error::other)?;
-            let crc = crc32(&buf[start..start + 4], &buf[start + 8..]);
-            buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-            stored += 1;
         }
         self.refused += (evs.len() - stored) as u64;
         if stored == 0 {
@@ -308,7 +252,12 @@ impl Spool {
     fn normalize(&self, mut p: Pos) -> Pos {
         while let Some(i) = self.segments.iter().position(|s| s.seq == p.seq) {
             match self.segments.get(i + 1) {
-                Some(next) if p.off >= self.segments[i].len => p = Pos { seq: next.seq, off: 0 },
+                Some(next) if p.off >= self.segments[i].len => {
+                    p = Pos {
+                        seq: next.seq,
+                        off: 0,
+                    }
+                }
                 _ => break,
             }
         }
@@ -331,7 +280,7 @@ impl Spool {
             }
             self.read_segment(&mut out, max, end)?;
         }
-        self.advance()?;
+        self.advance();
         Ok(out)
     }
 
@@ -343,16 +292,21 @@ impl Spool {
         let mut payload = Vec::new();
         while off < end && out.len() < max {
             let mut h = [0u8; 8];
+            let mut len = 0;
             let mut ok = off + HEADER <= end && f.read_exact(&mut h).is_ok();
-            let len = u64::from(u32::from_le_bytes([h[0], h[1], h[2], h[3]]));
-            ok = ok && len > 0 && len <= MAX_RECORD && off + HEADER + len <= end;
-            if ok {
-                payload.resize(len as usize, 0);
-                ok = f.read_exact(&mut payload).is_ok()
-                    && crc32(&h[..4], &payload) == u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+            if let Some(l) = record::payload_len(&h).filter(|l| ok && off + HEADER + l <= end) {
+                len = l;
+                payload.resize(l as usize, 0);
+                ok = f.read_exact(&mut payload).is_ok() && record::check(&h, &payload);
+            } else {
+                ok = false;
             }
             if !ok {
-                tracing::error!(segment = seq, offset = off, "share spool: corrupt record; rest of the segment skipped");
+                tracing::error!(
+                    segment = seq,
+                    offset = off,
+                    "share spool: corrupt record; rest of the segment skipped"
+                );
                 self.push_entry(String::new(), Pos { seq, off: end }, true);
                 self.read.off = end;
                 return Ok(());
@@ -382,9 +336,9 @@ impl Spool {
 
     /// Retires the in-flight events named in `ids` (others are ignored);
     /// returns how many were newly acknowledged. Fully acknowledged segments
-    /// are deleted. Errors only when the ack file cannot be written (the acks
-    /// still count in memory).
-    pub fn ack(&mut self, ids: &[String]) -> io::Result<usize> {
+    /// are deleted. A failure to persist the cursor is logged (the acks still
+    /// hold in memory; a restart may resend them).
+    pub fn ack(&mut self, ids: &[String]) -> usize {
         let set: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut n = 0;
         for e in self.inflight.iter_mut().filter(|e| !e.acked) {
@@ -393,8 +347,8 @@ impl Spool {
                 n += 1;
             }
         }
-        self.advance()?;
-        Ok(n)
+        self.advance();
+        n
     }
 
     /// Every unacknowledged in-flight event becomes eligible again; those
@@ -414,17 +368,24 @@ impl Spool {
 
     /// Moves the ack cursor over the acknowledged prefix, persists it,
     /// deletes segments wholly behind it.
-    fn advance(&mut self) -> io::Result<()> {
-        let before = self.ack;
-        while self.inflight.front().is_some_and(|e| e.acked) {
-            if let Some(e) = self.inflight.pop_front() {
-                self.ack = e.end;
-            }
+    fn advance(&mut self) {
+        if let Err(e) = self.try_advance() {
+            tracing::error!(dir = %self.dir.display(), error = %e, "share spool: cannot persist acknowledgements");
         }
-        let (active_seq, active_len) = (self.active().seq, self.active().len);
-        if self.ack == (Pos { seq: active_seq, off: active_len })
-            && active_len >= self.segment_bytes / 16
-        {
+    }
+
+    fn try_advance(&mut self) -> io::Result<()> {
+        let before = self.ack;
+        while let Some(end) = self.inflight.front().filter(|e| e.acked).map(|e| e.end) {
+            self.inflight.pop_front();
+            self.ack = end;
+        }
+        // Everything acknowledged: start afresh rather than keep a big dead segment.
+        let end = self.segments.back().map(|s| Pos {
+            seq: s.seq,
+            off: s.len,
+        });
+        if end.is_some_and(|e| self.ack == e && e.off >= self.segment_bytes / 16) {
             self.rotate()?;
         }
         self.ack = self.normalize(self.ack);
@@ -434,13 +395,7 @@ impl Spool {
             removed.extend(self.segments.pop_front().map(|s| s.seq));
         }
         if self.ack != before {
-            let mut b = [0u8; 20];
-            b[..8].copy_from_slice(&self.ack.seq.to_le_bytes());
-            b[8..16].copy_from_slice(&self.ack.off.to_le_bytes());
-            let crc = crc32(&b[..16], &[]);
-            b[16..].copy_from_slice(&crc.to_le_bytes());
-            fs::write(self.dir.join(ACK_TMP), b)?;
-            fs::rename(self.dir.join(ACK_TMP), self.dir.join(ACK_FILE))?;
+            write_ack(&self.dir, self.ack)?;
         }
         for seq in removed {
             if let Err(e) = fs::remove_file(seg_path(&self.dir, seq)) {
@@ -449,68 +404,4 @@ impl Spool {
         }
         Ok(())
     }
-}
-
-fn read_ack(dir: &Path) -> Option<Pos> {
-    let b = fs::read(dir.join(ACK_FILE)).ok()?;
-    let ok = b.len() == 20 && crc32(&b[..16], &[]).to_le_bytes() == b[16..20];
-    if !ok {
-        tracing::warn!("share spool: ack file unreadable; unacknowledged events may be resent");
-        return None;
-    }
-    let u = |r: &[u8]| u64::from_le_bytes(r.try_into().unwrap_or_default());
-    Some(Pos {
-        seq: u(&b[..8]),
-        off: u(&b[8..16]),
-    })
-}
-
-/// Scans a segment: (valid length, records starting at or after `from`,
-/// first record boundary at or after `from`, else the valid length).
-fn scan(data: &[u8], from: u64) -> (u64, u64, u64) {
-    let (mut off, mut after, mut boundary) = (0usize, 0, None);
-    while let Some(end) = record_end(data, off) {
-        if off as u64 >= from {
-            after += 1;
-            boundary.get_or_insert(off as u64);
-        }
-        off = end;
-    }
-    (off as u64, after, boundary.unwrap_or(off as u64))
-}
-
-fn record_end(data: &[u8], off: usize) -> Option<usize> {
-    let h = data.get(off..off + HEADER as usize)?;
-    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
-    if len == 0 || len as u64 > MAX_RECORD {
-        return None;
-    }
-    let end = off + HEADER as usize + len;
-    let payload = data.get(off + HEADER as usize..end)?;
-    (crc32(&h[..4], payload) == u32::from_le_bytes([h[4], h[5], h[6], h[7]])).then_some(end)
-}
-
-const CRC_TABLE: [u32; 256] = {
-    let mut t = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
-            k += 1;
-        }
-        t[i] = c;
-        i += 1;
-    }
-    t
-};
-
-/// CRC-32 (IEEE) of `a` followed by `b`.
-pub(crate) fn crc32(a: &[u8], b: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &x in a.iter().chain(b) {
-        c = CRC_TABLE[((c ^ u32::from(x)) & 0xFF) as usize] ^ (c >> 8);
-    }
-    !c
 }

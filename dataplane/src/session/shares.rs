@@ -27,7 +27,37 @@ impl Session {
         if r.result.is_null() && r.error.is_null() && a.is_submit {
             r.result = json!(true);
         }
+        if let Some(mut ev) = a.event {
+            ev.pool_latency_us = a.latency.as_micros().min(u128::from(u64::MAX)) as u64;
+            if r.is_ok() {
+                ev.pool_verdict = "accepted".into();
+            } else {
+                ev.pool_verdict = "rejected".into();
+                ev.reason = match r.error_parts() {
+                    Some((code, text)) => crate::reason::normalise(code, &text).to_string(),
+                    None => "invalid share".into(),
+                };
+            }
+            self.ctx.events.record(*ev);
+        }
         self.reply(r);
+    }
+
+    /// The event of a share being judged: who, which job, at which difficulty.
+    fn share_event(
+        &self,
+        pool: Option<&PoolInfo>,
+        job_id: &str,
+        miner_difficulty: f64,
+    ) -> crate::events::ShareEvent {
+        crate::events::ShareEvent {
+            algorithm: "sha256".into(),
+            pool: pool.map_or_else(|| "(none)".to_string(), |p| p.name.to_string()),
+            worker: bounded(self.authorized.as_deref().unwrap_or_default()),
+            job_id: bounded(job_id),
+            miner_difficulty,
+            ..crate::events::new_event()
+        }
     }
 
     pub(super) async fn relay(&mut self, id: Value, method: String, params: Value) {
@@ -42,6 +72,7 @@ impl Session {
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
             miner_id: id.clone(),
+            event: None,
             kill: self.kill.clone(),
         };
         if a.handle
@@ -80,12 +111,18 @@ impl Session {
             .find(|e| *e.job.proxy_id == *s.job_id && e.valid_until.is_none_or(|t| now < t));
         let Some(entry) = entry else {
             let pool = self.upstream.as_ref().map(|a| a.handle.pool.clone());
+            let ev = self.share_event(
+                pool.as_deref(),
+                &s.job_id,
+                self.sent_difficulty.unwrap_or(0.0),
+            );
             self.local(
                 pool,
                 id,
                 false,
                 Response::error(Value::Null, codes::JOB_NOT_FOUND, "Job not found (stale)"),
                 "stale job",
+                ev,
             );
             return;
         };
@@ -113,6 +150,10 @@ impl Session {
             ntime_max_future: self.ctx.config.validation.ntime_max_future,
         };
         let verdict = validate::check(&job, view, &s, pool_difficulty);
+        let mut ev = self.share_event(Some(&job.pool), &s.job_id, miner_difficulty);
+        if let Verdict::Accept { difficulty } | Verdict::Forward { difficulty, .. } = &verdict {
+            ev.share_difficulty = *difficulty;
+        }
         if !matches!(verdict, Verdict::Reject { .. })
             && self.ctx.config.validation.reject_duplicates
             && !self.dups.insert(key, now)
@@ -123,6 +164,7 @@ impl Session {
                 false,
                 Response::error(Value::Null, codes::DUPLICATE, "Duplicate share"),
                 "duplicate share",
+                ev,
             );
             return;
         }
@@ -141,6 +183,7 @@ impl Session {
                     false,
                     Response::error(Value::Null, code, message),
                     reason,
+                    ev,
                 );
             }
             Verdict::Accept { .. } => self.local(
@@ -149,6 +192,7 @@ impl Session {
                 true,
                 Response::ok(Value::Null, json!(true)),
                 "",
+                ev,
             ),
             Verdict::Forward {
                 extranonce2,
@@ -167,9 +211,12 @@ impl Session {
                     nonce: s.nonce,
                     version_bits,
                 };
+                ev.local_verdict = "accepted".into();
+                ev.forwarded = true;
                 let reply = ReplyTo {
                     inbox: self.inbox_tx.clone(),
                     miner_id: id.clone(),
+                    event: Some(Box::new(ev.clone())),
                     kill: self.kill.clone(),
                 };
                 job.pool.stats.forwarded();
@@ -180,6 +227,9 @@ impl Session {
                     .is_err()
                 {
                     job.pool.stats.pool_verdict(false, "not connected");
+                    ev.pool_verdict = "rejected".into();
+                    ev.reason = "not connected".into();
+                    self.ctx.events.record(ev);
                     self.reply(Response::error(
                         id,
                         codes::OTHER,
@@ -198,11 +248,24 @@ impl Session {
         accepted: bool,
         mut r: Response,
         reason: &str,
+        mut ev: crate::events::ShareEvent,
     ) {
         if let Some(p) = pool {
             p.stats.local_verdict(accepted, reason);
         }
+        ev.local_verdict = if accepted { "accepted" } else { "rejected" }.into();
+        ev.reason = reason.to_string();
+        self.ctx.events.record(ev);
         r.id = id;
         self.reply(r);
     }
+}
+
+/// Miner-chosen text in an event, cut to what the control plane stores.
+fn bounded(s: &str) -> String {
+    let mut end = s.len().min(200);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
 }

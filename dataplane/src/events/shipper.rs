@@ -1,0 +1,317 @@
+//! The shipper task: drains the sink's channel into the [`Spool`] and sends
+//! batches to the control plane until every event is acknowledged.
+//!
+//! - Writes: each chunk taken from the channel is one `write()`; an fsync
+//!   runs at most every [`SYNC_INTERVAL`], in `spawn_blocking`.
+//! - Batches: at most `batch_max_events`, sent as soon as that many are
+//!   waiting, else `batch_interval` after the first waiting one arrived; one
+//!   batch in flight at a time, bounded by [`SEND_TIMEOUT`]. Only the
+//!   acknowledged ids leave the spool; on failure (or a partial ack) the
+//!   rest is resent after a capped, jittered backoff while spooling goes on.
+//! - Losses: a full spool drops (and counts, and logs at error at most every
+//!   10 s) the new events; so does a write error.
+//! - Shutdown (the token): the channel is closed and flushed to disk and
+//!   fsynced, one last send is tried within [`SHUTDOWN_SEND_DEADLINE`] (an
+//!   in-flight one is awaited instead), then the task ends. Events recorded
+//!   after that count as `dropped_closed`: cancel the shipper after the
+//!   sessions are stopped.
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until, timeout, timeout_at};
+use tokio_util::sync::CancellationToken;
+
+use super::spool::Spool;
+use super::{EventSink, EventStats, Loud, ShareEvent};
+use crate::backoff::Backoff;
+use crate::config::ControlPlaneLink;
+
+/// What `send` returns: the ids the control plane acknowledged.
+pub type SendFuture = Pin<Box<dyn Future<Output = anyhow::Result<Vec<String>>> + Send + 'static>>;
+
+/// Events the sink buffers before the writer; beyond, they are dropped.
+pub const CHANNEL_CAPACITY: usize = 16_384;
+/// Most events taken from the channel per spool write.
+const RECV_CHUNK: usize = 4096;
+/// Most often the spool is fsynced.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
+/// Bound on one batch round trip.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+/// Bound on the last send at shutdown.
+pub const SHUTDOWN_SEND_DEADLINE: Duration = Duration::from_secs(2);
+const RETRY_MIN: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// Opens the spool in `<state_dir>/spool` (recovering it) and spawns the
+/// shipper; returns the sink for sessions, the stats and the task. `send`
+/// delivers one batch (e.g. `ControlLink::report_shares`). Must be called
+/// within a tokio runtime.
+pub fn start<F>(
+    state_dir: &Path,
+    link: &ControlPlaneLink,
+    send: F,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(EventSink, Arc<EventStats>, JoinHandle<()>)>
+where
+    F: Fn(Vec<ShareEvent>) -> SendFuture + Send + Sync + 'static,
+{
+    let dir = state_dir.join("spool");
+    let spool = Spool::open(&dir, link.spool_max_bytes)
+        .with_context(|| format!("share event spool {}", dir.display()))?;
+    if !spool.is_empty() {
+        tracing::info!(
+            events = spool.len(),
+            bytes = spool.bytes(),
+            "share spool: resuming unacknowledged events"
+        );
+    }
+    let (sink, rx, stats) = EventSink::channel(CHANNEL_CAPACITY);
+    let shipper = Shipper {
+        spool,
+        stats: stats.clone(),
+        send,
+        batch_max: link.batch_max_events.max(1),
+        interval: Duration::try_from_secs_f64(link.batch_interval)
+            .unwrap_or(Duration::from_millis(200)),
+        ready_at: None,
+        retry_at: None,
+        sync_at: None,
+        last_sync: Instant::now(),
+        backoff: Backoff::new(RETRY_MIN, RETRY_MAX),
+        loud_full: Loud::default(),
+        loud_io: Loud::default(),
+    };
+    let task = tokio::spawn(shipper.run(rx, shutdown));
+    Ok((sink, stats, task))
+}
+
+struct Shipper<F> {
+    spool: Spool,
+    stats: Arc<EventStats>,
+    send: F,
+    batch_max: usize,
+    interval: Duration,
+    /// When the waiting events make a batch even if not full.
+    ready_at: Option<Instant>,
+    /// No send before this (backoff after a failure).
+    retry_at: Option<Instant>,
+    /// The next fsync, when something is unsynced.
+    sync_at: Option<Instant>,
+    last_sync: Instant,
+    backoff: Backoff,
+    loud_full: Loud,
+    loud_io: Loud,
+}
+
+async fn wait(f: &mut Option<SendFuture>) -> anyhow::Result<Vec<String>> {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<F> Shipper<F>
+where
+    F: Fn(Vec<ShareEvent>) -> SendFuture,
+{
+    async fn run(mut self, mut rx: mpsc::Receiver<ShareEvent>, shutdown: CancellationToken) {
+        let mut buf = Vec::with_capacity(RECV_CHUNK);
+        let mut inflight: Option<SendFuture> = None;
+        let mut rx_open = true;
+        if self.spool.unsent() > 0 {
+            self.ready_at = Some(Instant::now());
+        }
+        self.gauges();
+        loop {
+            let send_at = if inflight.is_none() {
+                self.send_at()
+            } else {
+                None
+            };
+            let sync_at = self.sync_at;
+            tokio::select! {
+                // Timers before the channel: a busy channel must not starve them.
+                biased;
+                () = shutdown.cancelled() => break,
+                r = wait(&mut inflight) => {
+                    inflight = None;
+                    self.on_result(r);
+                }
+                () = sleep_until(sync_at.unwrap_or_else(Instant::now)), if sync_at.is_some() => {
+                    self.sync().await;
+                }
+                () = sleep_until(send_at.unwrap_or_else(Instant::now)), if send_at.is_some() => {
+                    inflight = self.send_next();
+                }
+                n = rx.recv_many(&mut buf, RECV_CHUNK), if rx_open => {
+                    rx_open = n > 0;
+                    self.store(&mut buf);
+                }
+            }
+        }
+        rx.close();
+        while let Ok(ev) = rx.try_recv() {
+            buf.push(ev);
+        }
+        self.store(&mut buf);
+        self.sync().await;
+        let deadline = Instant::now() + SHUTDOWN_SEND_DEADLINE;
+        if inflight.is_none() {
+            inflight = self.send_next();
+        }
+        if let Some(f) = inflight {
+            match timeout_at(deadline, f).await {
+                Ok(r) => self.on_result(r),
+                Err(_) => tracing::warn!(
+                    "share spool: last batch unanswered at shutdown; it stays spooled"
+                ),
+            }
+        }
+        let s = &self.stats;
+        tracing::info!(
+            recorded = s.recorded.load(Relaxed),
+            acked = s.acked.load(Relaxed),
+            dropped = s.dropped(),
+            spooled_left = self.spool.len(),
+            "share event shipper stopped"
+        );
+    }
+
+    /// When to send the next batch, if anything waits.
+    fn send_at(&self) -> Option<Instant> {
+        let unsent = self.spool.unsent();
+        if unsent == 0 {
+            return None;
+        }
+        let ready = if unsent >= self.batch_max as u64 {
+            Instant::now()
+        } else {
+            self.ready_at.unwrap_or_else(Instant::now)
+        };
+        Some(self.retry_at.map_or(ready, |r| r.max(ready)))
+    }
+
+    fn store(&mut self, buf: &mut Vec<ShareEvent>) {
+        if buf.is_empty() {
+            return;
+        }
+        let n = buf.len() as u64;
+        let s = &self.stats;
+        match self.spool.append(buf) {
+            Ok(stored) => {
+                let stored = stored as u64;
+                s.spooled.fetch_add(stored, Relaxed);
+                if stored < n {
+                    s.dropped_full.fetch_add(n - stored, Relaxed);
+                    if self.loud_full.allow() {
+                        tracing::error!(
+                            dropped_full = s.dropped_full.load(Relaxed),
+                            spool_bytes = self.spool.bytes(),
+                            "share events LOST: the spool is full (controlplane.spool_max_bytes); is the control plane reachable?"
+                        );
+                    }
+                }
+                if stored > 0 {
+                    let now = Instant::now();
+                    self.ready_at.get_or_insert(now + self.interval);
+                    self.sync_at
+                        .get_or_insert((self.last_sync + SYNC_INTERVAL).max(now));
+                }
+            }
+            Err(e) => {
+                s.dropped_io.fetch_add(n, Relaxed);
+                if self.loud_io.allow() {
+                    tracing::error!(error = %e, dropped_io = s.dropped_io.load(Relaxed),
+                        "share events LOST: cannot write the spool");
+                }
+            }
+        }
+        buf.clear();
+        self.gauges();
+    }
+
+    async fn sync(&mut self) {
+        self.sync_at = None;
+        self.last_sync = Instant::now();
+        let r = match self.spool.take_sync() {
+            Ok(w) if w.is_empty() => Ok(()),
+            Ok(w) => tokio::task::spawn_blocking(move || w.run())
+                .await
+                .unwrap_or_else(|e| Err(std::io::Error::other(e))),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            tracing::error!(error = %e, "share spool: fsync failed; a power loss could lose recent events");
+        }
+    }
+
+    fn send_next(&mut self) -> Option<SendFuture> {
+        let batch = match self.spool.next_batch(self.batch_max) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(error = %e, "share spool: cannot read; retrying");
+                self.retry_at = Some(Instant::now() + self.backoff.next_delay());
+                return None;
+            }
+        };
+        if self.spool.unsent() == 0 {
+            self.ready_at = None;
+        }
+        self.gauges();
+        if batch.is_empty() {
+            return None;
+        }
+        self.stats.batches_sent.fetch_add(1, Relaxed);
+        let fut = (self.send)(batch);
+        Some(Box::pin(async move {
+            timeout(SEND_TIMEOUT, fut)
+                .await
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("no answer within {SEND_TIMEOUT:?}")))
+        }))
+    }
+
+    fn on_result(&mut self, r: anyhow::Result<Vec<String>>) {
+        let now = Instant::now();
+        match r {
+            Ok(ids) => {
+                let n = self.spool.ack(&ids);
+                self.stats.acked.fetch_add(n as u64, Relaxed);
+                let missing = self.spool.in_flight();
+                if missing == 0 {
+                    self.backoff.reset();
+                    self.retry_at = None;
+                } else {
+                    let d = self.backoff.next_delay();
+                    tracing::warn!(missing, retry_in = ?d, "control plane did not acknowledge every share event; resending them");
+                    self.retry(now + d);
+                }
+            }
+            Err(e) => {
+                self.stats.send_errors.fetch_add(1, Relaxed);
+                let d = self.backoff.next_delay();
+                tracing::warn!(error = %e, retry_in = ?d, "share batch not delivered; kept in the spool");
+                self.retry(now + d);
+            }
+        }
+        self.gauges();
+    }
+
+    fn retry(&mut self, at: Instant) {
+        self.spool.rewind();
+        self.retry_at = Some(at);
+        self.ready_at.get_or_insert(at);
+    }
+
+    fn gauges(&self) {
+        self.stats.spool_bytes.store(self.spool.bytes(), Relaxed);
+        self.stats.spool_events.store(self.spool.len(), Relaxed);
+    }
+}

@@ -1,0 +1,202 @@
+//! Unit tests of the on-disk spool: restart recovery, acks, torn records,
+//! the size limit and segment deletion. A `drop` without `sync` stands for
+//! a killed process (the written bytes are in the page cache).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::ShareEvent;
+use super::spool::Spool;
+
+fn ev(i: u32) -> ShareEvent {
+    ShareEvent {
+        id: format!("0190a8c4-0000-7000-8000-{i:012}"),
+        at_unix_ms: 1_700_000_000_000 + i64::from(i),
+        algorithm: "sha256".into(),
+        pool: "pool-a".into(),
+        worker: "rig.1".into(),
+        job_id: format!("{i:x}"),
+        miner_difficulty: 65536.0,
+        share_difficulty: 70000.0,
+        local_verdict: "accepted".into(),
+        forwarded: true,
+        pool_verdict: "accepted".into(),
+        reason: String::new(),
+        pool_latency_us: 1200,
+    }
+}
+
+fn evs(r: std::ops::Range<u32>) -> Vec<ShareEvent> {
+    r.map(ev).collect()
+}
+
+fn ids(v: &[ShareEvent]) -> Vec<String> {
+    v.iter().map(|e| e.id.clone()).collect()
+}
+
+fn segments(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
+    v.sort();
+    v
+}
+
+const MB: u64 = 1 << 20;
+
+#[test]
+fn unacked_events_survive_a_restart_in_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    assert!(s.is_empty());
+    assert_eq!(s.append(&evs(0..100)).unwrap(), 100);
+    assert_eq!(s.append(&evs(100..150)).unwrap(), 50);
+    // Handed out but never acknowledged: still unacked after the restart.
+    assert_eq!(s.next_batch(30).unwrap().len(), 30);
+    drop(s);
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    assert_eq!(s.len(), 150);
+    assert_eq!(s.next_batch(1000).unwrap(), evs(0..150));
+    assert!(s.next_batch(10).unwrap().is_empty());
+}
+
+#[test]
+fn next_batch_hands_out_each_event_once_and_rewind_resends_the_unacked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    s.append(&evs(0..10)).unwrap();
+    let a = s.next_batch(4).unwrap();
+    let b = s.next_batch(4).unwrap();
+    assert_eq!((a, b), (evs(0..4), evs(4..8)));
+    assert_eq!((s.in_flight(), s.unsent(), s.len()), (8, 2, 10));
+    // Out of order: 5 and 6 acknowledged, 0..4 and 4, 7 not.
+    assert_eq!(s.ack(&ids(&evs(5..7))), 2);
+    assert_eq!(s.len(), 8);
+    s.rewind();
+    let again = s.next_batch(100).unwrap();
+    let want: Vec<_> = [0, 1, 2, 3, 4, 7, 8, 9].into_iter().map(ev).collect();
+    assert_eq!(again, want);
+    assert_eq!(s.ack(&ids(&again)), 8);
+    assert!(s.is_empty());
+}
+
+#[test]
+fn acknowledged_events_are_not_resent_after_a_restart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    s.append(&evs(0..20)).unwrap();
+    let batch = s.next_batch(12).unwrap();
+    // Unknown ids are ignored.
+    assert_eq!(s.ack(&[ids(&batch), vec!["nope".into()]].concat()), 12);
+    drop(s);
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    assert_eq!(s.len(), 8);
+    assert_eq!(s.next_batch(100).unwrap(), evs(12..20));
+}
+
+#[test]
+fn a_torn_last_record_is_skipped_and_the_rest_survives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    s.append(&evs(0..10)).unwrap();
+    drop(s);
+    let seg = segments(tmp.path()).pop().unwrap();
+    let len = fs::metadata(&seg).unwrap().len();
+    let f = fs::OpenOptions::new().write(true).open(&seg).unwrap();
+    f.set_len(len - 20).unwrap(); // the last record loses its tail
+    drop(f);
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    assert_eq!(s.len(), 9);
+    // Appending after the recovery continues past the cut.
+    s.append(&evs(10..12)).unwrap();
+    drop(s);
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    let want = [evs(0..9), evs(10..12)].concat();
+    assert_eq!(s.next_batch(100).unwrap(), want);
+}
+
+#[test]
+fn garbage_after_the_last_record_is_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    s.append(&evs(0..5)).unwrap();
+    drop(s);
+    let seg = segments(tmp.path()).pop().unwrap();
+    let mut data = fs::read(&seg).unwrap();
+    data.extend_from_slice(&[0; 64]); // a zero-filled tail (power loss)
+    fs::write(&seg, data).unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    assert_eq!(s.next_batch(100).unwrap(), evs(0..5));
+}
+
+#[test]
+fn a_corrupt_ack_file_means_resending_not_losing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    s.append(&evs(0..6)).unwrap();
+    let b = s.next_batch(3).unwrap();
+    s.ack(&ids(&b));
+    drop(s);
+    fs::write(tmp.path().join("acked"), b"junk").unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    assert_eq!(s.next_batch(100).unwrap(), evs(0..6));
+}
+
+#[test]
+fn beyond_the_limit_appends_are_refused_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let max = 8 << 10;
+    let mut s = Spool::open(tmp.path(), max).unwrap();
+    let stored = s.append(&evs(0..1000)).unwrap();
+    assert!(stored > 10 && stored < 1000, "{stored}");
+    assert_eq!(s.refused(), 1000 - stored as u64);
+    assert!(s.bytes() <= max, "{} > {max}", s.bytes());
+    assert_eq!(s.append(&evs(1000..1001)).unwrap(), 0);
+    // Acknowledging frees the space.
+    let all = s.next_batch(10_000).unwrap();
+    assert_eq!(all.len(), stored);
+    s.ack(&ids(&all));
+    assert_eq!(s.append(&evs(2000..2010)).unwrap(), 10);
+    drop(s);
+    let mut s = Spool::open(tmp.path(), max).unwrap();
+    assert_eq!(s.next_batch(100).unwrap(), evs(2000..2010));
+}
+
+#[test]
+fn fully_acknowledged_segments_are_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Segments of 64 KiB / 8 = 8 KiB; a new one per append once full.
+    let mut s = Spool::open(tmp.path(), 64 << 10).unwrap();
+    for i in 0..20 {
+        assert_eq!(s.append(&evs(i * 20..i * 20 + 20)).unwrap(), 20);
+    }
+    s.sync().unwrap();
+    let (files, bytes) = (segments(tmp.path()).len(), s.bytes());
+    assert!(files >= 4, "{files} segments");
+    assert_eq!(s.segment_count(), files);
+    let all = s.next_batch(1000).unwrap();
+    assert_eq!(all, evs(0..400));
+    s.ack(&ids(&all[..390]));
+    assert_eq!(segments(tmp.path()).len(), 1);
+    assert!(s.bytes() < bytes / 2, "{} !< {bytes}/2", s.bytes());
+    drop(s);
+    let mut s = Spool::open(tmp.path(), 64 << 10).unwrap();
+    assert_eq!(s.next_batch(1000).unwrap(), evs(390..400));
+}
+
+#[test]
+fn a_fully_acknowledged_spool_starts_a_fresh_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    s.append(&evs(0..100)).unwrap();
+    let all = s.next_batch(1000).unwrap();
+    s.ack(&ids(&all));
+    assert_eq!(s.bytes(), 0);
+    assert_eq!(segments(tmp.path()).len(), 1);
+    drop(s);
+    let mut s = Spool::open(tmp.path(), MB).unwrap();
+    assert!(s.is_empty());
+    assert!(s.next_batch(10).unwrap().is_empty());
+}
