@@ -117,7 +117,15 @@ impl DataPlane {
                 let l = l.clone();
                 let send = move |batch: Vec<events::ShareEvent>| -> events::SendFuture {
                     let l = l.clone();
-                    Box::pin(async move { l.report_shares(batch).await })
+                    Box::pin(async move {
+                        // Wait for the link rather than fail into the
+                        // shipper's backoff: shipping resumes at once on
+                        // (re)connection.
+                        let mut up = l.connected();
+                        let _ = tokio::time::timeout(Duration::from_secs(25), up.wait_for(|c| *c))
+                            .await;
+                        l.report_shares(batch).await
+                    })
                 };
                 let dir = std::path::PathBuf::from(&config.controlplane.state_dir);
                 let (sink, _stats, task) =
