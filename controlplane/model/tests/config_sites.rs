@@ -213,14 +213,7 @@ fn sites_form_problems() {
         UTC,
     );
     assert!(has(&p, "sites[0].name", "non-empty"), "{p:?}");
-    assert!(
-        has(
-            &p,
-            "sites[0].proxy.sha256.bind_port",
-            "65535"
-        ),
-        "{p:?}"
-    );
+    assert!(has(&p, "sites[0].proxy.sha256.bind_port", "65535"), "{p:?}");
     // A site enabling randomx with no randomx day anywhere.
     let p = config::validate(
         &format!(
