@@ -4,6 +4,7 @@
 pub mod cp;
 pub mod dp;
 pub mod lines;
+pub mod linked;
 pub mod miner;
 pub mod pool;
 pub mod sniffer;

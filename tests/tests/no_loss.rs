@@ -8,9 +8,8 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use switchyard_dataplane::DataPlane;
 use switchyard_tests::cp::{bin, ctl_raw};
-use switchyard_tests::dp::test_config;
+use switchyard_tests::linked::linked_dataplane;
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -49,18 +48,6 @@ async fn start_cp(dir: &Path, listen: &str) -> (Child, SocketAddr) {
             return (child, a.parse().unwrap());
         }
     }
-}
-
-async fn start_dp(dir: &Path, cp: SocketAddr) -> DataPlane {
-    let mut cfg = test_config(Vec::new());
-    cfg.controlplane.endpoint = Some(format!("http://{cp}"));
-    cfg.controlplane.token_file = Some(
-        dir.join("switchyard.db.site-default.token")
-            .display()
-            .to_string(),
-    );
-    cfg.controlplane.state_dir = dir.join("dp-state").display().to_string();
-    DataPlane::start(cfg).await.unwrap()
 }
 
 /// Mines and submits `n` shares per miner; returns how many were answered.
@@ -142,7 +129,7 @@ async fn every_share_is_stored_exactly_once_across_a_sigkill_and_a_data_plane_re
     )
     .unwrap();
     let (mut cp, addr) = start_cp(d, "127.0.0.1:0").await;
-    let dp = start_dp(d, addr).await;
+    let dp = linked_dataplane(d, addr, "default").await;
     let miners_addr = dp.sha256_addr().unwrap();
     let mut miners = Vec::new();
     for i in 0..3 {
@@ -164,7 +151,7 @@ async fn every_share_is_stored_exactly_once_across_a_sigkill_and_a_data_plane_re
     // survives on disk. Miners reconnect to the new data plane.
     dp.shutdown(Duration::from_secs(2)).await;
     drop(miners);
-    let dp = start_dp(d, addr).await;
+    let dp = linked_dataplane(d, addr, "default").await;
     let miners_addr = dp.sha256_addr().unwrap();
     let mut miners = Vec::new();
     for i in 0..3 {

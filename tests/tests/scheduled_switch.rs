@@ -8,9 +8,7 @@
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use switchyard_controlplane::{ControlPlane, Options, site_token_file};
-use switchyard_dataplane::DataPlane;
-use switchyard_tests::dp::test_config;
+use switchyard_tests::linked::{control_plane, linked_dataplane};
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 
 const T: Duration = Duration::from_secs(30);
@@ -45,26 +43,8 @@ async fn a_scheduled_switch_happens_at_the_instant_with_no_share_refused() {
     let a = ScriptedPool::start(PoolConfig::default()).await.unwrap();
     let b = ScriptedPool::start(PoolConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("switchyard.db");
-    let import =
-        switchyard_model::config::load(&yaml(a.addr().port(), b.addr().port()), chrono_tz::Tz::UTC)
-            .unwrap();
-    let cp = ControlPlane::start(Options {
-        config: import,
-        database: database.clone(),
-        listen: Some("127.0.0.1:0".parse().unwrap()),
-        local_tz: chrono_tz::Tz::UTC,
-        tls: None,
-    })
-    .await
-    .unwrap();
-
-    let mut cfg = test_config(Vec::new());
-    cfg.controlplane.endpoint = Some(format!("http://{}", cp.addr()));
-    cfg.controlplane.token_file = Some(site_token_file(&database, "default").display().to_string());
-    cfg.controlplane.state_dir = dir.path().join("dp-state").display().to_string();
-    cfg.upstream.grace_period = 20.0;
-    let dp = DataPlane::start(cfg).await.unwrap();
+    let cp = control_plane(dir.path(), &yaml(a.addr().port(), b.addr().port())).await;
+    let dp = linked_dataplane(dir.path(), cp.addr(), "default").await;
     let addr = dp.sha256_addr().unwrap();
 
     let mut m = ScriptedMiner::ready(addr, "cgminer", "farm.rig1")

@@ -6,9 +6,7 @@ use std::time::Duration;
 
 use chrono::{Timelike, Utc};
 use chrono_tz::Tz;
-use switchyard_controlplane::{ControlPlane, Options, site_token_file};
-use switchyard_dataplane::DataPlane;
-use switchyard_tests::dp::test_config;
+use switchyard_tests::linked::{control_plane, linked_dataplane};
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 
 const T: Duration = Duration::from_secs(30);
@@ -45,24 +43,11 @@ sites:
         west.name()
     );
     let dir = tempfile::tempdir().unwrap();
-    let database = dir.path().join("switchyard.db");
-    let cp = ControlPlane::start(Options {
-        config: switchyard_model::config::load(&yaml, Tz::UTC).unwrap(),
-        database: database.clone(),
-        listen: Some("127.0.0.1:0".parse().unwrap()),
-        local_tz: Tz::UTC,
-        tls: None,
-    })
-    .await
-    .unwrap();
+    let cp = control_plane(dir.path(), &yaml).await;
 
     let mut dps = Vec::new();
     for (site, tz) in [("east", east), ("west", west)] {
-        let mut cfg = test_config(Vec::new());
-        cfg.controlplane.endpoint = Some(format!("http://{}", cp.addr()));
-        cfg.controlplane.token_file = Some(site_token_file(&database, site).display().to_string());
-        cfg.controlplane.state_dir = dir.path().join(format!("dp-{site}")).display().to_string();
-        let dp = DataPlane::start(cfg).await.unwrap();
+        let dp = linked_dataplane(dir.path(), cp.addr(), site).await;
         // A miner gets work once the site's scheduled pool is ready.
         let _m = ScriptedMiner::ready(dp.sha256_addr().unwrap(), "cgminer", "farm.rig")
             .await
