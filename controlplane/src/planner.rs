@@ -25,7 +25,7 @@ use tokio::sync::{Mutex, Notify, watch};
 use crate::breakers::Breakers;
 use crate::clock;
 use crate::convert;
-use crate::store::{SiteRow, Store, StoreError, SwitchEvent};
+use crate::store::{PoolRow, SiteRow, Store, StoreError, SwitchEvent};
 
 #[derive(Debug, Clone)]
 pub struct PlannerSettings {
@@ -106,9 +106,11 @@ impl Planner {
         let mut state = self.state.lock().await;
         self.breakers.tick(now).await?;
         let sites = self.store.sites().await?;
+        // One read of the pools for every site.
+        let pools = self.store.pools(None).await?;
         let mut next: Option<DateTime<Utc>> = None;
         for site in &sites {
-            let due = self.recompute(&mut state, site, now).await?;
+            let due = self.recompute(&mut state, site, &pools, now).await?;
             next = min_opt(next, due);
         }
         // Removed sites: drop their senders, which ends their streams.
@@ -128,7 +130,8 @@ impl Planner {
         now: DateTime<Utc>,
         horizon: Duration,
     ) -> Result<SitePlan, StoreError> {
-        let mut input = self.input(site).await?;
+        let pools = self.store.pools(None).await?;
+        let mut input = self.input(site, &pools).await?;
         input.horizon = horizon;
         Ok(plan::compute(&input, now))
     }
@@ -162,9 +165,10 @@ impl Planner {
         &self,
         state: &mut State,
         site: &SiteRow,
+        pools: &[PoolRow],
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let input = self.input(site).await?;
+        let input = self.input(site, pools).await?;
         let computed = plan::compute(&input, now);
         // Also wake at schedule boundaries that are not switches (during an
         // override, or to a disabled pool), so `scheduled_pool` stays true.
@@ -181,8 +185,7 @@ impl Planner {
             .map(|(t, _)| *t);
             next_recompute = min_opt(next_recompute, boundary);
         }
-        let pools = self.store.pools(None).await?;
-        let mut msg = convert::routing_plan(site, &computed, &pools, &self.settings);
+        let mut msg = convert::routing_plan(site, &computed, pools, &self.settings);
         let digest = digest(&msg);
         let mut version = u64::try_from(site.plan_version).unwrap_or(0);
 
@@ -258,10 +261,9 @@ impl Planner {
     }
 
     /// Gathers a site's planning input from the store.
-    async fn input(&self, site: &SiteRow) -> Result<SiteInput, StoreError> {
+    async fn input(&self, site: &SiteRow, pools: &[PoolRow]) -> Result<SiteInput, StoreError> {
         let timezone = Tz::from_str(&site.timezone).unwrap_or(Tz::UTC);
         let slots = self.store.schedule(site.id).await?;
-        let pools = self.store.pools(None).await?;
         let failover = self.store.failover(site.id).await?;
         let overrides = self.store.overrides(site.id).await?;
         let breakers = self.breakers.views(site.id).await;
@@ -289,7 +291,7 @@ impl Planner {
                     continue;
                 }
             };
-            let algo_pools: Vec<&crate::store::PoolRow> = pools
+            let algo_pools: Vec<&PoolRow> = pools
                 .iter()
                 .filter(|p| p.algorithm == algo.as_str())
                 .collect();

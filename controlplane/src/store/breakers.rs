@@ -35,7 +35,7 @@ impl Store {
              WHERE ?1 IS NULL OR b.site_id = ?1 ORDER BY s.name, p.name",
         )
         .bind(site_id)
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?)
     }
 

@@ -59,7 +59,7 @@ impl Store {
         Ok(
             sqlx::query_scalar("SELECT site_id FROM dataplanes WHERE id = ?")
                 .bind(id)
-                .fetch_optional(&self.write)
+                .fetch_optional(&self.read)
                 .await?,
         )
     }
@@ -91,7 +91,7 @@ impl Store {
              JOIN sites s ON s.id = d.site_id WHERE ?1 IS NULL OR d.site_id = ?1 ORDER BY s.name, d.id",
         )
         .bind(site_id)
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?)
     }
 }

@@ -166,14 +166,14 @@ impl Store {
                     "SELECT {COLUMNS} FROM pools WHERE algorithm = ? ORDER BY id"
                 )))
                 .bind(a)
-                .fetch_all(&self.write)
+                .fetch_all(&self.read)
                 .await?
             }
             None => {
                 sqlx::query_as(AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM pools ORDER BY id"
                 )))
-                .fetch_all(&self.write)
+                .fetch_all(&self.read)
                 .await?
             }
         };
@@ -185,7 +185,7 @@ impl Store {
             "SELECT {COLUMNS} FROM pools WHERE name = ?"
         )))
         .bind(name)
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("pool {name:?}")))
     }
@@ -195,7 +195,7 @@ impl Store {
             "SELECT {COLUMNS} FROM pools WHERE id = ?"
         )))
         .bind(id)
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("pool id {id}")))
     }

@@ -59,7 +59,7 @@ impl Store {
              JOIN pools p ON p.id = e.pool_id WHERE e.site_id = ? ORDER BY e.algorithm, e.start_min",
         )
         .bind(site_id)
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?)
     }
 
@@ -96,7 +96,7 @@ impl Store {
              WHERE f.site_id = ? ORDER BY f.algorithm, f.position",
         )
         .bind(site_id)
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?)
     }
 
@@ -138,7 +138,7 @@ impl Store {
              JOIN pools p ON p.id = o.pool_id WHERE o.site_id = ? ORDER BY o.algorithm",
         )
         .bind(site_id)
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?)
     }
 }

@@ -44,7 +44,7 @@ impl Store {
         Ok(sqlx::query_as(AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sites ORDER BY name"
         )))
-        .fetch_all(&self.write)
+        .fetch_all(&self.read)
         .await?)
     }
 
@@ -53,7 +53,7 @@ impl Store {
             "SELECT {COLUMNS} FROM sites WHERE id = ?"
         )))
         .bind(id)
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("site id {id}")))
     }
@@ -63,7 +63,7 @@ impl Store {
             "SELECT {COLUMNS} FROM sites WHERE name = ?"
         )))
         .bind(name)
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?
         .ok_or_else(|| StoreError::NotFound(format!("site {name:?}")))
     }
@@ -73,7 +73,7 @@ impl Store {
             "SELECT {COLUMNS} FROM sites WHERE token_hash = ?"
         )))
         .bind(token_hash)
-        .fetch_optional(&self.write)
+        .fetch_optional(&self.read)
         .await?)
     }
 
