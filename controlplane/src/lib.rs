@@ -16,7 +16,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub mod breakers;
-pub mod clock;
+/// One clock for the whole process (the data plane's): in single-machine
+/// mode both halves see the same time, offset included.
+pub use switchyard_dataplane::clock;
 pub mod convert;
 pub mod daemon;
 pub mod embedded;

@@ -1,5 +1,6 @@
-//! The data plane's notion of now for routing plans (switch instants). A
-//! test can shift it for a whole process, like the control plane's, with
+//! The process's notion of now for routing plans (switch instants), used by
+//! the data plane and the control plane alike. A test can shift it for a
+//! whole process with
 //! `SWITCHYARD_CLOCK_OFFSET_MS` (read once at start) to put a schedule
 //! boundary seconds ahead without waiting for wall-clock minutes.
 
