@@ -4,6 +4,7 @@ use switchyard_model::plan::SitePlan;
 use switchyard_proto::v1 as pb;
 
 use crate::planner::PlannerSettings;
+use crate::grpc::Live;
 use crate::store::{BreakerRow, DataPlaneRow, PoolRow, SiteRow};
 
 /// The data-plane view of a computed plan (version and time set by the caller).
@@ -133,8 +134,13 @@ pub fn breaker(b: &BreakerRow) -> pb::Breaker {
     }
 }
 
-pub fn dataplane(d: &DataPlaneRow, connected: bool) -> pb::DataPlaneInfo {
+pub fn dataplane(d: &DataPlaneRow, live: Option<&Live>) -> pb::DataPlaneInfo {
+    let l = live.cloned().unwrap_or_default();
     pb::DataPlaneInfo {
+        miners: l.miners,
+        spool_events: l.spool_events,
+        spool_bytes: l.spool_bytes,
+        events_dropped: l.events_dropped,
         id: d.id.clone(),
         site: d.site.clone(),
         version: d.version.clone(),
@@ -142,7 +148,7 @@ pub fn dataplane(d: &DataPlaneRow, connected: bool) -> pb::DataPlaneInfo {
         last_seen_unix_ms: d.last_seen_ms,
         acked_plan_version: u64::try_from(d.acked_plan_version).unwrap_or(0),
         site_plan_version: u64::try_from(d.site_plan_version).unwrap_or(0),
-        connected,
+        connected: l.streams > 0,
         ack_error: d.ack_error.clone(),
     }
 }

@@ -183,35 +183,42 @@ async fn share_batches_are_idempotent_and_bad_events_are_named() {
             .all(|s| s.site == "default" && s.dataplane_id == "dp-1")
     );
 
-    let mut bad = vec![
-        event(&uuid::Uuid::now_v7().to_string(), "accepted"),
-        event("not-a-uuid", "accepted"),
-    ];
-    bad[0].local_verdict = "accepted".into();
-    let err = dp
-        .report_shares(pb::ShareBatch {
-            dataplane_id: "dp-1".into(),
-            events: bad,
-        })
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert!(err.message().contains("events[1].id"), "{}", err.message());
+    // A bad event is refused alone, named with its field; the good ones of
+    // the same batch are stored, and every id is acknowledged (a refused
+    // event could never be stored by resending it).
+    let good = uuid::Uuid::now_v7().to_string();
     let mut wrong = event(&uuid::Uuid::now_v7().to_string(), "maybe");
     wrong.algorithm = "sha256".into();
-    let err = dp
+    let wrong_id = wrong.id.clone();
+    let batch = vec![
+        event(&good, "accepted"),
+        event("not-a-uuid", "accepted"),
+        wrong,
+    ];
+    let ack = dp
         .report_shares(pb::ShareBatch {
             dataplane_id: "dp-1".into(),
-            events: vec![wrong],
+            events: batch,
         })
         .await
-        .unwrap_err();
+        .unwrap()
+        .into_inner();
+    assert_eq!(ack.inserted, 1);
+    assert_eq!(ack.acked_ids, [good.as_str(), "not-a-uuid", wrong_id.as_str()]);
+    assert_eq!(ack.rejected.len(), 2, "{:?}", ack.rejected);
+    assert_eq!(ack.rejected[0].id, "not-a-uuid");
     assert!(
-        err.message().contains("events[0].pool_verdict"),
+        ack.rejected[0].reason.contains("events[1].id"),
         "{}",
-        err.message()
+        ack.rejected[0].reason
     );
-    // Nothing of a refused batch is stored.
+    assert_eq!(ack.rejected[1].id, wrong_id);
+    assert!(
+        ack.rejected[1].reason.contains("events[2].pool_verdict"),
+        "{}",
+        ack.rejected[1].reason
+    );
+    // Only the good event of that batch is stored.
     assert_eq!(
         c.admin
             .status(pb::StatusRequest {})
@@ -219,7 +226,7 @@ async fn share_batches_are_idempotent_and_bad_events_are_named() {
             .unwrap()
             .into_inner()
             .share_events,
-        50
+        51
     );
     c.cp.shutdown().await;
 }

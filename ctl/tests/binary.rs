@@ -213,6 +213,15 @@ fn dataplanes_breakers_shares_stats() {
         out.contains("6/7 behind") && out.contains("s ago (") && out.contains("yes"),
         "{out}"
     );
+    assert!(
+        out.lines().next().unwrap().contains("SPOOLED") && out.contains(" 340 "),
+        "the spool is shown: {out}"
+    );
+    let (_, out, _) = ctl(&["-o", "json", "dataplane", "list"]);
+    assert!(
+        out.contains("\"spool_bytes\": 65536") && out.contains("\"events_dropped\": 0"),
+        "{out}"
+    );
     let (_, out, _) = ctl(&["breaker", "reset", "--site", "farm-a", "--pool", "btc"]);
     assert!(
         out.starts_with("breaker of btc at farm-a reset") && out.contains("closed"),

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -558,8 +559,9 @@ impl Config {
     }
 }
 
-/// Durations of the config as `Duration`s, computed once.
-#[derive(Debug, Clone)]
+/// Durations of the config as `Duration`s, computed once. The grace period
+/// alone can change at run time (a routing plan carries the control plane's).
+#[derive(Debug)]
 pub struct Timing {
     pub handshake: Duration,
     pub miner_idle: Duration,
@@ -571,7 +573,7 @@ pub struct Timing {
     pub upstream_idle: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
-    pub grace: Duration,
+    grace_ms: AtomicU64,
     pub share_cache_ttl: Duration,
 }
 
@@ -588,9 +590,22 @@ impl Timing {
             upstream_idle: secs(c.upstream.idle_timeout),
             backoff_min: secs(c.upstream.backoff_min),
             backoff_max: secs(c.upstream.backoff_max),
-            grace: secs(c.upstream.grace_period),
+            grace_ms: AtomicU64::new(secs(c.upstream.grace_period).as_millis() as u64),
             share_cache_ttl: secs(c.validation.share_cache_ttl),
         }
+    }
+}
+
+impl Timing {
+    /// How long jobs of a pool the hashrate left stay valid.
+    pub fn grace(&self) -> Duration {
+        Duration::from_millis(self.grace_ms.load(Ordering::Relaxed))
+    }
+
+    /// Sets the grace period (from a routing plan); applies to the next switch.
+    pub fn set_grace(&self, grace: Duration) {
+        self.grace_ms
+            .store(grace.as_millis() as u64, Ordering::Relaxed);
     }
 }
 

@@ -56,6 +56,15 @@ impl DataPlane {
     /// Validates the config, binds the listener, starts the router and the accept loop.
     pub async fn start(config: Config) -> anyhow::Result<DataPlane> {
         config.validate()?;
+        let shutdown = CancellationToken::new();
+        let (config, link) = match &config.controlplane.endpoint {
+            Some(_) => {
+                let link = linked::connect(&config.controlplane, shutdown.child_token()).await?;
+                let config = linked::site_settings(&link, config).await;
+                (config, Some(link))
+            }
+            None => (config, None),
+        };
         let config = Arc::new(config);
         let timing = Arc::new(Timing::from_config(&config));
         let version_mask =
@@ -76,7 +85,6 @@ impl DataPlane {
                 stats: Default::default(),
             }));
         }
-        let shutdown = CancellationToken::new();
         let tracker = TaskTracker::new();
         let params = UpstreamParams {
             timing: timing.clone(),
@@ -94,10 +102,6 @@ impl DataPlane {
             .await
             .with_context(|| format!("cannot listen on {}", l.bind))?;
         let sha256_addr = Some(socket.local_addr()?);
-        let link = match &config.controlplane.endpoint {
-            Some(_) => Some(linked::connect(&config.controlplane, shutdown.child_token()).await?),
-            None => None,
-        };
         let observer = link.as_ref().map(|l| linked::observer(l, "sha256"));
         let router = router::start(pools.clone(), params, observer, shutdown.child_token());
         if let Some(l) = &link {
@@ -111,10 +115,11 @@ impl DataPlane {
                 shutdown.child_token(),
                 &tracker,
             );
+            linked::watch_settings(l, shutdown.child_token(), &tracker);
         }
         let events = match &link {
-            Some(l) => {
-                let l = l.clone();
+            Some(link) => {
+                let l = link.clone();
                 let send = move |batch: Vec<events::ShareEvent>| -> events::SendFuture {
                     let l = l.clone();
                     Box::pin(async move {
@@ -128,8 +133,9 @@ impl DataPlane {
                     })
                 };
                 let dir = std::path::PathBuf::from(&config.controlplane.state_dir);
-                let (sink, _stats, task) =
+                let (sink, stats, task) =
                     events::start(&dir, &config.controlplane, send, shutdown.child_token())?;
+                link.attach_event_stats(stats);
                 let tracked = tracker.clone();
                 tracked.spawn(async move {
                     let _ = task.await;

@@ -10,6 +10,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use switchyard_proto::v1 as pb;
+
+use crate::config::{Config, seed};
 use crate::control::{self, ControlLink};
 use crate::router::{ConnectObserver, RouterHandle};
 use crate::stats::ListenerStats;
@@ -23,6 +26,66 @@ pub async fn connect(
     Ok(Arc::new(
         control::start(link, env!("CARGO_PKG_VERSION"), shutdown).await?,
     ))
+}
+
+/// How long a data plane with no plan on disk waits for its first plan (and
+/// the site's settings in it) before it starts on its own config.
+pub const FIRST_PLAN_WAIT: Duration = Duration::from_secs(5);
+
+/// The config to run with: the site's settings from the plan held (the one
+/// on disk, or the first from the control plane within [`FIRST_PLAN_WAIT`])
+/// over `config`, listeners excepted; `config` as it is without a plan or
+/// when the plan's settings do not apply (logged).
+pub async fn site_settings(link: &ControlLink, config: Config) -> Config {
+    let mut plans = link.plans();
+    let got = tokio::time::timeout(FIRST_PLAN_WAIT, plans.wait_for(|p| p.is_some())).await;
+    let Some(plan) = got.ok().and_then(|r| r.ok()).and_then(|p| p.clone()) else {
+        tracing::warn!(
+            wait = ?FIRST_PLAN_WAIT,
+            "no routing plan yet (none on disk, control plane not answering): starting with this data plane's own settings"
+        );
+        return config;
+    };
+    let yaml = plan.settings.as_ref().map_or("", |s| s.proxy_yaml.as_str());
+    if yaml.trim().is_empty() {
+        return config;
+    }
+    match seed::apply_site_settings(&config, yaml) {
+        Ok(c) => {
+            tracing::info!(version = plan.version, site = %plan.site, "site settings from the routing plan applied");
+            c
+        }
+        Err(e) => {
+            tracing::error!(version = plan.version, error = %e, "the site settings of the routing plan do not apply; using this data plane's own settings");
+            config
+        }
+    }
+}
+
+/// Logs when a new plan changes the site's settings: those that are not
+/// live (limits, validation, difficulty) apply at the next restart.
+pub fn watch_settings(link: &Arc<ControlLink>, shutdown: CancellationToken, tracker: &TaskTracker) {
+    let mut plans = link.plans();
+    let yaml_of = |p: &Option<Arc<pb::RoutingPlan>>| {
+        p.as_ref()
+            .and_then(|p| p.settings.as_ref())
+            .map(|s| s.proxy_yaml.clone())
+            .unwrap_or_default()
+    };
+    let mut applied = yaml_of(&plans.borrow_and_update());
+    tracker.spawn(async move {
+        loop {
+            tokio::select! {
+                r = plans.changed() => if r.is_err() { return },
+                _ = shutdown.cancelled() => return,
+            }
+            let yaml = yaml_of(&plans.borrow_and_update());
+            if !yaml.is_empty() && yaml != applied {
+                tracing::warn!("the site's data-plane settings changed on the control plane; they apply when this data plane restarts (the grace period and pools apply at once)");
+                applied = yaml;
+            }
+        }
+    });
 }
 
 /// Reports each upstream connect result of `algorithm`.

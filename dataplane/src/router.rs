@@ -295,7 +295,7 @@ impl Router {
                 self.preference.retain(|&x| x != old);
                 if self.active != Some(old) {
                     for u in self.pools[old].upstreams.load().iter() {
-                        u.shutdown(self.params.timing.grace);
+                        u.shutdown(self.params.timing.grace());
                     }
                     self.pools[old].upstreams.store(Arc::new(Vec::new()));
                 }
@@ -333,6 +333,10 @@ impl Router {
         let Some(&first) = self.preference.first() else {
             return;
         };
+        if let Some(active) = self.active {
+            // A pool that is neither serving nor first stops retrying.
+            self.drain_others(active);
+        }
         self.ensure_connection(first);
         if self.pools[first].ready_upstream().is_some() {
             self.set_active(Some(first));
@@ -424,21 +428,25 @@ impl Router {
             pool: rt,
         }));
         if let Some(active) = pool {
-            // Keep the preferred pool retrying (to return to it) and the active
-            // one; let the others drain for the grace period, then close.
-            let preferred = self.preference.first().copied();
-            for (i, p) in self.pools.iter().enumerate() {
-                if i != active && Some(i) != preferred && !p.upstreams.load().is_empty() {
-                    for u in p.upstreams.load().iter() {
-                        u.shutdown(self.params.timing.grace);
-                    }
-                    p.upstreams.store(Arc::new(Vec::new()));
-                }
-            }
-            if let Some(first) = preferred
+            self.drain_others(active);
+            if let Some(&first) = self.preference.first()
                 && active != first
             {
                 self.ensure_connection(first);
+            }
+        }
+    }
+
+    /// Keeps the preferred pool retrying (to return to it) and the active
+    /// one; lets the others drain for the grace period, then close.
+    fn drain_others(&self, active: usize) {
+        let preferred = self.preference.first().copied();
+        for (i, p) in self.pools.iter().enumerate() {
+            if i != active && Some(i) != preferred && !p.upstreams.load().is_empty() {
+                for u in p.upstreams.load().iter() {
+                    u.shutdown(self.params.timing.grace());
+                }
+                p.upstreams.store(Arc::new(Vec::new()));
             }
         }
     }

@@ -236,7 +236,7 @@ impl Session {
     fn detach(&mut self) {
         if let Some(a) = self.upstream.take() {
             if a.owned {
-                a.handle.shutdown(self.ctx.timing.grace);
+                a.handle.shutdown(self.ctx.timing.grace());
             } else {
                 a.handle.detach();
             }
@@ -342,7 +342,7 @@ impl Session {
             return;
         };
         // Jobs of the old upstream stay valid for the grace period.
-        let grace_end = Instant::now() + self.ctx.timing.grace;
+        let grace_end = Instant::now() + self.ctx.timing.grace();
         for e in &mut self.jobs {
             e.valid_until.get_or_insert(grace_end);
         }

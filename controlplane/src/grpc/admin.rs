@@ -500,7 +500,7 @@ impl Admin for AdminService {
         Ok(Response::new(pb::ListDataPlanesResponse {
             dataplanes: rows
                 .iter()
-                .map(|d| convert::dataplane(d, live.get(&d.id).is_some_and(|l| l.streams > 0)))
+                .map(|d| convert::dataplane(d, live.get(&d.id)))
                 .collect(),
         }))
     }

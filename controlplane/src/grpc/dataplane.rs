@@ -151,12 +151,29 @@ impl DataPlane for DataPlaneService {
                 ),
             ));
         }
-        let events = batch
-            .events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| share(i, e))
-            .collect::<Result<Vec<ShareInsert>, Status>>()?;
+        // A bad event is refused alone: the rest of the batch is stored, and
+        // the data plane is told which ones and why (a batch refused whole
+        // would be resent forever).
+        let mut events = Vec::with_capacity(batch.events.len());
+        let mut rejected = Vec::new();
+        for (i, e) in batch.events.iter().enumerate() {
+            match share(i, e) {
+                Ok(s) => events.push(s),
+                Err(st) => rejected.push(pb::RejectedEvent {
+                    id: e.id.clone(),
+                    reason: st.message().to_string(),
+                }),
+            }
+        }
+        if !rejected.is_empty() {
+            tracing::error!(
+                site = %site.name,
+                dataplane = %id,
+                rejected = rejected.len(),
+                first = %rejected[0].reason,
+                "share events refused as invalid"
+            );
+        }
         let inserted = self
             .ctx
             .store
@@ -168,6 +185,7 @@ impl DataPlane for DataPlaneService {
             inserted: inserted as u32,
             duplicates: (n - inserted.min(n)) as u32,
             acked_ids: batch.events.into_iter().map(|e| e.id).collect(),
+            rejected,
         }))
     }
 
@@ -228,6 +246,17 @@ impl DataPlane for DataPlaneService {
             e.miners = h.miners;
             e.connections_total = h.miner_connections_total;
             e.disconnections_total = h.miner_disconnections_total;
+            e.spool_events = h.spool_events;
+            e.spool_bytes = h.spool_bytes;
+            if h.events_dropped > e.events_dropped {
+                tracing::error!(
+                    site = %site.name,
+                    dataplane = %id,
+                    dropped = h.events_dropped,
+                    "data plane reports share events lost (see its log for the cause)"
+                );
+            }
+            e.events_dropped = h.events_dropped;
             for a in &h.active {
                 if Algorithm::from_str(&a.algorithm).is_ok() {
                     e.active.insert(a.algorithm.clone(), a.pool.clone());

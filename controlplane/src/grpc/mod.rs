@@ -54,6 +54,10 @@ pub struct Live {
     pub active: HashMap<String, String>,
     /// pool -> (successful connects, failed connects) since this control plane started.
     pub connects: HashMap<String, (u64, u64)>,
+    /// The data plane's share event spool, as it last reported it.
+    pub spool_events: u64,
+    pub spool_bytes: u64,
+    pub events_dropped: u64,
 }
 
 impl Ctx {

@@ -190,6 +190,12 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if inserted > 0 {
+            sqlx::query("UPDATE share_count SET n = n + ?")
+                .bind(inserted as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
         if inserted == events.len() as u64 && inserted > 0 {
             // All new: count them here rather than read them back.
             sqlx::query(HOURLY_ADD)
@@ -210,16 +216,12 @@ impl Store {
         Ok(inserted)
     }
 
-    /// Raw share events stored, from the ends of the arrival sequence: O(log n)
-    /// where `COUNT(*)` takes seconds at 10 million rows. Exact while roll-ups
-    /// delete the oldest arrivals (they delete by age, which late replays of
-    /// old events can make slightly approximate).
+    /// Raw share events stored: a counter kept in the inserting and rolling
+    /// up transactions (`COUNT(*)` takes seconds at 10 million rows).
     pub async fn share_count(&self) -> Result<i64> {
-        Ok(
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq) - MIN(seq) + 1, 0) FROM share_events")
-                .fetch_one(&self.read)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT n FROM share_count")
+            .fetch_one(&self.read)
+            .await?)
     }
 
     /// Matching events, newest first, at most `limit` (+1 to tell truncation).
@@ -290,6 +292,10 @@ impl Store {
         .await?;
         let deleted = sqlx::query("DELETE FROM share_events WHERE at_ms < ?")
             .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE share_count SET n = MAX(n - ?, 0)")
+            .bind(deleted.rows_affected() as i64)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

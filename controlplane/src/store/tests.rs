@@ -97,6 +97,10 @@ async fn a_replayed_batch_inserts_nothing_twice() {
         0
     );
     assert_eq!(s.share_count().await.unwrap(), 1200);
+    // Replays consume sequence numbers; the count must not see them.
+    let one = [share("0190-new", 5_000, "btc", "accepted", None)];
+    assert_eq!(s.insert_shares("texas", "dp1", &one).await.unwrap(), 1);
+    assert_eq!(s.share_count().await.unwrap(), 1201);
 }
 
 #[tokio::test]

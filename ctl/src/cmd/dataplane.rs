@@ -1,6 +1,6 @@
 //! `ctl dataplane list`: the data planes known to the control plane, whether
-//! they are connected, when they were last seen and whether they run the
-//! site's current plan.
+//! they are connected, when they were last seen, whether they run the
+//! site's current plan, and their share event spool (waiting and lost).
 
 use clap::Subcommand;
 use switchyard_proto::v1::{DataPlaneInfo, ListDataPlanesRequest};
@@ -30,6 +30,10 @@ const COLUMNS: &[Column] = &[
     Column::machine("plan_current"),
     Column::time("last_seen", "LAST SEEN"),
     Column::new("connected", "CONNECTED"),
+    Column::new("miners", "MINERS"),
+    Column::new("spool_events", "SPOOLED"),
+    Column::machine("spool_bytes"),
+    Column::new("events_dropped", "LOST EVENTS"),
     Column::new("ack_error", "ACK ERROR"),
 ];
 
@@ -54,6 +58,10 @@ fn row(d: &DataPlaneInfo, now: i64) -> Vec<Cell> {
         Cell::Bool(d.acked_plan_version == d.site_plan_version),
         Cell::TimeAgo(d.last_seen_unix_ms, now),
         Cell::Bool(d.connected),
+        Cell::U64(u64::from(d.miners)),
+        Cell::U64(d.spool_events),
+        Cell::U64(d.spool_bytes),
+        Cell::U64(d.events_dropped),
         Cell::text(&d.ack_error),
     ]
 }

@@ -218,6 +218,10 @@ impl Admin for Fake {
                 site_plan_version: 7,
                 connected: true,
                 ack_error: String::new(),
+                miners: 12,
+                spool_events: 340,
+                spool_bytes: 65_536,
+                events_dropped: 0,
             }],
         }))
     }

@@ -54,6 +54,20 @@ pub fn apply_proxy(cfg: &mut Config, proxy: &Proxy) {
     c.buffer_decrease_interval = f64::from(d.buffer_decrease_interval);
 }
 
+/// The site's settings from a routing plan applied to a data plane that
+/// has its own config file: everything of the `proxy:` section except the
+/// listeners, whose addresses belong to the machine the data plane runs on.
+/// Returns the config to run with, or why the plan's settings were not used.
+pub fn apply_site_settings(cfg: &Config, proxy_yaml: &str) -> Result<Config, String> {
+    let proxy = switchyard_model::config::parse_proxy_yaml(proxy_yaml)
+        .map_err(|p| switchyard_model::problem::render(&p))?;
+    let mut out = cfg.clone();
+    apply_proxy(&mut out, &proxy);
+    out.listeners = cfg.listeners.clone();
+    out.validate().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
 fn join_host_port(host: &str, port: u16) -> String {
     if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]:{port}")
@@ -89,5 +103,24 @@ mod tests {
         assert_eq!(cfg.difficulty.buffer_start, 0.07);
         cfg.validate().expect("a valid data-plane config");
         assert_eq!(join_host_port("::", 3333), "[::]:3333");
+    }
+
+    #[test]
+    fn a_plan_sets_the_site_settings_but_not_the_listeners_of_this_machine() {
+        let mut cfg = Config::default();
+        cfg.controlplane.endpoint = Some("http://127.0.0.1:1".into());
+        cfg.controlplane.token = Some("t".into());
+        cfg.listeners.sha256 = Some(Listener {
+            bind: "127.0.0.1:0".into(),
+            max_connections: 10,
+        });
+        let yaml = "global:\n  miner_write_timeout: 7\nvalidation:\n  job_cache_size: 9\nsha256:\n  enabled: true\n  bind_port: 4444\n";
+        let out = apply_site_settings(&cfg, yaml).unwrap();
+        assert_eq!(out.listeners.sha256.as_ref().unwrap().bind, "127.0.0.1:0");
+        assert_eq!(out.limits.miner_write_timeout, 7.0);
+        assert_eq!(out.validation.job_cache_size, 9);
+
+        let err = apply_site_settings(&cfg, "global:\n  bogus: 1\n").unwrap_err();
+        assert!(err.contains("bogus"), "{err}");
     }
 }

@@ -299,6 +299,8 @@ impl Task {
     }
 
     async fn send_health(&self, client: &mut Client) -> Result<(), Failure> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let ev = self.shared.events.get().cloned();
         let report = {
             let mut h = self.shared.health();
             let n = h.results.len().min(MAX_RESULTS_PER_REPORT);
@@ -317,6 +319,9 @@ impl Task {
                 miners: h.miners,
                 miner_connections_total: h.connections_total,
                 miner_disconnections_total: h.disconnections_total,
+                spool_events: ev.as_ref().map_or(0, |e| e.spool_events.load(Relaxed)),
+                spool_bytes: ev.as_ref().map_or(0, |e| e.spool_bytes.load(Relaxed)),
+                events_dropped: ev.as_ref().map_or(0, |e| e.dropped()),
             }
         };
         if report.results.len() == MAX_RESULTS_PER_REPORT {

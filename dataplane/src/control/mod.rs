@@ -53,6 +53,8 @@ struct Shared {
     health_now: Notify,
     /// Cancelled when the task has ended.
     done: CancellationToken,
+    /// The share event pipeline's counters, for health reports.
+    events: std::sync::OnceLock<Arc<crate::events::EventStats>>,
 }
 
 #[derive(Default)]
@@ -152,6 +154,7 @@ pub async fn start(
         health: Mutex::new(Health::default()),
         health_now: Notify::new(),
         done: CancellationToken::new(),
+        events: std::sync::OnceLock::new(),
     });
     let task = client::Task {
         shared: shared.clone(),
@@ -232,7 +235,26 @@ impl ControlLink {
             .await
             .context("share batch: no answer from the control plane")?
             .map_err(|s| anyhow::anyhow!("share batch refused: {}: {}", s.code(), s.message()))?;
-        Ok(ack.into_inner().acked_ids)
+        let ack = ack.into_inner();
+        if !ack.rejected.is_empty() {
+            if let Some(stats) = self.shared.events.get() {
+                stats
+                    .dropped_invalid
+                    .fetch_add(ack.rejected.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            tracing::error!(
+                rejected = ack.rejected.len(),
+                first_id = %ack.rejected[0].id,
+                first_reason = %ack.rejected[0].reason,
+                "share events LOST: the control plane refused them as invalid"
+            );
+        }
+        Ok(ack.acked_ids)
+    }
+
+    /// The share event counters to put in health reports (spool size, losses).
+    pub fn attach_event_stats(&self, stats: Arc<crate::events::EventStats>) {
+        let _ = self.shared.events.set(stats);
     }
 
     /// Connect results and active pools: queued (bounded, oldest dropped

@@ -55,6 +55,8 @@ pub struct EventStats {
     pub dropped_closed: AtomicU64,
     /// Dropped because writing the spool failed (disk error).
     pub dropped_io: AtomicU64,
+    /// Refused by the control plane as invalid (acknowledged, not stored).
+    pub dropped_invalid: AtomicU64,
     /// Batches sent (including retries) and sends that failed or timed out.
     pub batches_sent: AtomicU64,
     pub send_errors: AtomicU64,
@@ -71,6 +73,7 @@ impl EventStats {
             + self.dropped_busy.load(Relaxed)
             + self.dropped_closed.load(Relaxed)
             + self.dropped_io.load(Relaxed)
+            + self.dropped_invalid.load(Relaxed)
     }
 }
 
