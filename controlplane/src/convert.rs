@@ -3,8 +3,8 @@
 use switchyard_model::plan::SitePlan;
 use switchyard_proto::v1 as pb;
 
-use crate::planner::PlannerSettings;
 use crate::grpc::Live;
+use crate::planner::PlannerSettings;
 use crate::store::{BreakerRow, DataPlaneRow, PoolRow, SiteRow};
 
 /// The data-plane view of a computed plan (version and time set by the caller).

@@ -204,7 +204,10 @@ async fn share_batches_are_idempotent_and_bad_events_are_named() {
         .unwrap()
         .into_inner();
     assert_eq!(ack.inserted, 1);
-    assert_eq!(ack.acked_ids, [good.as_str(), "not-a-uuid", wrong_id.as_str()]);
+    assert_eq!(
+        ack.acked_ids,
+        [good.as_str(), "not-a-uuid", wrong_id.as_str()]
+    );
     assert_eq!(ack.rejected.len(), 2, "{:?}", ack.rejected);
     assert_eq!(ack.rejected[0].id, "not-a-uuid");
     assert!(

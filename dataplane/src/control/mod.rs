@@ -238,9 +238,10 @@ impl ControlLink {
         let ack = ack.into_inner();
         if !ack.rejected.is_empty() {
             if let Some(stats) = self.shared.events.get() {
-                stats
-                    .dropped_invalid
-                    .fetch_add(ack.rejected.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                stats.dropped_invalid.fetch_add(
+                    ack.rejected.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
             }
             tracing::error!(
                 rejected = ack.rejected.len(),

@@ -1,8 +1,10 @@
 //! Sans-IO stratum: the JSON-RPC envelope, typed Stratum V1 messages and the
 //! SHA-256 share maths. No sockets, no clocks, no async: callers bring bytes.
 
+pub mod aleo;
 pub mod hexutil;
 pub mod jsonrpc;
+pub mod randomx;
 pub mod share;
 pub mod v1;
 
