@@ -72,6 +72,9 @@ struct DupKey {
 struct JobEntry {
     job: Arc<Job>,
     miner_difficulty: f64,
+    /// The miner's extranonce2 size when it got this job (a later
+    /// `mining.set_extranonce` applies to later jobs only).
+    extranonce2_size: usize,
     /// Set when the miner moved to another upstream: valid until then (grace).
     valid_until: Option<Instant>,
 }
@@ -432,6 +435,7 @@ impl Session {
         self.jobs.push_back(JobEntry {
             job: job.clone(),
             miner_difficulty,
+            extranonce2_size: self.m,
             valid_until: None,
         });
         self.out.extend_from_slice(&line);

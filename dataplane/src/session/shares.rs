@@ -144,7 +144,7 @@ impl Session {
         };
         let view = MinerView {
             prefix: &prefix,
-            extranonce2_size: self.m,
+            extranonce2_size: entry.extranonce2_size,
             version_mask: self.miner_mask,
             difficulty: miner_difficulty,
             ntime_max_future: self.ctx.config.validation.ntime_max_future,
