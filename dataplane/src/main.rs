@@ -71,7 +71,11 @@ fn main() -> ExitCode {
             let level = log_level.unwrap_or_else(|| cfg.logging.level.clone());
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-            tracing_subscriber::fmt().with_env_filter(filter).init();
+            // Logs on stderr: stdout carries the listening line for scripts.
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .init();
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {
@@ -87,6 +91,10 @@ fn main() -> ExitCode {
                         return ExitCode::FAILURE;
                     }
                 };
+                // On stdout for whoever started it (scripts, tests with port 0).
+                if let Some(a) = dp.sha256_addr() {
+                    println!("dataplane listening for sha256 miners on {a}");
+                }
                 wait_for_signal().await;
                 tracing::info!("shutting down");
                 dp.shutdown(Duration::from_secs(5)).await;

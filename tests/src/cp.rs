@@ -1,9 +1,8 @@
-//! End-to-end harness for the real `controlplane` and `ctl` binaries.
+//! End-to-end harness for the real `controlplane`, `dataplane` and `ctl` binaries.
 //!
 //! - [`bin`] finds a binary in `target/<profile>/` (the directory above the
 //!   test executable's `deps/`). Once per test process it first runs
-//!   `$CARGO build -p switchyard-ctl --bin ctl -p switchyard-controlplane
-//!   --bin controlplane` (same profile, same target dir) so the tests never
+//!   `$CARGO build` of the three binaries (same profile, same target dir) so the tests never
 //!   run a stale or missing binary: `cargo test -p switchyard-tests` does not
 //!   build other packages' binaries by itself. When cargo is fresh this is a
 //!   no-op of about a second. Set `SWITCHYARD_TESTS_NO_BUILD=1` to skip it
@@ -84,6 +83,10 @@ fn build_binaries(dir: &Path) -> Result<(), String> {
         "switchyard-controlplane",
         "--bin",
         "controlplane",
+        "-p",
+        "switchyard-dataplane",
+        "--bin",
+        "dataplane",
     ]);
     match dir.file_name().and_then(OsStr::to_str) {
         Some("debug") | None => {}
@@ -99,20 +102,20 @@ fn build_binaries(dir: &Path) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "cargo build of ctl and controlplane failed ({}):\n{}",
+            "cargo build of ctl, controlplane and dataplane failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         ))
     }
 }
 
-/// The path of the `ctl` or `controlplane` binary, built once per test
+/// The path of the `ctl`, `controlplane` or `dataplane` binary, built once per test
 /// process (see the module docs).
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let dir = profile_dir();
-        let missing = ["ctl", "controlplane"]
+        let missing = ["ctl", "controlplane", "dataplane"]
             .iter()
             .any(|b| !dir.join(b).is_file());
         if missing || std::env::var_os("SWITCHYARD_TESTS_NO_BUILD").is_none() {
@@ -341,6 +344,12 @@ impl ControlPlane {
 
     /// `yaml` as the config, `TZ=tz` for the child.
     pub async fn start_with(yaml: &str, tz: &str) -> ControlPlane {
+        Self::start_with_env(yaml, tz, &[]).await
+    }
+
+    /// As [`ControlPlane::start_with`], with more environment for the child
+    /// (e.g. `SWITCHYARD_CLOCK_OFFSET_MS`).
+    pub async fn start_with_env(yaml: &str, tz: &str, envs: &[(&str, &str)]) -> ControlPlane {
         let dir = tempfile::tempdir().expect("tempdir");
         let config = dir.path().join("config.yaml");
         std::fs::write(&config, yaml).expect("write config");
@@ -369,6 +378,7 @@ impl ControlPlane {
             cmd.env_remove(k);
         }
         cmd.env("TZ", tz);
+        cmd.envs(envs.iter().copied());
         let mut child = cmd.spawn().expect("spawn controlplane");
         let pid = child.id().expect("controlplane pid") as i32;
         let mut lines = BufReader::new(child.stdout.take().expect("stdout pipe")).lines();

@@ -1,0 +1,174 @@
+//! The real binaries end to end: a `controlplane` and a `dataplane` process
+//! whose clocks are both shifted by `SWITCHYARD_CLOCK_OFFSET_MS` so that a
+//! schedule boundary (12:00 UTC) is seconds ahead. The data plane switches
+//! the miner at the instant; then it is restarted (SIGTERM, same state
+//! directory) and comes back as the same data plane on the same plan; the
+//! miner reconnects and mines on. Every share the miner was answered is in
+//! the control plane's history exactly once, counted for the right pool, and
+//! `ctl dataplane list` shows one data plane running the site's plan.
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use switchyard_tests::cp::{ControlPlane, bin};
+use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const T: Duration = Duration::from_secs(60);
+
+/// Starts the `dataplane` binary on `config`; returns it and its miners' address.
+async fn dataplane(config: &std::path::Path, offset: &str) -> (Child, SocketAddr) {
+    let mut child = Command::new(bin("dataplane"))
+        .args(["start", "--foreground", "--config"])
+        .arg(config)
+        .env("SWITCHYARD_CLOCK_OFFSET_MS", offset)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn dataplane");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(T, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(a) = line.strip_prefix("dataplane listening for sha256 miners on ") {
+                return a.trim().parse().unwrap();
+            }
+        }
+        panic!("the dataplane exited before listening");
+    })
+    .await
+    .expect("the dataplane listens");
+    (child, addr)
+}
+
+async fn stop(child: &mut Child) {
+    let pid = child.id().unwrap() as i32;
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(pid).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = tokio::time::timeout(T, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+}
+
+#[tokio::test]
+async fn a_switch_and_a_data_plane_restart_with_the_real_binaries() {
+    // Build (if needed) before the clock starts running towards noon.
+    bin("dataplane");
+    // Both child processes (and this one) see 11:59:53 UTC about now.
+    let start = Utc.with_ymd_and_hms(2026, 11, 23, 11, 59, 53).unwrap();
+    let offset_ms = (start - Utc::now()).num_milliseconds();
+    assert!(switchyard_dataplane::clock::set_offset_ms(offset_ms));
+    let offset = offset_ms.to_string();
+    let noon = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
+
+    let a = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let b = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let yaml = format!(
+        r#"
+controlplane: {{ timezone: "UTC", grace_period: 20, switch_lead: 2 }}
+servers:
+  sha256:
+    - {{ name: btc, host: "127.0.0.1", port: {}, username: "farm.btc", password: "x", start: "00:00", end: "12:00" }}
+    - {{ name: bch, host: "127.0.0.1", port: {}, username: "farm.bch", password: "x", start: "12:00", end: "24:00" }}
+"#,
+        a.addr().port(),
+        b.addr().port()
+    );
+    let mut cp = ControlPlane::start_with_env(
+        &yaml,
+        "UTC",
+        &[("SWITCHYARD_CLOCK_OFFSET_MS", offset.as_str())],
+    )
+    .await;
+    let token_file = switchyard_controlplane::site_token_file(&cp.path("switchyard.db"), "default");
+    let dp_config = cp.write(
+        "dp.yaml",
+        &format!(
+            "controlplane:\n  endpoint: \"{}\"\n  token_file: \"{}\"\n  state_dir: \"{}\"\nlisteners:\n  sha256: {{ bind: \"127.0.0.1:0\" }}\nlimits:\n  allow: [\"127.0.0.0/8\"]\n",
+            cp.endpoint,
+            token_file.display(),
+            cp.path("dp-state").display()
+        ),
+    );
+    let (mut dp, addr) = dataplane(&dp_config, &offset).await;
+
+    let mut m = ScriptedMiner::ready(addr, "cgminer", "farm.rig1")
+        .await
+        .unwrap();
+    let mut answered_ok = 0;
+    let share = m.find_share().await.unwrap();
+    assert!(m.submit(&share).await.unwrap().is_ok());
+    answered_ok += 1;
+    a.wait_for_accepted(1, T).await.unwrap();
+
+    // The switch, at the instant by the shifted clock of both processes.
+    let old = m.latest_job.clone().unwrap();
+    let new = m.wait_for_new_job(&old).await.unwrap();
+    let at = switchyard_dataplane::clock::now();
+    assert!(new.clean_jobs);
+    assert!(at >= noon, "not before the instant: {at}");
+    assert!(at < noon + chrono::Duration::seconds(3), "on time: {at}");
+    let share = m.find_share().await.unwrap();
+    assert!(m.submit(&share).await.unwrap().is_ok());
+    answered_ok += 1;
+    b.wait_for_accepted(1, T).await.unwrap();
+
+    // A restart: the same data plane (its id from the state directory)
+    // comes back on the new pool; the miner reconnects and mines on.
+    stop(&mut dp).await;
+    m.expect_closed(T).await.unwrap();
+    let (mut dp, addr) = dataplane(&dp_config, &offset).await;
+    let mut m = ScriptedMiner::ready(addr, "cgminer", "farm.rig1")
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let share = m.find_share().await.unwrap();
+        assert!(m.submit(&share).await.unwrap().is_ok());
+        answered_ok += 1;
+    }
+    b.wait_for_accepted(4, T).await.unwrap();
+    assert_eq!(a.accepted(), 1);
+
+    // Every answered share is stored exactly once, for the right pool.
+    let deadline = tokio::time::Instant::now() + T;
+    let stats = loop {
+        let out = cp.ctl(&["-o", "json", "stats", "--since", "30d"]).await;
+        let v = out.json();
+        let count = |pool: &str| {
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["pool"] == pool)
+                .map_or(0, |p| p["accepted"].as_u64().unwrap_or(0))
+        };
+        let got = (count("btc"), count("bch"));
+        if got.0 + got.1 >= answered_ok {
+            break got;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "shares stored: {got:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(stats, (1, 4), "every share once, for its pool");
+
+    let out = cp.ctl(&["-o", "json", "dataplane", "list"]).await;
+    let list = out.json();
+    let dps = list.as_array().expect("a list");
+    assert_eq!(dps.len(), 1, "the restarted data plane kept its id: {list}");
+    assert_eq!(dps[0]["plan_current"], true, "{list}");
+    assert_eq!(dps[0]["events_dropped"], 0, "{list}");
+
+    stop(&mut dp).await;
+    cp.stop().await;
+}
