@@ -249,6 +249,12 @@ impl ControlPlane {
         &self.ctx.store
     }
 
+    /// The quarter-hour report as it would be logged now (every site and
+    /// algorithm).
+    pub async fn report(&self) -> anyhow::Result<Vec<report::Report>> {
+        Ok(report::gather(&self.ctx, clock::now()).await?)
+    }
+
     /// Stops serving, logs the final report and closes the database.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);

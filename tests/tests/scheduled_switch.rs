@@ -119,6 +119,26 @@ async fn a_scheduled_switch_happens_at_the_instant_with_no_share_refused() {
         "{rows:?}"
     );
 
+    // The quarter-hour report says the same as the pools, per pool.
+    let reports = cp.report().await.unwrap();
+    let r = reports
+        .iter()
+        .find(|r| r.site == "default" && r.algorithm == "sha256")
+        .expect("a report for the default site");
+    let lines = |pool: &str| {
+        let v = r.servers.iter().find(|v| v.name == pool).unwrap();
+        (v.accepted, v.rejected, v.active)
+    };
+    assert_eq!(lines("btc"), (a.accepted() as u64, 0, false), "{r:?}");
+    assert_eq!(lines("bch"), (b.accepted() as u64, 0, true), "{r:?}");
+    assert_eq!(r.active.as_ref().map(|(n, _)| n.as_str()), Some("bch"));
+    assert!(r.last_switch.is_some(), "{r:?}");
+    let text = switchyard_controlplane::report::render(r);
+    assert!(
+        text.contains("Shares: 2 accepted / 0 rejected") && text.contains("Active server: bch"),
+        "{text}"
+    );
+
     // The data plane acknowledged the plan it runs.
     let dps = cp.store().dataplanes(None).await.unwrap();
     assert_eq!(dps.len(), 1);
