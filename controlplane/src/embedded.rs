@@ -43,19 +43,7 @@ pub async fn start(
     let mut cfg = Config::default();
     seed::apply_proxy(&mut cfg, &proxy);
     cfg.upstream.grace_period = f64::from(import.controlplane.grace_period);
-    let addr = cp.addr();
-    let host = if addr.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        addr.ip().to_string()
-    };
-    let scheme = if import.controlplane.tls_cert.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    cfg.controlplane.endpoint = Some(format!("{scheme}://{host}:{}", addr.port()));
-    cfg.controlplane.ca_file = import.controlplane.tls_cert.clone();
+    cfg.controlplane.endpoint = Some(cp.internal_endpoint());
     cfg.controlplane.token = Some(cp.internal_site_token(site_name).await?);
     cfg.controlplane.state_dir = state_dir(database).display().to_string();
     let dp = DataPlane::start(cfg).await?;

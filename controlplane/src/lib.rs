@@ -48,6 +48,8 @@ pub struct Options {
 /// A running control plane.
 pub struct ControlPlane {
     addr: SocketAddr,
+    /// The embedded data plane's plaintext loopback port (TLS mode only).
+    internal_addr: Option<SocketAddr>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     ctx: Arc<Ctx>,
@@ -216,16 +218,67 @@ impl ControlPlane {
                 tracing::error!(error = %e, "gRPC server failed");
             }
         })];
+        // With TLS, the embedded data plane gets a plaintext loopback port of
+        // its own (only in-process tokens accepted there): the operator's
+        // certificate may name a host other than 127.0.0.1 and be signed by a
+        // CA the process does not have.
+        let internal_addr = if opts.tls.is_some() {
+            let l = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)).await?;
+            let a = l.local_addr()?;
+            let c = ctx.clone();
+            let svc = DataPlaneServer::with_interceptor(
+                grpc::dataplane::DataPlaneService::new(ctx.clone()),
+                move |req| {
+                    grpc::check_internal(&req, &c)?;
+                    Ok(req)
+                },
+            );
+            let mut srx = rx.clone();
+            let server = tonic::transport::Server::builder()
+                .tcp_nodelay(true)
+                .add_service(svc)
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(l),
+                    async move {
+                        let _ = srx.wait_for(|v| *v).await;
+                    },
+                );
+            tasks.push(tokio::spawn(async move {
+                if let Err(e) = server.await {
+                    tracing::error!(error = %e, "internal gRPC server failed");
+                }
+            }));
+            Some(a)
+        } else {
+            None
+        };
         tasks.push(tokio::spawn(planner.clone().run(rx.clone())));
         tasks.push(tokio::spawn(report::run(ctx.clone(), rx.clone())));
         tasks.push(tokio::spawn(retention(store, cp.share_retention_days, rx)));
         tracing::info!(%addr, tls = opts.tls.is_some(), database = %opts.database.display(), "control plane listening");
         Ok(ControlPlane {
             addr,
+            internal_addr,
             shutdown,
             tasks,
             ctx,
         })
+    }
+
+    /// Where an in-process data plane connects: plaintext on loopback (with
+    /// TLS on, a port of its own that accepts only in-process tokens).
+    pub fn internal_endpoint(&self) -> String {
+        match self.internal_addr {
+            Some(a) => format!("http://{a}"),
+            None => {
+                let host = if self.addr.ip().is_unspecified() {
+                    "127.0.0.1".to_string()
+                } else {
+                    self.addr.ip().to_string()
+                };
+                format!("http://{host}:{}", self.addr.port())
+            }
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {

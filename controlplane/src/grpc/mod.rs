@@ -102,6 +102,23 @@ pub fn check_admin(req: &Request<()>, admin_hash: &str) -> Result<(), Status> {
     }
 }
 
+/// Accepts only in-process tokens (the embedded data plane's own port).
+pub fn check_internal(req: &Request<()>, ctx: &Ctx) -> Result<(), Status> {
+    let hash = hash_token(bearer(req)?);
+    let known = ctx
+        .internal_tokens
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains_key(&hash);
+    if known {
+        Ok(())
+    } else {
+        Err(Status::unauthenticated(
+            "this port is for the control plane's own data plane",
+        ))
+    }
+}
+
 /// The site whose token the request carries.
 pub async fn site_of<T>(ctx: &Ctx, req: &Request<T>) -> Result<SiteRow, Status> {
     let token = bearer(req)?;
