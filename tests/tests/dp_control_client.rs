@@ -270,6 +270,31 @@ async fn shares_round_trip_and_connect_failures_open_the_breaker() {
     assert_eq!(l.report_shares(events).await.unwrap(), ids);
     assert_eq!(cp.store().share_count().await.unwrap(), 3);
 
+    // An invalid event is refused alone, acknowledged and counted as lost.
+    let stats = Arc::new(switchyard_dataplane::events::EventStats::default());
+    stats
+        .dropped_full
+        .store(7, std::sync::atomic::Ordering::Relaxed);
+    stats
+        .spool_events
+        .store(42, std::sync::atomic::Ordering::Relaxed);
+    stats
+        .spool_bytes
+        .store(4096, std::sync::atomic::Ordering::Relaxed);
+    l.attach_event_stats(stats.clone());
+    let good = event(&uuid::Uuid::now_v7().to_string());
+    let mut bad = event(&uuid::Uuid::now_v7().to_string());
+    bad.local_verdict = "maybe".into();
+    let both = vec![good.id.clone(), bad.id.clone()];
+    assert_eq!(l.report_shares(vec![good, bad]).await.unwrap(), both);
+    assert_eq!(cp.store().share_count().await.unwrap(), 4);
+    assert_eq!(
+        stats
+            .dropped_invalid
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+
     l.set_status(vec![("sha256".into(), "btc".into())], 2, 5, 3);
     for _ in 0..5 {
         l.report_connect("sha256", "btc", false, "connection refused");
@@ -287,6 +312,30 @@ async fn shares_round_trip_and_connect_failures_open_the_breaker() {
         .unwrap();
     assert_ne!(sha.current_pool, "btc");
     assert_eq!(l.connect_results_dropped(), 0);
+
+    // The health report carried the spool and the losses: ctl shows them.
+    let ch = tonic::transport::Channel::from_shared(format!("http://{}", cp.addr()))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut req = tonic::Request::new(pb::ListDataPlanesRequest::default());
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", token(dir.path(), "admin"))
+            .parse()
+            .unwrap(),
+    );
+    let list = AdminClient::new(ch)
+        .list_data_planes(req)
+        .await
+        .unwrap()
+        .into_inner();
+    let d = &list.dataplanes[0];
+    assert_eq!(
+        (d.miners, d.spool_events, d.spool_bytes, d.events_dropped),
+        (2, 42, 4096, 8)
+    );
     stop.cancel();
     cp.shutdown().await;
 }
