@@ -1,0 +1,500 @@
+//! The ALEO scripted pool's bookkeeping and answers in the configured
+//! dialect: subscribe, authorize, submit (accepted unless duplicate, unknown,
+//! stale or unauthorized), difficulty / target and job pushes, and protocol
+//! violations. No I/O: each line turns into lines to write, decided under
+//! the state lock.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use serde_json::{Value, json};
+use switchyard_stratum::aleo::{
+    Aleo3Notify, ClientMethod, Dialect, IceRiverNotify, Notify, ServerMethod, ShareKey, Submit,
+    Subscribe, SubscribeResult, difficulty_to_target, ok_response, reject_response,
+};
+use switchyard_stratum::{Message, Request, Response, codes};
+use tokio::sync::mpsc;
+
+use super::{AleoPoolConfig, RejectBundle};
+use crate::lines::show;
+use crate::pool::Fault;
+use crate::scripted_io::server::{ConnCmd, Reply, Served};
+
+/// One connection the pool accepted, as the pool sees it.
+#[derive(Debug, Clone)]
+pub struct AleoConnection {
+    /// Index in accept order, from 0.
+    pub id: usize,
+    pub peer: SocketAddr,
+    pub open: bool,
+    /// Accepted and closed at once by `Fault::RefuseConnections`.
+    pub refused: bool,
+    /// The last `mining.subscribe` (agent, protocol, session).
+    pub subscribe: Option<Subscribe>,
+    pub subscribed: bool,
+    /// Session id (AleoStratum3) / subscription id (IceRiver) it was given.
+    pub session_id: String,
+    /// IceRiver extranonce1 it was given (4 bytes).
+    pub extranonce1: Vec<u8>,
+    pub authorized: Vec<String>,
+    /// Ids of the jobs sent to it, in order.
+    pub job_ids: Vec<String>,
+    /// Jobs sent and not dropped by a clean notify.
+    pub(crate) valid: HashSet<String>,
+    pub(crate) tx: mpsc::UnboundedSender<ConnCmd>,
+}
+
+/// The pool's verdict on a share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AleoVerdict {
+    Accepted,
+    /// (job_id, counter, nonce) was submitted before (on any connection).
+    Duplicate,
+    /// The job was never sent to this connection.
+    UnknownJob,
+    /// The job was dropped by a clean notify.
+    StaleJob,
+    /// Worker (AleoStratum3) or connection (IceRiver) not authorized.
+    Unauthorized,
+    /// `Fault::RejectAll`.
+    Rejected(String),
+}
+
+impl AleoVerdict {
+    pub fn is_accepted(&self) -> bool {
+        *self == AleoVerdict::Accepted
+    }
+
+    /// Stratum code and reason as this dialect's pools word them.
+    pub fn code_and_reason(&self, dialect: Dialect) -> (i64, String) {
+        let ice = dialect == Dialect::IceRiver;
+        let pick = |a: &str, i: &str| if ice { i.to_owned() } else { a.to_owned() };
+        match self {
+            AleoVerdict::Accepted => (0, "OK".into()),
+            AleoVerdict::Duplicate => (codes::DUPLICATE, pick("Duplicate share", "duplicate")),
+            AleoVerdict::UnknownJob => {
+                (codes::JOB_NOT_FOUND, pick("Job not found", "unknown-work"))
+            }
+            AleoVerdict::StaleJob => (codes::JOB_NOT_FOUND, pick("Stale job", "stale")),
+            AleoVerdict::Unauthorized => (
+                codes::UNAUTHORIZED,
+                pick("Unauthorized worker", "unauthorized"),
+            ),
+            AleoVerdict::Rejected(r) => (codes::OTHER, r.clone()),
+        }
+    }
+}
+
+/// One `mining.submit` and the pool's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AleoShare {
+    pub conn: usize,
+    /// AleoStratum3: the submit's worker; IceRiver: the connection's first
+    /// authorized worker.
+    pub worker: Option<String>,
+    pub job_id: String,
+    pub key: ShareKey,
+    /// The submit as received.
+    pub submit: Submit,
+    pub verdict: AleoVerdict,
+}
+
+impl AleoShare {
+    pub fn accepted(&self) -> bool {
+        self.verdict.is_accepted()
+    }
+}
+
+/// Everything the pool knows; tests read it through the handle.
+#[derive(Debug)]
+pub struct AleoPoolState {
+    pub config: AleoPoolConfig,
+    pub connections: Vec<AleoConnection>,
+    pub shares: Vec<AleoShare>,
+    pub accepted: usize,
+    pub rejected: usize,
+    /// Every request received, with its connection id.
+    pub requests: Vec<(usize, Request)>,
+    /// Lines that were not JSON-RPC, with their connection id.
+    pub bad_lines: Vec<(usize, String)>,
+    /// What an ALEO pool does not speak, with the connection id.
+    pub violations: Vec<(usize, String)>,
+    pub fault: Fault,
+    pub listening: bool,
+    pub difficulty: u64,
+    /// The job sent to connections that authorize from now on.
+    pub current_job: Notify,
+    pub(crate) seq: u64,
+    pub(crate) height: u64,
+    pub(crate) seen: HashSet<ShareKey>,
+}
+
+fn random_hex(bytes: usize) -> String {
+    hex::encode(
+        (0..bytes)
+            .map(|_| rand::random::<u8>())
+            .collect::<Vec<u8>>(),
+    )
+}
+
+impl AleoPoolState {
+    pub(crate) fn new(config: AleoPoolConfig) -> Self {
+        let mut state = AleoPoolState {
+            difficulty: config.difficulty,
+            height: config.height,
+            config,
+            connections: Vec::new(),
+            shares: Vec::new(),
+            accepted: 0,
+            rejected: 0,
+            requests: Vec::new(),
+            bad_lines: Vec::new(),
+            violations: Vec::new(),
+            fault: Fault::None,
+            listening: true,
+            current_job: Notify::IceRiver(IceRiverNotify {
+                job_id: String::new(),
+                height: 0,
+                target: 1,
+                block_header_root: String::new(),
+                hashed_beacons_root: String::new(),
+                clean: Value::Bool(true),
+                extra: Vec::new(),
+            }),
+            seq: 0,
+            seen: HashSet::new(),
+        };
+        state.current_job = state.build_job(true);
+        state
+    }
+
+    fn dialect(&self) -> Dialect {
+        self.config.dialect
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.connections.iter().filter(|c| c.open).count()
+    }
+
+    pub fn authorized_users(&self) -> Vec<String> {
+        self.connections
+            .iter()
+            .flat_map(|c| c.authorized.iter().cloned())
+            .collect()
+    }
+
+    /// The next job in the configured dialect (advances seq and height).
+    fn build_job(&mut self, clean: bool) -> Notify {
+        self.seq += 1;
+        self.height += 1;
+        let job_id = format!("{}{}", self.config.job_id_prefix, self.seq);
+        match self.dialect() {
+            Dialect::AleoStratum3 => Notify::AleoStratum3(Aleo3Notify {
+                job_id,
+                epoch_hash: random_hex(32),
+                address: Some(self.config.pool_address.clone()),
+                clean: Value::Bool(clean),
+                extra: Vec::new(),
+            }),
+            Dialect::IceRiver => Notify::IceRiver(IceRiverNotify {
+                job_id,
+                height: self.height,
+                target: difficulty_to_target(self.difficulty),
+                block_header_root: format!("ab1{}", random_hex(29)),
+                hashed_beacons_root: format!("ab1{}", random_hex(29)),
+                clean: Value::Bool(clean),
+                extra: Vec::new(),
+            }),
+        }
+    }
+
+    /// Records `job` as sent to `conn` and returns its line.
+    fn give_job(&mut self, conn: usize, job: &Notify) -> Vec<u8> {
+        let c = &mut self.connections[conn];
+        if job.clean_jobs() {
+            c.valid.clear();
+        }
+        c.valid.insert(job.job_id().to_owned());
+        c.job_ids.push(job.job_id().to_owned());
+        job.to_notification().to_line()
+    }
+
+    /// Makes a new job and sends it to every open, authorized connection,
+    /// except that `bundled_for`'s line is returned instead of queued.
+    pub(crate) fn push_job(
+        &mut self,
+        clean: bool,
+        bundled_for: Option<usize>,
+    ) -> (Notify, Option<Vec<u8>>) {
+        let job = self.build_job(clean);
+        self.current_job = job.clone();
+        let mut bundled = None;
+        for conn in 0..self.connections.len() {
+            let c = &self.connections[conn];
+            if !c.open || c.authorized.is_empty() {
+                continue;
+            }
+            let line = self.give_job(conn, &job);
+            if bundled_for == Some(conn) {
+                bundled = Some(line);
+            } else {
+                let _ = self.connections[conn].tx.send(ConnCmd::Line(line));
+            }
+        }
+        (job, bundled)
+    }
+
+    /// `mining.set_target` / `mining.set_difficulty`, when configured.
+    fn difficulty_line(&self) -> Option<Vec<u8>> {
+        if !self.config.send_difficulty {
+            return None;
+        }
+        let method = match self.dialect() {
+            Dialect::AleoStratum3 => ServerMethod::SetTarget(self.difficulty),
+            Dialect::IceRiver => ServerMethod::SetDifficulty(self.difficulty as f64),
+        };
+        Some(method.to_notification(self.dialect()).to_line())
+    }
+
+    pub(crate) fn set_difficulty(&mut self, difficulty: u64) {
+        self.difficulty = difficulty;
+        if let Some(line) = self.difficulty_line() {
+            for c in self.connections.iter().filter(|c| c.open) {
+                if !c.authorized.is_empty() {
+                    let _ = c.tx.send(ConnCmd::Line(line.clone()));
+                }
+            }
+        }
+        if self.dialect() == Dialect::IceRiver {
+            self.push_job(false, None);
+        }
+    }
+
+    /// An error answer to a non-submit request in this dialect's shape.
+    fn error(&self, id: &Value, code: i64, message: &str) -> Response {
+        match self.dialect() {
+            Dialect::AleoStratum3 => {
+                reject_response(Dialect::AleoStratum3, id.clone(), code, message)
+            }
+            Dialect::IceRiver => Response::error(id.clone(), code, message),
+        }
+    }
+
+    fn violation(&mut self, conn: usize, what: String) {
+        tracing::warn!(conn, %what, "scripted ALEO pool: protocol violation");
+        self.violations.push((conn, what));
+    }
+
+    fn handle_request(&mut self, conn: usize, req: Request, reply: &mut Reply) {
+        self.requests.push((conn, req.clone()));
+        let id = req.id.clone();
+        let method = match ClientMethod::from_request(&req, Some(self.dialect())) {
+            Ok(m) => m,
+            Err(e) => {
+                let answer = self.error(&id, codes::OTHER, &e.to_string());
+                return answer_to(reply, &id, answer.to_line());
+            }
+        };
+        match method {
+            ClientMethod::Subscribe(s) => self.subscribe(conn, s, &id, reply),
+            ClientMethod::Authorize { user, .. } => self.authorize(conn, user, &id, reply),
+            ClientMethod::Submit(s) => self.submit(conn, s, &id, reply),
+            ClientMethod::Unknown { method, params } => {
+                self.violation(conn, format!("{method} {params}"));
+                if method == "mining.configure" && self.config.close_on_configure {
+                    reply.close = true;
+                }
+                let text = format!("Unsupported method {method}");
+                let answer = self.error(&id, codes::OTHER, &text);
+                answer_to(reply, &id, answer.to_line());
+            }
+        }
+    }
+
+    fn subscribe(&mut self, conn: usize, s: Subscribe, id: &Value, reply: &mut Reply) {
+        let dialect = self.dialect();
+        if s.dialect() != dialect {
+            self.violation(
+                conn,
+                format!("{} subscribe to a {dialect} pool", s.dialect()),
+            );
+            if dialect == Dialect::AleoStratum3 {
+                let answer = self.error(id, codes::OTHER, "Unsupported protocol");
+                return answer_to(reply, id, answer.to_line());
+            }
+        }
+        let pool_address = self.config.pool_address.clone();
+        let server_nonce = self.config.server_nonce.clone();
+        let e2size = self.config.extranonce2_size;
+        let c = &mut self.connections[conn];
+        c.subscribe = Some(s);
+        c.subscribed = true;
+        let result = match dialect {
+            Dialect::AleoStratum3 => SubscribeResult::AleoStratum3 {
+                session_id: Some(c.session_id.clone()),
+                server_nonce,
+                pool_address,
+                extra: Vec::new(),
+            },
+            Dialect::IceRiver => SubscribeResult::IceRiver {
+                subscriptions: json!([["mining.notify", c.session_id]]),
+                extranonce1: c.extranonce1.clone(),
+                extranonce2_size: e2size,
+                extra: Vec::new(),
+            },
+        };
+        answer_to(reply, id, result.to_response(id.clone()).to_line());
+        if self.fault == Fault::CloseAfterSubscribe {
+            reply.close = true;
+        }
+    }
+
+    fn authorize(&mut self, conn: usize, user: String, id: &Value, reply: &mut Reply) {
+        if self.fault == Fault::Unauthorized {
+            let mut answer = self.error(id, codes::UNAUTHORIZED, "Unauthorized worker");
+            answer.result = Value::Bool(false);
+            return answer_to(reply, id, answer.to_line());
+        }
+        let first = self.connections[conn].authorized.is_empty();
+        self.connections[conn].authorized.push(user);
+        let answer = ok_response(self.dialect(), id.clone(), Value::Bool(true));
+        answer_to(reply, id, answer.to_line());
+        if first {
+            reply.lines.extend(self.difficulty_line());
+            let mut job = self.current_job.clone();
+            set_clean(&mut job);
+            let line = self.give_job(conn, &job);
+            reply.lines.push(line);
+        }
+    }
+
+    fn submit(&mut self, conn: usize, s: Submit, id: &Value, reply: &mut Reply) {
+        let c = &self.connections[conn];
+        let worker = match &s {
+            Submit::AleoStratum3(a) => Some(a.worker.clone()),
+            Submit::IceRiver(_) => c.authorized.first().cloned(),
+        };
+        let key = s.share_key();
+        let verdict = if let Fault::RejectAll(reason) = &self.fault {
+            AleoVerdict::Rejected(reason.clone())
+        } else if self.config.require_authorized
+            && !worker.as_ref().is_some_and(|w| c.authorized.contains(w))
+        {
+            AleoVerdict::Unauthorized
+        } else if c.valid.contains(s.job_id()) {
+            if self.seen.insert(key.clone()) {
+                AleoVerdict::Accepted
+            } else {
+                AleoVerdict::Duplicate
+            }
+        } else if c.job_ids.iter().any(|j| j == s.job_id()) {
+            AleoVerdict::StaleJob
+        } else {
+            AleoVerdict::UnknownJob
+        };
+        let dialect = self.dialect();
+        let answer = if verdict.is_accepted() {
+            self.accepted += 1;
+            ok_response(dialect, id.clone(), Value::Bool(true))
+        } else {
+            self.rejected += 1;
+            let (code, reason) = verdict.code_and_reason(dialect);
+            reject_response(dialect, id.clone(), code, &reason)
+        };
+        self.shares.push(AleoShare {
+            conn,
+            worker,
+            job_id: s.job_id().to_owned(),
+            key,
+            submit: s,
+            verdict: verdict.clone(),
+        });
+        let bundle = self.config.bundle_job_with_reject;
+        let job_line = if verdict.is_accepted() || bundle == RejectBundle::None {
+            None
+        } else {
+            self.push_job(false, Some(conn)).1
+        };
+        if bundle == RejectBundle::JobBefore {
+            reply.lines.extend(job_line.clone());
+        }
+        answer_to(reply, id, answer.to_line());
+        if bundle == RejectBundle::JobAfter {
+            reply.lines.extend(job_line);
+        }
+    }
+}
+
+/// Marks a job clean (the first job a connection gets).
+fn set_clean(job: &mut Notify) {
+    match job {
+        Notify::AleoStratum3(n) => n.clean = Value::Bool(true),
+        Notify::IceRiver(n) => n.clean = Value::Bool(true),
+    }
+}
+
+/// Queues an answer; a request with a `null` id is a notification and gets none.
+fn answer_to(reply: &mut Reply, id: &Value, line: Vec<u8>) {
+    if !id.is_null() {
+        reply.lines.push(line);
+    }
+}
+
+impl Served for AleoPoolState {
+    fn accept(&mut self, peer: SocketAddr, tx: mpsc::UnboundedSender<ConnCmd>) -> (usize, bool) {
+        let id = self.connections.len();
+        let refused = self.fault == Fault::RefuseConnections;
+        self.connections.push(AleoConnection {
+            id,
+            peer,
+            open: !refused,
+            refused,
+            subscribe: None,
+            subscribed: false,
+            session_id: format!("{:08x}", 0x5e55_0000u32 + id as u32),
+            extranonce1: (0xa1e0_0000u32 + id as u32).to_be_bytes().to_vec(),
+            authorized: Vec::new(),
+            job_ids: Vec::new(),
+            valid: HashSet::new(),
+            tx,
+        });
+        (id, refused)
+    }
+
+    fn on_line(&mut self, conn: usize, line: &[u8]) -> Reply {
+        let mut reply = Reply {
+            delay: match &self.fault {
+                Fault::SlowAnswers(d) => Some(*d),
+                _ => None,
+            },
+            ..Reply::default()
+        };
+        match Message::parse(line) {
+            Ok(Message::Request(req)) => self.handle_request(conn, req, &mut reply),
+            // Answers to requests the pool never sends: nothing to do.
+            Ok(Message::Response(_)) => {}
+            Err(e) => {
+                self.bad_lines.push((conn, format!("{e}: {}", show(line))));
+                let answer = self.error(&Value::Null, codes::OTHER, "Parse error");
+                reply.lines.push(answer.to_line());
+            }
+        }
+        reply
+    }
+
+    fn stalled(&self) -> bool {
+        self.fault == Fault::Stall
+    }
+
+    fn on_close(&mut self, conn: usize) {
+        self.connections[conn].open = false;
+    }
+
+    fn on_stop_listening(&mut self) {
+        self.listening = false;
+    }
+
+    fn is_idle(&self) -> bool {
+        !self.listening && self.open_connections() == 0
+    }
+}
