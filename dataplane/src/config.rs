@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
+
 use std::time::Duration;
+pub use switchyard_model::Algorithm;
 
 use serde::Deserialize;
 
@@ -138,6 +140,9 @@ pub struct Pool {
     pub password: String,
     #[serde(default)]
     pub mode: PoolMode,
+    /// The algorithm family (and so the stratum dialect) the pool speaks.
+    #[serde(default = "sha256")]
+    pub algorithm: Algorithm,
     #[serde(default = "yes")]
     pub enabled: bool,
     pub buffer_percent: Option<f64>,
@@ -153,6 +158,7 @@ impl std::fmt::Debug for Pool {
             .field("username", &self.username)
             .field("password", &"<redacted>")
             .field("mode", &self.mode)
+            .field("algorithm", &self.algorithm)
             .finish_non_exhaustive()
     }
 }
@@ -170,6 +176,10 @@ pub enum PoolMode {
 pub struct Logging {
     /// error, warn, info, debug or trace (or a tracing filter).
     pub level: String,
+}
+
+fn sha256() -> Algorithm {
+    Algorithm::Sha256
 }
 
 fn default_password() -> String {

@@ -19,6 +19,7 @@ pub mod planrun;
 pub mod prefix;
 pub mod reason;
 pub mod router;
+pub mod rx;
 pub mod session;
 pub mod stats;
 pub mod upstream;

@@ -52,6 +52,10 @@ pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>
             buffer_percent: p.buffer_percent,
             min_difficulty: p.min_difficulty,
             max_difficulty: p.max_difficulty,
+            algorithm: p
+                .algorithm
+                .parse()
+                .unwrap_or(crate::config::Algorithm::Sha256),
         });
     }
     (out, errors)

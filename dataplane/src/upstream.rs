@@ -25,6 +25,7 @@ use crate::stats::PoolStats;
 
 mod handshake;
 mod pool_messages;
+mod rx;
 
 /// A configured pool, shared by everything that talks to it.
 #[derive(Debug)]
@@ -44,6 +45,11 @@ pub struct PoolInfo {
 pub enum UpstreamCmd {
     /// A share already rewritten to the pool's view.
     Submit { submit: Submit, reply: ReplyTo },
+    /// A RandomX share (the upstream puts in the pool's session id).
+    SubmitRx {
+        submit: switchyard_stratum::randomx::Submit,
+        reply: ReplyTo,
+    },
     /// A miner request the proxy does not handle itself, relayed as is.
     Relay {
         method: String,
@@ -90,6 +96,8 @@ pub enum Status {
 pub struct UpstreamState {
     pub status: Status,
     pub job: Option<Arc<Job>>,
+    /// The latest job of a RandomX pool.
+    pub rx_job: Option<Arc<crate::rx::RxJob>>,
     pub difficulty: f64,
     pub extranonce2_size: usize,
     pub version_mask: u32,
@@ -179,6 +187,7 @@ pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle>
     let initial = UpstreamState {
         status: Status::Connecting,
         job: None,
+        rx_job: None,
         difficulty: 1.0,
         extranonce2_size: 0,
         version_mask: 0,
@@ -242,6 +251,10 @@ struct Conn {
     extranonce2_size: usize,
     difficulty: f64,
     version_mask: u32,
+    /// The pool's session id (RandomX login result).
+    login_id: String,
+    /// Whether requests carry `"jsonrpc":"2.0"` (RandomX).
+    jsonrpc: bool,
 }
 
 impl Conn {
@@ -268,7 +281,9 @@ impl Conn {
                 deadline,
             },
         );
-        out.extend(Request::new(id, method, params).to_line());
+        let mut req = Request::new(id, method, params);
+        req.jsonrpc = self.jsonrpc;
+        out.extend(req.to_line());
     }
 }
 
@@ -279,7 +294,10 @@ impl Task {
         // request is ever dropped without an answer.
         self.cmd_rx.close();
         while let Ok(cmd) = self.cmd_rx.try_recv() {
-            if let UpstreamCmd::Submit { reply, .. } | UpstreamCmd::Relay { reply, .. } = cmd {
+            if let UpstreamCmd::Submit { reply, .. }
+            | UpstreamCmd::SubmitRx { reply, .. }
+            | UpstreamCmd::Relay { reply, .. } = cmd
+            {
                 not_connected(reply, Duration::ZERO);
             }
         }
@@ -294,6 +312,7 @@ impl Task {
             self.publish(|s| {
                 s.status = Status::Connecting;
                 s.job = None;
+                s.rx_job = None;
             });
             self.pool.stats.connect_attempt();
             match self.connect(&addr).await {
@@ -374,7 +393,9 @@ impl Task {
                 _ = &mut until => return false,
                 cmd = self.cmd_rx.recv() => match cmd {
                     None | Some(UpstreamCmd::Shutdown { .. }) => return true,
-                    Some(UpstreamCmd::Submit { reply, .. } | UpstreamCmd::Relay { reply, .. }) => {
+                    Some(UpstreamCmd::Submit { reply, .. }
+            | UpstreamCmd::SubmitRx { reply, .. }
+            | UpstreamCmd::Relay { reply, .. }) => {
                         not_connected(reply, Duration::ZERO);
                     }
                 },
@@ -386,6 +407,9 @@ impl Task {
         conn.next_id = 10;
         let t = self.params.timing.clone();
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        let is_rx = self.is_rx();
+        let mut keepalive =
+            tokio::time::interval_at(tokio::time::Instant::now() + rx::KEEPALIVE, rx::KEEPALIVE);
         let mut last_heard = Instant::now();
         // After a shutdown request: keep serving until `closing_at` (shares for
         // this pool's jobs during the grace period), then stop taking requests
@@ -405,7 +429,12 @@ impl Task {
                         Ok(Some(line)) => match Message::parse(&line) {
                             Ok(Message::Response(r)) => self.on_response(&mut conn, r),
                             Ok(Message::Request(req)) => {
-                                if let Some(end) = self.on_pool_request(&mut conn, req).await {
+                                let end = if is_rx {
+                                    self.on_rx_request(&mut conn, req).await
+                                } else {
+                                    self.on_pool_request(&mut conn, req).await
+                                };
+                                if let Some(end) = end {
                                     break end;
                                 }
                             }
@@ -426,6 +455,11 @@ impl Task {
                         Err(e) => break End::Lost(e),
                     },
                 },
+                _ = keepalive.tick(), if is_rx => {
+                    if let Err(e) = self.rx_keepalive(&mut conn).await {
+                        break End::Lost(e);
+                    }
+                }
                 _ = sweep.tick() => {
                     let now = Instant::now();
                     expire(&mut conn.pending, now, &self.pool);
@@ -470,6 +504,10 @@ impl Task {
                         now + timeout,
                         &mut out,
                     );
+                }
+                UpstreamCmd::SubmitRx { submit, reply } => {
+                    let params = rx::submit_params(&submit, &conn.login_id);
+                    conn.enqueue("submit", params, reply, true, now + timeout, &mut out);
                 }
                 UpstreamCmd::Relay {
                     method,
@@ -517,6 +555,13 @@ impl Task {
         if let Some(reply) = p.reply {
             deliver(reply, r, latency, p.is_submit);
         }
+    }
+}
+
+impl Task {
+    /// Whether the pool speaks RandomX's dialect.
+    fn is_rx(&self) -> bool {
+        self.pool.config.algorithm == crate::config::Algorithm::Randomx
     }
 }
 

@@ -96,22 +96,28 @@ fn start_serves_a_miner_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut child = Reap(child);
+    // Stdout carries the address line for scripts; the logs go to stderr.
     let stdout = child.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
+    let stderr = child.0.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = addr_tx.send(line);
+        }
+    });
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = tx.send(line);
         }
     });
     let mut log = Vec::new();
     let addr = loop {
-        let line = rx
+        let line = addr_rx
             .recv_timeout(Duration::from_secs(20))
-            .expect("the data plane logs its address");
-        log.push(line.clone());
-        if line.contains("listening for miners") {
-            let at = line.find("address=").expect("address field") + "address=".len();
-            break line[at..].split_whitespace().next().unwrap().to_owned();
+            .expect("the data plane prints its address");
+        if let Some(a) = line.strip_prefix("dataplane listening for sha256 miners on ") {
+            break a.trim().to_owned();
         }
     };
     let miner = TcpStream::connect(&addr).unwrap();
@@ -170,6 +176,10 @@ fn start_serves_a_miner_and_stops_on_sigterm() {
     while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
         log.push(line);
     }
+    assert!(
+        log.iter().any(|l| l.contains("listening for miners")),
+        "the logs were read: {log:?}"
+    );
     assert!(
         !log.join("\n").contains("sekrit"),
         "the pool password never appears in logs"

@@ -20,6 +20,7 @@ pub fn pool(name: &str, addr: SocketAddr, mode: PoolMode) -> Pool {
         buffer_percent: None,
         min_difficulty: None,
         max_difficulty: None,
+        algorithm: switchyard_dataplane::config::Algorithm::Sha256,
     }
 }
 

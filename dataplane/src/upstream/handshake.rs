@@ -30,8 +30,17 @@ impl Task {
             extranonce2_size: 0,
             difficulty: 1.0,
             version_mask: 0,
+            login_id: String::new(),
+            jsonrpc: false,
         };
-        tokio::time::timeout(t.upstream_handshake, self.handshake(&mut conn))
+        let handshake = async {
+            if self.is_rx() {
+                self.rx_handshake(&mut conn).await
+            } else {
+                self.handshake(&mut conn).await
+            }
+        };
+        tokio::time::timeout(t.upstream_handshake, handshake)
             .await
             .map_err(|_| format!("handshake with {}:{} timed out", addr.host, addr.port))??;
         Ok(conn)
