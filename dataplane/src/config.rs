@@ -40,6 +40,29 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct Listeners {
     pub sha256: Option<Listener>,
+    /// RandomX (xmrig) miners; off unless configured (`randomx: {}` listens
+    /// on 0.0.0.0:3334).
+    #[serde(deserialize_with = "defaults::randomx_listener")]
+    pub randomx: Option<Listener>,
+}
+
+impl Listeners {
+    /// The listener of `algorithm`, if enabled.
+    pub fn get(&self, algorithm: Algorithm) -> Option<&Listener> {
+        match algorithm {
+            Algorithm::Sha256 => self.sha256.as_ref(),
+            Algorithm::Randomx => self.randomx.as_ref(),
+            Algorithm::Zksnark => None,
+        }
+    }
+
+    /// The algorithms this data plane serves miners of, with their listeners.
+    pub fn enabled(&self) -> Vec<(Algorithm, &Listener)> {
+        [Algorithm::Sha256, Algorithm::Randomx]
+            .into_iter()
+            .filter_map(|a| self.get(a).map(|l| (a, l)))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -256,16 +279,35 @@ impl Config {
     /// Checks every field; reports every problem at once.
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut errs = self.controlplane.problems();
-        if let Some(l) = &self.listeners.sha256 {
+        let enabled = self.listeners.enabled();
+        if enabled.is_empty() {
+            errs.push(
+                "listeners: no listener configured; set listeners.sha256 or listeners.randomx"
+                    .into(),
+            );
+        }
+        for (algorithm, l) in &enabled {
+            let port = algorithm.default_port();
             if l.bind.parse::<SocketAddr>().is_err() {
                 errs.push(format!(
-                    "listeners.sha256.bind: {:?} is not an address like 0.0.0.0:3333",
+                    "listeners.{algorithm}.bind: {:?} is not an address like 0.0.0.0:{port}",
                     l.bind
                 ));
             }
             if l.max_connections == 0 {
-                errs.push("listeners.sha256.max_connections: must be at least 1".into());
+                errs.push(format!(
+                    "listeners.{algorithm}.max_connections: must be at least 1"
+                ));
             }
+        }
+        if let [(a, x), (b, y)] = enabled.as_slice()
+            && x.bind == y.bind
+            && !x.bind.ends_with(":0")
+        {
+            errs.push(format!(
+                "listeners.{b}.bind: {:?} is already the address of listeners.{a}",
+                y.bind
+            ));
         }
         let l = &self.limits;
         for cidr in &l.allow {

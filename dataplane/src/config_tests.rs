@@ -108,3 +108,53 @@ fn passwords_never_appear_in_debug_output() {
     c.pools[0].password = "hunter2".into();
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+#[test]
+fn the_randomx_listener_is_off_unless_configured_and_then_on_3334() {
+    let c = Config::from_yaml(MINIMAL).expect("valid");
+    assert!(c.listeners.randomx.is_none());
+    let yaml = format!("listeners:\n  randomx: {{}}\n{MINIMAL}");
+    let c = Config::from_yaml(&yaml).expect("valid");
+    let rx = c.listeners.randomx.as_ref().expect("on");
+    assert_eq!(
+        (rx.bind.as_str(), rx.max_connections),
+        ("0.0.0.0:3334", 10_000)
+    );
+    assert_eq!(
+        c.listeners
+            .enabled()
+            .iter()
+            .map(|(a, _)| *a)
+            .collect::<Vec<_>>(),
+        [Algorithm::Sha256, Algorithm::Randomx]
+    );
+    let yaml = format!("listeners:\n  randomx:\n    max_connections: 5\n{MINIMAL}");
+    let c = Config::from_yaml(&yaml).expect("valid");
+    assert_eq!(c.listeners.randomx.unwrap().max_connections, 5);
+}
+
+#[test]
+fn randomx_listener_problems_name_their_field() {
+    let yaml = format!(
+        "listeners:\n  sha256:\n    bind: \"127.0.0.1:4000\"\n  randomx:\n    bind: \"127.0.0.1:4000\"\n    max_connections: 0\n{MINIMAL}"
+    );
+    let text = Config::from_yaml(&yaml).unwrap_err().to_string();
+    for needle in [
+        "listeners.randomx.max_connections",
+        "listeners.randomx.bind: \"127.0.0.1:4000\" is already the address of listeners.sha256",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+    }
+    let yaml = format!("listeners:\n  randomx:\n    bind: \"nowhere\"\n{MINIMAL}");
+    let text = Config::from_yaml(&yaml).unwrap_err().to_string();
+    assert!(
+        text.contains("listeners.randomx.bind: \"nowhere\" is not an address like 0.0.0.0:3334"),
+        "{text}"
+    );
+    let yaml = format!("listeners:\n  randomx:\n    bnd: \"x\"\n{MINIMAL}");
+    let text = Config::from_yaml(&yaml).unwrap_err().to_string();
+    assert!(text.contains("bnd"), "{text}");
+    let yaml = format!("listeners:\n  sha256: null\n{MINIMAL}");
+    let text = Config::from_yaml(&yaml).unwrap_err().to_string();
+    assert!(text.contains("listeners: no listener configured"), "{text}");
+}

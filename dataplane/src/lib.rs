@@ -1,7 +1,8 @@
-//! The Switchyard data plane: stratum listeners, miner sessions, shared
-//! upstream pool connections with extranonce aggregation, per-miner
-//! difficulty and share validation. `DataPlane::start` binds every port
-//! first, then spawns; `shutdown` cancels the whole task tree.
+//! The Switchyard data plane: stratum listeners (one per algorithm: SHA-256
+//! and RandomX), miner sessions, shared upstream pool connections with
+//! extranonce or nonce-slot aggregation, per-miner difficulty and share
+//! validation. `DataPlane::start` binds every port first, then spawns;
+//! `shutdown` cancels the whole task tree.
 
 pub mod backoff;
 pub mod clock;
@@ -34,27 +35,36 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use config::{Config, Timing, parse_pool_url};
+use config::{Algorithm, Config, Timing, parse_pool_url};
 use stats::{ListenerStats, PoolSnapshot};
 use upstream::{PoolInfo, UpstreamParams};
 
 /// The agent string sent to pools.
 pub const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 
+/// One algorithm's miners: its listener, its router and its counters.
+pub struct Plane {
+    pub algorithm: Algorithm,
+    pub addr: SocketAddr,
+    pub router: router::RouterHandle,
+    pub stats: Arc<ListenerStats>,
+    pools: Vec<Arc<PoolInfo>>,
+}
+
 /// A running data plane.
 pub struct DataPlane {
-    sha256_addr: Option<SocketAddr>,
-    pools: Vec<Arc<PoolInfo>>,
+    planes: Vec<Plane>,
     /// The link to the control plane (control-plane mode).
     pub link: Option<Arc<control::ControlLink>>,
-    pub router: router::RouterHandle,
+    /// Counters of the SHA-256 listener (all zero when it is off).
     pub listener_stats: Arc<ListenerStats>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
 
 impl DataPlane {
-    /// Validates the config, binds the listener, starts the router and the accept loop.
+    /// Validates the config, binds every listener, then starts per algorithm
+    /// its router (and plan runner when linked) and its accept loop.
     pub async fn start(config: Config) -> anyhow::Result<DataPlane> {
         config.validate()?;
         let shutdown = CancellationToken::new();
@@ -71,53 +81,21 @@ impl DataPlane {
         let version_mask =
             switchyard_stratum::hexutil::parse_hex_u32(&config.aggregation.version_mask)
                 .context("aggregation.version_mask")?;
-        let mut pools = Vec::new();
+        // Every port first: nothing starts unless all of them are ours.
+        let mut sockets = Vec::new();
+        for (algorithm, l) in config.listeners.enabled() {
+            let socket = TcpListener::bind(&l.bind)
+                .await
+                .with_context(|| format!("listeners.{algorithm}: cannot listen on {}", l.bind))?;
+            sockets.push((algorithm, l.clone(), socket));
+        }
+        anyhow::ensure!(!sockets.is_empty(), "listeners: no listener configured");
         for p in config.pools.iter().filter(|p| p.enabled) {
-            let addr =
-                parse_pool_url(&p.url).map_err(|e| anyhow::anyhow!("pool {}: {e}", p.name))?;
-            pools.push(Arc::new(PoolInfo {
-                name: p.name.as_str().into(),
-                index: pools.len(),
-                addr,
-                username: p.username.clone(),
-                password: p.password.clone(),
-                mode: p.mode,
-                config: p.clone(),
-                stats: Default::default(),
-            }));
+            if config.listeners.get(p.algorithm).is_none() {
+                tracing::warn!(pool = %p.name, algorithm = %p.algorithm, "pool ignored: no listener for its algorithm (listeners.{})", p.algorithm);
+            }
         }
         let tracker = TaskTracker::new();
-        let params = UpstreamParams {
-            timing: timing.clone(),
-            version_mask,
-            username: String::new(),
-            capacity: config.aggregation.miners_per_upstream,
-            events: None,
-            agent: AGENT.to_owned(),
-        };
-        let listener_stats = Arc::new(ListenerStats::default());
-        let Some(l) = config.listeners.sha256.clone() else {
-            anyhow::bail!("listeners.sha256: no listener configured");
-        };
-        let socket = TcpListener::bind(&l.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", l.bind))?;
-        let sha256_addr = Some(socket.local_addr()?);
-        let observer = link.as_ref().map(|l| linked::observer(l, "sha256"));
-        let router = router::start(pools.clone(), params, observer, shutdown.child_token());
-        if let Some(l) = &link {
-            let interval = Duration::from_secs_f64(config.controlplane.health_interval);
-            linked::run(
-                l,
-                "sha256",
-                router.clone(),
-                listener_stats.clone(),
-                interval,
-                shutdown.child_token(),
-                &tracker,
-            );
-            linked::watch_settings(l, shutdown.child_token(), &tracker);
-        }
         let events = match &link {
             Some(link) => {
                 let l = link.clone();
@@ -141,64 +119,150 @@ impl DataPlane {
                 tracked.spawn(async move {
                     let _ = task.await;
                 });
+                linked::watch_settings(link, shutdown.child_token(), &tracker);
                 sink
             }
             None => events::EventSink::disabled(),
         };
-        let ctx = Arc::new(session::SessionCtx {
-            config: config.clone(),
-            timing,
-            router: router.clone(),
-            prefixes: Mutex::new(prefix::PrefixAllocator::new(
-                config.aggregation.extranonce_prefix_size,
-            )),
-            version_mask,
-            stats: listener_stats.clone(),
-            events,
-        });
         let keepalive = config.limits.tcp_keepalive.then(|| net::Keepalive {
             idle: Duration::from_secs(config.limits.keepalive_idle),
             interval: Duration::from_secs(config.limits.keepalive_interval),
             count: config.limits.keepalive_count,
         });
-        let listener = listener::Listener {
-            listener: socket,
-            max_connections: l.max_connections,
-            limiter: limits::IpLimiter::new(config.ip_limits()),
-            ctx,
-            keepalive,
-        };
-        if let Some(a) = sha256_addr {
-            tracing::info!(address = %a, algorithm = "sha256", pools = pools.len(), "listening for miners");
+        let mut planes = Vec::new();
+        for (algorithm, l, socket) in sockets {
+            let mut pools = Vec::new();
+            for p in config
+                .pools
+                .iter()
+                .filter(|p| p.enabled && p.algorithm == algorithm)
+            {
+                let addr =
+                    parse_pool_url(&p.url).map_err(|e| anyhow::anyhow!("pool {}: {e}", p.name))?;
+                pools.push(Arc::new(PoolInfo {
+                    name: p.name.as_str().into(),
+                    index: pools.len(),
+                    addr,
+                    username: p.username.clone(),
+                    password: p.password.clone(),
+                    mode: p.mode,
+                    config: p.clone(),
+                    stats: Default::default(),
+                }));
+            }
+            if pools.is_empty() && link.is_none() {
+                tracing::warn!(%algorithm, "no enabled pool for this listener: its miners will find no work");
+            }
+            let capacity = match algorithm {
+                // One miner per value of the nonce's top byte (NiceHash).
+                Algorithm::Randomx => config.aggregation.miners_per_upstream.min(rx::slots::SLOTS),
+                _ => config.aggregation.miners_per_upstream,
+            };
+            let params = UpstreamParams {
+                timing: timing.clone(),
+                version_mask,
+                username: String::new(),
+                capacity,
+                events: None,
+                agent: AGENT.to_owned(),
+            };
+            let stats = Arc::new(ListenerStats::default());
+            let name = algorithm.as_str();
+            let observer = link.as_ref().map(|l| linked::observer(l, name));
+            let router = router::start(pools.clone(), params, observer, shutdown.child_token());
+            if let Some(l) = &link {
+                let interval = Duration::from_secs_f64(config.controlplane.health_interval);
+                linked::run(
+                    l,
+                    name,
+                    router.clone(),
+                    stats.clone(),
+                    interval,
+                    shutdown.child_token(),
+                    &tracker,
+                );
+            }
+            let ctx = Arc::new(session::SessionCtx {
+                algorithm,
+                config: config.clone(),
+                timing: timing.clone(),
+                router: router.clone(),
+                prefixes: Mutex::new(prefix::PrefixAllocator::new(
+                    config.aggregation.extranonce_prefix_size,
+                )),
+                version_mask,
+                stats: stats.clone(),
+                events: events.clone(),
+            });
+            let addr = socket.local_addr()?;
+            let listener = listener::Listener {
+                listener: socket,
+                max_connections: l.max_connections,
+                limiter: limits::IpLimiter::new(config.ip_limits()),
+                ctx,
+                keepalive,
+            };
+            tracing::info!(address = %addr, %algorithm, pools = pools.len(), "listening for miners");
+            tracker.spawn(listener.run(shutdown.child_token(), tracker.clone()));
+            planes.push(Plane {
+                algorithm,
+                addr,
+                router,
+                stats,
+                pools,
+            });
         }
-        tracker.spawn(listener.run(shutdown.child_token(), tracker.clone()));
+        let listener_stats = planes
+            .iter()
+            .find(|p| p.algorithm == Algorithm::Sha256)
+            .map_or_else(Default::default, |p| p.stats.clone());
         Ok(DataPlane {
-            sha256_addr,
-            pools,
+            planes,
             link,
-            router,
             listener_stats,
             shutdown,
             tracker,
         })
     }
 
+    /// The miners of `algorithm`, if its listener is on.
+    pub fn plane(&self, algorithm: Algorithm) -> Option<&Plane> {
+        self.planes.iter().find(|p| p.algorithm == algorithm)
+    }
+
+    /// The bound address of `algorithm`'s listener (useful with port 0).
+    pub fn addr(&self, algorithm: Algorithm) -> Option<SocketAddr> {
+        self.plane(algorithm).map(|p| p.addr)
+    }
+
     /// The bound SHA-256 stratum address (useful with port 0).
     pub fn sha256_addr(&self) -> Option<SocketAddr> {
-        self.sha256_addr
+        self.addr(Algorithm::Sha256)
+    }
+
+    /// The bound RandomX stratum address (useful with port 0).
+    pub fn randomx_addr(&self) -> Option<SocketAddr> {
+        self.addr(Algorithm::Randomx)
     }
 
     /// Counters of the pool named `name`.
     pub fn pool_stats(&self, name: &str) -> Option<PoolSnapshot> {
-        self.pools
+        self.planes
             .iter()
+            .flat_map(|p| &p.pools)
             .find(|p| &*p.name == name)
             .map(|p| p.stats.snapshot())
     }
 
-    /// The name of the pool hashrate goes to now.
+    /// The name of the pool SHA-256 hashrate goes to now.
     pub fn active_pool(&self) -> Option<String> {
-        self.router
+        self.active_pool_of(Algorithm::Sha256)
+    }
+
+    /// The name of the pool `algorithm`'s hashrate goes to now.
+    pub fn active_pool_of(&self, algorithm: Algorithm) -> Option<String> {
+        self.plane(algorithm)?
+            .router
             .route
             .borrow()
             .pool
@@ -216,7 +280,7 @@ impl DataPlane {
         self.shutdown.cancel();
         self.tracker.close();
         let _ = tokio::time::timeout(grace, self.tracker.wait()).await;
-        for p in &self.pools {
+        for p in self.planes.iter().flat_map(|p| &p.pools) {
             let s = p.stats.snapshot();
             tracing::info!(
                 pool = %p.name,

@@ -124,11 +124,9 @@ pub fn run(
                 .pool
                 .as_ref()
                 .map(|p| p.info.name.to_string());
-            link.set_status(
-                active
-                    .into_iter()
-                    .map(|p| (algorithm.to_string(), p))
-                    .collect(),
+            link.set_listener_status(
+                algorithm,
+                active,
                 stats.active.load(Ordering::Relaxed) as u32,
                 stats.total.load(Ordering::Relaxed),
                 stats.disconnections.load(Ordering::Relaxed),

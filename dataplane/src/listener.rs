@@ -1,4 +1,5 @@
-//! The accept loop of one stratum port: applies the connection cap and the
+//! The accept loop of one stratum port (one per algorithm; the context's
+//! algorithm picks the session type): applies the connection cap and the
 //! per-IP limits and bans, tunes the socket, spawns a session task. Nothing
 //! slow happens here: handshakes belong to the sessions.
 
@@ -12,8 +13,10 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::config::Algorithm;
 use crate::limits::IpLimiter;
 use crate::net::{Keepalive, tune};
+use crate::rx::session::RxSession;
 use crate::session::{Session, SessionCtx};
 
 pub struct Listener {
@@ -85,7 +88,10 @@ impl Listener {
             ctx.stats.total.fetch_add(1, Relaxed);
             let token = shutdown.child_token();
             tracker.spawn(async move {
-                Session::run(ctx, stream, peer, token).await;
+                match ctx.algorithm {
+                    Algorithm::Randomx => RxSession::run(ctx, stream, peer, token).await,
+                    _ => Session::run(ctx, stream, peer, token).await,
+                }
                 drop(slot);
                 drop(permit);
             });

@@ -33,8 +33,12 @@ use crate::validate::{self, MinerView, Verdict};
 mod handshake;
 mod shares;
 
+pub(crate) use shares::bounded;
+
 /// What every session of a listener shares.
 pub struct SessionCtx {
+    /// The miners' dialect: which session type the listener runs.
+    pub algorithm: crate::config::Algorithm,
     pub config: Arc<Config>,
     pub timing: Arc<Timing>,
     pub router: RouterHandle,

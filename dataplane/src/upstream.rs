@@ -133,6 +133,8 @@ pub struct UpstreamHandle {
     pub username: String,
     /// Pool notifications the proxy does not understand, relayed to every attached miner.
     pub relay: tokio::sync::broadcast::Sender<bytes::Bytes>,
+    /// RandomX: the NiceHash nonce slots of this connection's miners.
+    pub slots: crate::rx::slots::NonceSlots,
     attached: AtomicUsize,
     capacity: usize,
 }
@@ -201,6 +203,7 @@ pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle>
         state: state_rx,
         username: params.username.clone(),
         relay: relay_tx.clone(),
+        slots: Default::default(),
         attached: AtomicUsize::new(0),
         capacity: params.capacity,
     });

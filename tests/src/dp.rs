@@ -41,6 +41,34 @@ pub fn test_config(pools: Vec<Pool>) -> Config {
     c
 }
 
+/// A RandomX pool entry (the xmrig dialect) for `rx_test_config`.
+pub fn rx_pool(name: &str, addr: SocketAddr, mode: PoolMode) -> Pool {
+    Pool {
+        algorithm: switchyard_dataplane::config::Algorithm::Randomx,
+        ..pool(name, addr, mode)
+    }
+}
+
+/// `test_config` serving RandomX miners only, on 127.0.0.1:0.
+pub fn rx_test_config(pools: Vec<Pool>) -> Config {
+    let mut c = test_config(pools);
+    c.listeners.sha256 = None;
+    c.listeners.randomx = Some(switchyard_dataplane::config::Listener {
+        bind: "127.0.0.1:0".into(),
+        ..Default::default()
+    });
+    c
+}
+
+/// Starts a data plane and returns it with its RandomX stratum address.
+pub async fn start_rx(config: Config) -> anyhow::Result<(DataPlane, SocketAddr)> {
+    let dp = DataPlane::start(config).await?;
+    let addr = dp
+        .randomx_addr()
+        .ok_or_else(|| anyhow::anyhow!("no randomx listener"))?;
+    Ok((dp, addr))
+}
+
 /// Starts a data plane and returns it with its SHA-256 stratum address.
 pub async fn start(config: Config) -> anyhow::Result<(DataPlane, SocketAddr)> {
     let dp = DataPlane::start(config).await?;

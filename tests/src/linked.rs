@@ -28,7 +28,19 @@ pub async fn control_plane(dir: &Path, yaml: &str) -> ControlPlane {
 /// A data plane of `site` linked to the control plane at `cp` (whose database
 /// is `<dir>/switchyard.db`), keeping its state in `<dir>/dp-<site>`.
 pub async fn linked_dataplane(dir: &Path, cp: SocketAddr, site: &str) -> DataPlane {
+    linked_dataplane_with(dir, cp, site, |_| {}).await
+}
+
+/// [`linked_dataplane`] with `tweak` applied to its config first (another
+/// listener, other timeouts).
+pub async fn linked_dataplane_with(
+    dir: &Path,
+    cp: SocketAddr,
+    site: &str,
+    tweak: impl FnOnce(&mut switchyard_dataplane::config::Config),
+) -> DataPlane {
     let mut cfg = test_config(Vec::new());
+    tweak(&mut cfg);
     cfg.controlplane.endpoint = Some(format!("http://{cp}"));
     cfg.controlplane.token_file = Some(
         site_token_file(&dir.join("switchyard.db"), site)

@@ -15,8 +15,40 @@ impl Default for Listeners {
     fn default() -> Self {
         Listeners {
             sha256: Some(Listener::default()),
+            randomx: None,
         }
     }
+}
+
+impl Listener {
+    /// The default listener of `algorithm`: all interfaces, its default port.
+    pub fn for_algorithm(algorithm: Algorithm) -> Listener {
+        Listener {
+            bind: format!("0.0.0.0:{}", algorithm.default_port()),
+            ..Listener::default()
+        }
+    }
+}
+
+/// `listeners.randomx`: absent or null is off; a map gets the RandomX
+/// defaults (port 3334) for the fields it leaves out.
+pub(super) fn randomx_listener<'de, D>(d: D) -> Result<Option<Listener>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        bind: Option<String>,
+        max_connections: Option<usize>,
+    }
+    Ok(Option::<Raw>::deserialize(d)?.map(|r| {
+        let base = Listener::for_algorithm(Algorithm::Randomx);
+        Listener {
+            bind: r.bind.unwrap_or(base.bind),
+            max_connections: r.max_connections.unwrap_or(base.max_connections),
+        }
+    }))
 }
 
 impl Default for Listener {

@@ -16,10 +16,14 @@ pub const MIN_MINER_IDLE: f64 = 300.0;
 /// Overwrites the parts of `cfg` that the seed's `proxy:` section sets.
 pub fn apply_proxy(cfg: &mut Config, proxy: &Proxy) {
     let g = &proxy.global;
-    cfg.listeners.sha256 = proxy.sha256.enabled.then(|| Listener {
-        bind: join_host_port(&proxy.sha256.bind_host, proxy.sha256.bind_port),
-        max_connections: g.max_connections as usize,
-    });
+    let listener = |l: &switchyard_model::config::Listener| {
+        l.enabled.then(|| Listener {
+            bind: join_host_port(&l.bind_host, l.bind_port),
+            max_connections: g.max_connections as usize,
+        })
+    };
+    cfg.listeners.sha256 = listener(&proxy.sha256);
+    cfg.listeners.randomx = listener(&proxy.randomx);
     let l = &mut cfg.limits;
     l.miner_idle_timeout = f64::from(g.miner_read_timeout).max(MIN_MINER_IDLE);
     l.miner_write_timeout = f64::from(g.miner_write_timeout);
@@ -85,6 +89,8 @@ mod tests {
         let mut proxy = Proxy::default();
         proxy.sha256.bind_host = "127.0.0.1".into();
         proxy.sha256.bind_port = 4444;
+        proxy.randomx.enabled = true;
+        proxy.randomx.bind_port = 4445;
         proxy.global.miner_read_timeout = 180;
         proxy.global.max_connections = 77;
         proxy.validation.job_cache_size = 12;
@@ -95,6 +101,16 @@ mod tests {
         apply_proxy(&mut cfg, &proxy);
         let l = cfg.listeners.sha256.as_ref().unwrap();
         assert_eq!((l.bind.as_str(), l.max_connections), ("127.0.0.1:4444", 77));
+        let rx = cfg
+            .listeners
+            .randomx
+            .as_ref()
+            .expect("proxy.randomx is enabled");
+        assert_eq!((rx.bind.as_str(), rx.max_connections), ("0.0.0.0:4445", 77));
+        proxy.randomx.enabled = false;
+        let mut off = Config::default();
+        apply_proxy(&mut off, &proxy);
+        assert!(off.listeners.randomx.is_none(), "disabled in the seed: off");
         assert_eq!(
             cfg.limits.miner_idle_timeout, 300.0,
             "the seed's 180 s would drop slow ASICs"

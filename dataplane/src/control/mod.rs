@@ -68,6 +68,17 @@ struct Health {
     miners: u32,
     connections_total: u64,
     disconnections_total: u64,
+    /// Per listener (algorithm): its pool and counters, summed into the above.
+    listeners: std::collections::BTreeMap<String, ListenerStatus>,
+}
+
+/// What one listener reports: where its hashrate goes, its miner counters.
+#[derive(Debug, Clone, Default)]
+struct ListenerStatus {
+    active: Option<String>,
+    miners: u32,
+    connections_total: u64,
+    disconnections_total: u64,
 }
 
 impl Health {
@@ -215,8 +226,25 @@ impl ControlLink {
 
     /// Acknowledge a plan version once applied (error empty when fine);
     /// queued and sent when connected. Only the latest ack is kept.
+    /// Every algorithm's plan runner acknowledges the same version: their
+    /// errors are merged.
     pub fn ack(&self, version: u64, error: String) {
-        self.shared.ack.send_replace(Some((version, error)));
+        self.shared.ack.send_if_modified(|cur| {
+            let merged = match cur.take() {
+                Some((v, e)) if v == version && !e.is_empty() => {
+                    if error.is_empty() || e.contains(&error) {
+                        e
+                    } else {
+                        format!("{e}; {error}")
+                    }
+                }
+                _ => error,
+            };
+            let new = Some((version, merged));
+            let changed = *cur != new;
+            *cur = new;
+            changed
+        });
     }
 
     /// For the share-event shipper: send one batch, return the acked ids
@@ -292,6 +320,45 @@ impl ControlLink {
         h.miners = miners;
         h.connections_total = connections_total;
         h.disconnections_total = disconnections_total;
+    }
+
+    /// One listener's part of the health report (a data plane with several
+    /// algorithms reports each one's pool, and the sum of their miners).
+    pub fn set_listener_status(
+        &self,
+        algorithm: &str,
+        active: Option<String>,
+        miners: u32,
+        connections_total: u64,
+        disconnections_total: u64,
+    ) {
+        let mut h = self.shared.health();
+        h.listeners.insert(
+            algorithm.to_string(),
+            ListenerStatus {
+                active,
+                miners,
+                connections_total,
+                disconnections_total,
+            },
+        );
+        let all: Vec<(String, ListenerStatus)> = h
+            .listeners
+            .iter()
+            .map(|(a, s)| (a.clone(), s.clone()))
+            .collect();
+        h.active = all
+            .iter()
+            .filter_map(|(a, s)| {
+                s.active.clone().map(|pool| pb::ActivePool {
+                    algorithm: a.clone(),
+                    pool,
+                })
+            })
+            .collect();
+        h.miners = all.iter().map(|(_, s)| s.miners).sum();
+        h.connections_total = all.iter().map(|(_, s)| s.connections_total).sum();
+        h.disconnections_total = all.iter().map(|(_, s)| s.disconnections_total).sum();
     }
 
     /// True while registered with an open plan stream.

@@ -262,7 +262,7 @@ impl Session {
 }
 
 /// Miner-chosen text in an event, cut to what the control plane stores.
-fn bounded(s: &str) -> String {
+pub(crate) fn bounded(s: &str) -> String {
     let mut end = s.len().min(200);
     while !s.is_char_boundary(end) {
         end -= 1;

@@ -45,7 +45,7 @@ impl Task {
                 Err(e) => return Err(format!("read: {e}")),
             };
             match Message::parse(&line).map_err(|e| format!("pool sent an invalid line: {e}"))? {
-                Message::Response(r) if r.id == Value::from(1) => {
+                Message::Response(r) if r.id == 1 => {
                     if !r.is_ok() {
                         return Err(format!(
                             "pool refused login for {:?}: {}",

@@ -1,0 +1,179 @@
+//! The RandomX session's shares: the job by miner job id (old-upstream jobs
+//! inside the grace period included), the nonce slot, duplicates by
+//! (job_id, nonce), the claimed hash against the miner's and the pool's
+//! targets, forwarding to the job's own upstream, and the pool's answers,
+//! each share becoming one share event as for SHA-256.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+use switchyard_stratum::randomx::{self, RpcError, Submit, ok_response};
+
+use super::RxSession;
+use crate::events::ShareEvent;
+use crate::rx::RxJob;
+use crate::rx::validate::{self, MinerView, Verdict};
+use crate::session::bounded;
+use crate::upstream::{PoolAnswer, PoolInfo, ReplyTo, UpstreamCmd};
+
+impl RxSession {
+    pub(super) fn on_pool_answer(&mut self, a: PoolAnswer) {
+        let verdict = if a.is_submit {
+            randomx::submit_result(&a.response)
+        } else {
+            RpcError::from_response(&a.response).map_or(Ok(()), Err)
+        };
+        if let Some(mut ev) = a.event {
+            ev.pool_latency_us = a.latency.as_micros().min(u128::from(u64::MAX)) as u64;
+            match &verdict {
+                Ok(()) => ev.pool_verdict = "accepted".into(),
+                Err(e) => {
+                    ev.pool_verdict = "rejected".into();
+                    ev.reason = crate::reason::normalise(Some(e.code), &e.message);
+                }
+            }
+            self.ctx.events.record(*ev);
+        }
+        let answer = match verdict {
+            Ok(()) => ok_response(a.miner_id),
+            Err(e) => e.to_response(a.miner_id),
+        };
+        self.reply(answer);
+    }
+
+    /// The event of a share being judged: who, which job, at which difficulty.
+    fn share_event(&self, pool: Option<&PoolInfo>, job_id: &str, difficulty: f64) -> ShareEvent {
+        ShareEvent {
+            algorithm: "randomx".into(),
+            pool: pool.map_or_else(|| "(none)".to_string(), |p| p.name.to_string()),
+            worker: bounded(self.worker()),
+            job_id: bounded(job_id),
+            miner_difficulty: difficulty,
+            ..crate::events::new_event()
+        }
+    }
+
+    pub(super) async fn on_submit(&mut self, id: Value, s: Submit) {
+        let now = Instant::now();
+        if !self.logged_in {
+            self.error(id, "Unauthenticated: log in first");
+            return;
+        }
+        if s.id != self.session_id {
+            self.error(id, "Unauthenticated: unknown session id");
+            return;
+        }
+        let entry = self
+            .jobs
+            .iter()
+            .rev()
+            .find(|e| *e.miner_job_id == *s.job_id && e.valid_until.is_none_or(|t| now < t));
+        let Some(entry) = entry else {
+            let pool = self.upstream.as_ref().map(|a| a.handle.pool.clone());
+            let difficulty = self.jobs.back().map_or(0.0, |e| e.difficulty as f64);
+            let ev = self.share_event(pool.as_deref(), &s.job_id, difficulty);
+            let message = format!(
+                "Job not found (stale): {:?} is not one of this miner's current jobs",
+                s.job_id.chars().take(64).collect::<String>()
+            );
+            self.local(pool, id, false, &message, "stale job", ev);
+            return;
+        };
+        let job = entry.job.clone();
+        let key = (entry.miner_job_id.clone(), s.nonce);
+        let miner = MinerView {
+            slot: entry.slot,
+            target: entry.target,
+        };
+        let mut ev = self.share_event(Some(&job.pool), &s.job_id, entry.difficulty as f64);
+        let verdict = validate::check(job.job.target, miner, &s);
+        if let Verdict::Accept { difficulty } | Verdict::Forward { difficulty } = &verdict {
+            ev.share_difficulty = *difficulty;
+        }
+        if !matches!(verdict, Verdict::Reject { .. })
+            && self.ctx.config.validation.reject_duplicates
+            && !self.dups.insert(key, now)
+        {
+            self.local(
+                Some(job.pool.clone()),
+                id,
+                false,
+                "Duplicate share",
+                "duplicate share",
+                ev,
+            );
+            return;
+        }
+        if let Some(c) = &mut self.difficulty
+            && !matches!(verdict, Verdict::Reject { .. })
+        {
+            c.on_share(now);
+        }
+        match verdict {
+            Verdict::Reject { message, reason } => {
+                self.local(Some(job.pool.clone()), id, false, &message, reason, ev);
+            }
+            Verdict::Accept { .. } => self.local(Some(job.pool.clone()), id, true, "", "", ev),
+            Verdict::Forward { .. } => self.forward(id, &job, s, ev).await,
+        }
+    }
+
+    /// Sends a share to the upstream its job came from (the old pool's in
+    /// the grace period); the answer comes back through the inbox.
+    async fn forward(&mut self, id: Value, job: &Arc<RxJob>, s: Submit, mut ev: ShareEvent) {
+        let submit = Submit {
+            // The upstream puts in the pool's session id.
+            id: String::new(),
+            job_id: job.job.job_id.clone(),
+            nonce: s.nonce,
+            result: s.result,
+            algo: s.algo,
+            extra: Map::new(),
+        };
+        ev.local_verdict = "accepted".into();
+        ev.forwarded = true;
+        let reply = ReplyTo {
+            inbox: self.inbox_tx.clone(),
+            miner_id: id.clone(),
+            event: Some(Box::new(ev.clone())),
+            kill: self.kill.clone(),
+        };
+        job.pool.stats.forwarded();
+        if job
+            .cmd_tx
+            .send(UpstreamCmd::SubmitRx { submit, reply })
+            .await
+            .is_err()
+        {
+            job.pool.stats.pool_verdict(false, "not connected");
+            ev.pool_verdict = "rejected".into();
+            ev.reason = "not connected".into();
+            self.ctx.events.record(ev);
+            self.error(id, "Not connected to the pool");
+        }
+    }
+
+    /// Answers a share by itself and counts it for the pool whose job it was.
+    fn local(
+        &mut self,
+        pool: Option<Arc<PoolInfo>>,
+        id: Value,
+        accepted: bool,
+        message: &str,
+        reason: &str,
+        mut ev: ShareEvent,
+    ) {
+        if let Some(p) = pool {
+            p.stats.local_verdict(accepted, reason);
+        }
+        ev.local_verdict = if accepted { "accepted" } else { "rejected" }.into();
+        ev.reason = reason.to_string();
+        self.ctx.events.record(ev);
+        if accepted {
+            self.reply(ok_response(id));
+        } else {
+            self.error(id, message);
+        }
+    }
+}
