@@ -36,8 +36,8 @@ pub async fn start(
             switchyard_model::problem::render(&p)
         )
     })?;
-    if !proxy.sha256.enabled && !proxy.randomx.enabled {
-        tracing::info!(site = %site_name, "no embedded data plane: proxy.sha256 and proxy.randomx are disabled");
+    if !proxy.sha256.enabled && !proxy.randomx.enabled && !proxy.zksnark.enabled {
+        tracing::info!(site = %site_name, "no embedded data plane: proxy.sha256, proxy.randomx and proxy.zksnark are disabled");
         return Ok(None);
     }
     let mut cfg = Config::default();
@@ -47,6 +47,6 @@ pub async fn start(
     cfg.controlplane.token = Some(cp.internal_site_token(site_name).await?);
     cfg.controlplane.state_dir = state_dir(database).display().to_string();
     let dp = DataPlane::start(cfg).await?;
-    tracing::info!(site = %site_name, sha256 = ?dp.sha256_addr(), randomx = ?dp.randomx_addr(), "embedded data plane started");
+    tracing::info!(site = %site_name, sha256 = ?dp.sha256_addr(), randomx = ?dp.randomx_addr(), zksnark = ?dp.zksnark_addr(), "embedded data plane started");
     Ok(Some(dp))
 }

@@ -262,6 +262,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("dataplane listening for randomx miners on {a}");
                     std::io::stdout().flush()?;
                 }
+                if let Some(a) = dp.as_ref().and_then(|d| d.zksnark_addr()) {
+                    println!("dataplane listening for zksnark miners on {a}");
+                    std::io::stdout().flush()?;
+                }
                 wait_for_signal().await?;
                 tracing::info!("stopping");
                 if let Some(dp) = dp {

@@ -44,6 +44,10 @@ pub struct Listeners {
     /// on 0.0.0.0:3334).
     #[serde(deserialize_with = "defaults::randomx_listener")]
     pub randomx: Option<Listener>,
+    /// ALEO (zkSNARK) miners; off unless configured (`zksnark: {}` listens
+    /// on 0.0.0.0:3335).
+    #[serde(deserialize_with = "defaults::zksnark_listener")]
+    pub zksnark: Option<Listener>,
 }
 
 impl Listeners {
@@ -52,13 +56,13 @@ impl Listeners {
         match algorithm {
             Algorithm::Sha256 => self.sha256.as_ref(),
             Algorithm::Randomx => self.randomx.as_ref(),
-            Algorithm::Zksnark => None,
+            Algorithm::Zksnark => self.zksnark.as_ref(),
         }
     }
 
     /// The algorithms this data plane serves miners of, with their listeners.
     pub fn enabled(&self) -> Vec<(Algorithm, &Listener)> {
-        [Algorithm::Sha256, Algorithm::Randomx]
+        Algorithm::ALL
             .into_iter()
             .filter_map(|a| self.get(a).map(|l| (a, l)))
             .collect()
@@ -171,6 +175,10 @@ pub struct Pool {
     pub buffer_percent: Option<f64>,
     pub min_difficulty: Option<f64>,
     pub max_difficulty: Option<f64>,
+    /// ALEO pools: the stratum dialect (`aleostratum3` or `iceriver`); left
+    /// out, it is detected from the pool's answers.
+    #[serde(default, deserialize_with = "defaults::aleo_dialect")]
+    pub dialect: Option<switchyard_stratum::aleo::Dialect>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -182,6 +190,7 @@ impl std::fmt::Debug for Pool {
             .field("password", &"<redacted>")
             .field("mode", &self.mode)
             .field("algorithm", &self.algorithm)
+            .field("dialect", &self.dialect)
             .finish_non_exhaustive()
     }
 }
@@ -282,7 +291,7 @@ impl Config {
         let enabled = self.listeners.enabled();
         if enabled.is_empty() {
             errs.push(
-                "listeners: no listener configured; set listeners.sha256 or listeners.randomx"
+                "listeners: no listener configured; set listeners.sha256, listeners.randomx or listeners.zksnark"
                     .into(),
             );
         }
@@ -300,14 +309,16 @@ impl Config {
                 ));
             }
         }
-        if let [(a, x), (b, y)] = enabled.as_slice()
-            && x.bind == y.bind
-            && !x.bind.ends_with(":0")
-        {
-            errs.push(format!(
-                "listeners.{b}.bind: {:?} is already the address of listeners.{a}",
-                y.bind
-            ));
+        for (i, (b, y)) in enabled.iter().enumerate() {
+            if let Some((a, _)) = enabled[..i]
+                .iter()
+                .find(|(_, x)| x.bind == y.bind && !x.bind.ends_with(":0"))
+            {
+                errs.push(format!(
+                    "listeners.{b}.bind: {:?} is already the address of listeners.{a}",
+                    y.bind
+                ));
+            }
         }
         let l = &self.limits;
         for cidr in &l.allow {
@@ -543,6 +554,11 @@ impl Config {
                 if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
                     errs.push(format!("{at}.{field}: {v} must be above 0"));
                 }
+            }
+            if p.dialect.is_some() && p.algorithm != Algorithm::Zksnark {
+                errs.push(format!(
+                    "{at}.dialect: only ALEO pools (algorithm: zksnark) have a dialect"
+                ));
             }
             if let (Some(lo), Some(hi)) = (p.min_difficulty, p.max_difficulty)
                 && lo > hi

@@ -158,3 +158,47 @@ fn randomx_listener_problems_name_their_field() {
     let text = Config::from_yaml(&yaml).unwrap_err().to_string();
     assert!(text.contains("listeners: no listener configured"), "{text}");
 }
+
+#[test]
+fn the_zksnark_listener_is_off_unless_configured_and_pools_may_name_a_dialect() {
+    let c = Config::from_yaml(MINIMAL).expect("valid");
+    assert!(c.listeners.zksnark.is_none());
+    let yaml = r#"
+listeners:
+  zksnark: {}
+pools:
+  - name: aleo
+    url: "stratum+tcp://127.0.0.1:4040"
+    username: "aleo1acct"
+    algorithm: zksnark
+    dialect: iceriver
+  - name: aleo3
+    url: "stratum+tcp://127.0.0.1:4041"
+    username: "aleo1acct"
+    algorithm: zksnark
+"#;
+    let c = Config::from_yaml(yaml).expect("valid");
+    let zk = c.listeners.zksnark.as_ref().expect("on");
+    assert_eq!(zk.bind, "0.0.0.0:3335");
+    assert_eq!(
+        c.pools[0].dialect,
+        Some(switchyard_stratum::aleo::Dialect::IceRiver)
+    );
+    assert_eq!(c.pools[1].dialect, None, "left out: detected");
+    let bad = yaml.replace("dialect: iceriver", "dialect: cgminer");
+    let text = Config::from_yaml(&bad).unwrap_err().to_string();
+    assert!(text.contains("unknown ALEO dialect \"cgminer\""), "{text}");
+    let yaml = format!(
+        "listeners:\n  randomx:\n    bind: \"127.0.0.1:4000\"\n  zksnark:\n    bind: \"127.0.0.1:4000\"\n{MINIMAL}"
+    );
+    let text = Config::from_yaml(&yaml).unwrap_err().to_string();
+    assert!(
+        text.contains(
+            "listeners.zksnark.bind: \"127.0.0.1:4000\" is already the address of listeners.randomx"
+        ),
+        "{text}"
+    );
+    let sha_dialect = MINIMAL.replace("username: \"w\"", "username: \"w\"\n    dialect: iceriver");
+    let text = Config::from_yaml(&sha_dialect).unwrap_err().to_string();
+    assert!(text.contains("pools[0] (\"a\").dialect"), "{text}");
+}

@@ -1,9 +1,10 @@
-//! The Switchyard data plane: stratum listeners (one per algorithm: SHA-256
-//! and RandomX), miner sessions, shared upstream pool connections with
-//! extranonce or nonce-slot aggregation, per-miner difficulty and share
-//! validation. `DataPlane::start` binds every port first, then spawns;
+//! The Switchyard data plane: stratum listeners (one per algorithm: SHA-256,
+//! RandomX and ALEO), miner sessions, shared upstream pool connections with
+//! extranonce or nonce-slot aggregation (one per miner for ALEO), per-miner
+//! difficulty and share validation. `DataPlane::start` binds every port first, then spawns;
 //! `shutdown` cancels the whole task tree.
 
+pub mod aleo;
 pub mod backoff;
 pub mod clock;
 pub mod config;
@@ -148,6 +149,7 @@ impl DataPlane {
                     mode: p.mode,
                     config: p.clone(),
                     stats: Default::default(),
+                    learned_dialect: Default::default(),
                 }));
             }
             if pools.is_empty() && link.is_none() {
@@ -165,6 +167,7 @@ impl DataPlane {
                 capacity,
                 events: None,
                 agent: AGENT.to_owned(),
+                aleo: Default::default(),
             };
             let stats = Arc::new(ListenerStats::default());
             let name = algorithm.as_str();
@@ -243,6 +246,11 @@ impl DataPlane {
     /// The bound RandomX stratum address (useful with port 0).
     pub fn randomx_addr(&self) -> Option<SocketAddr> {
         self.addr(Algorithm::Randomx)
+    }
+
+    /// The bound ALEO (zksnark) stratum address (useful with port 0).
+    pub fn zksnark_addr(&self) -> Option<SocketAddr> {
+        self.addr(Algorithm::Zksnark)
     }
 
     /// Counters of the pool named `name`.

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::aleo::session::AleoSession;
 use crate::config::Algorithm;
 use crate::limits::IpLimiter;
 use crate::net::{Keepalive, tune};
@@ -90,7 +91,8 @@ impl Listener {
             tracker.spawn(async move {
                 match ctx.algorithm {
                     Algorithm::Randomx => RxSession::run(ctx, stream, peer, token).await,
-                    _ => Session::run(ctx, stream, peer, token).await,
+                    Algorithm::Zksnark => AleoSession::run(ctx, stream, peer, token).await,
+                    Algorithm::Sha256 => Session::run(ctx, stream, peer, token).await,
                 }
                 drop(slot);
                 drop(permit);

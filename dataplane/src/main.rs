@@ -98,6 +98,9 @@ fn main() -> ExitCode {
                 if let Some(a) = dp.randomx_addr() {
                     println!("dataplane listening for randomx miners on {a}");
                 }
+                if let Some(a) = dp.zksnark_addr() {
+                    println!("dataplane listening for zksnark miners on {a}");
+                }
                 wait_for_signal().await;
                 tracing::info!("shutting down");
                 dp.shutdown(Duration::from_secs(5)).await;

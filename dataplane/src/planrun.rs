@@ -52,6 +52,8 @@ pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>
             buffer_percent: p.buffer_percent,
             min_difficulty: p.min_difficulty,
             max_difficulty: p.max_difficulty,
+            // Plans carry no dialect: the data plane detects it.
+            dialect: None,
             algorithm: p
                 .algorithm
                 .parse()

@@ -109,10 +109,22 @@ impl RouterHandle {
 
     /// Opens a dedicated connection for one miner (passthrough mode).
     pub fn dedicated(&self, pool: &PoolRuntime, username: String) -> Arc<UpstreamHandle> {
+        self.dedicated_with(pool, username, Default::default())
+    }
+
+    /// A dedicated connection with ALEO's extra parameters (the miner's
+    /// dialect, credentials that come with the miner's authorize).
+    pub fn dedicated_with(
+        &self,
+        pool: &PoolRuntime,
+        username: String,
+        aleo: crate::aleo::AleoParams,
+    ) -> Arc<UpstreamHandle> {
         let params = UpstreamParams {
             username,
             capacity: 1,
             events: None,
+            aleo,
             ..self.params.clone()
         };
         upstream::spawn(pool.info.clone(), params)
@@ -310,6 +322,7 @@ impl Router {
                     mode: p.mode,
                     config: p,
                     stats: Default::default(),
+                    learned_dialect: Default::default(),
                 }),
                 upstreams: ArcSwap::from_pointee(Vec::new()),
             }));

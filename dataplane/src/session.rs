@@ -60,7 +60,7 @@ pub fn pool_username(template: &str, worker: &str) -> String {
 }
 
 /// The worker part of a miner's username ("wallet.rig1" -> "rig1").
-fn worker_name(user: &str) -> &str {
+pub(crate) fn worker_name(user: &str) -> &str {
     user.split_once('.').map_or(user, |(_, w)| w).trim()
 }
 

@@ -23,6 +23,7 @@ use crate::job::Job;
 use crate::net::{LineReader, tune};
 use crate::stats::PoolStats;
 
+mod aleo;
 mod handshake;
 mod pool_messages;
 mod rx;
@@ -38,6 +39,8 @@ pub struct PoolInfo {
     pub mode: PoolMode,
     pub config: crate::config::Pool,
     pub stats: PoolStats,
+    /// ALEO: the dialect a connection found the pool speaking.
+    pub learned_dialect: crate::aleo::LearnedDialect,
 }
 
 /// What a session asks of an upstream.
@@ -48,6 +51,12 @@ pub enum UpstreamCmd {
     /// A RandomX share (the upstream puts in the pool's session id).
     SubmitRx {
         submit: switchyard_stratum::randomx::Submit,
+        reply: ReplyTo,
+    },
+    /// An ALEO share, forwarded as the miner sent it (an AleoStratum3 one
+    /// with the connection's authorized worker).
+    SubmitAleo {
+        submit: switchyard_stratum::aleo::Submit,
         reply: ReplyTo,
     },
     /// A miner request the proxy does not handle itself, relayed as is.
@@ -98,6 +107,14 @@ pub struct UpstreamState {
     pub job: Option<Arc<Job>>,
     /// The latest job of a RandomX pool.
     pub rx_job: Option<Arc<crate::rx::RxJob>>,
+    /// ALEO: the pool's subscribe result on this connection.
+    pub aleo_sub: Option<Arc<crate::aleo::AleoSubscribed>>,
+    /// ALEO: the pool's latest job.
+    pub aleo_job: Option<Arc<crate::aleo::AleoJob>>,
+    /// ALEO: the difficulty the pool last sent besides its jobs, if ever.
+    pub aleo_difficulty: Option<crate::aleo::PoolDifficulty>,
+    /// While down: why the last attempt failed or the connection ended.
+    pub error: Option<Arc<str>>,
     pub difficulty: f64,
     pub extranonce2_size: usize,
     pub version_mask: u32,
@@ -178,6 +195,8 @@ pub struct UpstreamParams {
     pub capacity: usize,
     pub events: Option<mpsc::Sender<UpstreamEvent>>,
     pub agent: String,
+    /// ALEO: the dialect to try and a dedicated connection's credentials.
+    pub aleo: crate::aleo::AleoParams,
 }
 
 static NEXT_UPSTREAM: AtomicU64 = AtomicU64::new(1);
@@ -190,6 +209,10 @@ pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle>
         status: Status::Connecting,
         job: None,
         rx_job: None,
+        aleo_sub: None,
+        aleo_job: None,
+        aleo_difficulty: None,
+        error: None,
         difficulty: 1.0,
         extranonce2_size: 0,
         version_mask: 0,
@@ -256,8 +279,10 @@ struct Conn {
     version_mask: u32,
     /// The pool's session id (RandomX login result).
     login_id: String,
-    /// Whether requests carry `"jsonrpc":"2.0"` (RandomX).
+    /// Whether requests carry `"jsonrpc":"2.0"` (RandomX, AleoStratum3).
     jsonrpc: bool,
+    /// What an ALEO connection knows of its pool.
+    aleo: aleo::AleoConn,
 }
 
 impl Conn {
@@ -299,6 +324,7 @@ impl Task {
         while let Ok(cmd) = self.cmd_rx.try_recv() {
             if let UpstreamCmd::Submit { reply, .. }
             | UpstreamCmd::SubmitRx { reply, .. }
+            | UpstreamCmd::SubmitAleo { reply, .. }
             | UpstreamCmd::Relay { reply, .. } = cmd
             {
                 not_connected(reply, Duration::ZERO);
@@ -316,6 +342,10 @@ impl Task {
                 s.status = Status::Connecting;
                 s.job = None;
                 s.rx_job = None;
+                s.aleo_sub = None;
+                s.aleo_job = None;
+                s.aleo_difficulty = None;
+                s.error = None;
             });
             self.pool.stats.connect_attempt();
             match self.connect(&addr).await {
@@ -342,6 +372,7 @@ impl Task {
                         End::Shutdown => return,
                         End::Lost(error) => {
                             tracing::warn!(pool = %self.pool.name, %error, "upstream lost");
+                            self.publish(|s| s.error = Some(error.as_str().into()));
                             self.event(UpstreamEvent::Down {
                                 upstream: self.id,
                                 pool: self.pool.index,
@@ -361,7 +392,10 @@ impl Task {
                 }
                 Err(error) => {
                     self.pool.stats.connect_failed();
-                    self.publish(|s| s.status = Status::Down);
+                    self.publish(|s| {
+                        s.status = Status::Down;
+                        s.error = Some(error.as_str().into());
+                    });
                     tracing::warn!(pool = %self.pool.name, %error, "upstream connect failed");
                     self.event(UpstreamEvent::Failed {
                         upstream: self.id,
@@ -398,6 +432,7 @@ impl Task {
                     None | Some(UpstreamCmd::Shutdown { .. }) => return true,
                     Some(UpstreamCmd::Submit { reply, .. }
             | UpstreamCmd::SubmitRx { reply, .. }
+            | UpstreamCmd::SubmitAleo { reply, .. }
             | UpstreamCmd::Relay { reply, .. }) => {
                         not_connected(reply, Duration::ZERO);
                     }
@@ -434,6 +469,8 @@ impl Task {
                             Ok(Message::Request(req)) => {
                                 let end = if is_rx {
                                     self.on_rx_request(&mut conn, req).await
+                                } else if self.is_aleo() {
+                                    self.on_aleo_request(&mut conn, req).await
                                 } else {
                                     self.on_pool_request(&mut conn, req).await
                                 };
@@ -511,6 +548,17 @@ impl Task {
                 UpstreamCmd::SubmitRx { submit, reply } => {
                     let params = rx::submit_params(&submit, &conn.login_id);
                     conn.enqueue("submit", params, reply, true, now + timeout, &mut out);
+                }
+                UpstreamCmd::SubmitAleo { submit, reply } => {
+                    let params = aleo::submit_params(submit, &conn.aleo.worker);
+                    conn.enqueue(
+                        "mining.submit",
+                        params,
+                        reply,
+                        true,
+                        now + timeout,
+                        &mut out,
+                    );
                 }
                 UpstreamCmd::Relay {
                     method,

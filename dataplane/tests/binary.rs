@@ -84,7 +84,7 @@ fn start_serves_a_miner_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("dp.yaml");
     let yaml = format!(
-        "listeners:\n  sha256:\n    bind: \"127.0.0.1:0\"\n  randomx:\n    bind: \"127.0.0.1:0\"\npools:\n  - name: tiny\n    url: \"stratum+tcp://{pool_addr}\"\n    username: acct\n    password: sekrit\n"
+        "listeners:\n  sha256:\n    bind: \"127.0.0.1:0\"\n  randomx:\n    bind: \"127.0.0.1:0\"\n  zksnark:\n    bind: \"127.0.0.1:0\"\npools:\n  - name: tiny\n    url: \"stratum+tcp://{pool_addr}\"\n    username: acct\n    password: sekrit\n"
     );
     std::fs::write(&cfg, yaml).unwrap();
     let child = Command::new(BIN)
@@ -129,6 +129,14 @@ fn start_serves_a_miner_and_stops_on_sigterm() {
         .unwrap_or_else(|| panic!("{rx_line}"));
     assert_ne!(rx_addr.trim(), addr, "a port per algorithm");
     TcpStream::connect(rx_addr.trim()).expect("the randomx listener accepts");
+    let zk_line = addr_rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("the data plane prints its zksnark address");
+    let zk_addr = zk_line
+        .strip_prefix("dataplane listening for zksnark miners on ")
+        .unwrap_or_else(|| panic!("{zk_line}"));
+    assert!(zk_addr.trim() != addr && zk_addr.trim() != rx_addr.trim());
+    TcpStream::connect(zk_addr.trim()).expect("the zksnark listener accepts");
     let miner = TcpStream::connect(&addr).unwrap();
     miner
         .set_read_timeout(Some(Duration::from_secs(20)))

@@ -21,6 +21,7 @@ pub fn pool(name: &str, addr: SocketAddr, mode: PoolMode) -> Pool {
         min_difficulty: None,
         max_difficulty: None,
         algorithm: switchyard_dataplane::config::Algorithm::Sha256,
+        dialect: None,
     }
 }
 
@@ -66,6 +67,40 @@ pub async fn start_rx(config: Config) -> anyhow::Result<(DataPlane, SocketAddr)>
     let addr = dp
         .randomx_addr()
         .ok_or_else(|| anyhow::anyhow!("no randomx listener"))?;
+    Ok((dp, addr))
+}
+
+/// An ALEO pool entry (algorithm zksnark, passthrough) for `aleo_test_config`;
+/// `dialect` as the pool's config names it (`None`: detected).
+pub fn aleo_pool(
+    name: &str,
+    addr: SocketAddr,
+    dialect: Option<switchyard_stratum::aleo::Dialect>,
+) -> Pool {
+    Pool {
+        algorithm: switchyard_dataplane::config::Algorithm::Zksnark,
+        dialect,
+        ..pool(name, addr, PoolMode::Passthrough)
+    }
+}
+
+/// `test_config` serving ALEO miners only, on 127.0.0.1:0.
+pub fn aleo_test_config(pools: Vec<Pool>) -> Config {
+    let mut c = test_config(pools);
+    c.listeners.sha256 = None;
+    c.listeners.zksnark = Some(switchyard_dataplane::config::Listener {
+        bind: "127.0.0.1:0".into(),
+        ..Default::default()
+    });
+    c
+}
+
+/// Starts a data plane and returns it with its ALEO stratum address.
+pub async fn start_aleo(config: Config) -> anyhow::Result<(DataPlane, SocketAddr)> {
+    let dp = DataPlane::start(config).await?;
+    let addr = dp
+        .zksnark_addr()
+        .ok_or_else(|| anyhow::anyhow!("no zksnark listener"))?;
     Ok((dp, addr))
 }
 

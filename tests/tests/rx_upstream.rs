@@ -31,6 +31,7 @@ fn spawn(pool: &RxPool) -> Arc<UpstreamHandle> {
         mode: PoolMode::Aggregate,
         config: cfg,
         stats: Default::default(),
+        learned_dialect: Default::default(),
     });
     let mut c = Config::default();
     c.upstream.backoff_min = 0.05;
@@ -44,6 +45,7 @@ fn spawn(pool: &RxPool) -> Arc<UpstreamHandle> {
             capacity: 256,
             events: None,
             agent: "switchyard/test".into(),
+            aleo: Default::default(),
         },
     )
 }

@@ -16,6 +16,7 @@ impl Default for Listeners {
         Listeners {
             sha256: Some(Listener::default()),
             randomx: None,
+            zksnark: None,
         }
     }
 }
@@ -36,6 +37,35 @@ pub(super) fn randomx_listener<'de, D>(d: D) -> Result<Option<Listener>, D::Erro
 where
     D: serde::Deserializer<'de>,
 {
+    optional_listener(d, Algorithm::Randomx)
+}
+
+/// `listeners.zksnark`: as `listeners.randomx`, with the ALEO port 3335.
+pub(super) fn zksnark_listener<'de, D>(d: D) -> Result<Option<Listener>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    optional_listener(d, Algorithm::Zksnark)
+}
+
+/// A pool's `dialect:` by name (`aleostratum3`, `iceriver`); null is "detect".
+pub(super) fn aleo_dialect<'de, D>(
+    d: D,
+) -> Result<Option<switchyard_stratum::aleo::Dialect>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Option::<String>::deserialize(d)?
+        .map(|s| s.parse().map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// An off-by-default listener: absent or null is off; a map gets the
+/// defaults of `algorithm` for the fields it leaves out.
+fn optional_listener<'de, D>(d: D, algorithm: Algorithm) -> Result<Option<Listener>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Raw {
@@ -43,7 +73,7 @@ where
         max_connections: Option<usize>,
     }
     Ok(Option::<Raw>::deserialize(d)?.map(|r| {
-        let base = Listener::for_algorithm(Algorithm::Randomx);
+        let base = Listener::for_algorithm(algorithm);
         Listener {
             bind: r.bind.unwrap_or(base.bind),
             max_connections: r.max_connections.unwrap_or(base.max_connections),

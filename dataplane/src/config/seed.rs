@@ -24,6 +24,7 @@ pub fn apply_proxy(cfg: &mut Config, proxy: &Proxy) {
     };
     cfg.listeners.sha256 = listener(&proxy.sha256);
     cfg.listeners.randomx = listener(&proxy.randomx);
+    cfg.listeners.zksnark = listener(&proxy.zksnark);
     let l = &mut cfg.limits;
     l.miner_idle_timeout = f64::from(g.miner_read_timeout).max(MIN_MINER_IDLE);
     l.miner_write_timeout = f64::from(g.miner_write_timeout);
@@ -91,6 +92,8 @@ mod tests {
         proxy.sha256.bind_port = 4444;
         proxy.randomx.enabled = true;
         proxy.randomx.bind_port = 4445;
+        proxy.zksnark.enabled = true;
+        proxy.zksnark.bind_port = 4446;
         proxy.global.miner_read_timeout = 180;
         proxy.global.max_connections = 77;
         proxy.validation.job_cache_size = 12;
@@ -107,10 +110,18 @@ mod tests {
             .as_ref()
             .expect("proxy.randomx is enabled");
         assert_eq!((rx.bind.as_str(), rx.max_connections), ("0.0.0.0:4445", 77));
+        let zk = cfg
+            .listeners
+            .zksnark
+            .as_ref()
+            .expect("proxy.zksnark is enabled");
+        assert_eq!((zk.bind.as_str(), zk.max_connections), ("0.0.0.0:4446", 77));
         proxy.randomx.enabled = false;
+        proxy.zksnark.enabled = false;
         let mut off = Config::default();
         apply_proxy(&mut off, &proxy);
         assert!(off.listeners.randomx.is_none(), "disabled in the seed: off");
+        assert!(off.listeners.zksnark.is_none(), "disabled in the seed: off");
         assert_eq!(
             cfg.limits.miner_idle_timeout, 300.0,
             "the seed's 180 s would drop slow ASICs"

@@ -32,7 +32,14 @@ impl Task {
             version_mask: 0,
             login_id: String::new(),
             jsonrpc: false,
+            aleo: Default::default(),
         };
+        if self.is_aleo() {
+            // Its own deadlines: a dedicated connection waits for its miner
+            // to authorize between subscribe and authorize.
+            self.aleo_handshake(&mut conn).await?;
+            return Ok(conn);
+        }
         let handshake = async {
             if self.is_rx() {
                 self.rx_handshake(&mut conn).await

@@ -1,0 +1,194 @@
+//! The ALEO session's shares: the job by id (old-upstream jobs inside the
+//! grace period included), duplicates by (job_id, counter, nonce), stale
+//! and unknown jobs refused with the dialect's own rejection, everything
+//! else forwarded as it is to the job's upstream (the proxy cannot verify a
+//! proof), and the pool's verdict relayed as the pool wrote it, each share
+//! becoming one share event (algorithm `zksnark`) as for SHA-256.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::Value;
+use switchyard_stratum::aleo::{Dialect, Submit, reject_response, submit_result};
+use switchyard_stratum::{Response, codes};
+
+use super::AleoSession;
+use crate::events::ShareEvent;
+use crate::session::bounded;
+use crate::upstream::{PoolAnswer, PoolInfo, ReplyTo, UpstreamCmd};
+
+impl AleoSession {
+    pub(super) fn on_pool_answer(&mut self, a: PoolAnswer) {
+        let verdict = submit_result(&a.response);
+        if a.is_submit
+            && let Err(e) = &verdict
+            && crate::reason::normalise(e.code, &e.reason) == "low difficulty share"
+            && let Some(c) = &mut self.difficulty
+        {
+            c.on_low_difficulty_rejection(
+                crate::reason::low_difficulty_value(&e.reason),
+                Instant::now(),
+            );
+        }
+        if let Some(mut ev) = a.event {
+            ev.pool_latency_us = a.latency.as_micros().min(u128::from(u64::MAX)) as u64;
+            match &verdict {
+                Ok(()) => ev.pool_verdict = "accepted".into(),
+                Err(e) => {
+                    ev.pool_verdict = "rejected".into();
+                    ev.reason = match crate::reason::normalise(e.code, &e.reason) {
+                        r if r.is_empty() => "invalid share".into(),
+                        r => r,
+                    };
+                }
+            }
+            self.ctx.events.record(*ev);
+        }
+        let answer = self.for_miner(a.response);
+        self.reply(answer);
+    }
+
+    /// A pool's answer for the miner: as the pool wrote it (its result,
+    /// its error, IceRiver's `reject-reason`); for an AleoStratum3 miner
+    /// with `"jsonrpc":"2.0"` and the proxy's own V1-shaped errors (pool
+    /// unreachable, no answer in time) in the JSON-RPC 2.0 error shape.
+    fn for_miner(&self, mut r: Response) -> Response {
+        if self.dialect != Some(Dialect::AleoStratum3) {
+            return r;
+        }
+        r.jsonrpc = true;
+        if r.error.is_array() || r.error.is_string() {
+            let (code, text) = r.error_parts().unwrap_or_default();
+            return reject_response(
+                Dialect::AleoStratum3,
+                r.id,
+                code.unwrap_or(codes::OTHER),
+                &text,
+            );
+        }
+        r
+    }
+
+    /// The event of a share being judged: who, which job, at which difficulty.
+    fn share_event(&self, pool: Option<&PoolInfo>, s: &Submit, difficulty: f64) -> ShareEvent {
+        let worker = match s {
+            Submit::AleoStratum3(a) => a.worker.as_str(),
+            Submit::IceRiver(_) => self.worker.as_deref().unwrap_or_default(),
+        };
+        ShareEvent {
+            algorithm: "zksnark".into(),
+            pool: pool.map_or_else(|| "(none)".to_string(), |p| p.name.to_string()),
+            worker: bounded(worker),
+            job_id: bounded(s.job_id()),
+            miner_difficulty: difficulty,
+            ..crate::events::new_event()
+        }
+    }
+
+    pub(super) async fn on_submit(&mut self, id: Value, s: Submit) {
+        let now = Instant::now();
+        if !self.authorized {
+            let (code, message) = if self.subscribed {
+                (codes::UNAUTHORIZED, "Unauthorized worker: authorize first")
+            } else {
+                (
+                    codes::NOT_SUBSCRIBED,
+                    "Not subscribed: send mining.subscribe first",
+                )
+            };
+            self.refuse(id, code, message);
+            return;
+        }
+        let entry = self
+            .jobs
+            .iter()
+            .rev()
+            .find(|e| e.job.job_id() == s.job_id() && e.valid_until.is_none_or(|t| now < t));
+        let Some(entry) = entry else {
+            let pool = self.upstream.as_ref().map(|a| a.handle.pool.clone());
+            let difficulty = self.jobs.back().map_or(0.0, |e| e.difficulty);
+            let ev = self.share_event(pool.as_deref(), &s, difficulty);
+            let message = format!(
+                "Job not found (stale): {:?} is not one of this miner's current jobs",
+                s.job_id().chars().take(64).collect::<String>()
+            );
+            self.local(pool, id, codes::JOB_NOT_FOUND, &message, "stale job", ev);
+            return;
+        };
+        let job = entry.job.clone();
+        let ev = self.share_event(Some(&job.pool), &s, entry.difficulty);
+        if self.ctx.config.validation.reject_duplicates
+            && !self.dups.insert((job.upstream_id, s.share_key()), now)
+        {
+            let message = "Duplicate share";
+            let reason = "duplicate share";
+            self.local(
+                Some(job.pool.clone()),
+                id,
+                codes::DUPLICATE,
+                message,
+                reason,
+                ev,
+            );
+            return;
+        }
+        if let Some(c) = &mut self.difficulty {
+            c.on_share(now);
+        }
+        self.forward(id, &job, s, ev).await;
+    }
+
+    /// Sends a share to the upstream its job came from (the old pool's in
+    /// the grace period); the answer comes back through the inbox.
+    async fn forward(
+        &mut self,
+        id: Value,
+        job: &Arc<super::AleoJob>,
+        s: Submit,
+        mut ev: ShareEvent,
+    ) {
+        ev.local_verdict = "accepted".into();
+        ev.forwarded = true;
+        let reply = ReplyTo {
+            inbox: self.inbox_tx.clone(),
+            miner_id: id.clone(),
+            event: Some(Box::new(ev.clone())),
+            kill: self.kill.clone(),
+        };
+        job.pool.stats.forwarded();
+        let cmd = UpstreamCmd::SubmitAleo { submit: s, reply };
+        if job.cmd_tx.send(cmd).await.is_err() {
+            job.pool.stats.pool_verdict(false, "not connected");
+            ev.pool_verdict = "rejected".into();
+            ev.reason = "not connected".into();
+            self.ctx.events.record(ev);
+            self.refuse(id, codes::OTHER, "Not connected to the pool");
+        }
+    }
+
+    /// A share refused in the miner's dialect: AleoStratum3's error object,
+    /// IceRiver's `"result":false` with a `reject-reason`.
+    fn refuse(&mut self, id: Value, code: i64, message: &str) {
+        let dialect = self.dialect.unwrap_or(Dialect::IceRiver);
+        self.reply(reject_response(dialect, id, code, message));
+    }
+
+    /// Refuses a share by itself and counts it for the pool whose job it was.
+    fn local(
+        &mut self,
+        pool: Option<Arc<PoolInfo>>,
+        id: Value,
+        code: i64,
+        message: &str,
+        reason: &str,
+        mut ev: ShareEvent,
+    ) {
+        if let Some(p) = pool {
+            p.stats.local_verdict(false, reason);
+        }
+        ev.local_verdict = "rejected".into();
+        ev.reason = reason.to_string();
+        self.ctx.events.record(ev);
+        self.refuse(id, code, message);
+    }
+}
