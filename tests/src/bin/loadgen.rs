@@ -1,5 +1,6 @@
 //! `loadgen`: load generator and benchmark helper for the data plane: share
-//! throughput and latency, idle connections, job fan-out, and a scripted pool
+//! throughput and latency, idle connections, job fan-out, a scheduled switch
+//! (through a control plane's data plane), and a scripted pool
 //! or in-process data plane to point them at. Figures go to stdout; each
 //! measuring mode ends with one `RESULT ...` line of `key=value` pairs.
 
@@ -15,6 +16,8 @@ mod serve;
 mod shares;
 #[path = "loadgen/stats.rs"]
 mod stats;
+#[path = "loadgen/switch.rs"]
+mod switch;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -44,6 +47,10 @@ enum Command {
     /// Connects N miners, triggers new jobs at a `loadgen pool` through its
     /// control port and times how long until every miner has each one.
     Fanout(fanout::Args),
+    /// Connects N miners to a data plane, keeps them submitting through a
+    /// scheduled switch and times how long after the instant each has the
+    /// new pool's job; counts shares before and after it.
+    Switch(switch::Args),
     /// Runs a scripted pool (really verifies every share) with a control port.
     Pool(serve::PoolArgs),
     /// Runs a data plane in-process in front of a pool (for quick tries; the
@@ -75,6 +82,7 @@ fn main() -> anyhow::Result<()> {
             Command::Shares(a) => shares::run(a).await,
             Command::Idle(a) => idle::run(a).await,
             Command::Fanout(a) => fanout::run(a).await,
+            Command::Switch(a) => switch::run(a).await,
             Command::Pool(a) => serve::pool(a).await,
             Command::Dataplane(a) => serve::dataplane(a).await,
             Command::Ctl(a) => serve::ctl(a).await,

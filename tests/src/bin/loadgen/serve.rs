@@ -31,7 +31,8 @@ pub struct PoolArgs {
     /// Push a new (not clean) job this often (seconds); never when absent.
     #[arg(long, value_parser = parse_secs)]
     job_interval: Option<Duration>,
-    /// Control port: send `job` (clean), `job dirty`, or `stats`, one per line.
+    /// Control port: send `job` (clean), `job dirty`, `stats`, or `current`
+    /// (the current job's id and prevhash in hex), one per line.
     #[arg(long, default_value = "127.0.0.1:0")]
     control: SocketAddr,
     /// Leave Nagle's algorithm on for the pool's connections (the scripted
@@ -137,6 +138,10 @@ async fn control_conn(pool: Arc<ScriptedPool>, stream: TcpStream) {
                 format!("job {id} {}", started.elapsed().as_micros())
             }
             "stats" => stats_line(&pool),
+            "current" => {
+                let job = pool.current_job();
+                format!("current {} {}", job.job_id, hex::encode(job.prevhash))
+            }
             other => format!("error unknown command {other:?}"),
         };
         if w.write_all(format!("{answer}\n").as_bytes()).await.is_err() {
@@ -150,21 +155,25 @@ pub struct CtlArgs {
     /// The pool's control address.
     #[arg(long)]
     control: SocketAddr,
-    /// `job`, `job dirty` or `stats`.
+    /// `job`, `job dirty`, `stats` or `current`.
     command: Vec<String>,
 }
 
 pub async fn ctl(a: CtlArgs) -> anyhow::Result<()> {
-    let s = TcpStream::connect(a.control).await?;
+    println!("{}", ask(a.control, &a.command.join(" ")).await?);
+    Ok(())
+}
+
+/// Sends one command to a `loadgen pool` control port; returns its answer.
+pub async fn ask(control: SocketAddr, command: &str) -> anyhow::Result<String> {
+    let s = TcpStream::connect(control).await?;
     let (r, mut w) = s.into_split();
-    w.write_all(format!("{}\n", a.command.join(" ")).as_bytes())
-        .await?;
+    w.write_all(format!("{command}\n").as_bytes()).await?;
     let line = LineReader::new(r)
         .next_line()
         .await?
-        .ok_or_else(|| anyhow::anyhow!("control port closed"))?;
-    println!("{}", String::from_utf8_lossy(&line));
-    Ok(())
+        .ok_or_else(|| anyhow::anyhow!("control port {control} closed"))?;
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 #[derive(clap::Args)]
