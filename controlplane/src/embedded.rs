@@ -42,6 +42,7 @@ pub async fn start(
     }
     let mut cfg = Config::default();
     seed::apply_proxy(&mut cfg, &proxy);
+    cfg.limits.allow = seed::LAN.iter().map(|n| n.to_string()).collect();
     cfg.upstream.grace_period = f64::from(import.controlplane.grace_period);
     cfg.controlplane.endpoint = Some(cp.internal_endpoint());
     cfg.controlplane.token = Some(cp.internal_site_token(site_name).await?);

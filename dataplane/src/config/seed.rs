@@ -13,6 +13,19 @@ use super::{Config, Listener};
 /// dropped them).
 pub const MIN_MINER_IDLE: f64 = 300.0;
 
+/// Private and loopback networks: a farm's own LAN. Single-machine mode
+/// exempts them from the per-IP limits (the seed format has no setting for
+/// those): after a power cut hundreds of rigs behind one site NAT reconnect
+/// within seconds, and a rate ban would keep their hashrate off for minutes.
+pub const LAN: [&str; 6] = [
+    "127.0.0.0/8",
+    "10.0.0.0/8",
+    "172.16.0.0/12",
+    "192.168.0.0/16",
+    "::1/128",
+    "fc00::/7",
+];
+
 /// Overwrites the parts of `cfg` that the seed's `proxy:` section sets.
 pub fn apply_proxy(cfg: &mut Config, proxy: &Proxy) {
     let g = &proxy.global;
@@ -130,6 +143,20 @@ mod tests {
         assert_eq!(cfg.difficulty.buffer_start, 0.07);
         cfg.validate().expect("a valid data-plane config");
         assert_eq!(join_host_port("::", 3333), "[::]:3333");
+    }
+
+    #[test]
+    fn the_lan_networks_are_exempt_from_per_ip_limits() {
+        let mut cfg = Config::default();
+        cfg.limits.allow = LAN.iter().map(|n| n.to_string()).collect();
+        let mut l = crate::limits::IpLimiter::new(cfg.ip_limits());
+        let t = std::time::Instant::now();
+        let lan: std::net::IpAddr = "192.168.7.20".parse().unwrap();
+        // Far beyond the default 120 new connections a minute from one address.
+        assert!((0..1000).all(|_| l.admit(lan, t).is_ok()));
+        let public: std::net::IpAddr = "203.0.113.9".parse().unwrap();
+        let admitted = (0..1000).filter(|_| l.admit(public, t).is_ok()).count();
+        assert!(admitted < 1000, "public addresses stay limited");
     }
 
     #[test]
