@@ -45,6 +45,7 @@ impl Listener {
         let permits = Arc::new(Semaphore::new(self.max_connections));
         let (release_tx, mut release_rx) = mpsc::unbounded_channel();
         let mut sweep = tokio::time::interval(Duration::from_secs(30));
+        let loud = crate::events::Loud::default();
         loop {
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -71,8 +72,18 @@ impl Listener {
                 self.limiter.release(ip);
             }
             if let Some(reason) = self.refuse(peer, &permits) {
-                self.ctx.stats.refused.fetch_add(1, Relaxed);
+                let refused = self.ctx.stats.refused.fetch_add(1, Relaxed) + 1;
                 tracing::debug!(miner = %peer, %reason, "connection refused");
+                if loud.allow() {
+                    // At most one line per interval: a flood must not flood the log.
+                    tracing::warn!(
+                        algorithm = %self.ctx.algorithm,
+                        miner = %peer,
+                        %reason,
+                        refused_total = refused,
+                        "miner connections refused by the per-IP limits (limits.allow exempts networks)"
+                    );
+                }
                 drop(stream);
                 continue;
             }
