@@ -12,6 +12,7 @@ pub mod pool;
 pub mod rx_miner;
 pub mod rx_pool;
 mod scripted_io;
+pub mod single;
 pub mod sniffer;
 
 pub use aleo_miner::{ALEO_AGENT, AleoMiner};
