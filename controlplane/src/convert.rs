@@ -88,6 +88,7 @@ pub fn pool_settings(p: &PoolRow) -> pb::PoolSettings {
         buffer_percent: p.buffer_percent,
         min_difficulty: p.min_difficulty,
         max_difficulty: p.max_difficulty,
+        dialect: p.dialect.clone().unwrap_or_default(),
     }
 }
 
@@ -109,6 +110,7 @@ pub fn pool(p: &PoolRow) -> pb::Pool {
         min_difficulty: p.min_difficulty,
         max_difficulty: p.max_difficulty,
         password_set: !p.password.is_empty(),
+        dialect: p.dialect.clone().unwrap_or_default(),
     }
 }
 

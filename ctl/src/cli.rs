@@ -132,3 +132,25 @@ impl Mode {
         }
     }
 }
+
+/// An ALEO pool's stratum dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Dialect {
+    /// AleoStratum/3.0.0, with mining.set_target.
+    Aleostratum3,
+    /// The IceRiver-style notify and submit.
+    Iceriver,
+    /// Let the data plane detect it from the pool's first answers.
+    Detect,
+}
+
+impl Dialect {
+    /// The name the control plane stores; empty for `detect`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Aleostratum3 => "aleostratum3",
+            Dialect::Iceriver => "iceriver",
+            Dialect::Detect => "",
+        }
+    }
+}

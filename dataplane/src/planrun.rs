@@ -38,6 +38,18 @@ pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>
             ));
             continue;
         }
+        // Empty is "detect"; a name this data plane does not know is
+        // refused rather than guessed.
+        let dialect = match p.dialect.as_str() {
+            "" => None,
+            d => match d.parse() {
+                Ok(d) => Some(d),
+                Err(e) => {
+                    errors.push(format!("pool {}: {e}", p.name));
+                    continue;
+                }
+            },
+        };
         out.push(Pool {
             name: p.name.clone(),
             url: format!("stratum+tcp://{}:{}", p.host, p.port),
@@ -52,8 +64,7 @@ pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>
             buffer_percent: p.buffer_percent,
             min_difficulty: p.min_difficulty,
             max_difficulty: p.max_difficulty,
-            // Plans carry no dialect: the data plane detects it.
-            dialect: None,
+            dialect,
             algorithm: p
                 .algorithm
                 .parse()
@@ -368,6 +379,44 @@ mod tests {
         let mut alone = Attempt::track(None, key(1, "bch", 0), t, now);
         alone.gave_up = true;
         assert_eq!(alone.apply(vec!["bch".into()]), ["bch"]);
+    }
+
+    #[test]
+    fn aleo_pools_take_their_dialect_from_the_plan() {
+        use switchyard_stratum::aleo::Dialect;
+        let pool = |name: &str, dialect: &str| pb::PoolSettings {
+            name: name.into(),
+            algorithm: "zksnark".into(),
+            host: "h".into(),
+            port: 1,
+            enabled: true,
+            dialect: dialect.into(),
+            ..Default::default()
+        };
+        let plan = pb::RoutingPlan {
+            pools: vec![
+                pool("ice", "iceriver"),
+                pool("std", "aleostratum3"),
+                pool("auto", ""),
+                pool("odd", "stratum9"),
+            ],
+            ..Default::default()
+        };
+        let (p, errors) = pools(&plan, "zksnark");
+        let got: Vec<_> = p.iter().map(|p| (p.name.as_str(), p.dialect)).collect();
+        assert_eq!(
+            got,
+            [
+                ("ice", Some(Dialect::IceRiver)),
+                ("std", Some(Dialect::AleoStratum3)),
+                ("auto", None)
+            ]
+        );
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].contains("pool odd") && errors[0].contains("stratum9"),
+            "{errors:?}"
+        );
     }
 
     #[test]

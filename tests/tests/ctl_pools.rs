@@ -1,7 +1,7 @@
 //! `ctl pool add|update|remove|enable|disable|list` against a real control
 //! plane: passwords are never printed, a scheduled pool cannot be removed
 //! (the error names the site), bad input names the field, and the json / csv
-//! outputs parse.
+//! outputs parse. ALEO pools carry their stratum dialect.
 
 use switchyard_tests::cp::ControlPlane;
 
@@ -56,6 +56,7 @@ async fn pools_are_added_updated_disabled_enabled_and_removed_without_showing_pa
             "yes",
             "12",
             "5",
+            "-",
             "-",
             "-",
             "-"
@@ -321,4 +322,75 @@ async fn buffer_percent_is_a_fraction_like_the_config_and_a_percent_is_explained
         .find(|p| p["name"] == "pt")
         .unwrap();
     assert_eq!(pt["buffer_percent"].as_f64(), Some(0.05));
+}
+
+#[tokio::test]
+async fn aleo_pools_carry_their_dialect_and_only_they_may() {
+    let cp = ControlPlane::start().await;
+    let add = cp
+        .ctl(&[
+            "-o",
+            "json",
+            "pool",
+            "add",
+            "ice",
+            "--algo",
+            "zksnark",
+            "--url",
+            "stratum+tcp://aleo.example.com:4040",
+            "--username",
+            "aleo1acct",
+            "--mode",
+            "passthrough",
+            "--dialect",
+            "iceriver",
+        ])
+        .await
+        .json();
+    assert_eq!(add["dialect"], "iceriver");
+    let out = cp.ctl(&["pool", "list", "--algo", "zksnark"]).await;
+    let table = out.ok();
+    assert!(
+        table.contains("DIALECT") && table.contains("iceriver"),
+        "{table}"
+    );
+
+    let detect = cp
+        .ctl(&["-o", "json", "pool", "update", "ice", "--dialect", "detect"])
+        .await
+        .json();
+    assert_eq!(detect["dialect"], "", "back to detection");
+    let again = cp
+        .ctl(&[
+            "-o",
+            "json",
+            "pool",
+            "update",
+            "ice",
+            "--dialect",
+            "aleostratum3",
+        ])
+        .await
+        .json();
+    assert_eq!(again["dialect"], "aleostratum3");
+
+    // Only ALEO pools have a dialect; unknown names are refused by ctl.
+    let out = cp
+        .ctl(&["pool", "update", "btc", "--dialect", "iceriver"])
+        .await;
+    let err = out.fails(1);
+    assert!(err.contains("dialect") && err.contains("sha256"), "{err}");
+    let out = cp
+        .ctl(&["pool", "update", "ice", "--dialect", "stratum2"])
+        .await;
+    let err = out.fails(2);
+    assert!(
+        err.contains("--dialect") && err.contains("iceriver"),
+        "{err}"
+    );
+
+    // The export carries it, for the server's next import.
+    let out = cp.ctl(&["config", "export"]).await;
+    let export = out.ok();
+    assert!(export.contains("dialect: aleostratum3"), "{export}");
 }

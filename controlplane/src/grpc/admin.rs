@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use switchyard_model::Algorithm;
+use switchyard_model::config::AleoDialect;
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
@@ -129,11 +130,30 @@ fn check_pool(p: &PoolRow) -> Result<(), Status> {
             format!("{lo} is above max_difficulty {hi}"),
         ));
     }
+    if p.dialect.is_some() && p.algorithm != "zksnark" {
+        return Err(invalid(
+            "dialect",
+            format!(
+                "only ALEO pools (zksnark) have a dialect; this one is {}",
+                p.algorithm
+            ),
+        ));
+    }
     Ok(())
 }
 
-fn pool_row(p: &pb::Pool) -> PoolRow {
-    PoolRow {
+/// A dialect from ctl, by its canonical name; empty is "detect".
+fn dialect(d: &str) -> Result<Option<String>, Status> {
+    if d.trim().is_empty() {
+        return Ok(None);
+    }
+    d.parse::<AleoDialect>()
+        .map(|d| Some(d.as_str().to_string()))
+        .map_err(|e| invalid("dialect", e))
+}
+
+fn pool_row(p: &pb::Pool) -> Result<PoolRow, Status> {
+    Ok(PoolRow {
         id: 0,
         name: p.name.clone(),
         algorithm: p.algorithm.to_ascii_lowercase(),
@@ -161,14 +181,22 @@ fn pool_row(p: &pb::Pool) -> PoolRow {
         buffer_percent: p.buffer_percent,
         min_difficulty: p.min_difficulty,
         max_difficulty: p.max_difficulty,
-    }
+        dialect: dialect(&p.dialect)?,
+    })
 }
 
 /// What changed in a pool, for the audit log (never the password itself).
 fn pool_detail(p: &PoolRow) -> String {
     format!(
-        "{} {}:{} user={} tls={} mode={} enabled={}",
-        p.algorithm, p.host, p.port, p.username, p.tls, p.mode, p.enabled
+        "{} {}:{} user={} tls={} mode={} enabled={} dialect={}",
+        p.algorithm,
+        p.host,
+        p.port,
+        p.username,
+        p.tls,
+        p.mode,
+        p.enabled,
+        p.dialect.as_deref().unwrap_or("detect")
     )
 }
 
@@ -278,7 +306,7 @@ impl Admin for AdminService {
     }
 
     async fn add_pool(&self, req: Request<pb::Pool>) -> Result<Response<pb::Pool>, Status> {
-        let p = pool_row(&req.into_inner());
+        let p = pool_row(&req.into_inner())?;
         check_pool(&p)?;
         let saved = self.ctx.store.add_pool(&p).await.map_err(status)?;
         self.audit("pool.add", &saved.name, &pool_detail(&saved))
@@ -313,6 +341,10 @@ impl Admin for AdminService {
             buffer_percent: r.buffer_percent,
             min_difficulty: r.min_difficulty,
             max_difficulty: r.max_difficulty,
+            dialect: match r.dialect {
+                Some(d) => Some(dialect(&d)?.unwrap_or_default()),
+                None => None,
+            },
         };
         patch.apply(&mut p);
         check_pool(&p)?;

@@ -160,6 +160,7 @@ fn pool_row(p: &PoolDef) -> PoolRow {
         buffer_percent: p.buffer_percent,
         min_difficulty: p.min_difficulty,
         max_difficulty: p.max_difficulty,
+        dialect: p.dialect.map(|d| d.as_str().to_string()),
     }
 }
 
@@ -186,6 +187,7 @@ pub(super) async fn export(a: &AdminService) -> Result<pb::ExportConfigResponse,
             buffer_percent: p.buffer_percent,
             min_difficulty: p.min_difficulty,
             max_difficulty: p.max_difficulty,
+            dialect: p.dialect.as_deref().and_then(|d| d.parse().ok()),
         })
         .collect();
     import.sites.clear();

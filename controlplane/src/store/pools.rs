@@ -21,6 +21,8 @@ pub struct PoolRow {
     pub buffer_percent: Option<f64>,
     pub min_difficulty: Option<f64>,
     pub max_difficulty: Option<f64>,
+    /// ALEO pools: `aleostratum3` or `iceriver`; `None` is "detect".
+    pub dialect: Option<String>,
 }
 
 impl std::fmt::Debug for PoolRow {
@@ -36,6 +38,7 @@ impl std::fmt::Debug for PoolRow {
             .field("tls", &self.tls)
             .field("mode", &self.mode)
             .field("enabled", &self.enabled)
+            .field("dialect", &self.dialect)
             .finish_non_exhaustive()
     }
 }
@@ -55,6 +58,8 @@ pub struct PoolPatch {
     pub buffer_percent: Option<f64>,
     pub min_difficulty: Option<f64>,
     pub max_difficulty: Option<f64>,
+    /// `Some("")` clears the dialect (detect it).
+    pub dialect: Option<String>,
 }
 
 impl PoolPatch {
@@ -97,19 +102,22 @@ impl PoolPatch {
         if self.max_difficulty.is_some() {
             p.max_difficulty = self.max_difficulty;
         }
+        if let Some(d) = &self.dialect {
+            p.dialect = (!d.is_empty()).then(|| d.clone());
+        }
     }
 }
 
 const COLUMNS: &str = "id, name, algorithm, host, port, username, password, tls, mode, enabled, \
-                       connect_timeout_s, retry_interval_s, buffer_percent, min_difficulty, max_difficulty";
+                       connect_timeout_s, retry_interval_s, buffer_percent, min_difficulty, max_difficulty, dialect";
 
 impl Store {
     pub async fn add_pool(&self, p: &PoolRow) -> Result<PoolRow> {
         let now = now_ms();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO pools (name, algorithm, host, port, username, password, tls, mode, enabled, \
-             connect_timeout_s, retry_interval_s, buffer_percent, min_difficulty, max_difficulty, created_ms, updated_ms) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             connect_timeout_s, retry_interval_s, buffer_percent, min_difficulty, max_difficulty, dialect, created_ms, updated_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&p.name)
         .bind(&p.algorithm)
@@ -125,6 +133,7 @@ impl Store {
         .bind(p.buffer_percent)
         .bind(p.min_difficulty)
         .bind(p.max_difficulty)
+        .bind(&p.dialect)
         .bind(now)
         .bind(now)
         .fetch_one(&self.write)
@@ -138,7 +147,7 @@ impl Store {
         sqlx::query(
             "UPDATE pools SET host = ?, port = ?, username = ?, password = ?, tls = ?, mode = ?, enabled = ?, \
              connect_timeout_s = ?, retry_interval_s = ?, buffer_percent = ?, min_difficulty = ?, max_difficulty = ?, \
-             updated_ms = ? WHERE id = ?",
+             dialect = ?, updated_ms = ? WHERE id = ?",
         )
         .bind(&p.host)
         .bind(p.port)
@@ -152,6 +161,7 @@ impl Store {
         .bind(p.buffer_percent)
         .bind(p.min_difficulty)
         .bind(p.max_difficulty)
+        .bind(&p.dialect)
         .bind(now_ms())
         .bind(p.id)
         .execute(&self.write)

@@ -25,6 +25,7 @@ fn pool(name: &str) -> PoolRow {
         buffer_percent: None,
         min_difficulty: None,
         max_difficulty: None,
+        dialect: None,
     }
 }
 

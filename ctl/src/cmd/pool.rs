@@ -7,7 +7,7 @@ use switchyard_proto::v1::{
     ListPoolsRequest, Pool, PoolName, SetPoolEnabledRequest, UpdatePoolRequest,
 };
 
-use crate::cli::{Algo, Mode, algo_filter};
+use crate::cli::{Algo, Dialect, Mode, algo_filter};
 use crate::client::{Ctx, Reply};
 use crate::error::{CtlError, CtlResult};
 use crate::output::{Cell, Column, Sheet, done};
@@ -110,6 +110,9 @@ pub struct PoolOptions {
     /// Passthrough: highest difficulty given to miners.
     #[arg(long, value_name = "D", value_parser = positive)]
     pub max_difficulty: Option<f64>,
+    /// ALEO pools: the pool's stratum dialect (detected when unset).
+    #[arg(long, value_enum)]
+    pub dialect: Option<Dialect>,
 }
 
 /// A parsed `--url`.
@@ -202,6 +205,7 @@ const COLUMNS: &[Column] = &[
     Column::new("buffer_percent", "BUFFER"),
     Column::new("min_difficulty", "MIN DIFF"),
     Column::new("max_difficulty", "MAX DIFF"),
+    Column::new("dialect", "DIALECT"),
 ];
 
 /// `stratum+tcp://host:port` (brackets around IPv6 hosts).
@@ -241,6 +245,7 @@ pub fn row(p: &Pool) -> Vec<Cell> {
         Cell::F64(p.buffer_percent),
         Cell::F64(p.min_difficulty),
         Cell::F64(p.max_difficulty),
+        Cell::text(&p.dialect),
     ]
 }
 
@@ -339,6 +344,11 @@ pub fn add_request(a: PoolAdd) -> Pool {
         min_difficulty: o.min_difficulty,
         max_difficulty: o.max_difficulty,
         password_set: false,
+        dialect: o
+            .dialect
+            .map(Dialect::as_str)
+            .unwrap_or_default()
+            .to_string(),
     }
 }
 
@@ -371,6 +381,7 @@ pub fn update_request(u: PoolUpdate) -> CtlResult<UpdatePoolRequest> {
         min_difficulty: o.min_difficulty,
         max_difficulty: o.max_difficulty,
         clear_difficulty_overrides: u.clear_difficulty_overrides,
+        dialect: o.dialect.map(|d| d.as_str().to_string()),
     };
     let unchanged = UpdatePoolRequest {
         name: req.name.clone(),

@@ -217,6 +217,7 @@ mod tests {
             min_difficulty: None,
             max_difficulty: None,
             mode: PoolMode::Aggregate,
+            dialect: None,
         };
         PoolDef::from_server(algorithm, &server)
     }

@@ -32,7 +32,7 @@ pub use days::validate_schedule_entries;
 pub use export::{export, parse_proxy_yaml, proxy_yaml, sample};
 pub use file::{ConfigFile, ScheduleEntry, Site};
 pub use import::{Import, SiteDef};
-pub use pool::{PoolDef, PoolMode};
+pub use pool::{AleoDialect, PoolDef, PoolMode};
 pub use proxy::{
     CircuitBreakerSettings, DifficultySettings, Listener, Proxy, ProxyGlobal, ShareValidation,
 };

@@ -56,6 +56,66 @@ impl FromStr for PoolMode {
     }
 }
 
+/// Which of the two ALEO stratum dialects (protocols.md §3) a pool speaks:
+/// `aleostratum3` (AleoStratum/3.0.0 with `mining.set_target`) or `iceriver`
+/// (the IceRiver-style notify/submit). A pool without one is detected by the
+/// data plane from its first answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum AleoDialect {
+    AleoStratum3,
+    IceRiver,
+}
+
+impl AleoDialect {
+    pub const NAMES: &'static str = "aleostratum3, iceriver";
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AleoDialect::AleoStratum3 => "aleostratum3",
+            AleoDialect::IceRiver => "iceriver",
+        }
+    }
+}
+
+impl fmt::Display for AleoDialect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AleoDialect {
+    type Err = String;
+
+    /// `aleostratum3` (also `aleo-stratum-3`, `AleoStratum/3.0.0`) or
+    /// `iceriver`, in any case: the names the data plane's config accepts.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "aleostratum3" | "aleo-stratum-3" | "aleostratum/3.0.0" => {
+                Ok(AleoDialect::AleoStratum3)
+            }
+            "iceriver" => Ok(AleoDialect::IceRiver),
+            _ => Err(format!(
+                "unknown ALEO dialect {s:?} (known: {})",
+                AleoDialect::NAMES
+            )),
+        }
+    }
+}
+
+impl TryFrom<String> for AleoDialect {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<AleoDialect> for String {
+    fn from(d: AleoDialect) -> String {
+        d.as_str().to_string()
+    }
+}
+
 /// A pool, as the control plane stores it: a server of the file with its
 /// algorithm, defaults applied.
 #[derive(Clone, PartialEq)]
@@ -74,6 +134,8 @@ pub struct PoolDef {
     pub buffer_percent: Option<f64>,
     pub min_difficulty: Option<f64>,
     pub max_difficulty: Option<f64>,
+    /// ALEO pools only: the dialect, or `None` to detect it.
+    pub dialect: Option<AleoDialect>,
 }
 
 impl fmt::Debug for PoolDef {
@@ -93,6 +155,7 @@ impl fmt::Debug for PoolDef {
             .field("buffer_percent", &self.buffer_percent)
             .field("min_difficulty", &self.min_difficulty)
             .field("max_difficulty", &self.max_difficulty)
+            .field("dialect", &self.dialect)
             .finish()
     }
 }
@@ -114,6 +177,7 @@ impl PoolDef {
             buffer_percent: s.buffer_percent,
             min_difficulty: s.min_difficulty,
             max_difficulty: s.max_difficulty,
+            dialect: s.dialect,
         }
     }
 
@@ -135,6 +199,7 @@ impl PoolDef {
             min_difficulty: self.min_difficulty,
             max_difficulty: self.max_difficulty,
             mode: self.mode,
+            dialect: self.dialect,
         }
     }
 }
@@ -157,5 +222,20 @@ mod tests {
                 .contains("aggregate, passthrough")
         );
         assert_eq!(PoolMode::default(), PoolMode::Aggregate);
+    }
+
+    #[test]
+    fn aleo_dialect_names() {
+        for d in [AleoDialect::AleoStratum3, AleoDialect::IceRiver] {
+            assert_eq!(d.as_str().parse::<AleoDialect>(), Ok(d));
+            assert_eq!(serde_yaml_ng::to_string(&d).unwrap().trim(), d.as_str());
+        }
+        assert_eq!(
+            "AleoStratum/3.0.0".parse::<AleoDialect>(),
+            Ok(AleoDialect::AleoStratum3)
+        );
+        let err = "stratum2".parse::<AleoDialect>().unwrap_err();
+        assert!(err.contains("aleostratum3, iceriver"), "{err}");
+        assert!(serde_yaml_ng::from_str::<AleoDialect>("bogus").is_err());
     }
 }

@@ -10,7 +10,7 @@ use std::net::Ipv6Addr;
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::Value;
 
-use super::pool::PoolMode;
+use super::pool::{AleoDialect, PoolMode};
 use super::reader::{Problems, Section, list_items};
 use crate::algo::Algorithm;
 use crate::problem::Problem;
@@ -41,6 +41,9 @@ pub struct Server {
     pub max_difficulty: Option<f64>,
     #[serde(default, skip_serializing_if = "PoolMode::is_default")]
     pub mode: PoolMode,
+    /// ALEO servers only: `aleostratum3` or `iceriver`; absent is "detect".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<AleoDialect>,
 }
 
 impl fmt::Debug for Server {
@@ -61,6 +64,7 @@ impl fmt::Debug for Server {
             .field("min_difficulty", &self.min_difficulty)
             .field("max_difficulty", &self.max_difficulty)
             .field("mode", &self.mode)
+            .field("dialect", &self.dialect)
             .finish()
     }
 }
@@ -97,7 +101,7 @@ pub(crate) fn read_servers(
         let list = list_items(&path, value, p)
             .into_iter()
             .map(|(item_path, item)| {
-                let (server, times_ok) = read_server(&item_path, item, p);
+                let (server, times_ok) = read_server(&item_path, item, algorithm, p);
                 if !times_ok {
                     broken_days.insert(path.clone());
                 }
@@ -111,7 +115,7 @@ pub(crate) fn read_servers(
 }
 
 /// One server; `false` when its `start`/`end` could not be read.
-fn read_server(path: &str, item: &Value, p: &mut Problems) -> (Server, bool) {
+fn read_server(path: &str, item: &Value, algorithm: Algorithm, p: &mut Problems) -> (Server, bool) {
     let mut s = Section::new(path, Some(item), p);
     let what = "every server";
     let name = s.required_string(p, "name", what);
@@ -150,6 +154,7 @@ fn read_server(path: &str, item: &Value, p: &mut Problems) -> (Server, bool) {
                 PoolMode::Aggregate
             }
         },
+        dialect: read_dialect(&mut s, algorithm, p),
     };
     check_credential(&s.at("username"), "username", &server.username, p);
     check_credential(&s.at("password"), "password", &server.password, p);
@@ -180,6 +185,25 @@ fn read_server(path: &str, item: &Value, p: &mut Problems) -> (Server, bool) {
     }
     s.finish(p);
     (server, times_ok)
+}
+
+/// A server's `dialect:`: a known ALEO dialect, and only on ALEO servers.
+fn read_dialect(
+    s: &mut Section<'_>,
+    algorithm: Algorithm,
+    p: &mut Problems,
+) -> Option<AleoDialect> {
+    let name = s.opt_string(p, "dialect")?;
+    if algorithm != Algorithm::Zksnark {
+        p.push(Problem::new(
+            s.at("dialect"),
+            format!("only ALEO servers (zksnark) have a dialect; this one is {algorithm}"),
+        ));
+        return None;
+    }
+    name.parse()
+        .map_err(|e: String| p.push(Problem::new(s.at("dialect"), e)))
+        .ok()
 }
 
 /// The seed's rule for server names: 1-64 letters, digits, `_` and `-`,
@@ -280,6 +304,34 @@ mod tests {
                 .unwrap_err()
                 .contains("aggregate, passthrough")
         );
+    }
+
+    #[test]
+    fn aleo_servers_may_name_their_dialect() {
+        let (servers, p, _) = read(
+            "servers:\n  zksnark:\n    - {name: a, host: h, username: u, dialect: iceriver}\n    \
+             - {name: b, host: h, username: u}\n",
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let z = &servers[&Algorithm::Zksnark];
+        assert_eq!(z[0].dialect, Some(AleoDialect::IceRiver));
+        assert_eq!(z[1].dialect, None);
+        let (_, p, _) = read(
+            "servers:\n  zksnark:\n    - {name: a, host: h, username: u, dialect: stratum2}\n  \
+             sha256:\n    - {name: b, host: h, username: u, dialect: iceriver}\n",
+        );
+        let got: Vec<(&str, &str)> = p
+            .iter()
+            .map(|p| (p.field.as_str(), p.message.as_str()))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].0, "servers.zksnark[0].dialect");
+        assert!(
+            got[0].1.contains("known: aleostratum3, iceriver"),
+            "{got:?}"
+        );
+        assert_eq!(got[1].0, "servers.sha256[0].dialect");
+        assert!(got[1].1.contains("only ALEO servers"), "{got:?}");
     }
 
     #[test]
