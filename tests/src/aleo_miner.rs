@@ -92,6 +92,26 @@ impl AleoMiner {
         }
     }
 
+    /// AleoStratum3: the server nonce of the subscribe result, as the high
+    /// hex digits of `counter` (the counter alone without one).
+    fn with_server_nonce(&self, counter: u64) -> u64 {
+        let Some(SubscribeResult::AleoStratum3 {
+            server_nonce: Some(n),
+            ..
+        }) = &self.subscribe_result
+        else {
+            return counter;
+        };
+        let Ok(prefix) = u64::from_str_radix(n, 16) else {
+            return counter;
+        };
+        match 4 * n.len() as u32 {
+            0 => counter,
+            64.. => prefix,
+            bits => (prefix << (64 - bits)) | (counter & (u64::MAX >> bits)),
+        }
+    }
+
     /// Every server request received, in order.
     pub fn notifications(&self) -> &[Request] {
         &self.io.notifications
@@ -284,7 +304,8 @@ impl AleoMiner {
     }
 
     /// A share on `job_id` with the next counter. AleoStratum3: `[worker,
-    /// job_id, counter]`; IceRiver: `[job_id, counter (16 hex), proof,
+    /// job_id, counter]` (the server nonce, when the pool gave one, as the
+    /// counter's high hex digits); IceRiver: `[job_id, counter (16 hex), proof,
     /// nonce]` with nonce = hex(extranonce1) (or "00000000") and a proof
     /// made from the job, counter and nonce.
     pub fn share_for(&mut self, job_id: &str) -> anyhow::Result<Submit> {
@@ -294,7 +315,7 @@ impl AleoMiner {
             Dialect::AleoStratum3 => Submit::AleoStratum3(Aleo3Submit {
                 worker: self.worker.clone().context("miner: authorize first")?,
                 job_id: job_id.to_owned(),
-                counter: Counter::Number(counter),
+                counter: Counter::Number(self.with_server_nonce(counter)),
                 extra: Vec::new(),
             }),
             Dialect::IceRiver => {
@@ -355,4 +376,13 @@ impl AleoMiner {
         self.request("mining.configure", json!([extensions, params]))
             .await
     }
+}
+
+/// The pool's job id in a job id the data plane gave its miner
+/// (`"{upstream:x}.{pool job id}"`); an id without the prefix as it is.
+pub fn pool_job_id(miner_job_id: &str) -> &str {
+    miner_job_id
+        .split_once('.')
+        .filter(|(up, _)| !up.is_empty() && up.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map_or(miner_job_id, |(_, job)| job)
 }

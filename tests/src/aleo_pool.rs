@@ -7,7 +7,10 @@
 //!
 //! Proofs cannot be checked cheaply, so the pool accepts every share except
 //! duplicates (job_id, counter, nonce) across the pool, jobs never sent to
-//! that connection, jobs dropped by a clean notify, and unauthorized ones.
+//! that connection, jobs dropped by a clean notify, unauthorized ones, and
+//! nonces outside the connection's nonce space (an IceRiver nonce must
+//! begin with the connection's extranonce1, an AleoStratum3 counter with the
+//! server nonce when one is configured).
 //! Everything is recorded, and whatever an ALEO pool does not speak
 //! (`mining.configure`, other V1 extensions, a subscribe in the other
 //! dialect) is answered with an error and recorded as a protocol violation.
@@ -60,9 +63,10 @@ pub struct AleoPoolConfig {
     pub pool_address: String,
     /// AleoStratum3 subscribe result's server nonce (hex) or null.
     pub server_nonce: Option<String>,
-    /// IceRiver subscribe result's extranonce2_size (extranonce1 is 4 bytes
-    /// per connection).
+    /// IceRiver subscribe result's extranonce2_size.
     pub extranonce2_size: u64,
+    /// IceRiver: connection `n` gets extranonce1 `base + n` (4 bytes).
+    pub extranonce1_base: u32,
     /// Height of the first job (IceRiver notifies carry it).
     pub height: u64,
     /// Prefix of every job id (job ids are `<prefix><seq>`).
@@ -83,6 +87,7 @@ impl AleoPoolConfig {
             pool_address: "aleo1switchyardscriptedpool0000000000000000000000000000000000".into(),
             server_nonce: None,
             extranonce2_size: 4,
+            extranonce1_base: 0xa1e0_0000,
             height: 1_000_000,
             job_id_prefix: String::new(),
             job_interval: None,

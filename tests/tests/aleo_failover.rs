@@ -2,12 +2,15 @@
 //! pool goes down every miner gets a connection of its own to the next pool
 //! and that pool's job at once, and mines there; when the preferred pool is
 //! back the hashrate returns, and the connections to the other pool close
-//! once the grace period is over.
+//! once the grace period is over. The pools fix no part of the nonce (an
+//! AleoStratum3 null server nonce), so miners stay connected throughout;
+//! `aleo_nonce_space.rs` covers pools that do.
 
 use std::time::Duration;
 
 use switchyard_dataplane::config::Algorithm;
 use switchyard_stratum::aleo::{Dialect, submit_result};
+use switchyard_tests::aleo_miner::pool_job_id;
 use switchyard_tests::dp::{aleo_pool, aleo_test_config, start_aleo};
 use switchyard_tests::{AleoMiner, AleoPool, AleoPoolConfig};
 
@@ -16,7 +19,7 @@ const T: Duration = Duration::from_secs(30);
 fn config(prefix: &str) -> AleoPoolConfig {
     AleoPoolConfig {
         job_id_prefix: prefix.into(),
-        ..AleoPoolConfig::iceriver()
+        ..AleoPoolConfig::aleo_stratum3()
     }
 }
 
@@ -32,7 +35,7 @@ async fn wait_for_job_of(miners: &mut [AleoMiner], pool: &AleoPool) {
     let job = pool.current_job().job_id().to_owned();
     for m in miners {
         m.wait_until(&format!("job {job}"), |m| {
-            m.latest_job.as_deref() == Some(job.as_str())
+            m.latest_job.as_deref().map(pool_job_id) == Some(job.as_str())
         })
         .await
         .unwrap();
@@ -44,8 +47,8 @@ async fn aleo_miners_fail_over_to_the_next_pool_and_come_back() {
     let a = AleoPool::start(config("a")).await.unwrap();
     let b = AleoPool::start(config("b")).await.unwrap();
     let mut cfg = aleo_test_config(vec![
-        aleo_pool("a", a.addr(), Some(Dialect::IceRiver)),
-        aleo_pool("b", b.addr(), Some(Dialect::IceRiver)),
+        aleo_pool("a", a.addr(), Some(Dialect::AleoStratum3)),
+        aleo_pool("b", b.addr(), Some(Dialect::AleoStratum3)),
     ]);
     cfg.upstream.grace_period = 0.5;
     let (dp, addr) = start_aleo(cfg).await.unwrap();
@@ -53,7 +56,7 @@ async fn aleo_miners_fail_over_to_the_next_pool_and_come_back() {
     for i in 0..2 {
         let worker = format!("farm.rig{i}");
         miners.push(
-            AleoMiner::ready(addr, Dialect::IceRiver, &worker)
+            AleoMiner::ready(addr, Dialect::AleoStratum3, &worker)
                 .await
                 .unwrap(),
         );

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use switchyard_stratum::aleo::{Dialect, Notify, difficulty_to_target, submit_result};
+use switchyard_tests::aleo_miner::pool_job_id;
 use switchyard_tests::dp::{aleo_pool, aleo_test_config, start_aleo};
 use switchyard_tests::{AleoMiner, AleoPool, AleoPoolConfig, Fault, RejectBundle, within};
 
@@ -48,7 +49,7 @@ async fn pools_that_never_send_a_difficulty_still_get_jobs_to_miners_at_once() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(got.job_id(), job);
+        assert_eq!(pool_job_id(got.job_id()), job);
         let share = m.next_share().unwrap();
         assert_eq!(submit_result(&m.submit(&share).await.unwrap()), Ok(()));
         pool.wait_for_accepted(1, T).await.unwrap();
@@ -88,7 +89,11 @@ async fn a_job_bundled_with_a_rejection_reaches_the_miner_at_once() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(job.job_id(), pool.current_job().job_id(), "{bundle:?}");
+        assert_eq!(
+            pool_job_id(job.job_id()),
+            pool.current_job().job_id(),
+            "{bundle:?}"
+        );
         assert_eq!(pool.shares().len(), 1);
         let s = dp.pool_stats("ice").unwrap();
         assert_eq!((s.forwarded, s.pool_rejected), (1, 1), "{s:?}");
@@ -129,10 +134,14 @@ async fn unknown_extra_notify_params_are_relayed_unchanged() {
             .clone();
         let (got, sent) = (got.as_array().unwrap(), params.as_array().unwrap());
         assert_eq!(got[got.len() - 3..], extras, "{dialect}");
+        // The job id names the miner's upstream connection; the pool's id is in it.
+        let mut expected = sent.clone();
+        assert_eq!(pool_job_id(got[0].as_str().unwrap()), "x9");
+        assert_ne!(got[0], "x9");
+        expected[0] = got[0].clone();
         match dialect {
-            Dialect::AleoStratum3 => assert_eq!(got, sent, "nothing to change"),
+            Dialect::AleoStratum3 => assert_eq!(*got, expected, "nothing else to change"),
             Dialect::IceRiver => {
-                let mut expected = sent.clone();
                 expected[2] = Value::from(difficulty_to_target(1050));
                 assert_eq!(*got, expected, "only the target, raised by the buffer");
             }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use switchyard_stratum::aleo::{Dialect, Notify, SubscribeResult, difficulty_to_target};
+use switchyard_tests::aleo_miner::pool_job_id;
 use switchyard_tests::dp::{aleo_pool, aleo_test_config, start_aleo};
 use switchyard_tests::{AleoMiner, AleoPool, AleoPoolConfig};
 
@@ -59,7 +60,7 @@ async fn aleostratum3_miners_mine_through_their_own_connection_with_a_detected_d
         }
         assert_eq!(m.target, Some(1050), "the pool's 1000 plus the 5% buffer");
         let job = m.current_job().unwrap();
-        assert_eq!(job.job_id(), pool.current_job().job_id());
+        assert_eq!(pool_job_id(job.job_id()), pool.current_job().job_id());
     }
 
     for m in [&mut a, &mut b] {
@@ -147,7 +148,11 @@ async fn iceriver_miners_get_their_connections_extranonce_and_a_buffered_target(
         let r = m.submit(&share).await.unwrap();
         assert!(r.is_ok(), "{r:?}");
         assert!(!r.jsonrpc, "IceRiver answers are plain Stratum V1");
-        sent.push(share);
+        // As the miner sent it, with the pool's own job id.
+        let mut expected = share.clone();
+        assert_ne!(share.job_id(), pool_job_id(share.job_id()));
+        expected.set_job_id(pool_job_id(share.job_id()));
+        sent.push(expected);
     }
     pool.wait_for_accepted(3, T).await.unwrap();
     let got: Vec<_> = pool.shares().into_iter().map(|s| s.submit).collect();

@@ -6,13 +6,16 @@
 //! job inside the grace period goes to the old pool on the old connection
 //! and is accepted there, the old connection closes when grace ends, no
 //! share is refused because of the switch, and every share event reaches
-//! the control plane per pool with algorithm zksnark.
+//! the control plane per pool with algorithm zksnark. Both pools use the
+//! same job ids, so the grace share finds its pool only because the data
+//! plane names each job after its upstream connection.
 
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use switchyard_dataplane::config::{Algorithm, Listener};
 use switchyard_stratum::aleo::{Dialect, submit_result};
+use switchyard_tests::aleo_miner::pool_job_id;
 use switchyard_tests::linked::{control_plane, linked_dataplane_with};
 use switchyard_tests::{AleoMiner, AleoPool, AleoPoolConfig};
 
@@ -51,8 +54,9 @@ async fn a_scheduled_aleo_switch_moves_miners_at_the_instant_with_grace_shares_t
     assert!(switchyard_dataplane::clock::set_offset_ms(offset));
     let noon = Utc.with_ymd_and_hms(2026, 11, 23, 12, 0, 0).unwrap();
 
-    let a = AleoPool::start(pool_config("a")).await.unwrap();
-    let b = AleoPool::start(pool_config("b")).await.unwrap();
+    // The same job ids on both pools: the grace share must still find a's.
+    let a = AleoPool::start(pool_config("j")).await.unwrap();
+    let b = AleoPool::start(pool_config("j")).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cp = control_plane(dir.path(), &yaml(a.addr().port(), b.addr().port())).await;
     let dp = linked_dataplane_with(dir.path(), cp.addr(), "default", |c| {
@@ -89,7 +93,11 @@ async fn a_scheduled_aleo_switch_moves_miners_at_the_instant_with_grace_shares_t
     let at = switchyard_dataplane::clock::now();
     assert!(at >= noon, "not before the instant: {at}");
     assert!(at < noon + chrono::Duration::seconds(3), "on time: {at}");
-    assert_eq!(new.job_id(), b.current_job().job_id(), "the new pool's job");
+    assert_eq!(
+        pool_job_id(new.job_id()),
+        b.current_job().job_id(),
+        "the new pool's job"
+    );
     assert!(new.clean_jobs(), "the miner drops the old pool's work");
     assert_eq!(
         dp.active_pool_of(Algorithm::Zksnark).as_deref(),
@@ -99,6 +107,12 @@ async fn a_scheduled_aleo_switch_moves_miners_at_the_instant_with_grace_shares_t
 
     // A share for the old pool's job, inside the grace period: to the old
     // pool, on the miner's old connection.
+    assert_eq!(
+        pool_job_id(&old_job),
+        b.current_job().job_id(),
+        "the two pools use the same job id"
+    );
+    assert_ne!(old_job, new.job_id(), "miners see them apart");
     let late = m.share_for(&old_job).unwrap();
     let r = m.submit(&late).await.unwrap();
     assert_eq!(

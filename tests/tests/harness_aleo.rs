@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard_stratum::aleo::{
-    Dialect, Notify, SubscribeResult, difficulty_to_target, submit_result,
+    Counter, Dialect, Notify, Submit, SubscribeResult, difficulty_to_target, submit_result,
 };
 use switchyard_stratum::{Message, Response};
 use switchyard_tests::{AleoMiner, AleoPool, AleoPoolConfig, AleoVerdict, Fault, RejectBundle};
@@ -66,11 +66,26 @@ async fn aleo_stratum3_handshake_and_shares() {
     pool.wait_for_accepted(3, WAIT).await.unwrap();
     let shares = pool.shares();
     let counters: Vec<&str> = shares.iter().map(|s| s.key.counter.as_str()).collect();
-    assert_eq!(counters, ["29", "2a", "2b"]);
+    assert_eq!(
+        counters,
+        ["beef000000000029", "beef00000000002a", "beef00000000002b"],
+        "the server nonce is the counter's high digits"
+    );
     assert!(
         shares
             .iter()
             .all(|s| s.accepted() && s.worker.as_deref() == Some("aleo1worker.w1"))
+    );
+    // A counter outside the server nonce is refused.
+    let mut outside = miner.next_share().unwrap();
+    if let Submit::AleoStratum3(a) = &mut outside {
+        a.counter = Counter::Number(0x29);
+    }
+    let r = miner.submit(&outside).await.unwrap();
+    assert_eq!(rejection(&r).as_deref(), Some("Invalid nonce"), "{r:?}");
+    assert_eq!(
+        pool.shares().last().unwrap().verdict,
+        AleoVerdict::WrongNonce
     );
     let agent = pool.connection(0).unwrap().subscribe.unwrap().agent;
     assert_eq!(agent.as_deref(), Some("aleominer/1.0"));
@@ -111,6 +126,14 @@ async fn iceriver_handshake_and_shares() {
     assert!(recorded.iter().all(|s| s.accepted()
         && s.worker.as_deref() == Some("w1")
         && s.key.nonce == hex::encode(&extranonce1)));
+
+    // A nonce that does not begin with the connection's extranonce1 is refused.
+    let mut outside = miner.next_share().unwrap();
+    if let Submit::IceRiver(i) = &mut outside {
+        i.nonce = "0badf00d".into();
+    }
+    let r = miner.submit(&outside).await.unwrap();
+    assert_eq!(rejection(&r).as_deref(), Some("invalid-nonce"), "{r:?}");
 }
 
 #[tokio::test]

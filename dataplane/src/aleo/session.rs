@@ -15,7 +15,12 @@
 //! On a route change the miner gets a new dedicated connection to the new
 //! pool and its first job at once (clean); jobs of the old connection stay
 //! valid for the grace period and their shares go there; the old connection
-//! closes when grace ends and its pending submits are answered.
+//! closes when grace ends and its pending submits are answered. A miner
+//! whose nonce space the new connection does not allow (another server
+//! nonce or extranonce1: ALEO has no `set_extranonce`) is disconnected
+//! instead, so that it subscribes again and gets the new one.
+//!
+//! Miner job ids are `"{upstream:x}.{pool job id}"` ([`AleoJob::miner_job_id`]).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -48,6 +53,8 @@ type DupKey = (u64, ShareKey);
 /// A job as this miner got it.
 struct JobEntry {
     job: Arc<AleoJob>,
+    /// The id the miner got it with ([`AleoJob::miner_job_id`]).
+    miner_job_id: Arc<str>,
     /// The difficulty the miner was asked for with it (0 when unknown).
     difficulty: f64,
     /// Set when the miner moved to another upstream: valid until then (grace).
@@ -60,6 +67,8 @@ struct Attached {
     relay: tokio::sync::broadcast::Receiver<bytes::Bytes>,
     /// The connection's pool username, once the miner authorized.
     credentials: watch::Sender<Option<String>>,
+    /// Its subscribe result was checked against the miner's nonce space.
+    nonce_checked: bool,
 }
 
 pub struct AleoSession {
@@ -93,6 +102,8 @@ pub struct AleoSession {
     last_job: Option<Arc<AleoJob>>,
     /// AleoStratum3: the pool address the miner proves for.
     address: Option<String>,
+    /// What the pool fixed of the miner's nonces when it subscribed.
+    nonce_space: Option<super::job::NonceSpace>,
     dups: DuplicateCache<DupKey>,
     closing: bool,
 }
@@ -132,6 +143,7 @@ impl AleoSession {
             jobs: VecDeque::new(),
             last_job: None,
             address: None,
+            nonce_space: None,
             closing: false,
         };
         let reason = s.serve(&mut reader, inbox_rx).await;
@@ -345,6 +357,7 @@ impl AleoSession {
             .as_deref()
             .filter(|a| self.address.as_deref() != Some(*a));
         let line = job.miner_line(raised, switched, fill);
+        let miner_job_id: Arc<str> = job.miner_job_id().into();
         if job.address.is_some() {
             self.address = job.address.clone();
         }
@@ -366,6 +379,7 @@ impl AleoSession {
             .unwrap_or(0.0);
         self.jobs.push_back(JobEntry {
             job: job.clone(),
+            miner_job_id,
             difficulty,
             valid_until: None,
         });

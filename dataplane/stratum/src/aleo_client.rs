@@ -226,6 +226,14 @@ impl Submit {
         }
     }
 
+    /// Replaces the job id (a proxy that renamed jobs gives back the pool's).
+    pub fn set_job_id(&mut self, id: impl Into<String>) {
+        match self {
+            Submit::AleoStratum3(s) => s.job_id = id.into(),
+            Submit::IceRiver(s) => s.job_id = id.into(),
+        }
+    }
+
     pub fn share_key(&self) -> ShareKey {
         match self {
             Submit::AleoStratum3(s) => ShareKey {

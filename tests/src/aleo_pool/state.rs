@@ -54,6 +54,10 @@ pub enum AleoVerdict {
     UnknownJob,
     /// The job was dropped by a clean notify.
     StaleJob,
+    /// The nonce is not in the connection's nonce space: an IceRiver nonce
+    /// that does not begin with the connection's extranonce1, an
+    /// AleoStratum3 counter whose high digits are not the server nonce.
+    WrongNonce,
     /// Worker (AleoStratum3) or connection (IceRiver) not authorized.
     Unauthorized,
     /// `Fault::RejectAll`.
@@ -76,6 +80,7 @@ impl AleoVerdict {
                 (codes::JOB_NOT_FOUND, pick("Job not found", "unknown-work"))
             }
             AleoVerdict::StaleJob => (codes::JOB_NOT_FOUND, pick("Stale job", "stale")),
+            AleoVerdict::WrongNonce => (codes::OTHER, pick("Invalid nonce", "invalid-nonce")),
             AleoVerdict::Unauthorized => (
                 codes::UNAUTHORIZED,
                 pick("Unauthorized worker", "unauthorized"),
@@ -368,6 +373,19 @@ impl AleoPoolState {
         }
     }
 
+    /// Whether the share's nonce is one this connection may submit.
+    fn in_nonce_space(&self, conn: usize, s: &Submit) -> bool {
+        match s {
+            Submit::IceRiver(i) => {
+                let e1 = hex::encode(&self.connections[conn].extranonce1);
+                i.nonce.to_ascii_lowercase().starts_with(&e1)
+            }
+            Submit::AleoStratum3(a) => self.config.server_nonce.as_ref().is_none_or(|n| {
+                format!("{:016x}", a.counter.value()).starts_with(&n.to_ascii_lowercase())
+            }),
+        }
+    }
+
     fn submit(&mut self, conn: usize, s: Submit, id: &Value, reply: &mut Reply) {
         let c = &self.connections[conn];
         let worker = match &s {
@@ -381,6 +399,8 @@ impl AleoPoolState {
             && !worker.as_ref().is_some_and(|w| c.authorized.contains(w))
         {
             AleoVerdict::Unauthorized
+        } else if !self.in_nonce_space(conn, &s) {
+            AleoVerdict::WrongNonce
         } else if c.valid.contains(s.job_id()) {
             if self.seen.insert(key.clone()) {
                 AleoVerdict::Accepted
@@ -452,7 +472,9 @@ impl Served for AleoPoolState {
             subscribe: None,
             subscribed: false,
             session_id: format!("{:08x}", 0x5e55_0000u32 + id as u32),
-            extranonce1: (0xa1e0_0000u32 + id as u32).to_be_bytes().to_vec(),
+            extranonce1: (self.config.extranonce1_base.wrapping_add(id as u32))
+                .to_be_bytes()
+                .to_vec(),
             authorized: Vec::new(),
             job_ids: Vec::new(),
             valid: HashSet::new(),

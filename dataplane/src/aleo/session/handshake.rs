@@ -111,6 +111,7 @@ impl AleoSession {
             relay: handle.relay.subscribe(),
             handle,
             credentials,
+            nonce_checked: false,
         });
         self.on_upstream_state();
     }
@@ -137,7 +138,24 @@ impl AleoSession {
             if let Some((id, _)) = self.pending_subscribe.take() {
                 self.subscribed = true;
                 self.address = sub.pool_address();
+                self.nonce_space = Some(sub.nonce_space());
+                a.nonce_checked = true;
                 self.reply(ok_response(dialect, id, sub.result.clone()));
+            } else if !a.nonce_checked {
+                let new = sub.nonce_space();
+                if self
+                    .nonce_space
+                    .as_ref()
+                    .is_some_and(|old| !old.allows(&new))
+                {
+                    // The miner would mine with the old pool's prefix, and
+                    // the new pool would refuse every share: it subscribes
+                    // again instead (it gets the new one).
+                    tracing::info!(miner = %self.peer, pool = %pool.name, ?new, "new pool fixes another nonce space: disconnecting the aleo miner so it subscribes again");
+                    self.closing = true;
+                    return;
+                }
+                a.nonce_checked = true;
             }
         }
         if state.status == Status::Down

@@ -103,7 +103,7 @@ impl AleoSession {
             .jobs
             .iter()
             .rev()
-            .find(|e| e.job.job_id() == s.job_id() && e.valid_until.is_none_or(|t| now < t));
+            .find(|e| *e.miner_job_id == *s.job_id() && e.valid_until.is_none_or(|t| now < t));
         let Some(entry) = entry else {
             let pool = self.upstream.as_ref().map(|a| a.handle.pool.clone());
             let difficulty = self.jobs.back().map_or(0.0, |e| e.difficulty);
@@ -135,6 +135,8 @@ impl AleoSession {
         if let Some(c) = &mut self.difficulty {
             c.on_share(now);
         }
+        let mut s = s;
+        s.set_job_id(job.job_id());
         self.forward(id, &job, s, ev).await;
     }
 
