@@ -168,6 +168,7 @@ impl DataPlane {
                 events: None,
                 agent: AGENT.to_owned(),
                 aleo: Default::default(),
+                share_events: events.clone(),
             };
             let stats = Arc::new(ListenerStats::default());
             let name = algorithm.as_str();

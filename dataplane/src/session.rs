@@ -128,7 +128,7 @@ impl Session {
     ) {
         let (r, w) = stream.into_split();
         let mut reader = LineReader::new(r, ctx.config.limits.max_line_length);
-        let (inbox_tx, inbox_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
+        let (inbox_tx, mut inbox_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
         let v = &ctx.config.validation;
         let mut s = Session {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
@@ -155,15 +155,21 @@ impl Session {
             last_job: None,
             closing: false,
         };
-        let reason = s.serve(&mut reader, inbox_rx).await;
+        let reason = s.serve(&mut reader, &mut inbox_rx).await;
         tracing::debug!(miner = %peer, %reason, "miner disconnected");
+        // Answers already queued still complete their shares' events
+        // (later ones are recorded by the upstream: the inbox is closed).
+        inbox_rx.close();
+        while let Ok(answer) = inbox_rx.try_recv() {
+            s.on_pool_answer(*answer);
+        }
         s.finish().await;
     }
 
     async fn serve(
         &mut self,
         reader: &mut LineReader<tokio::net::tcp::OwnedReadHalf>,
-        mut inbox: mpsc::Receiver<Box<PoolAnswer>>,
+        inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
     ) -> String {
         let started = Instant::now();
         let mut last_read = Instant::now();

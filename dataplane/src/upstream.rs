@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
 use crate::config::{PoolAddr, PoolMode, Timing};
+use crate::events::EventSink;
 use crate::job::Job;
 use crate::net::{LineReader, tune};
 use crate::stats::PoolStats;
@@ -91,6 +92,35 @@ pub struct PoolAnswer {
     pub response: Response,
     pub latency: Duration,
     pub is_submit: bool,
+}
+
+impl PoolAnswer {
+    /// The share's event with the pool's verdict, read the way every dialect
+    /// can be read (an error, or a `false` result with its `reject-reason`),
+    /// for an answer no session handles.
+    pub fn complete_event(self) -> Option<crate::events::ShareEvent> {
+        let mut ev = *self.event?;
+        complete(&mut ev, &self.response, self.latency);
+        Some(ev)
+    }
+}
+
+/// Fills in a share event from the pool's answer: its latency, verdict and
+/// normalised reason ("invalid share" when the pool gave none).
+pub fn complete(ev: &mut crate::events::ShareEvent, r: &Response, latency: Duration) {
+    ev.pool_latency_us = latency.as_micros().min(u128::from(u64::MAX)) as u64;
+    if r.is_ok() {
+        ev.pool_verdict = "accepted".into();
+    } else {
+        ev.pool_verdict = "rejected".into();
+        ev.reason = match r.error_parts() {
+            Some((code, text)) => crate::reason::normalise(code, &text),
+            None => String::new(),
+        };
+        if ev.reason.is_empty() {
+            ev.reason = "invalid share".into();
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,6 +227,8 @@ pub struct UpstreamParams {
     pub agent: String,
     /// ALEO: the dialect to try and a dedicated connection's credentials.
     pub aleo: crate::aleo::AleoParams,
+    /// Where the events of shares whose miner is gone are recorded.
+    pub share_events: EventSink,
 }
 
 static NEXT_UPSTREAM: AtomicU64 = AtomicU64::new(1);
@@ -327,7 +359,7 @@ impl Task {
             | UpstreamCmd::SubmitAleo { reply, .. }
             | UpstreamCmd::Relay { reply, .. } = cmd
             {
-                not_connected(reply, Duration::ZERO);
+                not_connected(&self.params.share_events, reply, Duration::ZERO);
             }
         }
         self.publish(|s| s.status = Status::Down);
@@ -434,7 +466,7 @@ impl Task {
             | UpstreamCmd::SubmitRx { reply, .. }
             | UpstreamCmd::SubmitAleo { reply, .. }
             | UpstreamCmd::Relay { reply, .. }) => {
-                        not_connected(reply, Duration::ZERO);
+                        not_connected(&self.params.share_events, reply, Duration::ZERO);
                     }
                 },
             }
@@ -502,7 +534,7 @@ impl Task {
                 }
                 _ = sweep.tick() => {
                     let now = Instant::now();
-                    expire(&mut conn.pending, now, &self.pool);
+                    expire(&mut conn.pending, now, &self.pool, &self.params.share_events);
                     if now.duration_since(last_heard) > t.upstream_idle {
                         break End::Lost(format!("no message from the pool for {:?}", t.upstream_idle));
                     }
@@ -514,7 +546,7 @@ impl Task {
                 if p.is_submit {
                     self.pool.stats.pool_verdict(false, "not connected");
                 }
-                not_connected(reply, p.sent_at.elapsed());
+                not_connected(&self.params.share_events, reply, p.sent_at.elapsed());
             }
         }
         end
@@ -604,7 +636,7 @@ impl Task {
                 .pool_verdict(r.is_ok(), reason.as_deref().unwrap_or(""));
         }
         if let Some(reply) = p.reply {
-            deliver(reply, r, latency, p.is_submit);
+            deliver(&self.params.share_events, reply, r, latency, p.is_submit);
         }
     }
 }
@@ -631,7 +663,7 @@ fn granted_mask(r: &Response, asked: u32) -> u32 {
         .map_or(0, |m| m & asked)
 }
 
-fn expire(pending: &mut HashMap<u64, Pending>, now: Instant, pool: &PoolInfo) {
+fn expire(pending: &mut HashMap<u64, Pending>, now: Instant, pool: &PoolInfo, orphans: &EventSink) {
     let expired: Vec<u64> = pending
         .iter()
         .filter(|(_, p)| p.deadline <= now)
@@ -644,20 +676,29 @@ fn expire(pending: &mut HashMap<u64, Pending>, now: Instant, pool: &PoolInfo) {
             }
             if let Some(reply) = p.reply {
                 let r = Response::error(reply.miner_id.clone(), 20, "Pool did not answer in time");
-                deliver(reply, r, p.sent_at.elapsed(), p.is_submit);
+                deliver(orphans, reply, r, p.sent_at.elapsed(), p.is_submit);
             }
         }
     }
 }
 
-fn not_connected(reply: ReplyTo, latency: Duration) {
+fn not_connected(orphans: &EventSink, reply: ReplyTo, latency: Duration) {
     let r = Response::error(reply.miner_id.clone(), 20, "Not connected to the pool");
-    deliver(reply, r, latency, true);
+    deliver(orphans, reply, r, latency, true);
 }
 
 /// Hands an answer to the miner's inbox; a full inbox means the miner cannot
 /// keep up, so it is disconnected rather than allowed to stall the pool reader.
-fn deliver(reply: ReplyTo, mut response: Response, latency: Duration, is_submit: bool) {
+/// An answer no session will read (the miner left, or is being cut off)
+/// still completes its share's event, recorded into `orphans`: a share the
+/// pool judged is never missing from the history.
+fn deliver(
+    orphans: &EventSink,
+    reply: ReplyTo,
+    mut response: Response,
+    latency: Duration,
+    is_submit: bool,
+) {
     response.id = reply.miner_id.clone();
     let answer = PoolAnswer {
         miner_id: reply.miner_id,
@@ -666,7 +707,15 @@ fn deliver(reply: ReplyTo, mut response: Response, latency: Duration, is_submit:
         latency,
         is_submit,
     };
-    if let Err(mpsc::error::TrySendError::Full(_)) = reply.inbox.try_send(Box::new(answer)) {
-        reply.kill.cancel();
+    let unread = match reply.inbox.try_send(Box::new(answer)) {
+        Ok(()) => return,
+        Err(mpsc::error::TrySendError::Full(a)) => {
+            reply.kill.cancel();
+            a
+        }
+        Err(mpsc::error::TrySendError::Closed(a)) => a,
+    };
+    if let Some(ev) = unread.complete_event() {
+        orphans.record(ev);
     }
 }

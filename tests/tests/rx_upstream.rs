@@ -46,6 +46,7 @@ fn spawn(pool: &RxPool) -> Arc<UpstreamHandle> {
             events: None,
             agent: "switchyard/test".into(),
             aleo: Default::default(),
+            share_events: Default::default(),
         },
     )
 }

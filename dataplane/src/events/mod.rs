@@ -104,6 +104,14 @@ pub struct EventSink {
     inner: Option<Arc<SinkInner>>,
 }
 
+impl std::fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventSink")
+            .field("enabled", &self.is_enabled())
+            .finish()
+    }
+}
+
 struct SinkInner {
     tx: mpsc::Sender<ShareEvent>,
     stats: Arc<EventStats>,

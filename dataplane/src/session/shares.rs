@@ -28,16 +28,7 @@ impl Session {
             r.result = json!(true);
         }
         if let Some(mut ev) = a.event {
-            ev.pool_latency_us = a.latency.as_micros().min(u128::from(u64::MAX)) as u64;
-            if r.is_ok() {
-                ev.pool_verdict = "accepted".into();
-            } else {
-                ev.pool_verdict = "rejected".into();
-                ev.reason = match r.error_parts() {
-                    Some((code, text)) => crate::reason::normalise(code, &text).to_string(),
-                    None => "invalid share".into(),
-                };
-            }
+            crate::upstream::complete(&mut ev, &r, a.latency);
             self.ctx.events.record(*ev);
         }
         self.reply(r);
