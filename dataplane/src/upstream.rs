@@ -10,226 +10,28 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchyard_stratum::v1::Submit;
 use switchyard_stratum::{Message, Request, Response};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
-use crate::config::{PoolAddr, PoolMode, Timing};
-use crate::events::EventSink;
+use crate::config::PoolAddr;
 use crate::job::Job;
 use crate::net::{LineReader, tune};
-use crate::stats::PoolStats;
 
 mod aleo;
+mod answers;
+mod handle;
 mod handshake;
 mod pool_messages;
 mod rx;
 
-/// A configured pool, shared by everything that talks to it.
-#[derive(Debug)]
-pub struct PoolInfo {
-    pub name: Arc<str>,
-    pub index: usize,
-    pub addr: PoolAddr,
-    pub username: String,
-    pub password: String,
-    pub mode: PoolMode,
-    pub config: crate::config::Pool,
-    pub stats: PoolStats,
-    /// ALEO: the dialect a connection found the pool speaking.
-    pub learned_dialect: crate::aleo::LearnedDialect,
-}
-
-/// What a session asks of an upstream.
-#[derive(Debug)]
-pub enum UpstreamCmd {
-    /// A share already rewritten to the pool's view.
-    Submit { submit: Submit, reply: ReplyTo },
-    /// A RandomX share (the upstream puts in the pool's session id).
-    SubmitRx {
-        submit: switchyard_stratum::randomx::Submit,
-        reply: ReplyTo,
-    },
-    /// An ALEO share, forwarded as the miner sent it (an AleoStratum3 one
-    /// with the connection's authorized worker).
-    SubmitAleo {
-        submit: switchyard_stratum::aleo::Submit,
-        reply: ReplyTo,
-    },
-    /// A miner request the proxy does not handle itself, relayed as is.
-    Relay {
-        method: String,
-        params: Value,
-        reply: ReplyTo,
-    },
-    /// Close after answering what is pending (or after `drain`).
-    Shutdown { drain: Duration },
-}
-
-/// Where an upstream answer goes: the miner's inbox, with the miner's own id.
-#[derive(Debug, Clone)]
-pub struct ReplyTo {
-    pub inbox: Inbox,
-    pub miner_id: Value,
-    /// The share's event, completed with the pool's verdict on the way back.
-    pub event: Option<Box<crate::events::ShareEvent>>,
-    /// Cancelled when the miner's inbox overflows: the miner cannot keep up.
-    pub kill: CancellationToken,
-}
-
-/// A session's inbox of pool answers (boxed: an idle miner's channel stays small).
-pub type Inbox = mpsc::Sender<Box<PoolAnswer>>;
-
-/// The pool's answer to one miner request.
-#[derive(Debug)]
-pub struct PoolAnswer {
-    pub miner_id: Value,
-    pub event: Option<Box<crate::events::ShareEvent>>,
-    pub response: Response,
-    pub latency: Duration,
-    pub is_submit: bool,
-}
-
-impl PoolAnswer {
-    /// The share's event with the pool's verdict, read the way every dialect
-    /// can be read (an error, or a `false` result with its `reject-reason`),
-    /// for an answer no session handles.
-    pub fn complete_event(self) -> Option<crate::events::ShareEvent> {
-        let mut ev = *self.event?;
-        complete(&mut ev, &self.response, self.latency);
-        Some(ev)
-    }
-}
-
-/// Fills in a share event from the pool's answer: its latency, verdict and
-/// normalised reason ("invalid share" when the pool gave none).
-pub fn complete(ev: &mut crate::events::ShareEvent, r: &Response, latency: Duration) {
-    ev.pool_latency_us = latency.as_micros().min(u128::from(u64::MAX)) as u64;
-    if r.is_ok() {
-        ev.pool_verdict = "accepted".into();
-    } else {
-        ev.pool_verdict = "rejected".into();
-        ev.reason = match r.error_parts() {
-            Some((code, text)) => crate::reason::normalise(code, &text),
-            None => String::new(),
-        };
-        if ev.reason.is_empty() {
-            ev.reason = "invalid share".into();
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Connecting,
-    Ready,
-    Down,
-}
-
-/// Latest state of an upstream, read by sessions without locks.
-#[derive(Debug, Clone)]
-pub struct UpstreamState {
-    pub status: Status,
-    pub job: Option<Arc<Job>>,
-    /// The latest job of a RandomX pool.
-    pub rx_job: Option<Arc<crate::rx::RxJob>>,
-    /// ALEO: the pool's subscribe result on this connection.
-    pub aleo_sub: Option<Arc<crate::aleo::AleoSubscribed>>,
-    /// ALEO: the pool's latest job.
-    pub aleo_job: Option<Arc<crate::aleo::AleoJob>>,
-    /// ALEO: the difficulty the pool last sent besides its jobs, if ever.
-    pub aleo_difficulty: Option<crate::aleo::PoolDifficulty>,
-    /// While down: why the last attempt failed or the connection ended.
-    pub error: Option<Arc<str>>,
-    pub difficulty: f64,
-    pub extranonce2_size: usize,
-    pub version_mask: u32,
-}
-
-/// What the router hears from an upstream.
-#[derive(Debug, Clone)]
-pub enum UpstreamEvent {
-    Ready {
-        upstream: u64,
-        pool: usize,
-    },
-    Failed {
-        upstream: u64,
-        pool: usize,
-        error: String,
-    },
-    Down {
-        upstream: u64,
-        pool: usize,
-        error: String,
-    },
-}
-
-/// The shared face of an upstream task.
-#[derive(Debug)]
-pub struct UpstreamHandle {
-    pub id: u64,
-    pub pool: Arc<PoolInfo>,
-    pub cmd_tx: mpsc::Sender<UpstreamCmd>,
-    pub state: watch::Receiver<Arc<UpstreamState>>,
-    /// The pool username this connection authorized as (the submit's worker).
-    pub username: String,
-    /// Pool notifications the proxy does not understand, relayed to every attached miner.
-    pub relay: tokio::sync::broadcast::Sender<bytes::Bytes>,
-    /// RandomX: the NiceHash nonce slots of this connection's miners.
-    pub slots: crate::rx::slots::NonceSlots,
-    attached: AtomicUsize,
-    capacity: usize,
-}
-
-impl UpstreamHandle {
-    /// Reserves a miner slot; false when full.
-    pub fn try_attach(&self) -> bool {
-        let prev = self.attached.fetch_add(1, Ordering::AcqRel);
-        if prev >= self.capacity {
-            self.attached.fetch_sub(1, Ordering::AcqRel);
-            return false;
-        }
-        true
-    }
-
-    pub fn detach(&self) {
-        let _ = self
-            .attached
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
-    }
-
-    pub fn attached(&self) -> usize {
-        self.attached.load(Ordering::Acquire)
-    }
-
-    pub fn status(&self) -> Status {
-        self.state.borrow().status
-    }
-
-    pub fn shutdown(&self, drain: Duration) {
-        let _ = self.cmd_tx.try_send(UpstreamCmd::Shutdown { drain });
-    }
-}
-
-/// Everything an upstream task needs besides its pool.
-#[derive(Debug, Clone)]
-pub struct UpstreamParams {
-    pub timing: Arc<Timing>,
-    pub version_mask: u32,
-    pub username: String,
-    pub capacity: usize,
-    pub events: Option<mpsc::Sender<UpstreamEvent>>,
-    pub agent: String,
-    /// ALEO: the dialect to try and a dedicated connection's credentials.
-    pub aleo: crate::aleo::AleoParams,
-    /// Where the events of shares whose miner is gone are recorded.
-    pub share_events: EventSink,
-}
+pub use answers::{Inbox, PoolAnswer, ReplyTo, complete};
+use answers::{Pending, deliver, expire, not_connected};
+pub use handle::{
+    PoolInfo, Status, UpstreamCmd, UpstreamEvent, UpstreamHandle, UpstreamParams, UpstreamState,
+};
 
 static NEXT_UPSTREAM: AtomicU64 = AtomicU64::new(1);
 
@@ -290,13 +92,6 @@ enum End {
     Shutdown,
     Lost(String),
     Redirect { addr: PoolAddr, wait: Duration },
-}
-
-struct Pending {
-    reply: Option<ReplyTo>,
-    is_submit: bool,
-    sent_at: Instant,
-    deadline: Instant,
 }
 
 /// A live, handshaken connection.
@@ -661,61 +456,4 @@ fn granted_mask(r: &Response, asked: u32) -> u32 {
         .and_then(Value::as_str)
         .and_then(|s| switchyard_stratum::hexutil::parse_hex_u32(s).ok())
         .map_or(0, |m| m & asked)
-}
-
-fn expire(pending: &mut HashMap<u64, Pending>, now: Instant, pool: &PoolInfo, orphans: &EventSink) {
-    let expired: Vec<u64> = pending
-        .iter()
-        .filter(|(_, p)| p.deadline <= now)
-        .map(|(id, _)| *id)
-        .collect();
-    for id in expired {
-        if let Some(p) = pending.remove(&id) {
-            if p.is_submit {
-                pool.stats.pool_verdict(false, "timeout");
-            }
-            if let Some(reply) = p.reply {
-                let r = Response::error(reply.miner_id.clone(), 20, "Pool did not answer in time");
-                deliver(orphans, reply, r, p.sent_at.elapsed(), p.is_submit);
-            }
-        }
-    }
-}
-
-fn not_connected(orphans: &EventSink, reply: ReplyTo, latency: Duration) {
-    let r = Response::error(reply.miner_id.clone(), 20, "Not connected to the pool");
-    deliver(orphans, reply, r, latency, true);
-}
-
-/// Hands an answer to the miner's inbox; a full inbox means the miner cannot
-/// keep up, so it is disconnected rather than allowed to stall the pool reader.
-/// An answer no session will read (the miner left, or is being cut off)
-/// still completes its share's event, recorded into `orphans`: a share the
-/// pool judged is never missing from the history.
-fn deliver(
-    orphans: &EventSink,
-    reply: ReplyTo,
-    mut response: Response,
-    latency: Duration,
-    is_submit: bool,
-) {
-    response.id = reply.miner_id.clone();
-    let answer = PoolAnswer {
-        miner_id: reply.miner_id,
-        event: reply.event,
-        response,
-        latency,
-        is_submit,
-    };
-    let unread = match reply.inbox.try_send(Box::new(answer)) {
-        Ok(()) => return,
-        Err(mpsc::error::TrySendError::Full(a)) => {
-            reply.kill.cancel();
-            a
-        }
-        Err(mpsc::error::TrySendError::Closed(a)) => a,
-    };
-    if let Some(ev) = unread.complete_event() {
-        orphans.record(ev);
-    }
 }
