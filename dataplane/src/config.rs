@@ -155,6 +155,9 @@ pub struct UpstreamSettings {
     pub backoff_min: f64,
     pub backoff_max: f64,
     pub grace_period: f64,
+    /// PEM certificates trusted for TLS pools besides the built-in Mozilla
+    /// roots (a pool with a private CA).
+    pub tls_ca_file: Option<String>,
 }
 
 #[derive(Clone, Deserialize)]

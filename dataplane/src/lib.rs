@@ -24,6 +24,7 @@ pub mod router;
 pub mod rx;
 pub mod session;
 pub mod stats;
+pub mod tls;
 pub mod upstream;
 pub mod validate;
 
@@ -130,6 +131,14 @@ impl DataPlane {
             interval: Duration::from_secs(config.limits.keepalive_interval),
             count: config.limits.keepalive_count,
         });
+        let pool_tls = tls::PoolTls::new(
+            config
+                .upstream
+                .tls_ca_file
+                .as_deref()
+                .map(std::path::Path::new),
+        )
+        .map_err(|e| anyhow::anyhow!("upstream.tls_ca_file: {e}"))?;
         let mut planes = Vec::new();
         for (algorithm, l, socket) in sockets {
             let mut pools = Vec::new();
@@ -169,6 +178,7 @@ impl DataPlane {
                 agent: AGENT.to_owned(),
                 aleo: Default::default(),
                 share_events: events.clone(),
+                tls: pool_tls.clone(),
             };
             let stats = Arc::new(ListenerStats::default());
             let name = algorithm.as_str();

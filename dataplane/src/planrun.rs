@@ -22,7 +22,7 @@ use crate::router::RouterHandle;
 pub type Ack = Arc<dyn Fn(u64, String) + Send + Sync>;
 
 /// The pools of `algorithm` a plan names, as data-plane pool settings.
-/// Pools the data plane cannot use (TLS) are left out and named in the error.
+/// Pools the data plane cannot use (an unknown dialect) are left out and named in the errors.
 pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
@@ -31,13 +31,6 @@ pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>
         .iter()
         .filter(|p| p.algorithm == algorithm && p.enabled)
     {
-        if p.tls {
-            errors.push(format!(
-                "pool {}: TLS to pools is not supported by this data plane yet",
-                p.name
-            ));
-            continue;
-        }
         // Empty is "detect"; a name this data plane does not know is
         // refused rather than guessed.
         let dialect = match p.dialect.as_str() {
@@ -52,7 +45,12 @@ pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>
         };
         out.push(Pool {
             name: p.name.clone(),
-            url: format!("stratum+tcp://{}:{}", p.host, p.port),
+            url: format!(
+                "{}://{}:{}",
+                if p.tls { "stratum+ssl" } else { "stratum+tcp" },
+                p.host,
+                p.port
+            ),
             username: p.username.clone(),
             password: p.password.clone(),
             mode: if p.mode == "passthrough" {
@@ -420,7 +418,7 @@ mod tests {
     }
 
     #[test]
-    fn tls_pools_are_left_out_and_named() {
+    fn tls_pools_keep_tls_and_other_algorithms_are_left_out() {
         let plan = pb::RoutingPlan {
             pools: vec![
                 pb::PoolSettings {
@@ -452,8 +450,16 @@ mod tests {
             ..Default::default()
         };
         let (p, errors) = pools(&plan, "sha256");
-        assert_eq!(p.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(), ["a"]);
-        assert_eq!(p[0].url, "stratum+tcp://h:1");
-        assert!(errors[0].contains("pool b"));
+        let urls: Vec<_> = p
+            .iter()
+            .map(|p| (p.name.as_str(), p.url.as_str()))
+            .collect();
+        assert_eq!(
+            urls,
+            [("a", "stratum+tcp://h:1"), ("b", "stratum+ssl://h:2")]
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let addr = crate::config::parse_pool_url(&p[1].url).unwrap();
+        assert!(addr.tls);
     }
 }

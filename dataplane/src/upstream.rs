@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use switchyard_stratum::{Message, Request, Response};
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 
 use crate::backoff::Backoff;
@@ -94,10 +93,14 @@ enum End {
     Redirect { addr: PoolAddr, wait: Duration },
 }
 
+/// The two halves of a pool connection, plain TCP or TLS.
+type PoolRead = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
+type PoolWrite = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
+
 /// A live, handshaken connection.
 struct Conn {
-    reader: LineReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: LineReader<PoolRead>,
+    writer: PoolWrite,
     next_id: u64,
     pending: HashMap<u64, Pending>,
     extranonce1: Vec<u8>,

@@ -47,6 +47,7 @@ fn spawn(pool: &RxPool) -> Arc<UpstreamHandle> {
             agent: "switchyard/test".into(),
             aleo: Default::default(),
             share_events: Default::default(),
+            tls: Default::default(),
         },
     )
 }

@@ -181,6 +181,7 @@ impl Default for UpstreamSettings {
             backoff_min: 0.5,
             backoff_max: 30.0,
             grace_period: 30.0,
+            tls_ca_file: None,
         }
     }
 }

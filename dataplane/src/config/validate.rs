@@ -42,6 +42,11 @@ impl Config {
                 ));
             }
         }
+        if let Some(f) = &self.upstream.tls_ca_file
+            && let Err(e) = crate::tls::PoolTls::new(Some(std::path::Path::new(f)))
+        {
+            errs.push(format!("upstream.tls_ca_file: {e}"));
+        }
         let l = &self.limits;
         for cidr in &l.allow {
             if self.allow_net(cidr).is_none() {
@@ -258,8 +263,6 @@ impl Config {
             }
             if let Err(e) = parse_pool_url(&p.url) {
                 errs.push(format!("{at}.url: {e}"));
-            } else if parse_pool_url(&p.url).is_ok_and(|a| a.tls) {
-                errs.push(format!("{at}.url: TLS to pools is not supported by the data plane yet; use stratum+tcp://"));
             }
             if p.username.is_empty() {
                 errs.push(format!("{at}.username: must not be empty"));

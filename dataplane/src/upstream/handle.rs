@@ -164,4 +164,6 @@ pub struct UpstreamParams {
     pub aleo: crate::aleo::AleoParams,
     /// Where the events of shares whose miner is gone are recorded.
     pub share_events: EventSink,
+    /// TLS for `stratum+ssl://` pools.
+    pub tls: crate::tls::PoolTls,
 }

@@ -1,5 +1,6 @@
-//! Connecting to a pool and the handshake: configure (version rolling) and
-//! subscribe pipelined, then authorize; ready once authorized with a job.
+//! Connecting to a pool (TLS on top for `stratum+ssl://`) and the
+//! handshake: configure (version rolling) and subscribe pipelined, then
+//! authorize; ready once authorized with a job.
 
 use serde_json::json;
 use switchyard_stratum::v1::SubscribeResult;
@@ -20,7 +21,18 @@ impl Task {
         .map_err(|_| format!("connect to {}:{} timed out", addr.host, addr.port))?
         .map_err(|e| format!("connect to {}:{}: {e}", addr.host, addr.port))?;
         tune(&stream, None);
-        let (r, w) = stream.into_split();
+        let (r, w): (PoolRead, PoolWrite) = if addr.tls {
+            let tls = tokio::time::timeout(t.connect, self.params.tls.connect(&addr.host, stream))
+                .await
+                .map_err(|_| {
+                    format!("TLS handshake with {}:{} timed out", addr.host, addr.port)
+                })??;
+            let (r, w) = tokio::io::split(tls);
+            (Box::new(r), Box::new(w))
+        } else {
+            let (r, w) = stream.into_split();
+            (Box::new(r), Box::new(w))
+        };
         let mut conn = Conn {
             reader: LineReader::new(r, 1 << 20),
             writer: w,
