@@ -1,15 +1,23 @@
 //! `loadgen`: load generator and benchmark helper for the data plane: share
-//! throughput and latency, idle connections, job fan-out, a scheduled switch
-//! (through a control plane's data plane), and a scripted pool
-//! or in-process data plane to point them at. Figures go to stdout; each
+//! throughput and latency (SHA-256, RandomX, ALEO), idle connections, job
+//! fan-out, a scheduled switch (through a control plane's data plane), and
+//! scripted pools or an in-process data plane to point them at. Figures go to stdout; each
 //! measuring mode ends with one `RESULT ...` line of `key=value` pairs.
 
+#[path = "loadgen/aleo.rs"]
+mod aleo;
+#[path = "loadgen/algo_pool.rs"]
+mod algo_pool;
+#[path = "loadgen/algo_shares.rs"]
+mod algo_shares;
 #[path = "loadgen/client.rs"]
 mod client;
 #[path = "loadgen/fanout.rs"]
 mod fanout;
 #[path = "loadgen/idle.rs"]
 mod idle;
+#[path = "loadgen/rx.rs"]
+mod rx;
 #[path = "loadgen/serve.rs"]
 mod serve;
 #[path = "loadgen/shares.rs"]
@@ -51,8 +59,18 @@ enum Command {
     /// scheduled switch and times how long after the instant each has the
     /// new pool's job; counts shares before and after it.
     Switch(switch::Args),
+    /// `shares` for RandomX (xmrig) miners: valid shares (the stand-in hash),
+    /// in each miner's NiceHash slot.
+    RxShares(algo_shares::RxArgs),
+    /// `shares` for ALEO miners (`--dialect aleostratum3|iceriver`).
+    AleoShares(algo_shares::AleoArgs),
     /// Runs a scripted pool (really verifies every share) with a control port.
     Pool(serve::PoolArgs),
+    /// Runs the scripted RandomX pool (checks every claimed hash) with a
+    /// control port (`stats`).
+    RxPool(algo_pool::RxPoolArgs),
+    /// Runs the scripted ALEO pool in one dialect with a control port (`stats`).
+    AleoPool(algo_pool::AleoPoolArgs),
     /// Runs a data plane in-process in front of a pool (for quick tries; the
     /// benchmark script runs the real `dataplane` binary instead).
     Dataplane(serve::DataplaneArgs),
@@ -83,7 +101,11 @@ fn main() -> anyhow::Result<()> {
             Command::Idle(a) => idle::run(a).await,
             Command::Fanout(a) => fanout::run(a).await,
             Command::Switch(a) => switch::run(a).await,
+            Command::RxShares(a) => algo_shares::run_rx(a).await,
+            Command::AleoShares(a) => algo_shares::run_aleo(a).await,
             Command::Pool(a) => serve::pool(a).await,
+            Command::RxPool(a) => algo_pool::rx_pool(a).await,
+            Command::AleoPool(a) => algo_pool::aleo_pool(a).await,
             Command::Dataplane(a) => serve::dataplane(a).await,
             Command::Ctl(a) => serve::ctl(a).await,
             Command::FreePort => {
