@@ -200,7 +200,12 @@ bad() {
     n=$(($(get rejected "$f") + $(get unanswered "$f") + $(get errors "$f") + $(get prefill_bad "$f")))
     if [[ $n -eq 0 ]]; then echo 0; else echo "!!! $n"; fi
 }
-cpu() { echo "$(get cpu_total "$1")$([[ -n $(get cpu_dataplane "$1") ]] && echo " (dp $(get cpu_dataplane "$1"))")"; }
+# cpu FILE: cores busy (ours), the data plane's share, and other processes'.
+cpu() {
+    local dp=""
+    [[ -n $(get cpu_dataplane "$1") ]] && dp=" dp $(get cpu_dataplane "$1");"
+    echo "$(get cpu_total "$1") ($dp other $(get cpu_others "$1"))"
+}
 
 for algo in $ALGOS; do
     miners=$(miners_of "$algo")
@@ -218,7 +223,7 @@ for algo in $ALGOS; do
         row "  $r shares/s offered" "$(lat "$d")" "$(lat "$p")" \
             "$(($(get p50_us "$p") - $(get p50_us "$d"))) us; $(ratio "$(get p99_us "$p")" "$(get p99_us "$d")")"
         row "    answers/s; rejected+unanswered+errors" "$(get rate "$d"); $(bad "$d")" "$(get rate "$p"); $(bad "$p")" ""
-        row "    CPU busy (cores of $(nproc))" "$(cpu "$d")" "$(cpu "$p")" ""
+        row "    CPU busy (cores of $(nproc), other processes)" "$(cpu "$d")" "$(cpu "$p")" ""
     done
     d=$BENCH_OUT/$algo-max-direct.txt p=$BENCH_OUT/$algo-max-dp.txt
     row "$algo: max load, $MAX_MINERS miners x window $MAX_WINDOW" "direct" "via data plane" "ratio (>= 0.5)"

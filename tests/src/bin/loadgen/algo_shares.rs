@@ -321,6 +321,7 @@ async fn run(a: Common, algo: Algo) -> anyhow::Result<()> {
     let mut procs = vec![("loadgen".to_owned(), std::process::id())];
     procs.extend(a.cpu.iter().cloned());
     let cpu = tokio::spawn(cpu_use(procs, measure_from, end));
+    let machine = tokio::spawn(machine_busy(measure_from, end));
     let _ = go_tx.send(Some(Plan {
         start,
         measure_from,
@@ -350,7 +351,13 @@ async fn run(a: Common, algo: Algo) -> anyhow::Result<()> {
             println!("prefill rejected: {count} x {why}");
         }
     }
-    let cpu = cpu.await.unwrap_or_default();
+    let mut cpu = cpu.await.unwrap_or_default();
+    if let Ok(Some(busy)) = machine.await {
+        // What the rest of the machine (other processes, the kernel's own
+        // threads) used meanwhile: contention the figures suffered.
+        let ours: f64 = cpu.iter().map(|(_, c)| c).sum();
+        cpu.push(("others".into(), (busy - ours).max(0.0)));
+    }
     report(&a, algo, n, &mut total, &pre, &cpu);
     Ok(())
 }
@@ -412,7 +419,11 @@ fn report(a: &Common, algo: Algo, n: usize, t: &mut Tally, pre: &Tally, cpu: &[(
         );
     }
     let cores: Vec<String> = cpu.iter().map(|(n, c)| format!("{n} {c:.2}")).collect();
-    let total: f64 = cpu.iter().map(|(_, c)| c).sum();
+    let total: f64 = cpu
+        .iter()
+        .filter(|(n, _)| n != "others")
+        .map(|(_, c)| c)
+        .sum();
     println!(
         "cpu over the measured period (cores): {}; total {total:.2}",
         cores.join(", ")
@@ -444,6 +455,31 @@ fn report(a: &Common, algo: Algo, n: usize, t: &mut Tally, pre: &Tally, cpu: &[(
     }
     let _ = write!(r, " cpu_total={total:.2}");
     println!("{r}");
+}
+
+/// Busy ticks of the whole machine (every field of /proc/stat's `cpu` line
+/// but idle and iowait).
+fn machine_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let all: u64 = f.iter().take(8).sum();
+    Some(all - f.get(3)? - f.get(4)?)
+}
+
+/// Cores the whole machine kept busy between `from` and `to`.
+async fn machine_busy(from: Instant, to: Instant) -> Option<f64> {
+    sleep_until(from).await;
+    let before = machine_ticks()?;
+    sleep_until(to).await;
+    let hz = rustix::param::clock_ticks_per_second() as f64;
+    let secs = to.duration_since(from).as_secs_f64().max(1e-9);
+    Some(machine_ticks()?.checked_sub(before)? as f64 / hz / secs)
 }
 
 /// One miner between phases.
