@@ -91,7 +91,9 @@ async fn an_untrusted_certificate_gets_no_hashrate_and_miners_are_told() {
     let mut cfg = test_config(vec![tls_pool_config(front)]);
     cfg.aggregation.subscribe_wait = 1.0;
     let dp = DataPlane::start(cfg).await.unwrap();
-    let mut m = ScriptedMiner::connect(dp.sha256_addr().unwrap()).await.unwrap();
+    let mut m = ScriptedMiner::connect(dp.sha256_addr().unwrap())
+        .await
+        .unwrap();
     let r = m
         .request("mining.subscribe", serde_json::json!(["cgminer"]))
         .await
@@ -99,6 +101,10 @@ async fn an_untrusted_certificate_gets_no_hashrate_and_miners_are_told() {
     let (_, text) = r.error_parts().expect("no pool to subscribe to");
     assert!(text.contains("No pool"), "{text}");
     assert_eq!(dp.active_pool(), None);
-    assert_eq!(backend.connections(), 0, "nothing got through the TLS front");
+    assert_eq!(
+        backend.connections(),
+        0,
+        "nothing got through the TLS front"
+    );
     dp.shutdown(Duration::from_secs(2)).await;
 }
