@@ -16,6 +16,8 @@ mod client;
 mod fanout;
 #[path = "loadgen/idle.rs"]
 mod idle;
+#[path = "loadgen/plan.rs"]
+mod plan;
 #[path = "loadgen/rx.rs"]
 mod rx;
 #[path = "loadgen/serve.rs"]

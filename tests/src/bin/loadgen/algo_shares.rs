@@ -22,6 +22,7 @@ use tokio::sync::{Barrier, Semaphore, watch};
 use tokio::time::{Instant, sleep_until};
 
 use crate::aleo::{self, AleoWork};
+use crate::plan::Plan;
 use crate::rx::{self, RxWork};
 use crate::stats::{cpu_use, parse_cpu, summarize};
 use crate::{Target, parse_secs};
@@ -189,21 +190,6 @@ async fn connect_all(a: &Common, algo: Algo) -> (Vec<Conn>, usize, Option<String
     (conns, failures, first)
 }
 
-#[derive(Clone, Copy)]
-struct Plan {
-    start: Instant,
-    measure_from: Instant,
-    end: Instant,
-    drain_until: Instant,
-    /// Per-miner interval between submits (fixed rate), or `None` (window).
-    interval: Option<Duration>,
-    offset: Duration,
-    window: usize,
-    max_inflight: usize,
-    /// Stop after this many submits (prefill).
-    limit: u64,
-}
-
 #[derive(Default)]
 struct Tally {
     sent: u64,
@@ -266,18 +252,7 @@ async fn run(a: Common, algo: Algo) -> anyhow::Result<()> {
     let n = conns.len();
     let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(n as f64 / a.rate));
     let window = a.window.max(1);
-    let far = Instant::now() + Duration::from_secs(3600);
-    let prefill = Plan {
-        start: Instant::now(),
-        measure_from: far,
-        end: far,
-        drain_until: far,
-        interval: None,
-        offset: Duration::ZERO,
-        window,
-        max_inflight: window,
-        limit: a.prefill.div_ceil(n as u64),
-    };
+    let prefill = Plan::prefill(window, a.prefill.div_ceil(n as u64));
     let started = Instant::now();
     let gate = Arc::new(Barrier::new(n + 1));
     let (go_tx, go_rx) = watch::channel(None::<Plan>);
@@ -502,29 +477,11 @@ impl Miner {
         sleep_until(plan.start).await;
         loop {
             let now = Instant::now();
-            let sending = now < plan.end && t.sent < plan.limit;
+            let sending = plan.sending(now, t.sent);
             if !sending && (pending.is_empty() || now >= plan.drain_until) {
                 break;
             }
-            let room = match plan.interval {
-                Some(_) => plan.max_inflight.saturating_sub(pending.len()),
-                None => plan.window.saturating_sub(pending.len()),
-            };
-            let mut due = 0;
-            if sending {
-                due = match plan.interval {
-                    Some(iv) => {
-                        let mut k = 0;
-                        while next_send <= now && k < room {
-                            next_send += iv;
-                            k += 1;
-                        }
-                        k
-                    }
-                    None => room,
-                }
-                .min((plan.limit - t.sent) as usize);
-            }
+            let due = plan.due(now, &mut next_send, pending.len(), t.sent);
             if due > 0 {
                 buf.clear();
                 let first = self.next_id;
