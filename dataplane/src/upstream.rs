@@ -121,7 +121,7 @@ impl Conn {
     fn enqueue(
         &mut self,
         method: &str,
-        params: Value,
+        params: Params,
         reply: ReplyTo,
         is_submit: bool,
         deadline: Instant,
@@ -139,10 +139,28 @@ impl Conn {
                 deadline,
             },
         );
-        let mut req = Request::new(id, method, params);
-        req.jsonrpc = self.jsonrpc;
-        out.extend(req.to_line());
+        match params {
+            Params::Parsed(params) => {
+                let mut req = Request::new(id, method, params);
+                req.jsonrpc = self.jsonrpc;
+                out.extend(req.to_line());
+            }
+            Params::Verbatim(params) => {
+                out.extend(switchyard_stratum::raw::request_line(
+                    &id.into(),
+                    self.jsonrpc,
+                    method,
+                    &params,
+                ));
+            }
+        }
     }
+}
+
+/// A request's params: parsed, or (an ALEO share) each as the miner wrote it.
+enum Params {
+    Parsed(Value),
+    Verbatim(Vec<switchyard_stratum::RawJson>),
 }
 
 impl Task {
@@ -368,7 +386,7 @@ impl Task {
                 UpstreamCmd::Submit { submit, reply } => {
                     conn.enqueue(
                         "mining.submit",
-                        submit.to_params(),
+                        Params::Parsed(submit.to_params()),
                         reply,
                         true,
                         now + timeout,
@@ -377,10 +395,11 @@ impl Task {
                 }
                 UpstreamCmd::SubmitRx { submit, reply } => {
                     let params = rx::submit_params(&submit, &conn.login_id);
+                    let params = Params::Parsed(params);
                     conn.enqueue("submit", params, reply, true, now + timeout, &mut out);
                 }
                 UpstreamCmd::SubmitAleo { submit, reply } => {
-                    let params = aleo::submit_params(submit, &conn.aleo.worker);
+                    let params = Params::Verbatim(aleo::submit_params(submit, &conn.aleo.worker));
                     conn.enqueue(
                         "mining.submit",
                         params,
@@ -395,6 +414,7 @@ impl Task {
                     params,
                     reply,
                 } => {
+                    let params = Params::Parsed(params);
                     conn.enqueue(&method, params, reply, false, now + timeout, &mut out);
                 }
                 UpstreamCmd::Shutdown { drain } => {

@@ -12,16 +12,55 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use switchyard_stratum::aleo::{
-    Aleo3Submit, Counter, Dialect, IceRiverSubmit, Notify, ServerMethod, Submit, Subscribe,
-    SubscribeResult,
+    Aleo3Submit, Dialect, IceRiverSubmit, Notify, ServerMethod, Submit, Subscribe, SubscribeResult,
 };
-use switchyard_stratum::{Message, Request, Response};
+use switchyard_stratum::{Message, RawJson, Request, Response};
 use tokio::time::Instant;
 
 use crate::scripted_io::client::{LineClient, Read};
 
 /// The agent `ready` subscribes with.
 pub const ALEO_AGENT: &str = "switchyard-aleo-miner/0.1";
+
+/// Real provers, by the exact subscribe they send (protocols.md §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prover {
+    /// An IceRiver ALEO ASIC: `["IceRiverMiner-v1.1","AleoStratum/2.0.0",null]`
+    /// (an "AleoStratum" version string, but the V1-shaped IceRiver dialect).
+    IceRiverAsic,
+    /// An AleoStratum/3.0.0 prover: `["AGENT","AleoStratum/3.0.0",null]`
+    /// (the spec's own example).
+    AleoStratum3,
+    /// A prover whose subscribe names no protocol: `["aleo-prover/0.9"]`.
+    /// It speaks whatever its pool answers in.
+    Unannounced,
+}
+
+impl Prover {
+    pub const ALL: [Prover; 3] = [
+        Prover::IceRiverAsic,
+        Prover::AleoStratum3,
+        Prover::Unannounced,
+    ];
+
+    /// The subscribe params, exactly as the prover sends them.
+    pub fn subscribe_params(self) -> Value {
+        match self {
+            Prover::IceRiverAsic => json!(["IceRiverMiner-v1.1", "AleoStratum/2.0.0", null]),
+            Prover::AleoStratum3 => json!(["AGENT", "AleoStratum/3.0.0", null]),
+            Prover::Unannounced => json!(["aleo-prover/0.9"]),
+        }
+    }
+
+    /// The dialect the prover speaks, `None` when it follows the pool.
+    pub fn dialect(self) -> Option<Dialect> {
+        match self {
+            Prover::IceRiverAsic => Some(Dialect::IceRiver),
+            Prover::AleoStratum3 => Some(Dialect::AleoStratum3),
+            Prover::Unannounced => None,
+        }
+    }
+}
 
 pub struct AleoMiner {
     io: LineClient,
@@ -274,6 +313,41 @@ impl AleoMiner {
         Ok(r)
     }
 
+    /// Connects as `prover` (its exact subscribe), authorizes `worker` and
+    /// waits for the first job. A prover that announces no dialect takes
+    /// the one the answer is in.
+    pub async fn ready_as(addr: SocketAddr, prover: Prover, worker: &str) -> anyhow::Result<Self> {
+        let guess = prover.dialect().unwrap_or(Dialect::IceRiver);
+        let mut miner = Self::connect(addr, guess).await?;
+        let r = miner.subscribe_as(prover).await?;
+        if let Some((code, text)) = r.error_parts() {
+            bail!("{prover:?}: mining.subscribe refused: code {code:?}, {text:?}");
+        }
+        if !miner.authorize(worker, "x").await? {
+            bail!("{prover:?}: {worker:?} was not authorized by {addr}");
+        }
+        miner.wait_for_job().await?;
+        Ok(miner)
+    }
+
+    /// Sends `prover`'s exact subscribe; returns the raw answer.
+    pub async fn subscribe_as(&mut self, prover: Prover) -> anyhow::Result<Response> {
+        let r = self
+            .request("mining.subscribe", prover.subscribe_params())
+            .await?;
+        if r.is_ok() {
+            let dialect = match prover.dialect() {
+                Some(d) => d,
+                None => Dialect::detect(Some(&r.result), None)
+                    .context("a subscribe result in neither ALEO dialect")?,
+            };
+            self.dialect = dialect;
+            self.io.jsonrpc = dialect.jsonrpc();
+            self.subscribe_result = Some(SubscribeResult::from_result(&r.result, Some(dialect))?);
+        }
+        Ok(r)
+    }
+
     /// Subscribes; a refusal or a result of the wrong shape is an error.
     pub async fn subscribe(&mut self, agent: &str) -> anyhow::Result<SubscribeResult> {
         let r = self.subscribe_response(agent).await?;
@@ -313,9 +387,9 @@ impl AleoMiner {
         self.counter = self.counter.wrapping_add(1);
         Ok(match self.dialect {
             Dialect::AleoStratum3 => Submit::AleoStratum3(Aleo3Submit {
-                worker: self.worker.clone().context("miner: authorize first")?,
+                worker: RawJson::string(&self.worker.clone().context("miner: authorize first")?),
                 job_id: job_id.to_owned(),
-                counter: Counter::Number(self.with_server_nonce(counter)),
+                counter: RawJson::of(&self.with_server_nonce(counter).into()),
                 extra: Vec::new(),
             }),
             Dialect::IceRiver => {
@@ -329,9 +403,9 @@ impl AleoMiner {
                 let proof = Sha256::digest(format!("{job_id}/{counter}/{nonce}"));
                 Submit::IceRiver(IceRiverSubmit {
                     job_id: job_id.to_owned(),
-                    counter,
-                    proof: format!("ab1{}", hex::encode(proof)),
-                    nonce,
+                    counter: RawJson::string(&counter),
+                    proof: RawJson::string(&format!("ab1{}", hex::encode(proof))),
+                    nonce: RawJson::string(&nonce),
                     extra: Vec::new(),
                 })
             }
@@ -341,9 +415,7 @@ impl AleoMiner {
     /// Submits and waits for the answer.
     pub async fn submit(&mut self, share: &Submit) -> anyhow::Result<Response> {
         let id = self.io.next_id();
-        let mut req = share.to_request(id.clone());
-        req.jsonrpc = self.dialect.jsonrpc();
-        self.send_raw(&req.to_line()).await?;
+        self.send_raw(&share.to_line(&id)).await?;
         self.wait_response(&id).await
     }
 
@@ -354,9 +426,7 @@ impl AleoMiner {
         let mut buf = Vec::new();
         for share in shares {
             let id = self.io.next_id();
-            let mut req = share.to_request(id.clone());
-            req.jsonrpc = self.dialect.jsonrpc();
-            buf.extend(req.to_line());
+            buf.extend(share.to_line(&id));
             ids.push(id);
         }
         self.send_raw(&buf).await?;

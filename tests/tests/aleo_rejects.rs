@@ -60,7 +60,9 @@ async fn refuses_in(dialect: Dialect) {
     // The same counter with another nonce is another share (IceRiver).
     if let Submit::IceRiver(s) = &share {
         let mut other = s.clone();
-        other.nonce = format!("{}01", s.nonce); // still in the connection's extranonce1
+        // Still in the connection's extranonce1.
+        let nonce = format!("{}01", s.nonce.as_str().unwrap());
+        other.nonce = switchyard_stratum::RawJson::string(&nonce);
         let r = m.submit(&Submit::IceRiver(other)).await.unwrap();
         assert_eq!(submit_result(&r), Ok(()), "the nonce is part of the key");
     }

@@ -190,7 +190,9 @@ async fn an_iceriver_pool_without_a_configured_dialect_is_detected_from_its_answ
         )]
     );
     let sub = pool.connection(miner).unwrap().subscribe.unwrap();
-    assert_eq!(sub.dialect(), Dialect::IceRiver);
+    // The IceRiver form, as its ASICs send it.
+    assert_eq!(sub.protocol.as_deref(), Some("AleoStratum/2.0.0"));
+    assert_ne!(sub.announced(), Some(Dialect::AleoStratum3));
     assert!(
         pool.requests()
             .iter()

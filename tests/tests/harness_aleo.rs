@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use switchyard_stratum::aleo::{
-    Counter, Dialect, Notify, Submit, SubscribeResult, difficulty_to_target, submit_result,
+    Dialect, Notify, Submit, SubscribeResult, difficulty_to_target, submit_result,
 };
 use switchyard_stratum::{Message, Response};
 use switchyard_tests::{AleoMiner, AleoPool, AleoPoolConfig, AleoVerdict, Fault, RejectBundle};
@@ -65,7 +65,10 @@ async fn aleo_stratum3_handshake_and_shares() {
     }
     pool.wait_for_accepted(3, WAIT).await.unwrap();
     let shares = pool.shares();
-    let counters: Vec<&str> = shares.iter().map(|s| s.key.counter.as_str()).collect();
+    let counters: Vec<String> = shares
+        .iter()
+        .map(|s| format!("{:016x}", s.key.counter.parse::<u64>().unwrap()))
+        .collect();
     assert_eq!(
         counters,
         ["beef000000000029", "beef00000000002a", "beef00000000002b"],
@@ -79,7 +82,7 @@ async fn aleo_stratum3_handshake_and_shares() {
     // A counter outside the server nonce is refused.
     let mut outside = miner.next_share().unwrap();
     if let Submit::AleoStratum3(a) = &mut outside {
-        a.counter = Counter::Number(0x29);
+        a.counter = switchyard_stratum::RawJson::of(&json!(0x29));
     }
     let r = miner.submit(&outside).await.unwrap();
     assert_eq!(rejection(&r).as_deref(), Some("Invalid nonce"), "{r:?}");
@@ -125,7 +128,7 @@ async fn iceriver_handshake_and_shares() {
     assert_eq!(recorded.len(), 3);
     assert!(recorded.iter().all(|s| s.accepted()
         && s.worker.as_deref() == Some("w1")
-        && s.key.nonce == hex::encode(&extranonce1)));
+        && s.key.nonce == format!("\"{}\"", hex::encode(&extranonce1))));
 
     // A nonce that does not begin with the connection's extranonce1 is refused.
     let mut outside = miner.next_share().unwrap();
@@ -242,10 +245,7 @@ async fn a_new_job_is_bundled_with_a_rejection() {
             .await
             .unwrap();
         let share = miner.share_for("gone").unwrap();
-        miner
-            .send_raw(&share.to_request(json!(7)).to_line())
-            .await
-            .unwrap();
+        miner.send_raw(&share.to_line(&json!(7))).await.unwrap();
         let a = miner.recv_line_timeout(WAIT).await.unwrap();
         let b = miner.recv_line_timeout(WAIT).await.unwrap();
         let (notify, answer) = if job_first { (a, b) } else { (b, a) };

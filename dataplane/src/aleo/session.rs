@@ -1,16 +1,19 @@
 //! One ALEO miner's session, owned by one task, on the same structure as the
 //! SHA-256 and RandomX sessions. Passthrough: the miner's subscribe opens its
-//! own upstream connection to the route's pool (in the miner's dialect,
-//! unless the pool is known to speak the other) and is answered with the
-//! subscribe result that pool gave that connection; its authorize gives the
-//! connection its worker name (pool username + the miner's worker) and is
-//! answered once the pool accepted it and sent a job. Jobs are relayed at
-//! once, with the seed's difficulty buffer applied where the pool sends a
-//! difficulty (`set_target` / `set_difficulty` relayed in their own form,
-//! an IceRiver notify's target raised to the miner's difficulty). Shares:
-//! duplicates by (job_id, counter, nonce) and stale jobs are refused here,
-//! every other one goes to the upstream its job came from and the pool's
-//! verdict comes back as the pool wrote it.
+//! own upstream connection to the route's pool and is answered with the
+//! subscribe result that pool gave that connection. The miner's dialect is
+//! what its subscribe announces (AleoStratum/3.x, or an IceRiver agent); a
+//! subscribe that announces neither follows the pool's dialect; a miner whose
+//! announced dialect the pool does not speak is refused with the reason. Its
+//! authorize gives the connection its worker name (the pool username and the
+//! miner's worker) and is answered once the pool accepted it and sent a job.
+//! Jobs are relayed at once, with the seed's difficulty buffer applied where
+//! the pool sends a difficulty (`set_target` / `set_difficulty` relayed in
+//! their own form, an IceRiver notify's target raised to the miner's
+//! difficulty). Shares: duplicates by (job_id, counter, nonce) as written and
+//! stale jobs are refused here, every other one goes, params as the miner
+//! wrote them, to the upstream its job came from, and the pool's verdict
+//! comes back as the pool wrote it.
 //!
 //! On a route change the miner gets a new dedicated connection to the new
 //! pool and its first job at once (clean); jobs of the old connection stay
@@ -79,8 +82,14 @@ pub struct AleoSession {
     inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
     kill: CancellationToken,
     route: watch::Receiver<Arc<Route>>,
-    /// The miner's dialect, from its subscribe.
+    /// The miner's dialect: what its subscribe announced, else its pool's
+    /// (configured or learned, IceRiver-style until the pool answers).
     dialect: Option<Dialect>,
+    /// The dialect the miner's subscribe announced (`None`: it follows
+    /// the pool's, see [`Subscribe::announced`]).
+    ///
+    /// [`Subscribe::announced`]: switchyard_stratum::aleo::Subscribe::announced
+    announced: Option<Dialect>,
     /// A subscribe waiting for the pool's result: its id and deadline.
     pending_subscribe: Option<(Value, Instant)>,
     subscribed: bool,
@@ -130,6 +139,7 @@ impl AleoSession {
             inbox_tx,
             kill: shutdown.child_token(),
             dialect: None,
+            announced: None,
             pending_subscribe: None,
             subscribed: false,
             worker: None,
@@ -277,7 +287,8 @@ impl AleoSession {
                 return;
             }
         };
-        let method = match ClientMethod::from_request(&req, self.dialect) {
+        // A submit's params stay as the miner wrote them (relayed verbatim).
+        let method = match ClientMethod::from_line(&req, line, self.dialect) {
             Ok(m) => m,
             Err(e) => {
                 self.error(req.id, codes::OTHER, &e.to_string());

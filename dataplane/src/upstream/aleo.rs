@@ -14,7 +14,7 @@ use serde_json::Value;
 use switchyard_stratum::aleo::{
     self, ClientMethod, Dialect, Notify, ServerMethod, Subscribe, SubscribeResult,
 };
-use switchyard_stratum::{Message, Request};
+use switchyard_stratum::{Message, RawJson, Request};
 use tokio::io::AsyncWriteExt;
 
 use super::*;
@@ -270,11 +270,12 @@ impl Task {
     }
 }
 
-/// A miner's share as the pool gets it: as sent, an AleoStratum3 one under
-/// the worker this connection authorized.
-pub(super) fn submit_params(mut submit: aleo::Submit, worker: &str) -> Value {
+/// A miner's share as the pool gets it: every param as the miner wrote it,
+/// the pool's own job id, and an AleoStratum3 one under the worker this
+/// connection authorized (passthrough login).
+pub(super) fn submit_params(mut submit: aleo::Submit, worker: &str) -> Vec<RawJson> {
     if let aleo::Submit::AleoStratum3(s) = &mut submit {
-        s.worker = worker.to_owned();
+        s.worker = RawJson::string(worker);
     }
     submit.to_params()
 }

@@ -3,12 +3,14 @@
 //! IceRiver-style dialect (V1-shaped subscribe, 6-param notify). Owns the
 //! typed subscribe / authorize / submit (miner -> proxy -> pool), subscribe
 //! results, `mining.set_target`, `mining.notify`, submit answers (including a
-//! top-level `reject-reason`), dialect detection, the (job_id, counter,
+//! top-level `reject-reason`), dialect detection (a miner's from what its
+//! subscribe announces, a pool's from its answers), the (job_id, counter,
 //! nonce) duplicate key and the target/difficulty conversions.
 //!
 //! Parts the dialects leave loose (the clean flag, trailing params) are kept
-//! as raw `serde_json::Value`s, so a relayed notify or submit is written back
-//! as received. A share cannot be checked at the proxy: forward every one.
+//! as raw `serde_json::Value`s, so a relayed notify is written back as
+//! received; a submit's params are kept as their text ([`crate::RawJson`]),
+//! so a share reaches the pool byte for byte. A share cannot be checked at the proxy: forward every one.
 //! Parse errors are [`ParamsError`]; nothing here panics on input.
 
 use std::fmt;
@@ -51,15 +53,6 @@ impl Dialect {
     /// member); the IceRiver dialect is plain Stratum V1.
     pub fn jsonrpc(self) -> bool {
         self == Dialect::AleoStratum3
-    }
-
-    /// The dialect a miner's subscribe asks for: AleoStratum3 when param 1
-    /// names an `AleoStratum/` protocol, else IceRiver (V1 shape).
-    pub fn from_subscribe_params(params: &[Value]) -> Dialect {
-        match params.get(1) {
-            Some(Value::String(p)) if p.starts_with("AleoStratum/") => Dialect::AleoStratum3,
-            _ => Dialect::IceRiver,
-        }
     }
 
     /// From a pool's subscribe result: a number in position 2
@@ -211,12 +204,6 @@ fn opt_value(s: &Option<String>) -> Value {
 fn with_tail(mut head: Vec<Value>, extra: &[Value]) -> Value {
     head.extend_from_slice(extra);
     Value::Array(head)
-}
-
-/// Canonical hex for keys: lowercase, leading zeros dropped ("0" for zero).
-fn canonical_hex(s: &str) -> String {
-    let t = s.trim_start_matches('0').to_ascii_lowercase();
-    if t.is_empty() { "0".to_owned() } else { t }
 }
 
 fn request(dialect: Dialect, id: impl Into<Value>, method: &str, params: Value) -> Request {

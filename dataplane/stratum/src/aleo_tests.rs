@@ -38,7 +38,7 @@ pub(crate) fn client(
     d: Option<Dialect>,
 ) -> Result<ClientMethod, ParamsError> {
     let line = format!(r#"{{"id":3,"method":"{method}","params":{p}}}"#);
-    ClientMethod::from_request(&request(&line), d)
+    ClientMethod::from_line(&request(&line), line.as_bytes(), d)
 }
 
 pub(crate) fn server(
@@ -55,24 +55,72 @@ pub(crate) const ICE: Option<Dialect> = Some(Dialect::IceRiver);
 pub(crate) const ICE_NOTIFY: &str =
     r#"["AJ1",123456,18446744073709551,"ab1<block_header_root>","ab1<hashed_beacons_root>",true]"#;
 pub(crate) const A3_NOTIFY: &str = r#"["JOB_ID","EPOCH_HASH","aleo1pooladdress",true]"#;
-const ICE_SUBMIT: &str = r#"["AJ1","0000000000000001","ab1<proof>","0000abcd"]"#;
+
+/// What a miner's subscribe tells of its dialect, for every agent string
+/// in protocols.md and the shapes around them: only AleoStratum/3.x is
+/// AleoStratum3, an IceRiver agent is IceRiver whatever version it names,
+/// anything else follows the pool (`None`).
+#[test]
+fn miner_dialect_from_what_real_miners_subscribe_with() {
+    use Dialect::*;
+    #[rustfmt::skip]
+    let table: &[(&str, Option<Dialect>)] = &[
+        // protocols.md §3, AleoStratum/3.0.0 (the spec's placeholder agent).
+        (r#"["AGENT","AleoStratum/3.0.0",null]"#, Some(AleoStratum3)),
+        // protocols.md §3: what IceRiver ASICs send.
+        (r#"["IceRiverMiner-v1.1","AleoStratum/2.0.0",null]"#, Some(IceRiver)),
+        (r#"["IceRiverMiner-v1.1"]"#, Some(IceRiver)),
+        (r#"["iceriverminer-v2.0","AleoStratum/3.0.0",null]"#, Some(AleoStratum3)),
+        (r#"["aleominer/1.0","AleoStratum/3.1.2",null]"#, Some(AleoStratum3)),
+        (r#"["aleominer/1.0","aleostratum/3.0.0"]"#, Some(AleoStratum3)),
+        // Other versions, other agents, no version: the pool's dialect.
+        (r#"["aleominer/1.0","AleoStratum/2.0.0",null]"#, None),
+        (r#"["aleominer/1.0","AleoStratum/30"]"#, Some(AleoStratum3)),
+        (r#"["aleominer/1.0","AleoStratum/"]"#, None),
+        (r#"["cpuminer/2.5.1"]"#, None),
+        (r#"["cgminer/4.11.1","ae6812eb"]"#, None),
+        (r#"["XMRig/6.21.0"]"#, None),
+        (r#"[null,"AleoStratum/3.0.0",null]"#, Some(AleoStratum3)),
+        (r#"[]"#, None),
+        (r#"[null]"#, None),
+    ];
+    for (p, want) in table {
+        let Ok(ClientMethod::Subscribe(s)) = client("mining.subscribe", p, None) else {
+            panic!("{p} is a subscribe")
+        };
+        assert_eq!(s.announced(), *want, "{p}");
+    }
+    // The IceRiver form keeps its protocol string in place (not a session).
+    let Ok(ClientMethod::Subscribe(s)) = client(
+        "mining.subscribe",
+        r#"["IceRiverMiner-v1.1","AleoStratum/2.0.0",null]"#,
+        None,
+    ) else {
+        panic!("subscribe")
+    };
+    assert_eq!(
+        (s.protocol.as_deref(), s.session.as_deref()),
+        (Some("AleoStratum/2.0.0"), None)
+    );
+    // What the proxy sends a pool: exactly the shapes miners send.
+    assert_eq!(
+        Subscribe::new(IceRiver, "IceRiverMiner-v1.1").to_params(),
+        json!(["IceRiverMiner-v1.1", "AleoStratum/2.0.0", null])
+    );
+    assert_eq!(
+        Subscribe::new(AleoStratum3, "a").to_params(),
+        json!(["a", "AleoStratum/3.0.0", null])
+    );
+    assert_eq!(Subscribe::new(IceRiver, "x").announced(), None);
+    assert_eq!(
+        Subscribe::new(AleoStratum3, "x").announced(),
+        Some(AleoStratum3)
+    );
+}
 
 #[test]
-fn dialect_from_subscribe_params_and_results() {
+fn dialect_from_subscribe_results() {
     use Dialect::*;
-    assert_eq!(
-        Dialect::from_subscribe_params(&params(r#"["AGENT","AleoStratum/3.0.0",null]"#)),
-        AleoStratum3
-    );
-    assert_eq!(
-        Dialect::from_subscribe_params(&params(r#"["cgminer/4.11.1"]"#)),
-        IceRiver
-    );
-    assert_eq!(
-        Dialect::from_subscribe_params(&params(r#"["a","ae6812eb"]"#)),
-        IceRiver
-    );
-    assert_eq!(Dialect::from_subscribe_params(&[]), IceRiver);
     #[rustfmt::skip]
     let results = [
         (json!(["SESSION_ID", "0a0b", "aleo1pool"]), Some(AleoStratum3)),
@@ -184,7 +232,7 @@ fn subscribe_both_shapes_both_ways() {
         ),
         (Some("AGENT"), Some(ALEO_STRATUM_3), None)
     );
-    assert_eq!(s.dialect(), Dialect::AleoStratum3);
+    assert_eq!(s.announced(), Some(Dialect::AleoStratum3));
     assert_eq!(s, Subscribe::new(Dialect::AleoStratum3, "AGENT"));
     assert_eq!(
         text(&ClientMethod::Subscribe(s).to_request(1, Dialect::AleoStratum3)),
@@ -193,7 +241,7 @@ fn subscribe_both_shapes_both_ways() {
     let v1 = ClientMethod::Subscribe(Subscribe::new(Dialect::IceRiver, "proxy/1.0"));
     assert_eq!(
         text(&v1.to_request(1, Dialect::IceRiver)),
-        "{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"proxy/1.0\"]}\n"
+        "{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[\"proxy/1.0\",\"AleoStratum/2.0.0\",null]}\n"
     );
     #[rustfmt::skip]
     let cases = [
@@ -215,8 +263,8 @@ fn subscribe_both_shapes_both_ways() {
         panic!()
     };
     assert_eq!(
-        (s.session.as_deref(), s.dialect()),
-        (Some("ae6812eb"), Dialect::IceRiver)
+        (s.session.as_deref(), s.announced()),
+        (Some("ae6812eb"), None)
     );
     for bad in [
         "[5]",
@@ -262,100 +310,120 @@ fn authorize_both_ways() {
     }
 }
 
+fn submit(p: &str, d: Option<Dialect>) -> Submit {
+    match client("mining.submit", p, d) {
+        Ok(ClientMethod::Submit(s)) => s,
+        other => panic!("{p}: {other:?}"),
+    }
+}
+
+fn params_text(s: &Submit) -> String {
+    let params = s.to_params();
+    let texts: Vec<&str> = params.iter().map(|p| p.text()).collect();
+    format!("[{}]", texts.join(","))
+}
+
 #[test]
-fn aleo3_submit_keeps_the_counter_form() {
-    let Ok(ClientMethod::Submit(s)) = client("mining.submit", r#"["WORKER","JOB_ID","123"]"#, A3)
-    else {
-        panic!("submit")
-    };
+fn aleo3_submit_is_relayed_as_written() {
+    let s = submit(r#"["WORKER","JOB_ID","123"]"#, A3);
     let Submit::AleoStratum3(a) = &s else {
         panic!("dialect")
     };
     assert_eq!(
-        (a.worker.as_str(), a.job_id.as_str(), a.counter),
-        ("WORKER", "JOB_ID", Counter::Text(123))
+        (
+            a.worker_name().as_deref(),
+            a.job_id.as_str(),
+            a.counter.text()
+        ),
+        (Some("WORKER"), "JOB_ID", r#""123""#)
     );
-    assert_eq!(s.to_params(), json!(["WORKER", "JOB_ID", "123"]));
     assert_eq!(
         s.share_key(),
         ShareKey {
             job_id: "JOB_ID".into(),
-            counter: "7b".into(),
+            counter: r#""123""#.into(),
             nonce: String::new()
         }
     );
     assert_eq!(
-        text(&s.to_request(3)),
+        String::from_utf8(s.to_line(&json!(3))).unwrap(),
         "{\"id\":3,\"jsonrpc\":\"2.0\",\"method\":\"mining.submit\",\"params\":[\"WORKER\",\"JOB_ID\",\"123\"]}\n"
     );
-    let Ok(ClientMethod::Submit(n)) =
-        client("mining.submit", r#"["W","J",18446744073709551615,"x"]"#, A3)
-    else {
-        panic!("numeric counter")
-    };
-    assert_eq!(n.to_params(), json!(["W", "J", u64::MAX, "x"]));
-    assert_eq!((n.dialect(), n.job_id()), (Dialect::AleoStratum3, "J"));
-    // Guessed without a dialect.
-    assert!(matches!(
-        client("mining.submit", r#"["W","J",5]"#, None),
-        Ok(ClientMethod::Submit(Submit::AleoStratum3(_)))
-    ));
+    // Every counter form the miner chose, and extras, as written.
     #[rustfmt::skip]
-    let bad = [r#"["W","J","-1"]"#, r#"["W","J","0x10"]"#, r#"["W","J","abc"]"#, r#"["W","J",1.5]"#, r#"["W","J",-1]"#,
-        r#"["W","J","18446744073709551616"]"#, r#"["W","J",""]"#, r#"["W","J"]"#, r#"[5,"J",1]"#, r#"["W",7,1]"#, "{}"];
-    for p in bad {
-        assert_eq!(
-            client("mining.submit", p, A3).map_err(|e| e.method),
-            Err("mining.submit"),
-            "{p}"
-        );
+    let forms = [r#"["W","J",18446744073709551615,"x"]"#, r#"["W","J","0000000000000123"]"#, r#"["W","J","0x1A"]"#,
+        r#"["W","J","00ff"]"#, r#"["W","J","abc"]"#, r#"["W","J",1.50]"#, r#"["W","J",-1]"#, r#"["W","J",18446744073709551616]"#,
+        r#"["W","J",""]"#, r#"[5,"J",1]"#, r#"["W","J",1,{"k":[1, 2]},null]"#, r#"["W","J","\u0031"]"#];
+    for p in forms {
+        let s = submit(p, A3);
+        assert_eq!(params_text(&s), p, "{p}");
+        assert_eq!(s.dialect(), Dialect::AleoStratum3);
     }
+    // Zero-padded and plain counters are different shares to the proxy.
+    assert_ne!(
+        submit(r#"["W","J","01"]"#, A3).share_key(),
+        submit(r#"["W","J","1"]"#, A3).share_key()
+    );
+    // Guessed without a dialect.
+    assert_eq!(
+        submit(r#"["W","J",5]"#, None).dialect(),
+        Dialect::AleoStratum3
+    );
+    // Only what the proxy needs: the params it needs, a string job id.
+    #[rustfmt::skip]
+    let bad = [r#"["W","J"]"#, r#"["W","J",null]"#, r#"[null,"J",1]"#, r#"["W",7,1]"#, r#"["W"]"#, "{}", "[]"];
+    for p in bad {
+        let e = client("mining.submit", p, A3).unwrap_err();
+        assert_eq!(e.method, "mining.submit", "{p}");
+    }
+    let e = client("mining.submit", r#"["W","J"]"#, A3).unwrap_err();
+    assert!(
+        e.problem.contains("counter") && e.problem.contains("missing"),
+        "{e}"
+    );
 }
 
 #[test]
 fn iceriver_submit_is_forwarded_as_is() {
+    const ICE_SUBMIT: &str = r#"["AJ1","0000000000000001","ab1<proof>","0000abcd"]"#;
     for d in [ICE, None] {
-        let Ok(ClientMethod::Submit(s)) = client("mining.submit", ICE_SUBMIT, d) else {
-            panic!("submit")
-        };
+        let s = submit(ICE_SUBMIT, d);
         assert_eq!(s.dialect(), Dialect::IceRiver);
         assert_eq!(
-            text(&s.to_request(3)),
+            String::from_utf8(s.to_line(&json!(3))).unwrap(),
             format!("{{\"id\":3,\"method\":\"mining.submit\",\"params\":{ICE_SUBMIT}}}\n")
         );
         assert_eq!(
             s.share_key(),
             ShareKey {
                 job_id: "AJ1".into(),
-                counter: "1".into(),
-                nonce: "abcd".into()
+                counter: r#""0000000000000001""#.into(),
+                nonce: r#""0000abcd""#.into()
             }
         );
     }
-    let odd = r#"["AJ1","00AB","proof","00FF",{"extra":true},null]"#;
-    let Ok(ClientMethod::Submit(s)) = client("mining.submit", odd, ICE) else {
-        panic!("extras")
-    };
-    assert_eq!(
-        s.to_params(),
-        serde_json::from_str::<Value>(odd).expect("json")
-    );
-    let key = |p: &str| match client("mining.submit", p, ICE) {
-        Ok(ClientMethod::Submit(s)) => s.share_key(),
-        other => panic!("{p}: {other:?}"),
-    };
-    // Same share however it is spelled; a different counter is a different share.
+    #[rustfmt::skip]
+    let forms = [r#"["AJ1","00AB","proof","00FF",{"extra":true},null]"#, r#"["AJ1","xyz","p","0000abcd"]"#,
+        r#"["AJ1","01","p",""]"#, r#"["AJ1","01","",0]"#, r#"["AJ1",1,5,"00"]"#, r#"["AJ1","0x01","p","00"]"#,
+        r#"["AJ1",12345678901234567890123,"p","00"]"#];
+    for p in forms {
+        assert_eq!(params_text(&submit(p, ICE)), p, "{p}");
+    }
+    let key = |p: &str| submit(p, ICE).share_key();
+    // The raw text is the key: the pool judges whether two spellings are one share.
     assert_eq!(
         key(r#"["J","00ab","p","00ff"]"#),
-        key(r#"["J","AB","q","FF"]"#)
+        key(r#"["J","00ab","q","00ff"]"#)
+    );
+    assert_ne!(
+        key(r#"["J","00ab","p","00ff"]"#),
+        key(r#"["J","AB","p","FF"]"#)
     );
     assert_ne!(key(r#"["J","01","p","ff"]"#), key(r#"["J","02","p","ff"]"#));
     assert_ne!(key(r#"["J","01","p","ff"]"#), key(r#"["K","01","p","ff"]"#));
-    assert_eq!(key(r#"["J","0000","p","00"]"#).counter, "0");
+    assert_ne!(key(r#"["J","01","p","ff"]"#), key(r#"["J","01","p","fe"]"#));
     #[rustfmt::skip]
-    let bad = [r#"["AJ1","xyz","p","0000abcd"]"#, r#"["AJ1","01","p",""]"#, r#"["AJ1","01","","00"]"#,
-        r#"["AJ1","01",5,"00"]"#, r#"["AJ1","01","p"]"#, r#"["AJ1","0x01","p","00"]"#, r#"[1,"01","p","00"]"#,
-        r#"["AJ1",1,"p","00"]"#];
+    let bad = [r#"["AJ1","01","p"]"#, r#"[1,"01","p","00"]"#, r#"["AJ1",null,"p","00"]"#, r#"["AJ1","01","p",null]"#];
     for p in bad {
         assert_eq!(
             client("mining.submit", p, ICE).map_err(|e| e.method),
@@ -390,9 +458,13 @@ proptest! {
         let method = ["mining.subscribe", "mining.authorize", "mining.submit", "mining.notify", "mining.set_target", "mining.set_difficulty"][pick];
         let dialect = [None, A3, ICE][d];
         let req = Request::new(1, method, Value::Array(p.clone()));
-        // Whatever parses is written back as it was read (modulo number forms).
-        if let Ok(ClientMethod::Submit(s)) = ClientMethod::from_request(&req, dialect) {
-            prop_assert_eq!(Submit::from_params(s.to_params().as_array().expect("list"), Some(s.dialect())), Ok(s.clone()));
+        // A submit is written back exactly as it was read.
+        let line = req.to_line();
+        if let Ok(ClientMethod::Submit(s)) = ClientMethod::from_line(&req, &line, dialect) {
+            prop_assert_eq!(Submit::from_raw(&s.to_params(), Some(s.dialect())), Ok(s.clone()));
+            let params: Vec<_> = crate::raw::raw_params(&line).expect("params");
+            let written: Vec<_> = crate::raw::raw_params(&s.to_line(&json!(1))).expect("params");
+            prop_assert_eq!(written, params);
         }
         if let Ok(ServerMethod::Notify(n)) = ServerMethod::from_request(&req, dialect) {
             prop_assert_eq!(n.to_params(), Value::Array(p.clone()));
@@ -411,15 +483,15 @@ proptest! {
     }
 
     #[test]
-    fn share_key_ignores_case_and_leading_zeros(counter in any::<u64>(), nonce in any::<u32>(), zeros in 0usize..4) {
+    fn any_counter_and_nonce_text_reaches_the_pool_unchanged(counter in "[0-9a-fA-FxX]{0,20}", nonce in any::<u64>(), zeros in 0usize..4, dialect in 0usize..2) {
         let pad = "0".repeat(zeros);
-        let a = format!(r#"["J","{pad}{counter:x}","p","{pad}{nonce:x}"]"#);
-        let b = format!(r#"["J","{counter:X}","p","{nonce:08X}"]"#);
-        let key = |p: &str| match client("mining.submit", p, ICE) {
-            Ok(ClientMethod::Submit(s)) => s.share_key(),
-            other => panic!("{p}: {other:?}"),
+        let p = if dialect == 0 {
+            format!(r#"["W","J","{pad}{counter}"]"#)
+        } else {
+            format!(r#"["J","{pad}{counter}","p",{nonce}]"#)
         };
-        prop_assert_eq!(key(&a), key(&b));
-        prop_assert_eq!(key(&a).counter, format!("{counter:x}"));
+        let d = [A3, ICE][dialect];
+        prop_assert_eq!(params_text(&submit(&p, d)), p);
     }
+
 }

@@ -5,10 +5,12 @@ pub mod aleo;
 pub mod hexutil;
 pub mod jsonrpc;
 pub mod randomx;
+pub mod raw;
 pub mod share;
 pub mod v1;
 
 pub use jsonrpc::{EnvelopeError, Message, Request, Response};
+pub use raw::RawJson;
 
 /// Stratum V1 error codes.
 pub mod codes {

@@ -99,8 +99,10 @@ pub struct AleoShare {
     pub worker: Option<String>,
     pub job_id: String,
     pub key: ShareKey,
-    /// The submit as received.
+    /// The submit as received (every param's text as the pool read it).
     pub submit: Submit,
+    /// The line it came in, byte for byte (without the newline).
+    pub line: String,
     pub verdict: AleoVerdict,
 }
 
@@ -290,10 +292,10 @@ impl AleoPoolState {
         self.violations.push((conn, what));
     }
 
-    fn handle_request(&mut self, conn: usize, req: Request, reply: &mut Reply) {
+    fn handle_request(&mut self, conn: usize, req: Request, line: &[u8], reply: &mut Reply) {
         self.requests.push((conn, req.clone()));
         let id = req.id.clone();
-        let method = match ClientMethod::from_request(&req, Some(self.dialect())) {
+        let method = match ClientMethod::from_line(&req, line, Some(self.dialect())) {
             Ok(m) => m,
             Err(e) => {
                 let answer = self.error(&id, codes::OTHER, &e.to_string());
@@ -303,7 +305,10 @@ impl AleoPoolState {
         match method {
             ClientMethod::Subscribe(s) => self.subscribe(conn, s, &id, reply),
             ClientMethod::Authorize { user, .. } => self.authorize(conn, user, &id, reply),
-            ClientMethod::Submit(s) => self.submit(conn, s, &id, reply),
+            ClientMethod::Submit(s) => {
+                let line = String::from_utf8_lossy(line.trim_ascii_end()).into_owned();
+                self.submit(conn, s, line, &id, reply)
+            }
             ClientMethod::Unknown { method, params } => {
                 self.violation(conn, format!("{method} {params}"));
                 if method == "mining.configure" && self.config.close_on_configure {
@@ -317,12 +322,18 @@ impl AleoPoolState {
     }
 
     fn subscribe(&mut self, conn: usize, s: Subscribe, id: &Value, reply: &mut Reply) {
+        // As the pools do: an AleoStratum3 pool takes only a subscribe
+        // naming AleoStratum/3.x; an IceRiver-style pool takes any but one
+        // announcing AleoStratum/3.x is a mistake (answered all the same).
         let dialect = self.dialect();
-        if s.dialect() != dialect {
-            self.violation(
-                conn,
-                format!("{} subscribe to a {dialect} pool", s.dialect()),
-            );
+        let announced = s.announced();
+        let wrong = match dialect {
+            Dialect::AleoStratum3 => announced != Some(Dialect::AleoStratum3),
+            Dialect::IceRiver => announced == Some(Dialect::AleoStratum3),
+        };
+        if wrong {
+            let sent = announced.unwrap_or(Dialect::IceRiver);
+            self.violation(conn, format!("{sent} subscribe to a {dialect} pool"));
             if dialect == Dialect::AleoStratum3 {
                 let answer = self.error(id, codes::OTHER, "Unsupported protocol");
                 return answer_to(reply, id, answer.to_line());
@@ -378,18 +389,21 @@ impl AleoPoolState {
         match s {
             Submit::IceRiver(i) => {
                 let e1 = hex::encode(&self.connections[conn].extranonce1);
-                i.nonce.to_ascii_lowercase().starts_with(&e1)
+                i.nonce
+                    .as_str()
+                    .is_some_and(|n| n.to_ascii_lowercase().starts_with(&e1))
             }
             Submit::AleoStratum3(a) => self.config.server_nonce.as_ref().is_none_or(|n| {
-                format!("{:016x}", a.counter.value()).starts_with(&n.to_ascii_lowercase())
+                counter_value(&a.counter)
+                    .is_some_and(|c| format!("{c:016x}").starts_with(&n.to_ascii_lowercase()))
             }),
         }
     }
 
-    fn submit(&mut self, conn: usize, s: Submit, id: &Value, reply: &mut Reply) {
+    fn submit(&mut self, conn: usize, s: Submit, line: String, id: &Value, reply: &mut Reply) {
         let c = &self.connections[conn];
         let worker = match &s {
-            Submit::AleoStratum3(a) => Some(a.worker.clone()),
+            Submit::AleoStratum3(a) => a.worker_name(),
             Submit::IceRiver(_) => c.authorized.first().cloned(),
         };
         let key = s.share_key();
@@ -427,6 +441,7 @@ impl AleoPoolState {
             job_id: s.job_id().to_owned(),
             key,
             submit: s,
+            line,
             verdict: verdict.clone(),
         });
         let bundle = self.config.bundle_job_with_reject;
@@ -442,6 +457,16 @@ impl AleoPoolState {
         if bundle == RejectBundle::JobAfter {
             reply.lines.extend(job_line);
         }
+    }
+}
+
+/// An AleoStratum3 counter's value, as this pool reads it: a JSON number
+/// or a decimal string.
+fn counter_value(c: &switchyard_stratum::RawJson) -> Option<u64> {
+    match c.value() {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        _ => None,
     }
 }
 
@@ -492,7 +517,7 @@ impl Served for AleoPoolState {
             ..Reply::default()
         };
         match Message::parse(line) {
-            Ok(Message::Request(req)) => self.handle_request(conn, req, &mut reply),
+            Ok(Message::Request(req)) => self.handle_request(conn, req, line, &mut reply),
             // Answers to requests the pool never sends: nothing to do.
             Ok(Message::Response(_)) => {}
             Err(e) => {

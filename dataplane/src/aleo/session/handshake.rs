@@ -25,7 +25,8 @@ impl AleoSession {
             self.error(id, codes::OTHER, "Already subscribed on this connection");
             return;
         }
-        self.dialect = Some(s.dialect());
+        self.announced = s.announced();
+        self.dialect = Some(self.announced.unwrap_or_else(|| self.pool_dialect()));
         // Answered with the pool's result within a bounded wait (the serve
         // loop's timer).
         self.pending_subscribe = Some((id, Instant::now() + self.ctx.timing.subscribe_wait));
@@ -64,6 +65,17 @@ impl AleoSession {
             a.credentials.send_replace(username);
         }
         self.on_upstream_state();
+    }
+
+    /// The dialect of the route's pool as far as it is known before it
+    /// answers: its config, else what an earlier connection found, else
+    /// IceRiver-style (what a subscribe that does not announce AleoStratum/3
+    /// most likely is). The pool's answer decides.
+    fn pool_dialect(&self) -> Dialect {
+        let route = self.route.borrow();
+        let pool = route.pool.as_ref().map(|p| &p.info);
+        pool.and_then(|p| p.config.dialect.or_else(|| p.learned_dialect.get()))
+            .unwrap_or(Dialect::IceRiver)
     }
 
     /// The pool username of this miner on `pool`: the pool's account with
@@ -121,13 +133,27 @@ impl AleoSession {
         let state = a.state.borrow_and_update().clone();
         let pool = a.handle.pool.clone();
         let asked = a.credentials.borrow().is_some();
-        let Some(dialect) = self.dialect else { return };
+        let Some(mut dialect) = self.dialect else {
+            return;
+        };
         if let Some(sub) = &state.aleo_sub {
+            if sub.dialect != dialect && self.announced.is_none() && !self.subscribed {
+                // The miner's subscribe did not tell: it speaks its pool's.
+                dialect = sub.dialect;
+                self.dialect = Some(dialect);
+            }
             if sub.dialect != dialect {
-                let message = format!(
-                    "Pool {} speaks the {} ALEO dialect; this miner subscribed in {dialect}",
-                    pool.name, sub.dialect
-                );
+                let message = if self.subscribed {
+                    format!(
+                        "Pool {} speaks the {} ALEO dialect; this miner mines in {dialect}: reconnect",
+                        pool.name, sub.dialect
+                    )
+                } else {
+                    format!(
+                        "Pool {} speaks the {} ALEO dialect; this miner subscribed in {dialect}",
+                        pool.name, sub.dialect
+                    )
+                };
                 tracing::warn!(miner = %self.peer, %message, "aleo miner and pool disagree");
                 if let Some((id, _)) = self.pending_subscribe.take() {
                     self.error(id, codes::OTHER, &message);

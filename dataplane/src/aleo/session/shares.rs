@@ -72,13 +72,13 @@ impl AleoSession {
     /// The event of a share being judged: who, which job, at which difficulty.
     fn share_event(&self, pool: Option<&PoolInfo>, s: &Submit, difficulty: f64) -> ShareEvent {
         let worker = match s {
-            Submit::AleoStratum3(a) => a.worker.as_str(),
-            Submit::IceRiver(_) => self.worker.as_deref().unwrap_or_default(),
+            Submit::AleoStratum3(a) => a.worker_name().unwrap_or_else(|| a.worker.to_string()),
+            Submit::IceRiver(_) => self.worker.clone().unwrap_or_default(),
         };
         ShareEvent {
             algorithm: "zksnark".into(),
             pool: pool.map_or_else(|| "(none)".to_string(), |p| p.name.to_string()),
-            worker: bounded(worker),
+            worker: bounded(&worker),
             job_id: bounded(s.job_id()),
             miner_difficulty: difficulty,
             ..crate::events::new_event()
