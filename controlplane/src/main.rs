@@ -122,6 +122,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let problems = config::validate(&text, local_tz());
             if problems.is_empty() {
+                if let Ok(import) = config::load(&text, local_tz()) {
+                    for w in switchyard_model::dialects::import_warnings(&import) {
+                        println!("warning: {w}");
+                    }
+                }
                 println!("{}: ok", file.display());
                 Ok(ExitCode::SUCCESS)
             } else {

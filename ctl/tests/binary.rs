@@ -306,3 +306,39 @@ fn config_files() {
     assert_eq!(code, 0, "--token-file wins over SWITCHYARD_TOKEN");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn warnings_go_to_stderr_and_the_command_still_succeeds() {
+    let args = [
+        "schedule",
+        "set",
+        "--site",
+        "farm-z",
+        "--algo",
+        "zksnark",
+        "a@00:00-24:00",
+    ];
+    let (code, out, err) = ctl(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("schedule of farm-z zksnark set"), "{out}");
+    assert_eq!(
+        err,
+        "warning: site farm-z (zksnark): mixes ALEO dialects: iceriver (a) and aleostratum3 (b)\n"
+    );
+    let mut json = vec!["-o", "json"];
+    json.extend(args);
+    let (code, out, _) = ctl(&json);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("stdout stays JSON");
+    assert_eq!(v["warnings"][0]["field"], "site farm-z (zksnark)");
+    let (code, _, err) = ctl(&[
+        "schedule",
+        "set",
+        "--site",
+        "farm-z",
+        "--algo",
+        "sha256",
+        "a@00:00-24:00",
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""), "no warning, no stderr");
+}

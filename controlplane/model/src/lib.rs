@@ -9,10 +9,12 @@
 //! - [`breaker`]: the per-(site, pool) circuit breaker state machine.
 //! - [`config`]: the crypto-stratum-proxy YAML (and its multi-site form),
 //!   validated with every problem named at once.
+//! - [`dialects`]: the warning for ALEO schedules that mix pool dialects.
 
 pub mod algo;
 pub mod breaker;
 pub mod config;
+pub mod dialects;
 pub mod plan;
 pub mod problem;
 pub mod schedule;

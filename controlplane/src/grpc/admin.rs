@@ -447,7 +447,7 @@ impl Admin for AdminService {
     async fn set_failover(
         &self,
         req: Request<pb::SetFailoverRequest>,
-    ) -> Result<Response<pb::Empty>, Status> {
+    ) -> Result<Response<pb::FailoverResponse>, Status> {
         admin_schedule::set_failover(self, req.into_inner())
             .await
             .map(Response::new)

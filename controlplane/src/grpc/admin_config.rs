@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use chrono_tz::Tz;
 use switchyard_model::config::{self, Import, PoolDef, PoolMode, SiteDef};
+use switchyard_model::dialects::import_warnings;
 use switchyard_model::{Algorithm, DaySchedule, Slot, TimeOfDay, problem};
 use switchyard_proto::v1 as pb;
 use tonic::Status;
@@ -21,15 +22,26 @@ pub fn default_proxy_yaml() -> String {
 }
 
 pub(super) fn validate(a: &AdminService, yaml: &str) -> pb::ValidateConfigResponse {
-    pb::ValidateConfigResponse {
-        problems: config::validate(yaml, a.ctx.local_tz)
-            .into_iter()
-            .map(|p| pb::Problem {
-                field: p.field,
-                message: p.message,
-            })
-            .collect(),
+    match config::load(yaml, a.ctx.local_tz) {
+        Ok(import) => pb::ValidateConfigResponse {
+            problems: Vec::new(),
+            warnings: to_pb(import_warnings(&import)),
+        },
+        Err(problems) => pb::ValidateConfigResponse {
+            problems: to_pb(problems),
+            warnings: Vec::new(),
+        },
     }
+}
+
+fn to_pb(problems: Vec<problem::Problem>) -> Vec<pb::Problem> {
+    problems
+        .into_iter()
+        .map(|p| pb::Problem {
+            field: p.field,
+            message: p.message,
+        })
+        .collect()
 }
 
 pub(super) async fn import(
@@ -39,9 +51,10 @@ pub(super) async fn import(
     let import = config::load(&r.yaml, a.ctx.local_tz).map_err(|p| {
         Status::invalid_argument(format!("the config has problems:\n{}", problem::render(&p)))
     })?;
-    let out = apply(&a.ctx.store, &import, r.replace)
+    let mut out = apply(&a.ctx.store, &import, r.replace)
         .await
         .map_err(status)?;
+    out.warnings = to_pb(import_warnings(&import));
     a.audit(
         "config.import",
         "config",

@@ -1,11 +1,14 @@
 //! Admin handlers for schedules (whole-day replacement validated as a
-//! whole), the switch preview across DST, failover order and overrides.
+//! whole), the switch preview across DST, failover order and overrides;
+//! an ALEO schedule or failover list mixing pool dialects is warned about.
 
 use std::str::FromStr;
 
 use chrono::Duration;
 use chrono_tz::Tz;
-use switchyard_model::{DaySchedule, Slot, TimeOfDay};
+use switchyard_model::config::AleoDialect;
+use switchyard_model::dialects::mixed_dialects;
+use switchyard_model::{Algorithm, DaySchedule, Slot, TimeOfDay};
 use switchyard_proto::v1 as pb;
 use tonic::Status;
 
@@ -85,12 +88,54 @@ pub(super) async fn set_schedule(
     .await?;
     a.refresh().await?;
     let plan_version = a.ctx.planner.current(site.id).map_or(0, |p| p.version);
+    let warnings = dialect_warnings(a, &site, algo).await?;
     Ok(pb::ScheduleResponse {
         site: site.name,
         algorithm: algo.as_str().to_string(),
         entries: r.entries,
         plan_version,
+        warnings,
     })
+}
+
+/// The warning for a site whose ALEO schedule and failover list, as now
+/// stored, mix pools of the two dialects (none for other algorithms).
+async fn dialect_warnings(
+    a: &AdminService,
+    site: &crate::store::SiteRow,
+    algo: Algorithm,
+) -> Result<Vec<pb::Problem>, Status> {
+    if algo != Algorithm::Zksnark {
+        return Ok(Vec::new());
+    }
+    let pools = a.ctx.store.pools(None).await.map_err(status)?;
+    let slots = a.ctx.store.schedule(site.id).await.map_err(status)?;
+    let failover = a.ctx.store.failover(site.id).await.map_err(status)?;
+    let names = slots
+        .iter()
+        .filter(|s| s.algorithm == algo.as_str())
+        .map(|s| s.pool.as_str())
+        .chain(
+            failover
+                .iter()
+                .filter(|(x, _)| x == algo.as_str())
+                .map(|(_, p)| p.as_str()),
+        );
+    let dialect = |name: &str| {
+        pools
+            .iter()
+            .find(|p| p.name == name)
+            .and_then(|p| p.dialect.as_deref())
+            .and_then(|d| d.parse::<AleoDialect>().ok())
+    };
+    let field = format!("site {} ({algo})", site.name);
+    Ok(mixed_dialects(&field, names.map(|n| (n, dialect(n))))
+        .into_iter()
+        .map(|p| pb::Problem {
+            field: p.field,
+            message: p.message,
+        })
+        .collect())
 }
 
 pub(super) async fn show_schedule(
@@ -216,7 +261,7 @@ pub(super) async fn preview(
 pub(super) async fn set_failover(
     a: &AdminService,
     r: pb::SetFailoverRequest,
-) -> Result<pb::Empty, Status> {
+) -> Result<pb::FailoverResponse, Status> {
     let site = a.site(&r.site).await?;
     let algo = algorithm("algorithm", &r.algorithm)?;
     let mut ids = Vec::new();
@@ -253,7 +298,8 @@ pub(super) async fn set_failover(
     )
     .await?;
     a.refresh().await?;
-    Ok(pb::Empty {})
+    let warnings = dialect_warnings(a, &site, algo).await?;
+    Ok(pb::FailoverResponse { warnings })
 }
 
 pub(super) async fn set_override(

@@ -67,6 +67,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ConfigCmd) -> CtlResult {
                 .validate_config(ValidateConfigRequest { yaml })
                 .await
                 .reply(&ctx.endpoint)?;
+            super::print_warnings(&r.warnings);
             match ctx.out {
                 Format::Table if r.problems.is_empty() => emit("ok\n")?,
                 Format::Table => {
@@ -83,9 +84,11 @@ pub async fn run(ctx: &mut Ctx, cmd: ConfigCmd) -> CtlResult {
                         .iter()
                         .map(|p| serde_json::json!({ "field": p.field, "message": p.message }))
                         .collect();
-                    emit_json(
-                        &serde_json::json!({ "ok": problems.is_empty(), "problems": problems }),
-                    )?;
+                    emit_json(&serde_json::json!({
+                        "ok": problems.is_empty(),
+                        "problems": problems,
+                        "warnings": super::warnings_json(&r.warnings),
+                    }))?;
                 }
                 Format::Csv => {
                     let mut sheet = Sheet::new(PROBLEM_COLUMNS);
@@ -116,6 +119,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ConfigCmd) -> CtlResult {
                 .import_config(req)
                 .await
                 .reply(&ctx.endpoint)?;
+            super::print_warnings(&r.warnings);
             imported(ctx.out, &file, &r)
         }
         ConfigCmd::Export { file } => {
@@ -149,6 +153,7 @@ struct ImportedJson {
     pools: u32,
     schedules: u32,
     new_site_tokens: Vec<serde_json::Value>,
+    warnings: Vec<serde_json::Value>,
 }
 
 fn imported(out: Format, file: &Path, r: &ImportConfigResponse) -> CtlResult {
@@ -185,6 +190,7 @@ fn imported(out: Format, file: &Path, r: &ImportConfigResponse) -> CtlResult {
                 pools: r.pools,
                 schedules: r.schedules,
                 new_site_tokens: tokens,
+                warnings: super::warnings_json(&r.warnings),
             })?;
             if !r.new_site_tokens.is_empty() {
                 eprintln!("{note}");

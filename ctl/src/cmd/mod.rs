@@ -31,6 +31,27 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> CtlResult {
     }
 }
 
+/// Prints what the control plane accepted but warns about (an ALEO
+/// schedule mixing pool dialects), one `warning: FIELD: MESSAGE` line each
+/// on stderr, so that stdout stays the command's table, CSV or JSON.
+pub fn print_warnings(warnings: &[switchyard_proto::v1::Problem]) {
+    for w in warnings {
+        eprintln!(
+            "warning: {}: {}",
+            crate::values::clean(&w.field),
+            crate::values::clean(&w.message)
+        );
+    }
+}
+
+/// The warnings as JSON objects (`field`, `message`).
+pub fn warnings_json(warnings: &[switchyard_proto::v1::Problem]) -> Vec<serde_json::Value> {
+    warnings
+        .iter()
+        .map(|w| serde_json::json!({ "field": w.field, "message": w.message }))
+        .collect()
+}
+
 /// Current time in unix ms, for ages.
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

@@ -187,6 +187,7 @@ struct SetJson<'a> {
     algorithm: &'a str,
     plan_version: u64,
     entries: Vec<serde_json::Value>,
+    warnings: Vec<serde_json::Value>,
 }
 
 pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
@@ -207,6 +208,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
                 .set_schedule(req)
                 .await
                 .reply(&ctx.endpoint)?;
+            super::print_warnings(&r.warnings);
             let heading = format!(
                 "schedule of {} {} set (plan version {})",
                 r.site, r.algorithm, r.plan_version
@@ -221,6 +223,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
                         .iter()
                         .map(|e| json!({ "pool": e.pool, "start": e.start, "end": e.end }))
                         .collect(),
+                    warnings: super::warnings_json(&r.warnings),
                 }),
                 out => {
                     let mut sheet = Sheet::new(ENTRY_COLUMNS);
@@ -310,11 +313,13 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
                 algorithm: algo.as_str().to_string(),
                 pools,
             };
-            ctx.client()
+            let r = ctx
+                .client()
                 .await?
                 .set_failover(req)
                 .await
                 .reply(&ctx.endpoint)?;
+            super::print_warnings(&r.warnings);
             done(ctx.out, &message)
         }
     }

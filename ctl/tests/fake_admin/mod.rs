@@ -134,11 +134,21 @@ impl Admin for Fake {
     async fn set_schedule(&self, r: Request<SetScheduleRequest>) -> R<ScheduleResponse> {
         check(&r)?;
         let r = r.into_inner();
+        // An ALEO schedule comes back with the real service's warning.
+        let warnings = if r.algorithm == "zksnark" {
+            vec![Problem {
+                field: format!("site {} (zksnark)", r.site),
+                message: "mixes ALEO dialects: iceriver (a) and aleostratum3 (b)".into(),
+            }]
+        } else {
+            Vec::new()
+        };
         Ok(Response::new(ScheduleResponse {
             site: r.site,
             algorithm: r.algorithm,
             entries: r.entries,
             plan_version: 8,
+            warnings,
         }))
     }
     async fn show_schedule(&self, r: Request<ShowScheduleRequest>) -> R<ShowScheduleResponse> {
@@ -172,9 +182,9 @@ impl Admin for Fake {
         check(&r)?;
         Ok(Response::new(PreviewScheduleResponse::default()))
     }
-    async fn set_failover(&self, r: Request<SetFailoverRequest>) -> R<Empty> {
+    async fn set_failover(&self, r: Request<SetFailoverRequest>) -> R<FailoverResponse> {
         check(&r)?;
-        Ok(Response::new(Empty {}))
+        Ok(Response::new(FailoverResponse::default()))
     }
     async fn set_override(&self, r: Request<SetOverrideRequest>) -> R<Empty> {
         check(&r)?;
@@ -280,6 +290,7 @@ impl Admin for Fake {
             pools: 2,
             schedules: 3,
             new_site_tokens,
+            warnings: Vec::new(),
         }))
     }
     async fn export_config(&self, r: Request<ExportConfigRequest>) -> R<ExportConfigResponse> {
@@ -301,7 +312,10 @@ impl Admin for Fake {
         } else {
             vec![]
         };
-        Ok(Response::new(ValidateConfigResponse { problems }))
+        Ok(Response::new(ValidateConfigResponse {
+            problems,
+            warnings: Vec::new(),
+        }))
     }
 }
 
