@@ -247,7 +247,7 @@ async fn import_adds_a_site_in_another_zone_and_replaces_only_with_replace() {
         .json();
     assert_eq!(
         replaced,
-        serde_json::json!({"sites": 1, "pools": 1, "schedules": 1, "new_site_tokens": []})
+        serde_json::json!({"sites": 1, "pools": 1, "schedules": 1, "new_site_tokens": [], "warnings": []})
     );
     let pools = cp.ctl(&["-o", "json", "pool", "list"]).await.json();
     let btc = &pools[0];
