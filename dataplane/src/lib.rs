@@ -16,6 +16,7 @@ pub mod job;
 pub mod limits;
 pub mod linked;
 pub mod listener;
+pub mod miner;
 pub mod net;
 pub mod planrun;
 pub mod prefix;

@@ -16,6 +16,7 @@ use tokio_util::task::TaskTracker;
 use crate::aleo::session::AleoSession;
 use crate::config::Algorithm;
 use crate::limits::IpLimiter;
+use crate::miner::{self, MinerRead, MinerWrite};
 use crate::net::{Keepalive, tune};
 use crate::rx::session::RxSession;
 use crate::session::{Session, SessionCtx};
@@ -100,10 +101,12 @@ impl Listener {
             ctx.stats.total.fetch_add(1, Relaxed);
             let token = shutdown.child_token();
             tracker.spawn(async move {
+                let (r, w) = stream.into_split();
+                let (r, w): (MinerRead, MinerWrite) = (Box::new(r), Box::new(w));
                 match ctx.algorithm {
-                    Algorithm::Randomx => RxSession::run(ctx, stream, peer, token).await,
-                    Algorithm::Zksnark => AleoSession::run(ctx, stream, peer, token).await,
-                    Algorithm::Sha256 => Session::run(ctx, stream, peer, token).await,
+                    Algorithm::Randomx => miner::run::<RxSession>(ctx, r, w, peer, token).await,
+                    Algorithm::Zksnark => miner::run::<AleoSession>(ctx, r, w, peer, token).await,
+                    Algorithm::Sha256 => miner::run::<Session>(ctx, r, w, peer, token).await,
                 }
                 drop(slot);
                 drop(permit);

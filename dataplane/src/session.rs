@@ -1,7 +1,8 @@
-//! One miner's session, owned by one task: reads the miner's lines,
-//! answers subscribe/authorize/configure itself, validates shares, forwards
-//! the ones that meet the pool's target to the upstream its job came from,
-//! and follows the route (new pool's job at once, old jobs kept for grace).
+//! One SHA-256 (Stratum V1) miner's session, run by the one miner loop
+//! ([`crate::miner::run`]): answers subscribe/authorize/configure itself,
+//! validates shares, forwards the ones that meet the pool's target to the
+//! upstream its job came from, and follows the route (new pool's job at
+//! once, old jobs kept for grace).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -11,9 +12,6 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use switchyard_stratum::v1::{ClientMethod, ServerMethod};
 use switchyard_stratum::{Message, Response, codes};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -21,9 +19,9 @@ use crate::config::{Config, PoolMode, Timing};
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
 use crate::job::Job;
-use crate::net::{LineError, LineReader};
+use crate::miner::{MinerIo, MinerProtocol, Watches};
 use crate::prefix::PrefixAllocator;
-use crate::router::{PoolRuntime, Route, RouterHandle};
+use crate::router::{PoolRuntime, RouterHandle};
 use crate::stats::ListenerStats;
 use crate::upstream::{
     PoolAnswer, PoolInfo, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamState,
@@ -94,11 +92,9 @@ struct Attached {
 pub struct Session {
     ctx: Arc<SessionCtx>,
     peer: SocketAddr,
-    writer: OwnedWriteHalf,
-    out: Vec<u8>,
+    io: MinerIo,
     inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
     kill: CancellationToken,
-    route: watch::Receiver<Arc<Route>>,
     subscribe_id: Option<(Value, Instant)>,
     subscribed: bool,
     authorized: Option<String>,
@@ -118,32 +114,29 @@ pub struct Session {
     closing: bool,
 }
 
-impl Session {
-    /// Runs a miner connection to its end.
-    pub async fn run(
+impl MinerProtocol for Session {
+    const NAME: &'static str = "sha256";
+
+    fn new(
         ctx: Arc<SessionCtx>,
-        stream: TcpStream,
         peer: SocketAddr,
-        shutdown: CancellationToken,
-    ) {
-        let (r, w) = stream.into_split();
-        let mut reader = LineReader::new(r, ctx.config.limits.max_line_length);
-        let (inbox_tx, mut inbox_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
+        io: MinerIo,
+        inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+        kill: CancellationToken,
+    ) -> Self {
         let v = &ctx.config.validation;
-        let mut s = Session {
+        Session {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
-            route: ctx.router.route.clone(),
-            ctx: ctx.clone(),
+            m: ctx.config.aggregation.miner_extranonce2_size,
+            ctx,
             peer,
-            writer: w,
-            out: Vec::new(),
+            io,
             inbox_tx,
-            kill: shutdown.child_token(),
+            kill,
             subscribe_id: None,
             subscribed: false,
             authorized: None,
             prefix: None,
-            m: ctx.config.aggregation.miner_extranonce2_size,
             extranonce_subscribed: false,
             miner_mask: 0,
             told_mask: 0,
@@ -154,98 +147,75 @@ impl Session {
             jobs: VecDeque::new(),
             last_job: None,
             closing: false,
-        };
-        let reason = s.serve(&mut reader, &mut inbox_rx).await;
-        tracing::debug!(miner = %peer, %reason, "miner disconnected");
-        // Answers already queued still complete their shares' events
-        // (later ones are recorded by the upstream: the inbox is closed).
-        inbox_rx.close();
-        while let Ok(answer) = inbox_rx.try_recv() {
-            s.on_pool_answer(*answer);
         }
-        s.finish().await;
     }
 
-    async fn serve(
-        &mut self,
-        reader: &mut LineReader<tokio::net::tcp::OwnedReadHalf>,
-        inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
-    ) -> String {
-        let started = Instant::now();
-        let mut last_read = Instant::now();
-        loop {
-            let now = Instant::now();
-            let idle_limit = if self.subscribed && self.authorized.is_some() {
-                last_read + self.ctx.timing.miner_idle
+    fn io(&mut self) -> &mut MinerIo {
+        &mut self.io
+    }
+
+    async fn on_line(&mut self, line: &[u8]) {
+        self.line(line).await;
+    }
+
+    fn on_line_too_long(&mut self, max: usize) {
+        let message = format!("Line longer than {max} bytes");
+        self.reply(Response::error(Value::Null, codes::OTHER, &message));
+        self.closing = true;
+    }
+
+    async fn on_route(&mut self) {
+        self.route_changed().await;
+    }
+
+    fn on_pool_answer(&mut self, answer: PoolAnswer) {
+        self.pool_answer(answer);
+    }
+
+    fn on_upstream_state(&mut self) {
+        self.upstream_state();
+    }
+
+    fn on_relay(&mut self, line: &[u8]) {
+        self.io.push(line);
+    }
+
+    fn watches(&mut self) -> Option<Watches<'_>> {
+        self.upstream.as_mut().map(|a| (&mut a.state, &mut a.relay))
+    }
+
+    fn handshake_done(&self) -> bool {
+        self.subscribed && self.authorized.is_some()
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let subscribe = self.subscribe_id.as_ref().map(|(_, at)| *at);
+        let difficulty = self.difficulty.as_ref().and_then(Controller::next_deadline);
+        subscribe.into_iter().chain(difficulty).min()
+    }
+
+    fn on_timer(&mut self, now: Instant) {
+        if let Some((id, at)) = self.subscribe_id.take() {
+            if now >= at {
+                let message = "No pool is available right now; try again later";
+                self.reply(Response::error(id, codes::OTHER, message));
+                self.closing = true;
             } else {
-                started + self.ctx.timing.handshake
-            };
-            let timer = [
-                Some(idle_limit),
-                self.subscribe_id.as_ref().map(|(_, at)| *at),
-                self.difficulty.as_ref().and_then(Controller::next_deadline),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now + self.ctx.timing.miner_idle);
-            let (up_state, up_relay) = match self.upstream.as_mut() {
-                Some(a) => (Some(&mut a.state), Some(&mut a.relay)),
-                None => (None, None),
-            };
-            tokio::select! {
-                biased;
-                _ = self.kill.cancelled() => return "stopped (shutdown or outbound queue full)".into(),
-                Some(answer) = inbox.recv() => self.on_pool_answer(*answer),
-                line = reader.next_line() => {
-                    last_read = Instant::now();
-                    match line {
-                        Ok(Some(line)) => self.on_line(&line).await,
-                        Ok(None) => return "miner closed the connection".into(),
-                        Err(LineError::TooLong(max)) => {
-                            self.reply(Response::error(Value::Null, codes::OTHER, &format!("Line longer than {max} bytes")));
-                            self.closing = true;
-                        }
-                        Err(LineError::Io(e)) => return format!("read error: {e}"),
-                    }
-                }
-                Ok(()) = self.route.changed() => self.on_route().await,
-                Ok(()) = async { match up_state { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
-                    self.on_upstream_state();
-                }
-                Ok(line) = async { match up_relay { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                    self.out.extend_from_slice(&line);
-                }
-                _ = tokio::time::sleep_until(timer.into()) => {
-                    let now = Instant::now();
-                    if now >= idle_limit {
-                        return if self.subscribed { "idle timeout".into() } else { "handshake timeout".into() };
-                    }
-                    if let Some((id, at)) = self.subscribe_id.take() {
-                        if now >= at {
-                            self.reply(Response::error(id, codes::OTHER, "No pool is available right now; try again later"));
-                            self.closing = true;
-                        } else {
-                            self.subscribe_id = Some((id, at));
-                        }
-                    }
-                }
-            }
-            self.poll_difficulty();
-            if let Err(e) = self.flush().await {
-                return e;
-            }
-            if self.closing {
-                return "closed by the proxy".into();
+                self.subscribe_id = Some((id, at));
             }
         }
     }
 
-    async fn finish(&mut self) {
-        let _ = self.flush().await;
-        let _ = self.writer.shutdown().await;
+    fn after_event(&mut self) {
+        self.poll_difficulty();
     }
 
+    fn closing(&self) -> bool {
+        self.closing
+    }
+}
+
+impl Session {
     fn detach(&mut self) {
         if let Some(a) = self.upstream.take() {
             if a.owned {
@@ -256,27 +226,15 @@ impl Session {
         }
     }
 
-    async fn flush(&mut self) -> Result<(), String> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        let out = std::mem::take(&mut self.out);
-        match tokio::time::timeout(self.ctx.timing.miner_write, self.writer.write_all(&out)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("write error: {e}")),
-            Err(_) => Err("write timeout: miner is not reading".into()),
-        }
-    }
-
     fn reply(&mut self, r: Response) {
-        self.out.extend_from_slice(&r.to_line());
+        self.io.push(&r.to_line());
     }
 
     fn send(&mut self, m: ServerMethod) {
-        self.out.extend_from_slice(&m.to_notification().to_line());
+        self.io.push(&m.to_notification().to_line());
     }
 
-    async fn on_line(&mut self, line: &[u8]) {
+    async fn line(&mut self, line: &[u8]) {
         let req = match Message::parse(line) {
             Ok(Message::Request(req)) => req,
             Ok(Message::Response(_)) => return, // e.g. an answer to client.get_version
@@ -313,7 +271,7 @@ impl Session {
         }
     }
 
-    async fn on_route(&mut self) {
+    async fn route_changed(&mut self) {
         if let Some((id, at)) = self.subscribe_id.take() {
             if self.ready_pool().is_none() {
                 self.subscribe_id = Some((id, at));
@@ -329,7 +287,7 @@ impl Session {
         if !self.subscribed || self.authorized.is_none() {
             return;
         }
-        let Some(pool) = self.route.borrow().pool.clone() else {
+        let Some(pool) = self.ctx.router.route.borrow().pool.clone() else {
             return;
         };
         if self
@@ -377,10 +335,10 @@ impl Session {
             owned,
         });
         self.last_job = None;
-        self.on_upstream_state();
+        self.upstream_state();
     }
 
-    fn on_upstream_state(&mut self) {
+    fn upstream_state(&mut self) {
         let Some(a) = &mut self.upstream else { return };
         let state = a.state.borrow_and_update().clone();
         if state.status != Status::Ready {
@@ -448,7 +406,7 @@ impl Session {
             extranonce2_size: self.m,
             valid_until: None,
         });
-        self.out.extend_from_slice(&line);
+        self.io.push(&line);
         self.last_job = Some(job);
     }
 
@@ -488,13 +446,5 @@ impl Drop for Session {
         {
             a.release(&p);
         }
-        self.ctx
-            .stats
-            .active
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.ctx
-            .stats
-            .disconnections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -1,5 +1,5 @@
-//! One ALEO miner's session, owned by one task, on the same structure as the
-//! SHA-256 and RandomX sessions. Passthrough: the miner's subscribe opens its
+//! One ALEO miner's session, run by the one miner loop
+//! ([`crate::miner::run`]). Passthrough: the miner's subscribe opens its
 //! own upstream connection to the route's pool and is answered with the
 //! subscribe result that pool gave that connection. The miner's dialect is
 //! what its subscribe announces (AleoStratum/3.x, or an IceRiver agent); a
@@ -33,17 +33,13 @@ use std::time::Instant;
 use serde_json::Value;
 use switchyard_stratum::aleo::{ClientMethod, Dialect, ShareKey, reject_response};
 use switchyard_stratum::{Message, Response, codes};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::AleoJob;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
-use crate::net::{LineError, LineReader};
-use crate::router::Route;
+use crate::miner::{MinerIo, MinerProtocol, Watches};
 use crate::session::SessionCtx;
 use crate::upstream::{PoolAnswer, UpstreamHandle, UpstreamState};
 
@@ -77,11 +73,9 @@ struct Attached {
 pub struct AleoSession {
     ctx: Arc<SessionCtx>,
     peer: SocketAddr,
-    writer: OwnedWriteHalf,
-    out: Vec<u8>,
+    io: MinerIo,
     inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
     kill: CancellationToken,
-    route: watch::Receiver<Arc<Route>>,
     /// The miner's dialect: what its subscribe announced, else its pool's
     /// (configured or learned, IceRiver-style until the pool answers).
     dialect: Option<Dialect>,
@@ -117,27 +111,24 @@ pub struct AleoSession {
     closing: bool,
 }
 
-impl AleoSession {
-    /// Runs a miner connection to its end.
-    pub async fn run(
+impl MinerProtocol for AleoSession {
+    const NAME: &'static str = "zksnark";
+
+    fn new(
         ctx: Arc<SessionCtx>,
-        stream: TcpStream,
         peer: SocketAddr,
-        shutdown: CancellationToken,
-    ) {
-        let (r, w) = stream.into_split();
-        let mut reader = LineReader::new(r, ctx.config.limits.max_line_length);
-        let (inbox_tx, mut inbox_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
+        io: MinerIo,
+        inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+        kill: CancellationToken,
+    ) -> Self {
         let v = &ctx.config.validation;
-        let mut s = AleoSession {
+        AleoSession {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
-            route: ctx.router.route.clone(),
-            ctx: ctx.clone(),
+            ctx,
             peer,
-            writer: w,
-            out: Vec::new(),
+            io,
             inbox_tx,
-            kill: shutdown.child_token(),
+            kill,
             dialect: None,
             announced: None,
             pending_subscribe: None,
@@ -155,114 +146,82 @@ impl AleoSession {
             address: None,
             nonce_space: None,
             closing: false,
-        };
-        let reason = s.serve(&mut reader, &mut inbox_rx).await;
-        tracing::debug!(miner = %peer, %reason, "aleo miner disconnected");
-        // Answers already queued still complete their shares' events
-        // (later ones are recorded by the upstream: the inbox is closed).
-        inbox_rx.close();
-        while let Ok(answer) = inbox_rx.try_recv() {
-            s.on_pool_answer(*answer);
         }
-        s.finish().await;
     }
 
-    async fn serve(
-        &mut self,
-        reader: &mut LineReader<OwnedReadHalf>,
-        inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
-    ) -> String {
-        let started = Instant::now();
-        let mut last_read = Instant::now();
-        loop {
-            let now = Instant::now();
-            let idle_limit = if self.authorized {
-                last_read + self.ctx.timing.miner_idle
+    fn io(&mut self) -> &mut MinerIo {
+        &mut self.io
+    }
+
+    async fn on_line(&mut self, line: &[u8]) {
+        self.line(line).await;
+    }
+
+    fn on_line_too_long(&mut self, max: usize) {
+        self.error(
+            Value::Null,
+            codes::OTHER,
+            &format!("Line longer than {max} bytes"),
+        );
+        self.closing = true;
+    }
+
+    async fn on_route(&mut self) {
+        self.follow_route();
+    }
+
+    fn on_pool_answer(&mut self, answer: PoolAnswer) {
+        self.pool_answer(answer);
+    }
+
+    fn on_upstream_state(&mut self) {
+        self.upstream_state();
+    }
+
+    fn on_relay(&mut self, line: &[u8]) {
+        if self.subscribed {
+            self.io.push(line);
+        }
+    }
+
+    fn watches(&mut self) -> Option<Watches<'_>> {
+        self.upstream.as_mut().map(|a| (&mut a.state, &mut a.relay))
+    }
+
+    fn handshake_done(&self) -> bool {
+        self.authorized
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let subscribe = self.pending_subscribe.as_ref().map(|(_, at)| *at);
+        let difficulty = self.difficulty.as_ref().and_then(Controller::next_deadline);
+        subscribe.into_iter().chain(difficulty).min()
+    }
+
+    fn on_timer(&mut self, now: Instant) {
+        if let Some((id, at)) = self.pending_subscribe.take() {
+            if now >= at {
+                let message = "No pool is available right now; try again later";
+                self.error(id, codes::OTHER, message);
+                self.closing = true;
             } else {
-                started + self.ctx.timing.handshake
-            };
-            let timer = [
-                Some(idle_limit),
-                self.pending_subscribe.as_ref().map(|(_, at)| *at),
-                self.difficulty.as_ref().and_then(Controller::next_deadline),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now + self.ctx.timing.miner_idle);
-            let (up_state, up_relay) = match self.upstream.as_mut() {
-                Some(a) => (Some(&mut a.state), Some(&mut a.relay)),
-                None => (None, None),
-            };
-            tokio::select! {
-                biased;
-                _ = self.kill.cancelled() => return "stopped (shutdown or outbound queue full)".into(),
-                Some(answer) = inbox.recv() => self.on_pool_answer(*answer),
-                line = reader.next_line() => {
-                    last_read = Instant::now();
-                    match line {
-                        Ok(Some(line)) => self.on_line(&line).await,
-                        Ok(None) => return "miner closed the connection".into(),
-                        Err(LineError::TooLong(max)) => {
-                            self.error(Value::Null, codes::OTHER, &format!("Line longer than {max} bytes"));
-                            self.closing = true;
-                        }
-                        Err(LineError::Io(e)) => return format!("read error: {e}"),
-                    }
-                }
-                Ok(()) = self.route.changed() => self.follow_route(),
-                Ok(()) = async { match up_state { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
-                    self.on_upstream_state();
-                }
-                Ok(line) = async { match up_relay { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                    if self.subscribed {
-                        self.out.extend_from_slice(&line);
-                    }
-                }
-                _ = tokio::time::sleep_until(timer.into()) => {
-                    let now = Instant::now();
-                    if now >= idle_limit {
-                        return if self.authorized { "idle timeout".into() } else { "handshake timeout".into() };
-                    }
-                    if let Some((id, at)) = self.pending_subscribe.take() {
-                        if now >= at {
-                            self.error(id, codes::OTHER, "No pool is available right now; try again later");
-                            self.closing = true;
-                        } else {
-                            self.pending_subscribe = Some((id, at));
-                        }
-                    }
-                }
-            }
-            self.poll_difficulty();
-            if let Err(e) = self.flush().await {
-                return e;
-            }
-            if self.closing {
-                return "closed by the proxy".into();
+                self.pending_subscribe = Some((id, at));
             }
         }
     }
 
-    async fn finish(&mut self) {
-        let _ = self.flush().await;
-        let _ = self.writer.shutdown().await;
+    fn after_event(&mut self) {
+        self.poll_difficulty();
     }
 
-    async fn flush(&mut self) -> Result<(), String> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        let out = std::mem::take(&mut self.out);
-        match tokio::time::timeout(self.ctx.timing.miner_write, self.writer.write_all(&out)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("write error: {e}")),
-            Err(_) => Err("write timeout: miner is not reading".into()),
-        }
+    fn closing(&self) -> bool {
+        self.closing
     }
+}
 
+impl AleoSession {
     fn reply(&mut self, r: Response) {
-        self.out.extend_from_slice(&r.to_line());
+        self.io.push(&r.to_line());
     }
 
     /// An error answer in the miner's dialect: AleoStratum3's JSON-RPC 2.0
@@ -278,7 +237,7 @@ impl AleoSession {
         self.reply(r);
     }
 
-    async fn on_line(&mut self, line: &[u8]) {
+    async fn line(&mut self, line: &[u8]) {
         let req = match Message::parse(line) {
             Ok(Message::Request(req)) => req,
             Ok(Message::Response(_)) => return,
@@ -349,8 +308,7 @@ impl AleoSession {
             }
             None => return,
         };
-        self.out
-            .extend_from_slice(&m.to_notification(dialect).to_line());
+        self.io.push(&m.to_notification(dialect).to_line());
     }
 
     /// A new job for the miner, unless it has it already.
@@ -400,7 +358,7 @@ impl AleoSession {
             difficulty,
             valid_until: None,
         });
-        self.out.extend_from_slice(&line);
+        self.io.push(&line);
         self.last_job = Some(job);
     }
 
@@ -429,13 +387,5 @@ fn whole(d: f64) -> u64 {
 impl Drop for AleoSession {
     fn drop(&mut self) {
         self.detach();
-        self.ctx
-            .stats
-            .active
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.ctx
-            .stats
-            .disconnections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

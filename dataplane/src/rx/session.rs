@@ -1,5 +1,5 @@
-//! One RandomX (xmrig) miner's session, owned by one task, on the same
-//! structure as the SHA-256 session: it follows the router's route, attaches
+//! One RandomX (xmrig) miner's session, run by the one miner loop
+//! ([`crate::miner::run`]): it follows the router's route, attaches
 //! to a shared upstream (aggregation, with a NiceHash nonce slot of that
 //! connection) or to a dedicated one (passthrough), answers `login`,
 //! `keepalived` and `getjob` itself, sends the miner its own copy of every
@@ -21,9 +21,6 @@ use switchyard_stratum::Message;
 use switchyard_stratum::randomx::{
     self, ClientMethod, GENERIC_ERROR_CODE, Job, Login, Target, error_response,
 };
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -31,8 +28,7 @@ use super::RxJob;
 use crate::config::PoolMode;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
-use crate::net::{LineError, LineReader};
-use crate::router::Route;
+use crate::miner::{MinerIo, MinerProtocol, Watches};
 use crate::session::{SessionCtx, pool_username};
 use crate::upstream::{PoolAnswer, Status, UpstreamHandle, UpstreamState};
 
@@ -67,11 +63,9 @@ struct Attached {
 pub struct RxSession {
     ctx: Arc<SessionCtx>,
     peer: SocketAddr,
-    writer: OwnedWriteHalf,
-    out: Vec<u8>,
+    io: MinerIo,
     inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
     kill: CancellationToken,
-    route: watch::Receiver<Arc<Route>>,
     /// This miner's session id (the `id` of the login result and submits).
     session_id: String,
     login: Option<Login>,
@@ -87,27 +81,24 @@ pub struct RxSession {
     closing: bool,
 }
 
-impl RxSession {
-    /// Runs a miner connection to its end.
-    pub async fn run(
+impl MinerProtocol for RxSession {
+    const NAME: &'static str = "randomx";
+
+    fn new(
         ctx: Arc<SessionCtx>,
-        stream: TcpStream,
         peer: SocketAddr,
-        shutdown: CancellationToken,
-    ) {
-        let (r, w) = stream.into_split();
-        let mut reader = LineReader::new(r, ctx.config.limits.max_line_length);
-        let (inbox_tx, mut inbox_rx) = mpsc::channel(ctx.config.limits.outbound_queue);
+        io: MinerIo,
+        inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+        kill: CancellationToken,
+    ) -> Self {
         let v = &ctx.config.validation;
-        let mut s = RxSession {
+        RxSession {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
-            route: ctx.router.route.clone(),
-            ctx: ctx.clone(),
+            ctx,
             peer,
-            writer: w,
-            out: Vec::new(),
+            io,
             inbox_tx,
-            kill: shutdown.child_token(),
+            kill,
             session_id: format!("{:016x}", rand::random::<u64>()),
             login: None,
             pending_login: None,
@@ -117,117 +108,80 @@ impl RxSession {
             jobs: VecDeque::new(),
             last_sent: None,
             closing: false,
-        };
-        let reason = s.serve(&mut reader, &mut inbox_rx).await;
-        tracing::debug!(miner = %peer, %reason, "randomx miner disconnected");
-        // Answers already queued still complete their shares' events
-        // (later ones are recorded by the upstream: the inbox is closed).
-        inbox_rx.close();
-        while let Ok(answer) = inbox_rx.try_recv() {
-            s.on_pool_answer(*answer);
         }
-        s.finish().await;
     }
 
-    async fn serve(
-        &mut self,
-        reader: &mut LineReader<OwnedReadHalf>,
-        inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
-    ) -> String {
-        let started = Instant::now();
-        let mut last_read = Instant::now();
-        loop {
-            let now = Instant::now();
-            let idle_limit = if self.logged_in {
-                last_read + self.ctx.timing.miner_idle
+    fn io(&mut self) -> &mut MinerIo {
+        &mut self.io
+    }
+
+    async fn on_line(&mut self, line: &[u8]) {
+        self.line(line).await;
+    }
+
+    fn on_line_too_long(&mut self, max: usize) {
+        self.error(Value::Null, &format!("Line longer than {max} bytes"));
+        self.closing = true;
+    }
+
+    async fn on_route(&mut self) {
+        self.follow_route().await;
+    }
+
+    fn on_pool_answer(&mut self, answer: PoolAnswer) {
+        self.pool_answer(answer);
+    }
+
+    fn on_upstream_state(&mut self) {
+        self.upstream_state();
+    }
+
+    fn on_relay(&mut self, line: &[u8]) {
+        if self.logged_in {
+            self.io.push(line);
+        }
+    }
+
+    fn watches(&mut self) -> Option<Watches<'_>> {
+        self.upstream.as_mut().map(|a| (&mut a.state, &mut a.relay))
+    }
+
+    fn handshake_done(&self) -> bool {
+        self.logged_in
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let login = self.pending_login.as_ref().map(|(_, at)| *at);
+        let difficulty = self.difficulty.as_ref().and_then(Controller::next_deadline);
+        login.into_iter().chain(difficulty).min()
+    }
+
+    fn on_timer(&mut self, now: Instant) {
+        if let Some((id, at)) = self.pending_login.take() {
+            if now >= at {
+                self.error(id, "No pool is available right now; try again later");
+                self.closing = true;
             } else {
-                started + self.ctx.timing.handshake
-            };
-            let timer = [
-                Some(idle_limit),
-                self.pending_login.as_ref().map(|(_, at)| *at),
-                self.difficulty.as_ref().and_then(Controller::next_deadline),
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(now + self.ctx.timing.miner_idle);
-            let (up_state, up_relay) = match self.upstream.as_mut() {
-                Some(a) => (Some(&mut a.state), Some(&mut a.relay)),
-                None => (None, None),
-            };
-            tokio::select! {
-                biased;
-                _ = self.kill.cancelled() => return "stopped (shutdown or outbound queue full)".into(),
-                Some(answer) = inbox.recv() => self.on_pool_answer(*answer),
-                line = reader.next_line() => {
-                    last_read = Instant::now();
-                    match line {
-                        Ok(Some(line)) => self.on_line(&line).await,
-                        Ok(None) => return "miner closed the connection".into(),
-                        Err(LineError::TooLong(max)) => {
-                            self.error(Value::Null, &format!("Line longer than {max} bytes"));
-                            self.closing = true;
-                        }
-                        Err(LineError::Io(e)) => return format!("read error: {e}"),
-                    }
-                }
-                Ok(()) = self.route.changed() => self.follow_route().await,
-                Ok(()) = async { match up_state { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
-                    self.on_upstream_state();
-                }
-                Ok(line) = async { match up_relay { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
-                    if self.logged_in {
-                        self.out.extend_from_slice(&line);
-                    }
-                }
-                _ = tokio::time::sleep_until(timer.into()) => {
-                    let now = Instant::now();
-                    if now >= idle_limit {
-                        return if self.logged_in { "idle timeout".into() } else { "handshake timeout".into() };
-                    }
-                    if let Some((id, at)) = self.pending_login.take() {
-                        if now >= at {
-                            self.error(id, "No pool is available right now; try again later");
-                            self.closing = true;
-                        } else {
-                            self.pending_login = Some((id, at));
-                        }
-                    }
-                }
-            }
-            if let Some(c) = &mut self.difficulty {
-                // Advances VarDiff's clock; the value applies from the next job.
-                let _ = c.poll(Instant::now());
-            }
-            if let Err(e) = self.flush().await {
-                return e;
-            }
-            if self.closing {
-                return "closed by the proxy".into();
+                self.pending_login = Some((id, at));
             }
         }
     }
 
-    async fn finish(&mut self) {
-        let _ = self.flush().await;
-        let _ = self.writer.shutdown().await;
-    }
-
-    async fn flush(&mut self) -> Result<(), String> {
-        if self.out.is_empty() {
-            return Ok(());
-        }
-        let out = std::mem::take(&mut self.out);
-        match tokio::time::timeout(self.ctx.timing.miner_write, self.writer.write_all(&out)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("write error: {e}")),
-            Err(_) => Err("write timeout: miner is not reading".into()),
+    fn after_event(&mut self) {
+        if let Some(c) = &mut self.difficulty {
+            // Advances VarDiff's clock; the value applies from the next job.
+            let _ = c.poll(Instant::now());
         }
     }
 
+    fn closing(&self) -> bool {
+        self.closing
+    }
+}
+
+impl RxSession {
     fn reply(&mut self, r: switchyard_stratum::Response) {
-        self.out.extend_from_slice(&r.to_line());
+        self.io.push(&r.to_line());
     }
 
     /// An xmrig error answer: `{"code":-1,"message":..}`.
@@ -235,7 +189,7 @@ impl RxSession {
         self.reply(error_response(id, GENERIC_ERROR_CODE, message));
     }
 
-    async fn on_line(&mut self, line: &[u8]) {
+    async fn line(&mut self, line: &[u8]) {
         let req = match Message::parse(line) {
             Ok(Message::Request(req)) => req,
             Ok(Message::Response(_)) => return,
@@ -279,7 +233,7 @@ impl RxSession {
         if self.login.is_none() || self.closing {
             return;
         }
-        let Some(pool) = self.route.borrow().pool.clone() else {
+        let Some(pool) = self.ctx.router.route.borrow().pool.clone() else {
             return;
         };
         if self
@@ -326,7 +280,7 @@ impl RxSession {
             owned,
             slot,
         });
-        self.on_upstream_state();
+        self.upstream_state();
     }
 
     /// Gives the upstream (and the nonce slot on it) back.
@@ -343,7 +297,7 @@ impl RxSession {
         }
     }
 
-    fn on_upstream_state(&mut self) {
+    fn upstream_state(&mut self) {
         let Some(a) = &mut self.upstream else { return };
         let state = a.state.borrow_and_update().clone();
         if state.status != Status::Ready {
@@ -421,8 +375,7 @@ impl RxSession {
             return;
         }
         let copy = self.issue(job);
-        self.out
-            .extend_from_slice(&copy.to_notification().to_line());
+        self.io.push(&copy.to_notification().to_line());
     }
 }
 
@@ -448,13 +401,5 @@ fn copy_matches(copy: &Job, job: &RxJob) -> bool {
 impl Drop for RxSession {
     fn drop(&mut self) {
         self.detach();
-        self.ctx
-            .stats
-            .active
-            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-        self.ctx
-            .stats
-            .disconnections
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }

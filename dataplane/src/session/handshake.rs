@@ -54,7 +54,7 @@ impl Session {
 
     /// The extranonce2 size the current route lets us promise, if a pool is ready.
     pub(super) fn ready_pool(&self) -> Option<(Arc<PoolRuntime>, usize)> {
-        let route = self.route.borrow().clone();
+        let route = self.ctx.router.route.borrow().clone();
         let pool = route.pool.clone()?;
         let n = pool.ready_upstream()?.state.borrow().extranonce2_size;
         Some((pool, n))

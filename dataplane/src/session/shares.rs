@@ -11,7 +11,7 @@ use switchyard_stratum::{Response, codes};
 use super::*;
 
 impl Session {
-    pub(super) fn on_pool_answer(&mut self, a: PoolAnswer) {
+    pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
         if a.is_submit
             && !a.response.is_ok()
             && let Some((code, text)) = a.response.error_parts()

@@ -64,7 +64,7 @@ impl AleoSession {
             let username = self.pool_user(&a.handle.pool);
             a.credentials.send_replace(username);
         }
-        self.on_upstream_state();
+        self.upstream_state();
     }
 
     /// The dialect of the route's pool as far as it is known before it
@@ -72,7 +72,7 @@ impl AleoSession {
     /// IceRiver-style (what a subscribe that does not announce AleoStratum/3
     /// most likely is). The pool's answer decides.
     fn pool_dialect(&self) -> Dialect {
-        let route = self.route.borrow();
+        let route = self.ctx.router.route.borrow();
         let pool = route.pool.as_ref().map(|p| &p.info);
         pool.and_then(|p| p.config.dialect.or_else(|| p.learned_dialect.get()))
             .unwrap_or(Dialect::IceRiver)
@@ -90,7 +90,7 @@ impl AleoSession {
         if self.dialect.is_none() || self.closing {
             return;
         }
-        let Some(pool) = self.route.borrow().pool.clone() else {
+        let Some(pool) = self.ctx.router.route.borrow().pool.clone() else {
             return;
         };
         if self
@@ -125,10 +125,10 @@ impl AleoSession {
             credentials,
             nonce_checked: false,
         });
-        self.on_upstream_state();
+        self.upstream_state();
     }
 
-    pub(super) fn on_upstream_state(&mut self) {
+    pub(super) fn upstream_state(&mut self) {
         let Some(a) = &mut self.upstream else { return };
         let state = a.state.borrow_and_update().clone();
         let pool = a.handle.pool.clone();

@@ -18,7 +18,7 @@ use crate::session::bounded;
 use crate::upstream::{PoolAnswer, PoolInfo, ReplyTo, UpstreamCmd};
 
 impl AleoSession {
-    pub(super) fn on_pool_answer(&mut self, a: PoolAnswer) {
+    pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
         let verdict = submit_result(&a.response);
         if a.is_submit
             && let Err(e) = &verdict

@@ -18,7 +18,7 @@ use crate::session::bounded;
 use crate::upstream::{PoolAnswer, PoolInfo, ReplyTo, UpstreamCmd};
 
 impl RxSession {
-    pub(super) fn on_pool_answer(&mut self, a: PoolAnswer) {
+    pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
         let verdict = if a.is_submit {
             randomx::submit_result(&a.response)
         } else {

@@ -1,0 +1,225 @@
+//! The one miner session loop, for every algorithm. A miner connection is a
+//! task running [`run`] over a [`MinerProtocol`] (SHA-256 in `session`,
+//! RandomX in `rx::session`, ALEO in `aleo::session`), which holds only what
+//! its dialect needs. This module owns what they all share: the split
+//! stream (plain TCP or TLS, behind [`MinerRead`] / [`MinerWrite`]) and its
+//! line reader, the pool-answer inbox, the kill token, the `select!` over
+//! answers, lines, route and upstream watches, relayed pool lines and
+//! timers (handshake and idle limits, the protocol's own deadlines), the
+//! write buffer flushed after every event under the write timeout, the
+//! inbox drained on close so no share event is lost, and the listener's
+//! connection counters, given back however the task ends.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::net::{LineError, LineReader};
+use crate::session::SessionCtx;
+use crate::upstream::{PoolAnswer, UpstreamState};
+
+/// The miner's side of a connection, plain TCP or TLS.
+pub type MinerRead = Box<dyn AsyncRead + Send + Unpin>;
+pub type MinerWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// The write side of a miner connection: lines are queued in `out` while an
+/// event is handled and written in one go after it.
+pub struct MinerIo {
+    writer: MinerWrite,
+    pub out: Vec<u8>,
+}
+
+impl MinerIo {
+    pub fn new(writer: MinerWrite) -> Self {
+        MinerIo {
+            writer,
+            out: Vec::new(),
+        }
+    }
+
+    /// Queues a line (it ends in `\n`).
+    pub fn push(&mut self, line: &[u8]) {
+        self.out.extend_from_slice(line);
+    }
+
+    async fn flush(&mut self, ctx: &SessionCtx) -> Result<(), String> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        match tokio::time::timeout(ctx.timing.miner_write, self.writer.write_all(&out)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("write error: {e}")),
+            Err(_) => Err("write timeout: miner is not reading".into()),
+        }
+    }
+
+    async fn finish(&mut self, ctx: &SessionCtx) {
+        let _ = self.flush(ctx).await;
+        let _ = self.writer.shutdown().await;
+    }
+}
+
+/// The upstream a session listens to: its state and the lines it relays.
+pub type Watches<'a> = (
+    &'a mut watch::Receiver<Arc<UpstreamState>>,
+    &'a mut broadcast::Receiver<bytes::Bytes>,
+);
+
+/// What differs between the miners' dialects; [`run`] does the rest.
+pub trait MinerProtocol: Send + Sized {
+    /// For logs: "sha256", "randomx", "zksnark".
+    const NAME: &'static str;
+
+    fn new(
+        ctx: Arc<SessionCtx>,
+        peer: SocketAddr,
+        io: MinerIo,
+        inbox: mpsc::Sender<Box<PoolAnswer>>,
+        kill: CancellationToken,
+    ) -> Self;
+
+    fn io(&mut self) -> &mut MinerIo;
+
+    /// One line from the miner.
+    fn on_line(&mut self, line: &[u8]) -> impl Future<Output = ()> + Send;
+
+    /// A line longer than the limit (the connection then closes).
+    fn on_line_too_long(&mut self, max: usize);
+
+    /// The route changed (`ctx.router.route` has the new one).
+    fn on_route(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// The answer to a request this session forwarded.
+    fn on_pool_answer(&mut self, answer: PoolAnswer);
+
+    /// The attached upstream's state changed.
+    fn on_upstream_state(&mut self);
+
+    /// A line the upstream relays to its miners unchanged.
+    fn on_relay(&mut self, line: &[u8]);
+
+    /// The attached upstream, if any.
+    fn watches(&mut self) -> Option<Watches<'_>>;
+
+    /// Past the handshake: the idle limit applies instead of the handshake's.
+    fn handshake_done(&self) -> bool;
+
+    /// The protocol's next deadline (a pending subscribe, difficulty timers).
+    fn next_deadline(&self) -> Option<Instant>;
+
+    /// A timer fired (its own deadline, or earlier).
+    fn on_timer(&mut self, now: Instant);
+
+    /// After every event, before the flush (difficulty changes).
+    fn after_event(&mut self) {}
+
+    /// The session decided to end the connection.
+    fn closing(&self) -> bool;
+}
+
+/// Counts the session in the listener's stats until it is dropped, however
+/// the task ends (even if it panicked or was aborted).
+struct Counted(Arc<SessionCtx>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.stats.active.fetch_sub(1, Relaxed);
+        self.0.stats.disconnections.fetch_add(1, Relaxed);
+    }
+}
+
+/// Runs a miner connection to its end.
+pub async fn run<P: MinerProtocol>(
+    ctx: Arc<SessionCtx>,
+    read: MinerRead,
+    write: MinerWrite,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    let _counted = Counted(ctx.clone());
+    let mut reader = LineReader::new(read, ctx.config.limits.max_line_length);
+    let (inbox_tx, mut inbox) = mpsc::channel(ctx.config.limits.outbound_queue);
+    let kill = shutdown.child_token();
+    let mut p = P::new(
+        ctx.clone(),
+        peer,
+        MinerIo::new(write),
+        inbox_tx,
+        kill.clone(),
+    );
+    let reason = serve(&ctx, &mut p, &mut reader, &mut inbox, &kill).await;
+    tracing::debug!(miner = %peer, %reason, algorithm = P::NAME, "miner disconnected");
+    // Answers already queued still complete their shares' events (later
+    // ones are recorded by the upstream: the inbox is closed).
+    inbox.close();
+    while let Ok(answer) = inbox.try_recv() {
+        p.on_pool_answer(*answer);
+    }
+    p.io().finish(&ctx).await;
+}
+
+async fn serve<P: MinerProtocol>(
+    ctx: &SessionCtx,
+    p: &mut P,
+    reader: &mut LineReader<MinerRead>,
+    inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
+    kill: &CancellationToken,
+) -> String {
+    let mut route = ctx.router.route.clone();
+    let started = Instant::now();
+    let mut last_read = Instant::now();
+    loop {
+        let idle_limit = if p.handshake_done() {
+            last_read + ctx.timing.miner_idle
+        } else {
+            started + ctx.timing.handshake
+        };
+        let timer = p.next_deadline().map_or(idle_limit, |t| t.min(idle_limit));
+        let (up_state, up_relay) = match p.watches() {
+            Some((s, r)) => (Some(s), Some(r)),
+            None => (None, None),
+        };
+        tokio::select! {
+            biased;
+            _ = kill.cancelled() => return "stopped (shutdown or outbound queue full)".into(),
+            Some(answer) = inbox.recv() => p.on_pool_answer(*answer),
+            line = reader.next_line() => {
+                last_read = Instant::now();
+                match line {
+                    Ok(Some(line)) => p.on_line(&line).await,
+                    Ok(None) => return "miner closed the connection".into(),
+                    Err(LineError::TooLong(max)) => p.on_line_too_long(max),
+                    Err(LineError::Io(e)) => return format!("read error: {e}"),
+                }
+            }
+            Ok(()) = route.changed() => p.on_route().await,
+            Ok(()) = async { match up_state { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
+                p.on_upstream_state();
+            }
+            Ok(line) = async { match up_relay { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                p.on_relay(&line);
+            }
+            _ = tokio::time::sleep_until(timer.into()) => {
+                let now = Instant::now();
+                if now >= idle_limit {
+                    return if p.handshake_done() { "idle timeout".into() } else { "handshake timeout".into() };
+                }
+                p.on_timer(now);
+            }
+        }
+        p.after_event();
+        if let Err(e) = p.io().flush(ctx).await {
+            return e;
+        }
+        if p.closing() {
+            return "closed by the proxy".into();
+        }
+    }
+}
