@@ -1,5 +1,17 @@
 //! Compiles the .proto files with the pure-Rust `protox` (no protoc needed)
-//! and generates the tonic clients and servers from the descriptors.
+//! and generates the tonic clients and servers from the descriptors, without
+//! the derived `Debug` of the messages that hold secrets (src/redact.rs).
+
+const SECRET_HOLDERS: [&str; 8] = [
+    ".switchyard.v1.AddSiteResponse",
+    ".switchyard.v1.SiteToken",
+    ".switchyard.v1.Pool",
+    ".switchyard.v1.UpdatePoolRequest",
+    ".switchyard.v1.PoolSettings",
+    ".switchyard.v1.ImportConfigRequest",
+    ".switchyard.v1.ExportConfigResponse",
+    ".switchyard.v1.ValidateConfigRequest",
+];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = ["switchyard/v1/admin.proto", "switchyard/v1/dataplane.proto"];
@@ -7,6 +19,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={f}");
     }
     let fds = protox::compile(files, ["."])?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    tonic_prost_build::configure()
+        // Messages holding a password, a token or a config file: their
+        // `Debug` is written by hand in src/redact.rs, with the secret masked.
+        .skip_debug(SECRET_HOLDERS)
+        .compile_fds(fds)?;
     Ok(())
 }

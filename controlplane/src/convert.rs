@@ -79,7 +79,7 @@ pub fn pool_settings(p: &PoolRow) -> pb::PoolSettings {
         host: p.host.clone(),
         port: u32::try_from(p.port).unwrap_or(0),
         username: p.username.clone(),
-        password: p.password.clone(),
+        password: p.password.expose().to_owned(),
         tls: p.tls,
         mode: p.mode.clone(),
         enabled: p.enabled,

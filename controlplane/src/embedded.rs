@@ -45,7 +45,7 @@ pub async fn start(
     cfg.limits.allow = seed::LAN.iter().map(|n| n.to_string()).collect();
     cfg.upstream.grace_period = f64::from(import.controlplane.grace_period);
     cfg.controlplane.endpoint = Some(cp.internal_endpoint());
-    cfg.controlplane.token = Some(cp.internal_site_token(site_name).await?);
+    cfg.controlplane.token = Some(cp.internal_site_token(site_name).await?.into());
     cfg.controlplane.state_dir = state_dir(database).display().to_string();
     let dp = DataPlane::start(cfg).await?;
     tracing::info!(site = %site_name, sha256 = ?dp.sha256_addr(), randomx = ?dp.randomx_addr(), zksnark = ?dp.zksnark_addr(), "embedded data plane started");

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use switchyard_model::Secret;
 
 use crate::cmd;
 use crate::output::Format;
@@ -34,7 +35,7 @@ pub struct Globals {
     pub endpoint: String,
     /// The admin token (else --token-file, else the SWITCHYARD_TOKEN environment variable).
     #[arg(long, global = true, value_name = "TOKEN")]
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// Read the admin token from this file (surrounding whitespace is trimmed).
     #[arg(long, global = true, value_name = "PATH")]
     pub token_file: Option<PathBuf>,

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use switchyard_model::Secret;
 use switchyard_proto::v1::admin_client::AdminClient;
 use tonic::Code;
 use tonic::metadata::{AsciiMetadataValue, MetadataKey};
@@ -42,7 +43,7 @@ pub type Client = AdminClient<InterceptedService<Channel, Auth>>;
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub endpoint: String,
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     pub token_file: Option<PathBuf>,
     pub ca_file: Option<PathBuf>,
 }
@@ -70,7 +71,7 @@ impl Ctx {
     pub async fn client(&mut self) -> CtlResult<&mut Client> {
         if self.client.is_none() {
             let token = resolve_token(
-                self.settings.token.as_deref(),
+                self.settings.token.as_ref().map(Secret::expose),
                 self.settings.token_file.as_deref(),
                 std::env::var("SWITCHYARD_TOKEN").ok().as_deref(),
             )?;

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::Duration;
 pub use switchyard_model::Algorithm;
+use switchyard_model::Secret;
 
 use serde::Deserialize;
 
@@ -160,14 +161,14 @@ pub struct UpstreamSettings {
     pub tls_ca_file: Option<String>,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pool {
     pub name: String,
     pub url: String,
     pub username: String,
     #[serde(default = "default_password")]
-    pub password: String,
+    pub password: Secret,
     #[serde(default)]
     pub mode: PoolMode,
     /// The algorithm family (and so the stratum dialect) the pool speaks.
@@ -182,20 +183,6 @@ pub struct Pool {
     /// out, it is detected from the pool's answers.
     #[serde(default, deserialize_with = "defaults::aleo_dialect")]
     pub dialect: Option<switchyard_stratum::aleo::Dialect>,
-}
-
-impl std::fmt::Debug for Pool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pool")
-            .field("name", &self.name)
-            .field("url", &self.url)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("mode", &self.mode)
-            .field("algorithm", &self.algorithm)
-            .field("dialect", &self.dialect)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -217,7 +204,7 @@ fn sha256() -> Algorithm {
     Algorithm::Sha256
 }
 
-fn default_password() -> String {
+fn default_password() -> Secret {
     "x".into()
 }
 fn yes() -> bool {

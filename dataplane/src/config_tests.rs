@@ -16,7 +16,7 @@ fn minimal_config_gets_farm_defaults() {
         c.listeners.sha256.as_ref().map(|l| l.max_connections),
         Some(10_000)
     );
-    assert_eq!(c.pools[0].password, "x");
+    assert_eq!(c.pools[0].password.expose(), "x");
     assert_eq!(c.pools[0].mode, PoolMode::Aggregate);
     assert!(
         c.limits.miner_idle_timeout >= 300.0,

@@ -52,7 +52,7 @@ pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>
                 p.port
             ),
             username: p.username.clone(),
-            password: p.password.clone(),
+            password: p.password.as_str().into(),
             mode: if p.mode == "passthrough" {
                 PoolMode::Passthrough
             } else {

@@ -1,8 +1,12 @@
 //! The gRPC contract of Switchyard (package `switchyard.v1`): the `Admin`
 //! service used by `ctl` and the `DataPlane` service the data planes call.
-//! Generated from `proto/switchyard/v1/*.proto` at build time.
+//! Generated from `proto/switchyard/v1/*.proto` at build time; messages
+//! holding a password, token or config file get the masked `Debug` of
+//! [`redact`].
 
 #![allow(clippy::all, clippy::pedantic)]
+
+pub mod redact;
 
 pub mod v1 {
     tonic::include_proto!("switchyard.v1");

@@ -47,7 +47,7 @@ fn token(dir: &Path, kind: &str) -> String {
 fn link(addr: SocketAddr, token: &str, state: &Path) -> ControlPlaneLink {
     ControlPlaneLink {
         endpoint: Some(format!("http://{addr}")),
-        token: Some(token.to_string()),
+        token: Some(token.into()),
         state_dir: state.to_string_lossy().into_owned(),
         health_interval: 1.0,
         ..ControlPlaneLink::default()

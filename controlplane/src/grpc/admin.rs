@@ -7,8 +7,8 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use switchyard_model::Algorithm;
 use switchyard_model::config::AleoDialect;
+use switchyard_model::{Algorithm, Secret};
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
@@ -160,7 +160,7 @@ fn pool_row(p: &pb::Pool) -> Result<PoolRow, Status> {
         host: p.host.trim().to_string(),
         port: i64::from(p.port),
         username: p.username.clone(),
-        password: p.password.clone(),
+        password: p.password.as_str().into(),
         tls: p.tls,
         mode: if p.mode.is_empty() {
             "aggregate".into()
@@ -332,7 +332,7 @@ impl Admin for AdminService {
             host: r.host,
             port,
             username: r.username,
-            password: r.password.clone(),
+            password: r.password.as_deref().map(Secret::from),
             tls: r.tls,
             mode: r.mode.map(|m| m.to_ascii_lowercase()),
             connect_timeout_s: r.connect_timeout_s,

@@ -1,10 +1,11 @@
 //! Pools (the seed's servers), shared by every site.
 
 use sqlx::AssertSqlSafe;
+use switchyard_model::Secret;
 
 use super::{Result, Store, StoreError, now_ms, unique};
 
-#[derive(Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct PoolRow {
     pub id: i64,
     pub name: String,
@@ -12,7 +13,8 @@ pub struct PoolRow {
     pub host: String,
     pub port: i64,
     pub username: String,
-    pub password: String,
+    #[sqlx(try_from = "String")]
+    pub password: Secret,
     pub tls: bool,
     pub mode: String,
     pub enabled: bool,
@@ -25,31 +27,13 @@ pub struct PoolRow {
     pub dialect: Option<String>,
 }
 
-impl std::fmt::Debug for PoolRow {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PoolRow")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("algorithm", &self.algorithm)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("tls", &self.tls)
-            .field("mode", &self.mode)
-            .field("enabled", &self.enabled)
-            .field("dialect", &self.dialect)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A partial update; `None` keeps the stored value.
-#[derive(Default, Clone)]
+#[derive(Debug, Default, Clone)]
 pub struct PoolPatch {
     pub host: Option<String>,
     pub port: Option<u16>,
     pub username: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     pub tls: Option<bool>,
     pub mode: Option<String>,
     pub connect_timeout_s: Option<u32>,
@@ -124,7 +108,7 @@ impl Store {
         .bind(&p.host)
         .bind(p.port)
         .bind(&p.username)
-        .bind(&p.password)
+        .bind(p.password.expose())
         .bind(p.tls)
         .bind(&p.mode)
         .bind(p.enabled)
@@ -152,7 +136,7 @@ impl Store {
         .bind(&p.host)
         .bind(p.port)
         .bind(&p.username)
-        .bind(&p.password)
+        .bind(p.password.expose())
         .bind(p.tls)
         .bind(&p.mode)
         .bind(p.enabled)

@@ -3,6 +3,7 @@
 //! and tuning. Passwords are write-only: lists show "set" or "-".
 
 use clap::{ArgGroup, Args, Subcommand};
+use switchyard_model::Secret;
 use switchyard_proto::v1::{
     ListPoolsRequest, Pool, PoolName, SetPoolEnabledRequest, UpdatePoolRequest,
 };
@@ -88,7 +89,7 @@ pub struct PoolUpdate {
 pub struct PoolOptions {
     /// The pool password (write-only; never shown).
     #[arg(long)]
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Connect with TLS.
     #[arg(long)]
     pub tls: bool,
@@ -334,7 +335,10 @@ pub fn add_request(a: PoolAdd) -> Pool {
         host,
         port: u32::from(port),
         username: a.username,
-        password: o.password.unwrap_or_default(),
+        password: o
+            .password
+            .map(|p| p.expose().to_owned())
+            .unwrap_or_default(),
         tls: url_tls || o.tls,
         mode: o.mode.unwrap_or(Mode::Aggregate).as_str().to_string(),
         enabled: !a.disabled,
@@ -372,7 +376,7 @@ pub fn update_request(u: PoolUpdate) -> CtlResult<UpdatePoolRequest> {
         host,
         port: port.map(u32::from),
         username: u.username,
-        password: o.password,
+        password: o.password.map(|p| p.expose().to_owned()),
         tls,
         mode: o.mode.map(|m| m.as_str().to_string()),
         connect_timeout_s: o.connect_timeout,

@@ -5,6 +5,7 @@
 //! data plane runs standalone from its own `pools:`.
 
 use serde::Deserialize;
+use switchyard_model::Secret;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -12,7 +13,7 @@ pub struct ControlPlaneLink {
     /// `http://host:port` or `https://host:port`; `None` = standalone.
     pub endpoint: Option<String>,
     /// The site's data-plane token (`ctl site add` prints it), or
-    pub token: Option<String>,
+    pub token: Option<Secret>,
     /// a file holding it (trimmed).
     pub token_file: Option<String>,
     /// PEM CA certificate for an `https://` endpoint with a private CA.
@@ -96,7 +97,7 @@ impl ControlPlaneLink {
     /// The token, from `token` or `token_file`.
     pub fn resolve_token(&self) -> anyhow::Result<Option<String>> {
         if let Some(t) = &self.token {
-            return Ok(Some(t.trim().to_string()));
+            return Ok(Some(t.expose().trim().to_string()));
         }
         match &self.token_file {
             Some(f) => {

@@ -94,7 +94,7 @@ impl Task {
                 if let Some(w) = worker.clone() {
                     let auth = ClientMethod::Authorize {
                         user: w.clone(),
-                        password: Some(self.pool.password.clone()),
+                        password: Some(self.pool.password.expose().to_owned()),
                         extra: Vec::new(),
                     };
                     self.write(conn, &auth.to_request(AUTHORIZE_ID, dialect).to_line())

@@ -104,7 +104,7 @@ impl Task {
                     conn.extranonce1 = sub.extranonce1;
                     conn.extranonce2_size = sub.extranonce2_size;
                     subscribed = true;
-                    let auth = json!([self.params.username, self.pool.password]);
+                    let auth = json!([self.params.username, self.pool.password.expose()]);
                     conn.writer
                         .write_all(&Request::new(3, "mining.authorize", auth).to_line())
                         .await

@@ -24,7 +24,7 @@ impl Task {
         conn.jsonrpc = true;
         let login = randomx::Login {
             login: self.params.username.clone(),
-            pass: Some(self.pool.password.clone()),
+            pass: Some(self.pool.password.expose().to_owned()),
             agent: Some(self.params.agent.clone()),
             algo: ALGOS.iter().map(|a| a.to_string()).collect(),
             rigid: None,

@@ -207,7 +207,7 @@ mod tests {
             host: "127.0.0.1".to_string(),
             port: 3333,
             username: "u".to_string(),
-            password: "x".to_string(),
+            password: "x".into(),
             ssl: false,
             connect_timeout: 30,
             retry_interval: 5,

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::servers::Server;
+use crate::Secret;
 use crate::algo::Algorithm;
 use crate::timeofday::TimeOfDay;
 
@@ -118,14 +119,14 @@ impl From<AleoDialect> for String {
 
 /// A pool, as the control plane stores it: a server of the file with its
 /// algorithm, defaults applied.
-#[derive(Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolDef {
     pub name: String,
     pub algorithm: Algorithm,
     pub host: String,
     pub port: u16,
     pub username: String,
-    pub password: String,
+    pub password: Secret,
     pub tls: bool,
     pub mode: PoolMode,
     pub enabled: bool,
@@ -136,28 +137,6 @@ pub struct PoolDef {
     pub max_difficulty: Option<f64>,
     /// ALEO pools only: the dialect, or `None` to detect it.
     pub dialect: Option<AleoDialect>,
-}
-
-impl fmt::Debug for PoolDef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PoolDef")
-            .field("name", &self.name)
-            .field("algorithm", &self.algorithm)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("tls", &self.tls)
-            .field("mode", &self.mode)
-            .field("enabled", &self.enabled)
-            .field("connect_timeout_s", &self.connect_timeout_s)
-            .field("retry_interval_s", &self.retry_interval_s)
-            .field("buffer_percent", &self.buffer_percent)
-            .field("min_difficulty", &self.min_difficulty)
-            .field("max_difficulty", &self.max_difficulty)
-            .field("dialect", &self.dialect)
-            .finish()
-    }
 }
 
 impl PoolDef {

@@ -4,7 +4,6 @@
 //! Passwords never appear in `Debug` output.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::net::Ipv6Addr;
 
 use serde::{Deserialize, Serialize};
@@ -14,10 +13,11 @@ use super::pool::{AleoDialect, PoolMode};
 use super::reader::{Problems, Section, list_items};
 use crate::algo::Algorithm;
 use crate::problem::Problem;
+use crate::secret::Secret;
 use crate::timeofday::TimeOfDay;
 
 /// One entry of `servers.<algorithm>` as written in the file.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     pub name: String,
@@ -25,7 +25,7 @@ pub struct Server {
     pub host: String,
     pub port: u16,
     pub username: String,
-    pub password: String,
+    pub password: Secret,
     pub ssl: bool,
     pub connect_timeout: u32,
     pub retry_interval: u32,
@@ -44,29 +44,6 @@ pub struct Server {
     /// ALEO servers only: `aleostratum3` or `iceriver`; absent is "detect".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialect: Option<AleoDialect>,
-}
-
-impl fmt::Debug for Server {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server")
-            .field("name", &self.name)
-            .field("enabled", &self.enabled)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("username", &self.username)
-            .field("password", &"<redacted>")
-            .field("ssl", &self.ssl)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("retry_interval", &self.retry_interval)
-            .field("start", &self.start)
-            .field("end", &self.end)
-            .field("buffer_percent", &self.buffer_percent)
-            .field("min_difficulty", &self.min_difficulty)
-            .field("max_difficulty", &self.max_difficulty)
-            .field("mode", &self.mode)
-            .field("dialect", &self.dialect)
-            .finish()
-    }
 }
 
 /// An algorithm key of `servers:`, `schedule:` or `failover:`; exact names
@@ -137,7 +114,7 @@ fn read_server(path: &str, item: &Value, algorithm: Algorithm, p: &mut Problems)
         host,
         port: s.u16(p, "port", 3333, 1..=65535),
         username,
-        password: s.string(p, "password", "x"),
+        password: s.string(p, "password", "x").into(),
         ssl: s.bool(p, "ssl", false),
         connect_timeout: s.u32(p, "connect_timeout", 30, 1..=600),
         retry_interval: s.u32(p, "retry_interval", 5, 1..=3600),
@@ -157,7 +134,7 @@ fn read_server(path: &str, item: &Value, algorithm: Algorithm, p: &mut Problems)
         dialect: read_dialect(&mut s, algorithm, p),
     };
     check_credential(&s.at("username"), "username", &server.username, p);
-    check_credential(&s.at("password"), "password", &server.password, p);
+    check_credential(&s.at("password"), "password", server.password.expose(), p);
     if let (Some(min), Some(max)) = (server.min_difficulty, server.max_difficulty)
         && min > max
     {
@@ -288,7 +265,7 @@ mod tests {
         assert_eq!(
             (
                 a.port,
-                a.password.as_str(),
+                a.password.expose(),
                 a.ssl,
                 a.connect_timeout,
                 a.retry_interval
@@ -402,7 +379,7 @@ mod tests {
             format!("{pool:#?}"),
         ] {
             assert!(!text.contains("hunter2"), "{text}");
-            assert!(text.contains("<redacted>"));
+            assert!(text.contains("***"), "{text}");
         }
     }
 }
