@@ -1,6 +1,6 @@
 //! Formats of single values shared by every rendering: times (RFC 3339 for
 //! machines, `2026-11-23 18:00:00 UTC` or site-local for people), ages and
-//! spans (`3s ago`, `in 1h 30m`), difficulties (`65.5K`) and the cleaning of
+//! spans (`3s ago`, `in 1h 30m`), difficulties (`65.5K`, `1e-5`) and the cleaning of
 //! server text for the terminal.
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -44,33 +44,53 @@ pub fn fmt_time(ms: i64, tz: Option<Tz>) -> String {
     }
 }
 
-/// `512`, `0.25`, `65.5K`, `1.2M`, `3.4T` (SI prefixes, 3 significant digits).
+/// A difficulty for people, to 3 significant digits: `512`, `0.25`,
+/// `0.00042`, `1e-5` (below 0.0001), `65.5K`, `1.2M`, `3.4T` (SI prefixes up
+/// to E, then `1e30`), `0`, and `NaN` / `inf` as Rust writes them. Small
+/// values never round to `0`; machines get the exact number (JSON, CSV).
 pub fn fmt_difficulty(v: f64) -> String {
+    const PREFIXES: [&str; 7] = ["", "K", "M", "G", "T", "P", "E"];
     if !v.is_finite() {
         return v.to_string();
     }
-    const PREFIXES: [&str; 7] = ["", "K", "M", "G", "T", "P", "E"];
-    let mut x = v.abs();
-    let mut i = 0;
-    while x >= 1000.0 && i + 1 < PREFIXES.len() {
-        x /= 1000.0;
-        i += 1;
-    }
-    let digits = if i == 0 && x < 1.0 {
-        4
-    } else if x >= 100.0 {
-        0
-    } else if x >= 10.0 {
-        1
-    } else {
-        2
-    };
-    let mut s = format!("{x:.digits$}");
-    if s.contains('.') {
-        s = s.trim_end_matches('0').trim_end_matches('.').to_string();
+    if v == 0.0 {
+        return "0".to_string();
     }
     let sign = if v < 0.0 { "-" } else { "" };
-    format!("{sign}{s}{}", PREFIXES[i])
+    // Rounded to 3 significant digits first, so that 999.7 becomes 1K and
+    // the exponent is the rounded number's.
+    let sci = format!("{:.2e}", v.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let rounded: f64 = sci.parse().unwrap_or(v.abs());
+    let body = match exp {
+        ..-4 => format!("{}e{exp}", trim_zeros(mantissa)),
+        -4..=2 => {
+            let decimals = usize::try_from(2 - exp).unwrap_or(0);
+            trim_zeros(&format!("{rounded:.decimals$}")).to_string()
+        }
+        _ => {
+            let i = usize::try_from(exp / 3).unwrap_or(usize::MAX);
+            match PREFIXES.get(i) {
+                Some(prefix) => {
+                    let scaled = rounded / 1000f64.powi(exp / 3);
+                    let decimals = usize::try_from(2 - exp % 3).unwrap_or(0);
+                    format!("{}{prefix}", trim_zeros(&format!("{scaled:.decimals$}")))
+                }
+                None => format!("{}e{exp}", trim_zeros(mantissa)),
+            }
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// `1.50` -> `1.5`, `2.00` -> `2`, `120` stays.
+fn trim_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
 }
 
 /// A short span: `45s`, `5m 3s`, `2h 5m`, `3d 4h`.

@@ -232,7 +232,19 @@ fn dataplanes_breakers_shares_stats() {
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 3, "{out}");
     assert!(out.contains("12.3ms") && out.contains("131K"), "{out}");
+    assert!(
+        out.contains(" 1e-5 ") && out.contains(" 0.000421 "),
+        "small difficulties keep their digits: {out}"
+    );
     assert!(err.contains("first 2 matching shares"), "{err}");
+    let (_, out, _) = ctl(&["shares", "-o", "json", "--limit", "2"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[1]["miner_difficulty"].as_f64(), Some(0.00001), "{out}");
+    assert_eq!(
+        v[1]["share_difficulty"].as_f64(),
+        Some(fake_admin::LAB_SHARE_DIFFICULTY),
+        "{out}"
+    );
     let (_, out, err) = ctl(&["shares", "-o", "csv"]);
     assert!(out.starts_with("id,at,at_unix_ms,site,"), "{out}");
     assert!(err.is_empty(), "{err}");

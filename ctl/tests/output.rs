@@ -126,14 +126,72 @@ fn times_ages_spans() {
 }
 
 #[test]
-fn difficulties_are_compact() {
-    assert_eq!(fmt_difficulty(512.0), "512");
-    assert_eq!(fmt_difficulty(0.25), "0.25");
-    assert_eq!(fmt_difficulty(65_536.0), "65.5K");
-    assert_eq!(fmt_difficulty(1_000_000.0), "1M");
-    assert_eq!(fmt_difficulty(3.4e12), "3.4T");
-    assert_eq!(fmt_difficulty(1e30), "1000000000000E");
-    assert_eq!(fmt_difficulty(f64::NAN), "NaN");
+fn difficulties_keep_three_significant_digits() {
+    let cases: &[(f64, &str)] = &[
+        // tiny: a lab or NiceHash-style pool, never `0`
+        (0.00001, "1e-5"),
+        (0.0000123456, "1.23e-5"),
+        (1.5e-12, "1.5e-12"),
+        (0.0000999, "9.99e-5"),
+        (0.000099996, "0.0001"),
+        // fractional
+        (0.0001, "0.0001"),
+        (0.00042, "0.00042"),
+        (0.001, "0.001"),
+        (0.25, "0.25"),
+        (0.123456, "0.123"),
+        (1.5, "1.5"),
+        (12.345, "12.3"),
+        // integer
+        (1.0, "1"),
+        (512.0, "512"),
+        (999.0, "999"),
+        // large: SI prefixes as before, rounding carried into the prefix
+        (999.7, "1K"),
+        (1000.0, "1K"),
+        (65_536.0, "65.5K"),
+        (131_072.0, "131K"),
+        (1_000_000.0, "1M"),
+        (1_200_000.0, "1.2M"),
+        (4.2e9, "4.2G"),
+        (3.4e12, "3.4T"),
+        (1.0e15, "1P"),
+        (2.5e18, "2.5E"),
+        (1e30, "1e30"),
+        // zero and signs
+        (0.0, "0"),
+        (-0.0, "0"),
+        (-65_536.0, "-65.5K"),
+        (-0.00001, "-1e-5"),
+        // non-finite
+        (f64::NAN, "NaN"),
+        (f64::INFINITY, "inf"),
+        (f64::NEG_INFINITY, "-inf"),
+    ];
+    for &(v, want) in cases {
+        assert_eq!(fmt_difficulty(v), want, "fmt_difficulty({v:e})");
+    }
+}
+
+#[test]
+fn difficulty_cells_keep_full_precision_for_machines() {
+    const COLS: &[Column] = &[Column::new("difficulty", "DIFF")];
+    let values = [0.00001, 0.000421234567891, 65_536.123456789, 3.4e12];
+    let mut s = Sheet::new(COLS);
+    for v in values {
+        s.push(vec![Cell::difficulty(v)]);
+    }
+    let table = s.table();
+    for human in ["1e-5", "0.000421", "65.5K", "3.4T"] {
+        assert!(table.contains(human), "{table}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&s.json()).unwrap();
+    let csv = s.csv();
+    for (i, v) in values.into_iter().enumerate() {
+        assert_eq!(json[i]["difficulty"].as_f64(), Some(v), "{json}");
+        let field = csv.lines().nth(i + 1).unwrap();
+        assert_eq!(field.parse::<f64>().ok(), Some(v), "{csv}");
+    }
 }
 
 #[test]

@@ -26,6 +26,8 @@ fn check<T>(req: &Request<T>) -> Result<(), Status> {
 }
 
 const NOW_ISH: i64 = 1_795_456_800_000;
+/// A lab pool share's difficulty: JSON must keep every digit.
+pub const LAB_SHARE_DIFFICULTY: f64 = 0.000421234567891;
 
 fn pool(name: &str) -> Pool {
     Pool {
@@ -251,8 +253,17 @@ impl Admin for Fake {
             pool_latency_us: 12_345,
             ..Default::default()
         };
+        // The second share is from a lab pool at a tiny difficulty.
+        let lab = ShareRow {
+            id: "s2".into(),
+            share_difficulty: LAB_SHARE_DIFFICULTY,
+            miner_difficulty: 0.00001,
+            ..row.clone()
+        };
+        let mut shares = vec![row, lab];
+        shares.truncate(limit.min(2));
         Ok(Response::new(QuerySharesResponse {
-            shares: vec![row; limit.min(2)],
+            shares,
             truncated: limit < 3,
         }))
     }
