@@ -23,6 +23,7 @@ pub mod convert;
 pub mod daemon;
 pub mod embedded;
 pub mod grpc;
+pub mod miner_tls;
 pub mod planner;
 pub mod report;
 pub mod store;

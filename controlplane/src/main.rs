@@ -95,14 +95,17 @@ fn local_tz() -> chrono_tz::Tz {
 fn load(path: &Path) -> anyhow::Result<config::Import> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    config::load(&text, local_tz()).map_err(|p| {
+    let mut import = config::load(&text, local_tz()).map_err(|p| {
         anyhow::anyhow!(
             "{} has {} problem(s):\n{}",
             path.display(),
             p.len(),
             switchyard_model::problem::render(&p)
         )
-    })
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    switchyard_controlplane::miner_tls::resolve_paths(&mut import, dir);
+    Ok(import)
 }
 
 /// A path from the config, relative to the config file's directory.
@@ -120,13 +123,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Validate { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let problems = config::validate(&text, local_tz());
+            let mut problems: Vec<String> = config::validate(&text, local_tz())
+                .iter()
+                .map(ToString::to_string)
+                .collect();
             if problems.is_empty() {
-                if let Ok(import) = config::load(&text, local_tz()) {
-                    for w in switchyard_model::dialects::import_warnings(&import) {
-                        println!("warning: {w}");
-                    }
+                let import = load(&file)?;
+                problems = switchyard_controlplane::miner_tls::problems(&import);
+                for w in switchyard_model::dialects::import_warnings(&import) {
+                    println!("warning: {w}");
                 }
+            }
+            if problems.is_empty() {
                 println!("{}: ok", file.display());
                 Ok(ExitCode::SUCCESS)
             } else {

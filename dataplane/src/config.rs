@@ -75,6 +75,16 @@ impl Listeners {
 pub struct Listener {
     pub bind: String,
     pub max_connections: usize,
+    /// TLS from miners: with it the listener accepts only TLS.
+    pub tls: Option<ListenerTls>,
+}
+
+/// A listener's certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerTls {
+    pub cert_file: String,
+    pub key_file: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

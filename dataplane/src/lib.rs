@@ -17,6 +17,7 @@ pub mod limits;
 pub mod linked;
 pub mod listener;
 pub mod miner;
+pub mod miner_tls;
 pub mod net;
 pub mod planrun;
 pub mod prefix;
@@ -210,14 +211,25 @@ impl DataPlane {
                 events: events.clone(),
             });
             let addr = socket.local_addr()?;
+            let tls = match &l.tls {
+                Some(t) => Some(
+                    miner_tls::MinerTls::load(
+                        std::path::Path::new(&t.cert_file),
+                        std::path::Path::new(&t.key_file),
+                    )
+                    .map_err(|e| anyhow::anyhow!("listeners.{algorithm}.tls: {e}"))?,
+                ),
+                None => None,
+            };
             let listener = listener::Listener {
                 listener: socket,
                 max_connections: l.max_connections,
                 limiter: limits::IpLimiter::new(config.ip_limits()),
                 ctx,
                 keepalive,
+                tls: tls.clone(),
             };
-            tracing::info!(address = %addr, %algorithm, pools = pools.len(), "listening for miners");
+            tracing::info!(address = %addr, %algorithm, pools = pools.len(), tls = tls.is_some(), "listening for miners");
             tracker.spawn(listener.run(shutdown.child_token(), tracker.clone()));
             planes.push(Plane {
                 algorithm,

@@ -17,6 +17,7 @@ use crate::aleo::session::AleoSession;
 use crate::config::Algorithm;
 use crate::limits::IpLimiter;
 use crate::miner::{self, MinerRead, MinerWrite};
+use crate::miner_tls::MinerTls;
 use crate::net::{Keepalive, tune};
 use crate::rx::session::RxSession;
 use crate::session::{Session, SessionCtx};
@@ -27,6 +28,8 @@ pub struct Listener {
     pub limiter: IpLimiter,
     pub ctx: Arc<SessionCtx>,
     pub keepalive: Option<Keepalive>,
+    /// TLS from miners: every connection must handshake first.
+    pub tls: Option<MinerTls>,
 }
 
 /// Gives an IP's slot back to the accept loop when a session ends.
@@ -100,9 +103,25 @@ impl Listener {
             ctx.stats.active.fetch_add(1, Relaxed);
             ctx.stats.total.fetch_add(1, Relaxed);
             let token = shutdown.child_token();
+            let tls = self.tls.clone();
             tracker.spawn(async move {
-                let (r, w) = stream.into_split();
-                let (r, w): (MinerRead, MinerWrite) = (Box::new(r), Box::new(w));
+                let (r, w): (MinerRead, MinerWrite) = match tls {
+                    None => {
+                        let (r, w) = stream.into_split();
+                        (Box::new(r), Box::new(w))
+                    }
+                    Some(tls) => match tls.accept(stream, ctx.timing.handshake).await {
+                        Ok(halves) => halves,
+                        Err(e) => {
+                            // Only this connection is lost.
+                            ctx.stats.active.fetch_sub(1, Relaxed);
+                            ctx.stats.disconnections.fetch_add(1, Relaxed);
+                            let n = ctx.stats.tls_failures.fetch_add(1, Relaxed) + 1;
+                            tracing::debug!(miner = %peer, error = %e, tls_failures = n, "TLS handshake failed");
+                            return;
+                        }
+                    },
+                };
                 match ctx.algorithm {
                     Algorithm::Randomx => miner::run::<RxSession>(ctx, r, w, peer, token).await,
                     Algorithm::Zksnark => miner::run::<AleoSession>(ctx, r, w, peer, token).await,

@@ -108,4 +108,6 @@ pub struct ListenerStats {
     pub total: AtomicU64,
     pub disconnections: AtomicU64,
     pub refused: AtomicU64,
+    /// Connections to a TLS listener whose handshake failed.
+    pub tls_failures: AtomicU64,
 }

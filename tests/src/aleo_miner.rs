@@ -80,8 +80,17 @@ pub struct AleoMiner {
 
 impl AleoMiner {
     pub async fn connect(addr: SocketAddr, dialect: Dialect) -> anyhow::Result<Self> {
+        Self::connect_with(addr, dialect, None).await
+    }
+
+    /// Plain TCP, or TLS through `tls`.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        dialect: Dialect,
+        tls: Option<&tokio_rustls::TlsConnector>,
+    ) -> anyhow::Result<Self> {
         Ok(AleoMiner {
-            io: LineClient::connect(addr, dialect.jsonrpc()).await?,
+            io: LineClient::connect_with(addr, dialect.jsonrpc(), tls).await?,
             dialect,
             // High bits random: independent miners do not collide.
             counter: u64::from(rand::random::<u32>()) << 32,

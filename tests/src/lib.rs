@@ -14,6 +14,7 @@ pub mod rx_pool;
 mod scripted_io;
 pub mod single;
 pub mod sniffer;
+pub mod tls;
 
 pub use aleo_miner::{ALEO_AGENT, AleoMiner};
 pub use aleo_pool::{

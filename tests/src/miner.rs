@@ -14,11 +14,11 @@ use serde_json::{Value, json};
 use switchyard_stratum::v1::{Notify, ServerMethod, SubscribeResult};
 use switchyard_stratum::{Message, Request, Response};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
 
 use crate::lines::{DEFAULT_TIMEOUT, LineReader, show, write_line};
+use crate::tls::{ReadHalf, WriteHalf};
 
 /// A job as the miner received it, with the terms in effect at that moment.
 #[derive(Debug, Clone)]
@@ -34,8 +34,8 @@ pub struct MinerJob {
 pub const AGENT: &str = "switchyard-scripted-miner/0.1";
 
 pub struct ScriptedMiner {
-    reader: LineReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: LineReader<ReadHalf>,
+    writer: WriteHalf,
     local_addr: SocketAddr,
     next_id: u64,
     timeout: Duration,
@@ -61,12 +61,15 @@ pub struct ScriptedMiner {
 
 impl ScriptedMiner {
     pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
-        let stream = tokio::time::timeout(DEFAULT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| anyhow!("timed out connecting to {addr}"))?
-            .with_context(|| format!("connecting to {addr}"))?;
-        let local_addr = stream.local_addr()?;
-        let (reader, writer) = stream.into_split();
+        Self::connect_with(addr, None).await
+    }
+
+    /// Plain TCP, or TLS through `tls`.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        tls: Option<&TlsConnector>,
+    ) -> anyhow::Result<Self> {
+        let (reader, writer, local_addr) = crate::tls::connect(addr, tls).await?;
         Ok(ScriptedMiner {
             reader: LineReader::new(reader),
             writer,
@@ -94,7 +97,17 @@ impl ScriptedMiner {
     /// Connects, subscribes with `agent`, authorizes `user` (password "x")
     /// and waits for the first job: the usual start of a test.
     pub async fn ready(addr: SocketAddr, agent: &str, user: &str) -> anyhow::Result<Self> {
-        let mut miner = Self::connect(addr).await?;
+        Self::ready_with(addr, None, agent, user).await
+    }
+
+    /// [`ScriptedMiner::ready`], over TLS through `tls` when given.
+    pub async fn ready_with(
+        addr: SocketAddr,
+        tls: Option<&TlsConnector>,
+        agent: &str,
+        user: &str,
+    ) -> anyhow::Result<Self> {
+        let mut miner = Self::connect_with(addr, tls).await?;
         miner.subscribe(agent).await?;
         if !miner.authorize(user, "x").await? {
             bail!("miner: {user:?} was not authorized by {addr}");

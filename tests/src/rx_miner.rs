@@ -86,8 +86,16 @@ pub struct RxMiner {
 
 impl RxMiner {
     pub async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
+        Self::connect_with(addr, None).await
+    }
+
+    /// Plain TCP, or TLS through `tls`.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        tls: Option<&tokio_rustls::TlsConnector>,
+    ) -> anyhow::Result<Self> {
         Ok(RxMiner {
-            io: LineClient::connect(addr, true).await?,
+            io: LineClient::connect_with(addr, true, tls).await?,
             nonce_counter: rand::random(),
             session_id: None,
             extensions: Vec::new(),

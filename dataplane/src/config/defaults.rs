@@ -71,12 +71,14 @@ where
     struct Raw {
         bind: Option<String>,
         max_connections: Option<usize>,
+        tls: Option<super::ListenerTls>,
     }
     Ok(Option::<Raw>::deserialize(d)?.map(|r| {
         let base = Listener::for_algorithm(algorithm);
         Listener {
             bind: r.bind.unwrap_or(base.bind),
             max_connections: r.max_connections.unwrap_or(base.max_connections),
+            tls: r.tls,
         }
     }))
 }
@@ -86,6 +88,7 @@ impl Default for Listener {
         Listener {
             bind: "0.0.0.0:3333".into(),
             max_connections: 10_000,
+            tls: None,
         }
     }
 }

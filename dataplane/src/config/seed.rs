@@ -6,7 +6,7 @@
 
 use switchyard_model::config::Proxy;
 
-use super::{Config, Listener};
+use super::{Config, Listener, ListenerTls};
 
 /// The least idle time a miner is given, whatever the seed setting says
 /// (slow ASICs legitimately stay quiet for minutes; the seed's 180 s default
@@ -33,6 +33,13 @@ pub fn apply_proxy(cfg: &mut Config, proxy: &Proxy) {
         l.enabled.then(|| Listener {
             bind: join_host_port(&l.bind_host, l.bind_port),
             max_connections: g.max_connections as usize,
+            tls: match (&l.tls_cert, &l.tls_key) {
+                (Some(cert_file), Some(key_file)) => Some(ListenerTls {
+                    cert_file: cert_file.clone(),
+                    key_file: key_file.clone(),
+                }),
+                _ => None,
+            },
         })
     };
     cfg.listeners.sha256 = listener(&proxy.sha256);
@@ -167,6 +174,7 @@ mod tests {
         cfg.listeners.sha256 = Some(Listener {
             bind: "127.0.0.1:0".into(),
             max_connections: 10,
+            tls: None,
         });
         let yaml = "global:\n  miner_write_timeout: 7\nvalidation:\n  job_cache_size: 9\nsha256:\n  enabled: true\n  bind_port: 4444\n";
         let out = apply_site_settings(&cfg, yaml).unwrap();

@@ -30,6 +30,14 @@ impl Config {
                     "listeners.{algorithm}.max_connections: must be at least 1"
                 ));
             }
+            if let Some(t) = &l.tls
+                && let Err(e) = crate::miner_tls::MinerTls::load(
+                    std::path::Path::new(&t.cert_file),
+                    std::path::Path::new(&t.key_file),
+                )
+            {
+                errs.push(format!("listeners.{algorithm}.tls: {e}"));
+            }
         }
         for (i, (b, y)) in enabled.iter().enumerate() {
             if let Some((a, _)) = enabled[..i]

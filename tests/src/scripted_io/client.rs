@@ -10,11 +10,11 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::{Value, json};
 use switchyard_stratum::{Message, Request, Response};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
 
 use crate::lines::{DEFAULT_TIMEOUT, LineReader, show, write_line};
+use crate::tls::{ReadHalf, WriteHalf};
 
 /// What one read produced.
 pub(crate) enum Read {
@@ -27,8 +27,8 @@ pub(crate) enum Read {
 }
 
 pub(crate) struct LineClient {
-    reader: LineReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
+    reader: LineReader<ReadHalf>,
+    writer: WriteHalf,
     pub local_addr: SocketAddr,
     pub timeout: Duration,
     /// Write `"jsonrpc":"2.0"` in requests.
@@ -44,14 +44,13 @@ pub(crate) struct LineClient {
 }
 
 impl LineClient {
-    pub async fn connect(addr: SocketAddr, jsonrpc: bool) -> anyhow::Result<Self> {
-        let stream = tokio::time::timeout(DEFAULT_TIMEOUT, TcpStream::connect(addr))
-            .await
-            .map_err(|_| anyhow!("timed out connecting to {addr}"))?
-            .with_context(|| format!("connecting to {addr}"))?;
-        let _ = stream.set_nodelay(true);
-        let local_addr = stream.local_addr()?;
-        let (reader, writer) = stream.into_split();
+    /// Plain TCP, or TLS through `tls`.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        jsonrpc: bool,
+        tls: Option<&TlsConnector>,
+    ) -> anyhow::Result<Self> {
+        let (reader, writer, local_addr) = crate::tls::connect(addr, tls).await?;
         Ok(LineClient {
             reader: LineReader::new(reader),
             writer,

@@ -89,6 +89,12 @@ pub struct Listener {
     pub enabled: bool,
     pub bind_host: String,
     pub bind_port: u16,
+    /// TLS from miners (single-machine mode): the certificate chain and
+    /// private key, PEM files; with them the listener accepts only TLS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<String>,
 }
 
 impl Default for ProxyGlobal {
@@ -161,6 +167,8 @@ impl Listener {
             enabled: algorithm == Algorithm::Sha256,
             bind_host: "0.0.0.0".to_string(),
             bind_port: algorithm.default_port(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -309,7 +317,24 @@ fn read_listener(l: &mut Section<'_>, algorithm: Algorithm, p: &mut Problems) ->
         bind_host: l.string(p, "bind_host", &default.bind_host),
         // 0 = any free port (printed at start; for tests).
         bind_port: l.u16(p, "bind_port", default.bind_port, 0..=65535),
+        tls_cert: l.opt_string(p, "tls_cert"),
+        tls_key: l.opt_string(p, "tls_key"),
     };
+    match (&listener.tls_cert, &listener.tls_key) {
+        (Some(_), None) => p.push(Problem::new(
+            l.at("tls_key"),
+            "tls_cert is set but tls_key is not: TLS from miners needs both",
+        )),
+        (None, Some(_)) => p.push(Problem::new(
+            l.at("tls_cert"),
+            "tls_key is set but tls_cert is not: TLS from miners needs both",
+        )),
+        (Some(c), Some(k)) if c.trim().is_empty() || k.trim().is_empty() => p.push(Problem::new(
+            l.at("tls_cert"),
+            "tls_cert and tls_key must name files",
+        )),
+        _ => {}
+    }
     let host = &listener.bind_host;
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
         p.push(Problem::new(
@@ -376,6 +401,24 @@ mod tests {
             proxy.enabled_algorithms(),
             vec![Algorithm::Sha256, Algorithm::Randomx]
         );
+    }
+
+    #[test]
+    fn tls_from_miners_needs_a_certificate_and_a_key() {
+        let (proxy, p) = read("sha256: {tls_cert: a.crt, tls_key: a.key}\n");
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(
+            (proxy.sha256.tls_cert.as_deref(), proxy.sha256.tls_key.as_deref()),
+            (Some("a.crt"), Some("a.key"))
+        );
+        // Unset, they stay out of the YAML the plan carries.
+        assert!(!crate::config::proxy_yaml(&Proxy::default()).contains("tls_"));
+        let (_, p) = read("zksnark: {enabled: true, tls_cert: a.crt}\n");
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].field, "proxy.zksnark.tls_key");
+        assert!(p[0].message.contains("needs both"), "{p:?}");
+        let (_, p) = read("randomx: {tls_key: a.key}\n");
+        assert_eq!(p[0].field, "proxy.randomx.tls_cert");
     }
 
     #[test]
