@@ -37,17 +37,20 @@ pub struct Config {
     pub controlplane: ControlPlaneLink,
 }
 
+/// The miner listeners. A file without `listeners:` gets SHA-256 on
+/// 0.0.0.0:3333 ([`Listeners::default`]); a `listeners:` map opens exactly
+/// the listeners it names (an empty one is a validation error).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(deny_unknown_fields)]
 pub struct Listeners {
+    /// SHA-256 miners (`sha256: {}` listens on 0.0.0.0:3333).
+    #[serde(default)]
     pub sha256: Option<Listener>,
-    /// RandomX (xmrig) miners; off unless configured (`randomx: {}` listens
-    /// on 0.0.0.0:3334).
-    #[serde(deserialize_with = "defaults::randomx_listener")]
+    /// RandomX (xmrig) miners (`randomx: {}` listens on 0.0.0.0:3334).
+    #[serde(default, deserialize_with = "defaults::randomx_listener")]
     pub randomx: Option<Listener>,
-    /// ALEO (zkSNARK) miners; off unless configured (`zksnark: {}` listens
-    /// on 0.0.0.0:3335).
-    #[serde(deserialize_with = "defaults::zksnark_listener")]
+    /// ALEO (zkSNARK) miners (`zksnark: {}` listens on 0.0.0.0:3335).
+    #[serde(default, deserialize_with = "defaults::zksnark_listener")]
     pub zksnark: Option<Listener>,
 }
 
@@ -66,6 +69,18 @@ impl Listeners {
         Algorithm::ALL
             .into_iter()
             .filter_map(|a| self.get(a).map(|l| (a, l)))
+            .collect()
+    }
+
+    /// One line per listener that will open, for `dataplane validate`:
+    /// `sha256 on 0.0.0.0:3333`, with ` (TLS)` for a TLS listener.
+    pub fn describe(&self) -> Vec<String> {
+        self.enabled()
+            .into_iter()
+            .map(|(a, l)| {
+                let tls = if l.tls.is_some() { " (TLS)" } else { "" };
+                format!("{a} on {}{tls}", l.bind)
+            })
             .collect()
     }
 }

@@ -126,11 +126,58 @@ fn the_randomx_listener_is_off_unless_configured_and_then_on_3334() {
             .iter()
             .map(|(a, _)| *a)
             .collect::<Vec<_>>(),
-        [Algorithm::Sha256, Algorithm::Randomx]
+        [Algorithm::Randomx],
+        "a listeners: map opens only what it names"
     );
     let yaml = format!("listeners:\n  randomx:\n    max_connections: 5\n{MINIMAL}");
     let c = Config::from_yaml(&yaml).expect("valid");
     assert_eq!(c.listeners.randomx.unwrap().max_connections, 5);
+}
+
+fn opened(yaml: &str) -> Vec<String> {
+    Config::from_yaml(yaml)
+        .unwrap_or_else(|e| panic!("{yaml}\n{e}"))
+        .listeners
+        .describe()
+}
+
+#[test]
+fn a_listeners_map_opens_exactly_the_listeners_it_names() {
+    let only_rx = format!("listeners:\n  randomx: {{}}\n{MINIMAL}");
+    assert_eq!(opened(&only_rx), ["randomx on 0.0.0.0:3334"]);
+    let only_zk = format!("listeners:\n  zksnark:\n    bind: \"127.0.0.1:4035\"\n{MINIMAL}");
+    assert_eq!(opened(&only_zk), ["zksnark on 127.0.0.1:4035"]);
+    let only_sha = format!("listeners:\n  sha256: {{}}\n{MINIMAL}");
+    assert_eq!(opened(&only_sha), ["sha256 on 0.0.0.0:3333"]);
+    let all = format!(
+        "listeners:\n  sha256: {{ bind: \"127.0.0.1:4033\" }}\n  randomx: {{}}\n  zksnark: {{}}\n{MINIMAL}"
+    );
+    assert_eq!(
+        opened(&all),
+        [
+            "sha256 on 127.0.0.1:4033",
+            "randomx on 0.0.0.0:3334",
+            "zksnark on 0.0.0.0:3335"
+        ]
+    );
+}
+
+#[test]
+fn without_listeners_sha256_opens_on_3333() {
+    assert_eq!(opened(MINIMAL), ["sha256 on 0.0.0.0:3333"]);
+}
+
+#[test]
+fn an_empty_listeners_map_is_an_error_naming_the_field() {
+    for empty in ["listeners: {}", "listeners:\n  sha256: null"] {
+        let yaml = format!("{empty}\n{MINIMAL}");
+        let text = Config::from_yaml(&yaml).unwrap_err().to_string();
+        assert!(
+            text.contains("listeners: no listener configured")
+                && text.contains("listeners.sha256, listeners.randomx or listeners.zksnark"),
+            "{empty}: {text}"
+        );
+    }
 }
 
 #[test]

@@ -41,8 +41,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Validate { config } => match Config::load(&config) {
-            Ok(_) => {
+            Ok(cfg) => {
                 println!("{}: valid", config.display());
+                for line in cfg.listeners.describe() {
+                    println!("listener: {line}");
+                }
                 ExitCode::SUCCESS
             }
             Err(e) => {

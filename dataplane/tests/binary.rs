@@ -1,5 +1,6 @@
-//! The real `dataplane` binary: `validate` names every problem, `start`
-//! serves miners from a config file and stops cleanly on SIGTERM.
+//! The real `dataplane` binary: `validate` names every problem (and the
+//! listeners that will open), `start` serves miners from a config file and
+//! stops cleanly on SIGTERM.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -30,6 +31,11 @@ fn validate_accepts_the_example_and_names_every_problem_of_a_bad_config() {
         ok.status.success(),
         "{}",
         String::from_utf8_lossy(&ok.stderr)
+    );
+    let said = String::from_utf8_lossy(&ok.stdout);
+    assert!(
+        said.contains("listener: sha256 on 0.0.0.0:3333") && !said.contains("randomx"),
+        "validate names the listeners that will open: {said}"
     );
 
     let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,8 @@ impl Default for Logging {
     }
 }
 
+/// A file without `listeners:`: SHA-256 on 0.0.0.0:3333 (a `listeners:` map
+/// in the file replaces this as a whole).
 impl Default for Listeners {
     fn default() -> Self {
         Listeners {

@@ -13,7 +13,9 @@ impl Config {
         let enabled = self.listeners.enabled();
         if enabled.is_empty() {
             errs.push(
-                "listeners: no listener configured; set listeners.sha256, listeners.randomx or listeners.zksnark"
+                "listeners: no listener configured: a `listeners:` map opens exactly the listeners it names; \
+                 name listeners.sha256, listeners.randomx or listeners.zksnark (without `listeners:` at all, \
+                 SHA-256 listens on 0.0.0.0:3333)"
                     .into(),
             );
         }
