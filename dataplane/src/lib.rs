@@ -19,6 +19,7 @@ pub mod listener;
 pub mod miner;
 pub mod miner_tls;
 pub mod net;
+pub mod outcome;
 pub mod planrun;
 pub mod prefix;
 pub mod reason;

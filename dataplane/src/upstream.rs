@@ -18,6 +18,7 @@ use crate::backoff::Backoff;
 use crate::config::PoolAddr;
 use crate::job::Job;
 use crate::net::{LineReader, tune};
+use crate::outcome::Verdict;
 
 mod aleo;
 mod answers;
@@ -26,7 +27,7 @@ mod handshake;
 mod pool_messages;
 mod rx;
 
-pub use answers::{Inbox, PoolAnswer, ReplyTo, complete};
+pub use answers::{Inbox, PoolAnswer, ReplyTo};
 use answers::{Pending, deliver, expire, not_connected};
 pub use handle::{
     PoolInfo, Status, UpstreamCmd, UpstreamEvent, UpstreamHandle, UpstreamParams, UpstreamState,
@@ -445,16 +446,22 @@ impl Task {
             return;
         };
         let latency = p.sent_at.elapsed();
+        // The one reading of the answer: pool counters, the share's event
+        // and the session all take this verdict.
+        let verdict = if self.is_rx() {
+            let refusal = switchyard_stratum::randomx::submit_result(&r).err();
+            Verdict::from_refusal(refusal.map(|e| (Some(e.code), e.message)))
+        } else {
+            Verdict::of_response(&r)
+        };
         if p.is_submit {
-            let reason = r
-                .error_parts()
-                .map(|(code, text)| crate::reason::normalise(code, &text));
             self.pool
                 .stats
-                .pool_verdict(r.is_ok(), reason.as_deref().unwrap_or(""));
+                .pool_verdict(verdict.is_accepted(), verdict.reason());
         }
         if let Some(reply) = p.reply {
-            deliver(&self.params.share_events, reply, r, latency, p.is_submit);
+            let events = &self.params.share_events;
+            deliver(events, reply, r, verdict, latency, p.is_submit);
         }
     }
 }

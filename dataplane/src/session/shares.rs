@@ -9,26 +9,22 @@ use switchyard_stratum::v1::Submit;
 use switchyard_stratum::{Response, codes};
 
 use super::*;
+use crate::outcome::{self, Reason};
 
 impl Session {
     pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
         if a.is_submit
-            && !a.response.is_ok()
-            && let Some((code, text)) = a.response.error_parts()
-            && crate::reason::normalise(code, &text) == "low difficulty share"
+            && let outcome::Verdict::Rejected(Reason::LowDifficulty(d)) = &a.verdict
             && let Some(c) = &mut self.difficulty
         {
-            c.on_low_difficulty_rejection(
-                crate::reason::low_difficulty_value(&text),
-                Instant::now(),
-            );
+            c.on_low_difficulty_rejection(*d, Instant::now());
         }
         let mut r = a.response;
         if r.result.is_null() && r.error.is_null() && a.is_submit {
             r.result = json!(true);
         }
         if let Some(mut ev) = a.event {
-            crate::upstream::complete(&mut ev, &r, a.latency);
+            outcome::complete(&mut ev, &a.verdict, a.latency);
             self.ctx.events.record(*ev);
         }
         self.reply(r);
@@ -202,7 +198,7 @@ impl Session {
                     nonce: s.nonce,
                     version_bits,
                 };
-                ev.local_verdict = "accepted".into();
+                outcome::local(&mut ev, &outcome::Verdict::Accepted);
                 ev.forwarded = true;
                 let reply = ReplyTo {
                     inbox: self.inbox_tx.clone(),
@@ -217,10 +213,7 @@ impl Session {
                     .await
                     .is_err()
                 {
-                    job.pool.stats.pool_verdict(false, "not connected");
-                    ev.pool_verdict = "rejected".into();
-                    ev.reason = "not connected".into();
-                    self.ctx.events.record(ev);
+                    outcome::record_not_forwarded(&self.ctx.events, &job.pool, ev);
                     self.reply(Response::error(
                         id,
                         codes::OTHER,
@@ -239,14 +232,10 @@ impl Session {
         accepted: bool,
         mut r: Response,
         reason: &str,
-        mut ev: crate::events::ShareEvent,
+        ev: crate::events::ShareEvent,
     ) {
-        if let Some(p) = pool {
-            p.stats.local_verdict(accepted, reason);
-        }
-        ev.local_verdict = if accepted { "accepted" } else { "rejected" }.into();
-        ev.reason = reason.to_string();
-        self.ctx.events.record(ev);
+        let verdict = outcome::Verdict::local(accepted, reason);
+        outcome::record_local(&self.ctx.events, pool.as_deref(), &verdict, ev);
         r.id = id;
         self.reply(r);
     }

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use switchyard_stratum::Response;
+use switchyard_stratum::{Response, codes};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::PoolInfo;
 use crate::events::EventSink;
+use crate::outcome::{self, Reason, Verdict};
 
 /// Where an upstream answer goes: the miner's inbox, with the miner's own id.
 #[derive(Debug, Clone)]
@@ -35,36 +36,20 @@ pub struct PoolAnswer {
     pub miner_id: Value,
     pub event: Option<Box<crate::events::ShareEvent>>,
     pub response: Response,
+    /// The answer read once, in the pool's dialect (for a share: the
+    /// pool's verdict).
+    pub verdict: Verdict,
     pub latency: Duration,
     pub is_submit: bool,
 }
 
 impl PoolAnswer {
-    /// The share's event with the pool's verdict, read the way every dialect
-    /// can be read (an error, or a `false` result with its `reject-reason`),
-    /// for an answer no session handles.
+    /// The share's event with the pool's verdict, for an answer no session
+    /// handles.
     pub fn complete_event(self) -> Option<crate::events::ShareEvent> {
         let mut ev = *self.event?;
-        complete(&mut ev, &self.response, self.latency);
+        outcome::complete(&mut ev, &self.verdict, self.latency);
         Some(ev)
-    }
-}
-
-/// Fills in a share event from the pool's answer: its latency, verdict and
-/// normalised reason ("invalid share" when the pool gave none).
-pub fn complete(ev: &mut crate::events::ShareEvent, r: &Response, latency: Duration) {
-    ev.pool_latency_us = latency.as_micros().min(u128::from(u64::MAX)) as u64;
-    if r.is_ok() {
-        ev.pool_verdict = "accepted".into();
-    } else {
-        ev.pool_verdict = "rejected".into();
-        ev.reason = match r.error_parts() {
-            Some((code, text)) => crate::reason::normalise(code, &text),
-            None => String::new(),
-        };
-        if ev.reason.is_empty() {
-            ev.reason = "invalid share".into();
-        }
     }
 }
 
@@ -89,20 +74,24 @@ pub(super) fn expire(
         .collect();
     for id in expired {
         if let Some(p) = pending.remove(&id) {
+            let verdict = Verdict::Rejected(Reason::Timeout);
             if p.is_submit {
-                pool.stats.pool_verdict(false, "timeout");
+                pool.stats.pool_verdict(false, verdict.reason());
             }
             if let Some(reply) = p.reply {
-                let r = Response::error(reply.miner_id.clone(), 20, "Pool did not answer in time");
-                deliver(orphans, reply, r, p.sent_at.elapsed(), p.is_submit);
+                let message = "Pool did not answer in time";
+                let r = Response::error(reply.miner_id.clone(), codes::OTHER, message);
+                deliver(orphans, reply, r, verdict, p.sent_at.elapsed(), p.is_submit);
             }
         }
     }
 }
 
 pub(super) fn not_connected(orphans: &EventSink, reply: ReplyTo, latency: Duration) {
-    let r = Response::error(reply.miner_id.clone(), 20, "Not connected to the pool");
-    deliver(orphans, reply, r, latency, true);
+    let message = "Not connected to the pool";
+    let r = Response::error(reply.miner_id.clone(), codes::OTHER, message);
+    let verdict = Verdict::Rejected(Reason::NotConnected);
+    deliver(orphans, reply, r, verdict, latency, true);
 }
 
 /// Hands an answer to the miner's inbox; a full inbox means the miner cannot
@@ -114,6 +103,7 @@ pub(super) fn deliver(
     orphans: &EventSink,
     reply: ReplyTo,
     mut response: Response,
+    verdict: Verdict,
     latency: Duration,
     is_submit: bool,
 ) {
@@ -122,6 +112,7 @@ pub(super) fn deliver(
         miner_id: reply.miner_id,
         event: reply.event,
         response,
+        verdict,
         latency,
         is_submit,
     };

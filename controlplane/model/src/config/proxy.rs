@@ -408,7 +408,10 @@ mod tests {
         let (proxy, p) = read("sha256: {tls_cert: a.crt, tls_key: a.key}\n");
         assert!(p.is_empty(), "{p:?}");
         assert_eq!(
-            (proxy.sha256.tls_cert.as_deref(), proxy.sha256.tls_key.as_deref()),
+            (
+                proxy.sha256.tls_cert.as_deref(),
+                proxy.sha256.tls_key.as_deref()
+            ),
             (Some("a.crt"), Some("a.key"))
         );
         // Unset, they stay out of the YAML the plan carries.

@@ -9,39 +9,25 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::Value;
-use switchyard_stratum::aleo::{Dialect, Submit, reject_response, submit_result};
+use switchyard_stratum::aleo::{Dialect, Submit, reject_response};
 use switchyard_stratum::{Response, codes};
 
 use super::AleoSession;
 use crate::events::ShareEvent;
+use crate::outcome::{self, Reason, Verdict};
 use crate::session::bounded;
 use crate::upstream::{PoolAnswer, PoolInfo, ReplyTo, UpstreamCmd};
 
 impl AleoSession {
     pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
-        let verdict = submit_result(&a.response);
         if a.is_submit
-            && let Err(e) = &verdict
-            && crate::reason::normalise(e.code, &e.reason) == "low difficulty share"
+            && let Verdict::Rejected(Reason::LowDifficulty(d)) = &a.verdict
             && let Some(c) = &mut self.difficulty
         {
-            c.on_low_difficulty_rejection(
-                crate::reason::low_difficulty_value(&e.reason),
-                Instant::now(),
-            );
+            c.on_low_difficulty_rejection(*d, Instant::now());
         }
         if let Some(mut ev) = a.event {
-            ev.pool_latency_us = a.latency.as_micros().min(u128::from(u64::MAX)) as u64;
-            match &verdict {
-                Ok(()) => ev.pool_verdict = "accepted".into(),
-                Err(e) => {
-                    ev.pool_verdict = "rejected".into();
-                    ev.reason = match crate::reason::normalise(e.code, &e.reason) {
-                        r if r.is_empty() => "invalid share".into(),
-                        r => r,
-                    };
-                }
-            }
+            outcome::complete(&mut ev, &a.verdict, a.latency);
             self.ctx.events.record(*ev);
         }
         let answer = self.for_miner(a.response);
@@ -149,7 +135,7 @@ impl AleoSession {
         s: Submit,
         mut ev: ShareEvent,
     ) {
-        ev.local_verdict = "accepted".into();
+        outcome::local(&mut ev, &Verdict::Accepted);
         ev.forwarded = true;
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
@@ -160,10 +146,7 @@ impl AleoSession {
         job.pool.stats.forwarded();
         let cmd = UpstreamCmd::SubmitAleo { submit: s, reply };
         if job.cmd_tx.send(cmd).await.is_err() {
-            job.pool.stats.pool_verdict(false, "not connected");
-            ev.pool_verdict = "rejected".into();
-            ev.reason = "not connected".into();
-            self.ctx.events.record(ev);
+            outcome::record_not_forwarded(&self.ctx.events, &job.pool, ev);
             self.refuse(id, codes::OTHER, "Not connected to the pool");
         }
     }
@@ -183,14 +166,10 @@ impl AleoSession {
         code: i64,
         message: &str,
         reason: &str,
-        mut ev: ShareEvent,
+        ev: ShareEvent,
     ) {
-        if let Some(p) = pool {
-            p.stats.local_verdict(false, reason);
-        }
-        ev.local_verdict = "rejected".into();
-        ev.reason = reason.to_string();
-        self.ctx.events.record(ev);
+        let verdict = Verdict::local(false, reason);
+        outcome::record_local(&self.ctx.events, pool.as_deref(), &verdict, ev);
         self.refuse(id, code, message);
     }
 }

@@ -12,6 +12,7 @@ use switchyard_stratum::randomx::{self, RpcError, Submit, ok_response};
 
 use super::RxSession;
 use crate::events::ShareEvent;
+use crate::outcome;
 use crate::rx::RxJob;
 use crate::rx::validate::{self, MinerView, Verdict};
 use crate::session::bounded;
@@ -25,14 +26,7 @@ impl RxSession {
             RpcError::from_response(&a.response).map_or(Ok(()), Err)
         };
         if let Some(mut ev) = a.event {
-            ev.pool_latency_us = a.latency.as_micros().min(u128::from(u64::MAX)) as u64;
-            match &verdict {
-                Ok(()) => ev.pool_verdict = "accepted".into(),
-                Err(e) => {
-                    ev.pool_verdict = "rejected".into();
-                    ev.reason = crate::reason::normalise(Some(e.code), &e.message);
-                }
-            }
+            outcome::complete(&mut ev, &a.verdict, a.latency);
             self.ctx.events.record(*ev);
         }
         let answer = match verdict {
@@ -131,7 +125,7 @@ impl RxSession {
             algo: s.algo,
             extra: Map::new(),
         };
-        ev.local_verdict = "accepted".into();
+        outcome::local(&mut ev, &outcome::Verdict::Accepted);
         ev.forwarded = true;
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
@@ -146,10 +140,7 @@ impl RxSession {
             .await
             .is_err()
         {
-            job.pool.stats.pool_verdict(false, "not connected");
-            ev.pool_verdict = "rejected".into();
-            ev.reason = "not connected".into();
-            self.ctx.events.record(ev);
+            outcome::record_not_forwarded(&self.ctx.events, &job.pool, ev);
             self.error(id, "Not connected to the pool");
         }
     }
@@ -162,14 +153,10 @@ impl RxSession {
         accepted: bool,
         message: &str,
         reason: &str,
-        mut ev: ShareEvent,
+        ev: ShareEvent,
     ) {
-        if let Some(p) = pool {
-            p.stats.local_verdict(accepted, reason);
-        }
-        ev.local_verdict = if accepted { "accepted" } else { "rejected" }.into();
-        ev.reason = reason.to_string();
-        self.ctx.events.record(ev);
+        let verdict = outcome::Verdict::local(accepted, reason);
+        outcome::record_local(&self.ctx.events, pool.as_deref(), &verdict, ev);
         if accepted {
             self.reply(ok_response(id));
         } else {
