@@ -57,7 +57,8 @@ pub struct ControlPlane {
 }
 
 /// The file next to the database where a generated admin token is written
-/// (mode 0600), for operators who did not run `controlplane init`.
+/// (mode 0600 on unix; see `write_secret` for Windows), for operators who
+/// did not run `controlplane init`.
 pub fn admin_token_file(database: &Path) -> PathBuf {
     let mut s = database.as_os_str().to_owned();
     s.push(".admin-token");
@@ -89,14 +90,20 @@ pub async fn rotate_admin_token(store: &Store) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// Writes a token file: mode 0600 (its owner only) on unix. Windows has no
+/// mode; the file inherits its folder's ACLs, which under the user's profile
+/// admit only that user and administrators, so the database (and the token
+/// files beside it) belongs in such a folder there.
 fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options
         .open(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     writeln!(f, "{secret}")?;
@@ -319,7 +326,7 @@ impl ControlPlane {
     }
 }
 
-/// Where an imported site's data-plane token is written (mode 0600).
+/// Where an imported site's data-plane token is written (mode 0600 on unix).
 pub fn site_token_file(database: &Path, site: &str) -> PathBuf {
     let mut s = database.as_os_str().to_owned();
     s.push(format!(".site-{site}.token"));

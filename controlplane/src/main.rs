@@ -61,7 +61,8 @@ enum Cmd {
         #[arg(long)]
         no_dataplane: bool,
     },
-    /// Stop the running control plane (SIGTERM, then wait for it to exit).
+    /// Stop the running control plane and wait for it to exit (SIGTERM on unix;
+    /// on Windows a stop request, and termination after 60 s without exit).
     Stop {
         #[arg(long)]
         pid_file: Option<PathBuf>,
@@ -166,7 +167,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Stop { pid_file } => {
             let pid_file = pid_file.unwrap_or_else(daemon::default_pid_file);
             match daemon::stop(&pid_file, std::time::Duration::from_secs(60))? {
-                Some(pid) => println!("stopped (pid {pid})"),
+                Some(s) if s.terminated => println!(
+                    "terminated (pid {}): it did not exit within 60 s of the stop request",
+                    s.pid
+                ),
+                Some(s) => println!("stopped (pid {})", s.pid),
                 None => println!("not running"),
             }
             Ok(ExitCode::SUCCESS)
@@ -279,7 +284,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     println!("dataplane listening for zksnark miners on {a}");
                     std::io::stdout().flush()?;
                 }
-                wait_for_signal().await?;
+                wait_for_signal(&pid_file).await?;
                 tracing::info!("stopping");
                 if let Some(dp) = dp {
                     dp.shutdown(std::time::Duration::from_secs(
@@ -303,13 +308,41 @@ fn abs(p: &Path) -> anyhow::Result<PathBuf> {
     })
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
+/// SIGTERM or SIGINT.
+#[cfg(unix)]
+async fn wait_for_signal(_pid_file: &Path) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
+    }
+    Ok(())
+}
+
+/// `controlplane stop`'s stop request, or Ctrl-C / Ctrl-Break in a console.
+/// A background start has no console: there the console events never come
+/// (or cannot be registered) and only the stop request ends the wait.
+#[cfg(windows)]
+async fn wait_for_signal(pid_file: &Path) -> anyhow::Result<()> {
+    use std::future::pending;
+    let console = async {
+        let Ok(mut ctrl_break) = tokio::signal::windows::ctrl_break() else {
+            return pending().await;
+        };
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                if r.is_err() {
+                    pending::<()>().await;
+                }
+            }
+            _ = ctrl_break.recv() => {}
+        }
+    };
+    tokio::select! {
+        _ = console => {}
+        _ = daemon::stop_request(pid_file) => {}
     }
     Ok(())
 }
@@ -345,6 +378,12 @@ fn init_logging(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How `init` describes the admin token file's protection.
+#[cfg(unix)]
+const SECRET_FILE_ACCESS: &str = "with mode 0600";
+#[cfg(not(unix))]
+const SECRET_FILE_ACCESS: &str = "with its folder's permissions";
+
 fn init(path: &Path, db: Option<PathBuf>, new_admin_token: bool) -> anyhow::Result<ExitCode> {
     if path.exists() {
         println!("{} exists; left as it is", path.display());
@@ -371,7 +410,7 @@ fn init(path: &Path, db: Option<PathBuf>, new_admin_token: bool) -> anyhow::Resu
         println!("database: {}", database.display());
         match token {
             Some(t) => {
-                println!("admin token (shown once; also in {} with mode 0600):", file.display());
+                println!("admin token (shown once; also in {} {SECRET_FILE_ACCESS}):", file.display());
                 println!("{t}");
                 println!("use it with: export SWITCHYARD_TOKEN={t}   or   ctl --token-file {}", file.display());
             }

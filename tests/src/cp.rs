@@ -292,12 +292,21 @@ pub fn alive(pid: i32) -> bool {
 pub struct PidGuard(pub i32);
 
 impl Drop for PidGuard {
+    #[cfg(unix)]
     fn drop(&mut self) {
         if alive(self.0)
             && let Some(pid) = rustix::process::Pid::from_raw(self.0)
         {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
         }
+    }
+
+    /// TerminateProcess through `taskkill /F` (fails harmlessly when gone).
+    #[cfg(windows)]
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("taskkill")
+            .args(["/PID", &self.0.to_string(), "/F"])
+            .output();
     }
 }
 
@@ -534,11 +543,18 @@ impl ControlPlane {
         dp
     }
 
-    /// SIGTERM, then waits (bounded) for the exit; the directory stays.
+    /// SIGTERM (on Windows the stop request `controlplane stop` writes),
+    /// then waits (bounded) for the exit; the directory stays.
     pub async fn stop(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("the control plane is running");
-        let pid = rustix::process::Pid::from_raw(self.pid).expect("pid");
-        rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        #[cfg(unix)]
+        {
+            let pid = rustix::process::Pid::from_raw(self.pid).expect("pid");
+            rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+        }
+        #[cfg(windows)]
+        switchyard_controlplane::daemon::request_stop(&self.pid_file, self.pid)
+            .expect("stop request");
         tokio::time::timeout(CP_TIMEOUT, child.wait())
             .await
             .expect("the control plane stops within the timeout")

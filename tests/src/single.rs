@@ -2,11 +2,12 @@
 //! run command): [`SingleMachine::start`] writes a seed-format config, runs
 //! `controlplane start --foreground` on 127.0.0.1:0 and reads the addresses
 //! it prints (the control plane's and each enabled listener's); the helpers
-//! query it with `ctl` and stop it with SIGTERM.
+//! query it with `ctl` and stop it with SIGTERM (on Windows with the stop
+//! request `controlplane stop` writes).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -22,6 +23,8 @@ const T: Duration = Duration::from_secs(60);
 /// A running single-machine control plane.
 pub struct SingleMachine {
     child: Child,
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pid_file: PathBuf,
     endpoint: String,
     token_file: String,
     /// `algorithm -> miners' address`, from `dataplane listening for ALGO miners on ADDR`.
@@ -37,6 +40,7 @@ impl SingleMachine {
     pub async fn start(dir: &Path, yaml: &str, algorithms: &[&str]) -> SingleMachine {
         let config = dir.join("config.yaml");
         std::fs::write(&config, yaml).expect("write config");
+        let pid_file = dir.join("cp.pid");
         let mut child = Command::new(bin("controlplane"))
             .args([
                 "start",
@@ -47,7 +51,7 @@ impl SingleMachine {
             ])
             .arg(&config)
             .arg("--pid-file")
-            .arg(dir.join("cp.pid"))
+            .arg(&pid_file)
             .arg("--log-file")
             .arg(dir.join("cp.log"))
             .env("TZ", "UTC")
@@ -79,6 +83,7 @@ impl SingleMachine {
         }
         SingleMachine {
             child,
+            pid_file,
             endpoint: format!("http://{}", cp.expect("checked")),
             token_file: dir.join("switchyard.db.admin-token").display().to_string(),
             miners,
@@ -122,14 +127,17 @@ impl SingleMachine {
         }
     }
 
-    /// SIGTERM, then asserts a clean exit.
+    /// SIGTERM (on Windows a stop request), then asserts a clean exit.
     pub async fn stop(mut self) {
         let pid = self.child.id().expect("running") as i32;
+        #[cfg(unix)]
         rustix::process::kill_process(
             rustix::process::Pid::from_raw(pid).expect("pid"),
             rustix::process::Signal::TERM,
         )
         .expect("SIGTERM");
+        #[cfg(windows)]
+        switchyard_controlplane::daemon::request_stop(&self.pid_file, pid).expect("stop request");
         let status = tokio::time::timeout(T, self.child.wait())
             .await
             .expect("it stops")

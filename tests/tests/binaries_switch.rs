@@ -6,6 +6,8 @@
 //! miner reconnects and mines on. Every share the miner was answered is in
 //! the control plane's history exactly once, counted for the right pool, and
 //! `ctl dataplane list` shows one data plane running the site's plan.
+//! Unix only: the data plane binary's clean restart is driven by SIGTERM.
+#![cfg(unix)]
 
 use std::net::SocketAddr;
 use std::process::Stdio;

@@ -2,7 +2,6 @@
 //! and an admin token kept across runs), `validate`, and a background
 //! `start` managed with `status` and `stop` through the pid file alone.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use switchyard_tests::cp::{PidGuard, alive, controlplane, ctl_raw, sample_config};
@@ -41,8 +40,12 @@ async fn init_writes_the_sample_and_a_token_once_and_keeps_both_on_a_second_run(
     assert!(token.starts_with("syadmin_"), "{token}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), sample_config());
     assert_eq!(std::fs::read_to_string(&token_file).unwrap().trim(), token);
-    let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
 
     std::fs::write(&config, sample_config().replace("port: 3401", "port: 3999")).unwrap();
     let second = controlplane(&["init", "--config", s(&config)]).await;
@@ -261,4 +264,31 @@ async fn a_background_start_is_managed_by_status_and_stop_through_the_pid_file()
         logged[report..].contains("Server: btc") && logged[report..].contains("Server: bch"),
         "{logged}"
     );
+}
+
+#[tokio::test]
+async fn status_and_stop_treat_a_damaged_or_stale_pid_file_as_not_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("cp.pid");
+    // 0 and negative numbers are no process (to kill(2), -1 is every
+    // process the user may signal): not running, and nothing is signalled.
+    for text in ["-1\n", "0\n", "not a pid\n"] {
+        std::fs::write(&pid_file, text).unwrap();
+        let status = controlplane(&["status", "--pid-file", s(&pid_file)]).await;
+        assert_eq!(status.code, 3, "{text:?}: {status:?}");
+        assert_eq!(status.stdout, "not running\n", "{text:?}");
+    }
+
+    // A pid that has exited: the stale pid file is removed.
+    let mut gone = std::process::Command::new(switchyard_tests::cp::bin("controlplane"))
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    std::fs::write(&pid_file, format!("{pid}\n")).unwrap();
+    let stop = controlplane(&["stop", "--pid-file", s(&pid_file)]).await;
+    assert_eq!(stop.ok(), "not running\n");
+    assert!(!pid_file.exists(), "the stale pid file is removed");
 }

@@ -452,7 +452,7 @@ async fn machine_busy(from: Instant, to: Instant) -> Option<f64> {
     sleep_until(from).await;
     let before = machine_ticks()?;
     sleep_until(to).await;
-    let hz = rustix::param::clock_ticks_per_second() as f64;
+    let hz = crate::stats::ticks_per_second();
     let secs = to.duration_since(from).as_secs_f64().max(1e-9);
     Some(machine_ticks()?.checked_sub(before)? as f64 / hz / secs)
 }

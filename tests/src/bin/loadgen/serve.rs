@@ -91,6 +91,7 @@ pub async fn pool(a: PoolArgs) -> anyhow::Result<()> {
 /// waits (Nagle), which skews write-to-answer latency by up to a delayed-ACK
 /// timeout. The pool owns the listener, so it is found among this process's
 /// descriptors and duplicated with `pidfd_getfd` (no unsafe code).
+#[cfg(target_os = "linux")]
 fn nodelay_listener(addr: SocketAddr) -> anyhow::Result<()> {
     use rustix::net::sockopt::{set_tcp_nodelay, socket_acceptconn};
     use rustix::process::{PidfdFlags, PidfdGetfdFlags, getpid, pidfd_getfd, pidfd_open};
@@ -112,6 +113,14 @@ fn nodelay_listener(addr: SocketAddr) -> anyhow::Result<()> {
         }
     }
     anyhow::bail!("the pool's listening socket {addr} was not found; run with --nagle")
+}
+
+/// The listener is found through Linux's pidfd_getfd and /proc only.
+#[cfg(not(target_os = "linux"))]
+fn nodelay_listener(addr: SocketAddr) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "TCP_NODELAY on the pool's listening socket {addr} needs Linux (pidfd_getfd); run with --nagle"
+    )
 }
 
 fn stats_line(pool: &ScriptedPool) -> String {

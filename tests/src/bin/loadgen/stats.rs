@@ -42,6 +42,18 @@ pub fn parse_cpu(s: &str) -> Result<(String, u32), String> {
     ))
 }
 
+/// Clock ticks per second, the unit of /proc's CPU times. Without /proc
+/// (not Linux) no tick counts are read, so the value there does not matter.
+#[cfg(unix)]
+pub fn ticks_per_second() -> f64 {
+    rustix::param::clock_ticks_per_second() as f64
+}
+
+#[cfg(not(unix))]
+pub fn ticks_per_second() -> f64 {
+    100.0
+}
+
 /// utime + stime of a process, in clock ticks.
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -55,7 +67,7 @@ pub async fn cpu_use(procs: Vec<(String, u32)>, from: Instant, to: Instant) -> V
     tokio::time::sleep_until(from).await;
     let before: Vec<_> = procs.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
     tokio::time::sleep_until(to).await;
-    let hz = rustix::param::clock_ticks_per_second() as f64;
+    let hz = ticks_per_second();
     let secs = to.duration_since(from).as_secs_f64().max(1e-9);
     procs
         .iter()
