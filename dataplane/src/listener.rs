@@ -106,10 +106,7 @@ impl Listener {
             let tls = self.tls.clone();
             tracker.spawn(async move {
                 let (r, w): (MinerRead, MinerWrite) = match tls {
-                    None => {
-                        let (r, w) = stream.into_split();
-                        (Box::new(r), Box::new(w))
-                    }
+                    None => miner::plain(stream),
                     Some(tls) => match tls.accept(stream, ctx.timing.handshake).await {
                         Ok(halves) => halves,
                         Err(e) => {

@@ -2,7 +2,7 @@
 //! task running [`run`] over a [`MinerProtocol`] (SHA-256 in `session`,
 //! RandomX in `rx::session`, ALEO in `aleo::session`), which holds only what
 //! its dialect needs. This module owns what they all share: the split
-//! stream (plain TCP or TLS, behind [`MinerRead`] / [`MinerWrite`]) and its
+//! stream (plain TCP or TLS, [`MinerRead`] / [`MinerWrite`]) and its
 //! line reader, the pool-answer inbox, the kill token, the `select!` over
 //! answers, lines, route and upstream watches, relayed pool lines and
 //! timers (handshake and idle limits, the protocol's own deadlines), the
@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -24,9 +24,8 @@ use crate::net::{LineError, LineReader};
 use crate::session::SessionCtx;
 use crate::upstream::{PoolAnswer, UpstreamState};
 
-/// The miner's side of a connection, plain TCP or TLS.
-pub type MinerRead = Box<dyn AsyncRead + Send + Unpin>;
-pub type MinerWrite = Box<dyn AsyncWrite + Send + Unpin>;
+mod stream;
+pub use stream::{MinerRead, MinerWrite, plain, tls};
 
 /// The write side of a miner connection: lines are queued in `out` while an
 /// event is handled and written in one go after it.

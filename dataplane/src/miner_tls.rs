@@ -71,8 +71,7 @@ impl MinerTls {
             .await
             .map_err(|_| format!("no TLS handshake within {limit:?}"))?
             .map_err(|e| format!("TLS handshake: {e}"))?;
-        let (r, w) = tokio::io::split(tls);
-        Ok((Box::new(r), Box::new(w)))
+        Ok(crate::miner::tls(tls))
     }
 }
 
