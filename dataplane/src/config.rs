@@ -39,45 +39,66 @@ pub struct Config {
 
 /// The miner listeners. A file without `listeners:` gets SHA-256 on
 /// 0.0.0.0:3333 ([`Listeners::default`]); a `listeners:` map opens exactly
-/// the listeners it names (an empty one is a validation error).
+/// the listeners it names (an empty one is a validation error). Each
+/// algorithm takes one listener (a map) or several (a list of maps: plain
+/// TCP and TLS side by side, or several addresses), all serving the same
+/// miners and pools.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Listeners {
     /// SHA-256 miners (`sha256: {}` listens on 0.0.0.0:3333).
-    #[serde(default)]
-    pub sha256: Option<Listener>,
+    #[serde(default, deserialize_with = "defaults::sha256_listeners")]
+    pub sha256: Vec<Listener>,
     /// RandomX (xmrig) miners (`randomx: {}` listens on 0.0.0.0:3334).
-    #[serde(default, deserialize_with = "defaults::randomx_listener")]
-    pub randomx: Option<Listener>,
+    #[serde(default, deserialize_with = "defaults::randomx_listeners")]
+    pub randomx: Vec<Listener>,
     /// ALEO (zkSNARK) miners (`zksnark: {}` listens on 0.0.0.0:3335).
-    #[serde(default, deserialize_with = "defaults::zksnark_listener")]
-    pub zksnark: Option<Listener>,
+    #[serde(default, deserialize_with = "defaults::zksnark_listeners")]
+    pub zksnark: Vec<Listener>,
 }
 
 impl Listeners {
-    /// The listener of `algorithm`, if enabled.
-    pub fn get(&self, algorithm: Algorithm) -> Option<&Listener> {
+    /// The listeners of `algorithm` (none when it is off).
+    pub fn get(&self, algorithm: Algorithm) -> &[Listener] {
         match algorithm {
-            Algorithm::Sha256 => self.sha256.as_ref(),
-            Algorithm::Randomx => self.randomx.as_ref(),
-            Algorithm::Zksnark => self.zksnark.as_ref(),
+            Algorithm::Sha256 => &self.sha256,
+            Algorithm::Randomx => &self.randomx,
+            Algorithm::Zksnark => &self.zksnark,
         }
     }
 
-    /// The algorithms this data plane serves miners of, with their listeners.
-    pub fn enabled(&self) -> Vec<(Algorithm, &Listener)> {
+    /// The algorithms this data plane serves miners of.
+    pub fn algorithms(&self) -> Vec<Algorithm> {
         Algorithm::ALL
             .into_iter()
-            .filter_map(|a| self.get(a).map(|l| (a, l)))
+            .filter(|a| !self.get(*a).is_empty())
             .collect()
+    }
+
+    /// Every listener with its algorithm and its path in the file
+    /// (`listeners.sha256`, or `listeners.sha256[1]` in a list).
+    pub fn all(&self) -> Vec<(Algorithm, String, &Listener)> {
+        let mut out = Vec::new();
+        for a in Algorithm::ALL {
+            let ls = self.get(a);
+            for (i, l) in ls.iter().enumerate() {
+                let field = if ls.len() == 1 {
+                    format!("listeners.{a}")
+                } else {
+                    format!("listeners.{a}[{i}]")
+                };
+                out.push((a, field, l));
+            }
+        }
+        out
     }
 
     /// One line per listener that will open, for `dataplane validate`:
     /// `sha256 on 0.0.0.0:3333`, with ` (TLS)` for a TLS listener.
     pub fn describe(&self) -> Vec<String> {
-        self.enabled()
+        self.all()
             .into_iter()
-            .map(|(a, l)| {
+            .map(|(a, _, l)| {
                 let tls = if l.tls.is_some() { " (TLS)" } else { "" };
                 format!("{a} on {}{tls}", l.bind)
             })

@@ -13,7 +13,7 @@ pools:
 fn minimal_config_gets_farm_defaults() {
     let c = Config::from_yaml(MINIMAL).expect("valid");
     assert_eq!(
-        c.listeners.sha256.as_ref().map(|l| l.max_connections),
+        c.listeners.sha256.first().map(|l| l.max_connections),
         Some(10_000)
     );
     assert_eq!(c.pools[0].password.expose(), "x");
@@ -112,26 +112,22 @@ fn passwords_never_appear_in_debug_output() {
 #[test]
 fn the_randomx_listener_is_off_unless_configured_and_then_on_3334() {
     let c = Config::from_yaml(MINIMAL).expect("valid");
-    assert!(c.listeners.randomx.is_none());
+    assert!(c.listeners.randomx.is_empty());
     let yaml = format!("listeners:\n  randomx: {{}}\n{MINIMAL}");
     let c = Config::from_yaml(&yaml).expect("valid");
-    let rx = c.listeners.randomx.as_ref().expect("on");
+    let rx = c.listeners.randomx.first().expect("on");
     assert_eq!(
         (rx.bind.as_str(), rx.max_connections),
         ("0.0.0.0:3334", 10_000)
     );
     assert_eq!(
-        c.listeners
-            .enabled()
-            .iter()
-            .map(|(a, _)| *a)
-            .collect::<Vec<_>>(),
+        c.listeners.algorithms(),
         [Algorithm::Randomx],
         "a listeners: map opens only what it names"
     );
     let yaml = format!("listeners:\n  randomx:\n    max_connections: 5\n{MINIMAL}");
     let c = Config::from_yaml(&yaml).expect("valid");
-    assert_eq!(c.listeners.randomx.unwrap().max_connections, 5);
+    assert_eq!(c.listeners.randomx[0].max_connections, 5);
 }
 
 fn opened(yaml: &str) -> Vec<String> {
@@ -160,6 +156,45 @@ fn a_listeners_map_opens_exactly_the_listeners_it_names() {
             "zksnark on 0.0.0.0:3335"
         ]
     );
+}
+
+#[test]
+fn an_algorithm_may_have_several_listeners_plain_and_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["proxy.test".into()]).unwrap();
+    let (crt, key) = (dir.path().join("a.crt"), dir.path().join("a.key"));
+    std::fs::write(&crt, cert.cert.pem()).unwrap();
+    std::fs::write(&key, cert.signing_key.serialize_pem()).unwrap();
+    let (crt, key) = (crt.display(), key.display());
+    let yaml = format!(
+        "listeners:\n  sha256:\n    - {{ bind: \"127.0.0.1:4033\" }}\n    - {{ bind: \"127.0.0.1:4433\", tls: {{ cert_file: \"{crt}\", key_file: \"{key}\" }} }}\n  randomx: [ {{}} ]\n{MINIMAL}"
+    );
+    assert_eq!(
+        opened(&yaml),
+        [
+            "sha256 on 127.0.0.1:4033",
+            "sha256 on 127.0.0.1:4433 (TLS)",
+            "randomx on 0.0.0.0:3334"
+        ]
+    );
+    // Problems name the entry; a typo inside a list keeps serde's message.
+    let dup = format!(
+        "listeners:\n  sha256:\n    - {{ bind: \"127.0.0.1:4033\" }}\n    - {{ bind: \"127.0.0.1:4033\", max_connections: 0 }}\n{MINIMAL}"
+    );
+    let text = Config::from_yaml(&dup).unwrap_err().to_string();
+    assert!(
+        text.contains("listeners.sha256[1].max_connections: must be at least 1")
+            && text.contains(
+                "listeners.sha256[1].bind: \"127.0.0.1:4033\" is already the address of listeners.sha256[0]"
+            ),
+        "{text}"
+    );
+    let typo = format!("listeners:\n  sha256:\n    - {{ bnd: \"127.0.0.1:4033\" }}\n{MINIMAL}");
+    let text = Config::from_yaml(&typo).unwrap_err().to_string();
+    assert!(text.contains("unknown field `bnd`"), "{text}");
+    let empty_list = format!("listeners:\n  sha256: []\n{MINIMAL}");
+    let text = Config::from_yaml(&empty_list).unwrap_err().to_string();
+    assert!(text.contains("no listener configured"), "{text}");
 }
 
 #[test]
@@ -209,7 +244,7 @@ fn randomx_listener_problems_name_their_field() {
 #[test]
 fn the_zksnark_listener_is_off_unless_configured_and_pools_may_name_a_dialect() {
     let c = Config::from_yaml(MINIMAL).expect("valid");
-    assert!(c.listeners.zksnark.is_none());
+    assert!(c.listeners.zksnark.is_empty());
     let yaml = r#"
 listeners:
   zksnark: {}
@@ -225,7 +260,7 @@ pools:
     algorithm: zksnark
 "#;
     let c = Config::from_yaml(yaml).expect("valid");
-    let zk = c.listeners.zksnark.as_ref().expect("on");
+    let zk = c.listeners.zksnark.first().expect("on");
     assert_eq!(zk.bind, "0.0.0.0:3335");
     assert_eq!(
         c.pools[0].dialect,

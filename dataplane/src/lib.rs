@@ -40,7 +40,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use config::{Algorithm, Config, Timing, parse_pool_url};
+use config::{Algorithm, Config, Listener, Timing, parse_pool_url};
 use stats::{ListenerStats, PoolSnapshot};
 use upstream::{PoolInfo, UpstreamParams};
 
@@ -50,7 +50,10 @@ pub const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 /// One algorithm's miners: its listener, its router and its counters.
 pub struct Plane {
     pub algorithm: Algorithm,
+    /// Its first listener's bound address.
     pub addr: SocketAddr,
+    /// Every listener's bound address, in the order of the file.
+    pub addrs: Vec<SocketAddr>,
     pub router: router::RouterHandle,
     pub stats: Arc<ListenerStats>,
     pools: Vec<Arc<PoolInfo>>,
@@ -87,16 +90,19 @@ impl DataPlane {
             switchyard_stratum::hexutil::parse_hex_u32(&config.aggregation.version_mask)
                 .context("aggregation.version_mask")?;
         // Every port first: nothing starts unless all of them are ours.
-        let mut sockets = Vec::new();
-        for (algorithm, l) in config.listeners.enabled() {
+        let mut sockets: Vec<(Algorithm, Vec<(Listener, TcpListener)>)> = Vec::new();
+        for (algorithm, field, l) in config.listeners.all() {
             let socket = TcpListener::bind(&l.bind)
                 .await
-                .with_context(|| format!("listeners.{algorithm}: cannot listen on {}", l.bind))?;
-            sockets.push((algorithm, l.clone(), socket));
+                .with_context(|| format!("{field}: cannot listen on {}", l.bind))?;
+            match sockets.last_mut() {
+                Some((a, group)) if *a == algorithm => group.push((l.clone(), socket)),
+                _ => sockets.push((algorithm, vec![(l.clone(), socket)])),
+            }
         }
         anyhow::ensure!(!sockets.is_empty(), "listeners: no listener configured");
         for p in config.pools.iter().filter(|p| p.enabled) {
-            if config.listeners.get(p.algorithm).is_none() {
+            if config.listeners.get(p.algorithm).is_empty() {
                 tracing::warn!(pool = %p.name, algorithm = %p.algorithm, "pool ignored: no listener for its algorithm (listeners.{})", p.algorithm);
             }
         }
@@ -143,7 +149,7 @@ impl DataPlane {
         )
         .map_err(|e| anyhow::anyhow!("upstream.tls_ca_file: {e}"))?;
         let mut planes = Vec::new();
-        for (algorithm, l, socket) in sockets {
+        for (algorithm, group) in sockets {
             let mut pools = Vec::new();
             for p in config
                 .pools
@@ -211,30 +217,35 @@ impl DataPlane {
                 stats: stats.clone(),
                 events: events.clone(),
             });
-            let addr = socket.local_addr()?;
-            let tls = match &l.tls {
-                Some(t) => Some(
-                    miner_tls::MinerTls::load(
-                        std::path::Path::new(&t.cert_file),
-                        std::path::Path::new(&t.key_file),
-                    )
-                    .map_err(|e| anyhow::anyhow!("listeners.{algorithm}.tls: {e}"))?,
-                ),
-                None => None,
-            };
-            let listener = listener::Listener {
-                listener: socket,
-                max_connections: l.max_connections,
-                limiter: limits::IpLimiter::new(config.ip_limits()),
-                ctx,
-                keepalive,
-                tls: tls.clone(),
-            };
-            tracing::info!(address = %addr, %algorithm, pools = pools.len(), tls = tls.is_some(), "listening for miners");
-            tracker.spawn(listener.run(shutdown.child_token(), tracker.clone()));
+            let mut addrs = Vec::new();
+            for (l, socket) in group {
+                let addr = socket.local_addr()?;
+                let tls = match &l.tls {
+                    Some(t) => Some(
+                        miner_tls::MinerTls::load(
+                            std::path::Path::new(&t.cert_file),
+                            std::path::Path::new(&t.key_file),
+                        )
+                        .map_err(|e| anyhow::anyhow!("listeners.{algorithm}.tls: {e}"))?,
+                    ),
+                    None => None,
+                };
+                tracing::info!(address = %addr, %algorithm, pools = pools.len(), tls = tls.is_some(), "listening for miners");
+                let listener = listener::Listener {
+                    listener: socket,
+                    max_connections: l.max_connections,
+                    limiter: limits::IpLimiter::new(config.ip_limits()),
+                    ctx: ctx.clone(),
+                    keepalive,
+                    tls,
+                };
+                tracker.spawn(listener.run(shutdown.child_token(), tracker.clone()));
+                addrs.push(addr);
+            }
             planes.push(Plane {
                 algorithm,
-                addr,
+                addr: addrs[0],
+                addrs,
                 router,
                 stats,
                 pools,

@@ -28,7 +28,7 @@ pub fn pool(name: &str, addr: SocketAddr, mode: PoolMode) -> Pool {
 /// A data-plane config for tests: loopback port 0, short timeouts.
 pub fn test_config(pools: Vec<Pool>) -> Config {
     let mut c = Config::default();
-    if let Some(l) = c.listeners.sha256.as_mut() {
+    if let Some(l) = c.listeners.sha256.first_mut() {
         l.bind = "127.0.0.1:0".into();
     }
     c.limits.allow = vec!["127.0.0.0/8".into()];
@@ -53,11 +53,11 @@ pub fn rx_pool(name: &str, addr: SocketAddr, mode: PoolMode) -> Pool {
 /// `test_config` serving RandomX miners only, on 127.0.0.1:0.
 pub fn rx_test_config(pools: Vec<Pool>) -> Config {
     let mut c = test_config(pools);
-    c.listeners.sha256 = None;
-    c.listeners.randomx = Some(switchyard_dataplane::config::Listener {
+    c.listeners.sha256 = Vec::new();
+    c.listeners.randomx = vec![switchyard_dataplane::config::Listener {
         bind: "127.0.0.1:0".into(),
         ..Default::default()
-    });
+    }];
     c
 }
 
@@ -87,11 +87,11 @@ pub fn aleo_pool(
 /// `test_config` serving ALEO miners only, on 127.0.0.1:0.
 pub fn aleo_test_config(pools: Vec<Pool>) -> Config {
     let mut c = test_config(pools);
-    c.listeners.sha256 = None;
-    c.listeners.zksnark = Some(switchyard_dataplane::config::Listener {
+    c.listeners.sha256 = Vec::new();
+    c.listeners.zksnark = vec![switchyard_dataplane::config::Listener {
         bind: "127.0.0.1:0".into(),
         ..Default::default()
-    });
+    }];
     c
 }
 

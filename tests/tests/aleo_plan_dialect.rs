@@ -38,11 +38,11 @@ async fn a_dialect_set_at_the_control_plane_is_spoken_from_the_first_line() {
     let stored = cp.store().pool("ice").await.unwrap();
     assert_eq!(stored.dialect.as_deref(), Some("iceriver"));
     let dp = linked_dataplane_with(dir.path(), cp.addr(), "default", |c| {
-        c.listeners.sha256 = None;
-        c.listeners.zksnark = Some(Listener {
+        c.listeners.sha256 = Vec::new();
+        c.listeners.zksnark = vec![Listener {
             bind: "127.0.0.1:0".into(),
             ..Default::default()
-        });
+        }];
     })
     .await;
     let addr = dp.zksnark_addr().unwrap();

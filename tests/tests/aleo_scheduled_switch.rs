@@ -60,11 +60,11 @@ async fn a_scheduled_aleo_switch_moves_miners_at_the_instant_with_grace_shares_t
     let dir = tempfile::tempdir().unwrap();
     let cp = control_plane(dir.path(), &yaml(a.addr().port(), b.addr().port())).await;
     let dp = linked_dataplane_with(dir.path(), cp.addr(), "default", |c| {
-        c.listeners.sha256 = None;
-        c.listeners.zksnark = Some(Listener {
+        c.listeners.sha256 = Vec::new();
+        c.listeners.zksnark = vec![Listener {
             bind: "127.0.0.1:0".into(),
             ..Default::default()
-        });
+        }];
     })
     .await;
     let addr = dp.zksnark_addr().unwrap();

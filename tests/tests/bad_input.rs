@@ -438,7 +438,7 @@ async fn a_third_concurrent_connection_from_one_ip_is_closed_when_the_limit_is_t
 #[tokio::test]
 async fn a_connection_beyond_the_listener_limit_is_closed_at_once() {
     let (p, dp, addr) = setup(|c| {
-        if let Some(l) = c.listeners.sha256.as_mut() {
+        if let Some(l) = c.listeners.sha256.first_mut() {
             l.max_connections = 3;
         }
     })

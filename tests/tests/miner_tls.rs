@@ -34,7 +34,7 @@ async fn sha256_miners_mine_over_tls_and_a_plain_client_disturbs_nobody() {
     let cert = TestCert::new();
     let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
     let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
-    cfg.listeners.sha256.as_mut().unwrap().tls = Some(cert.listener_tls());
+    cfg.listeners.sha256[0].tls = Some(cert.listener_tls());
     let (dp, addr) = start(cfg).await.unwrap();
 
     let tls = Some(&cert.connector);
@@ -72,7 +72,7 @@ async fn randomx_miners_mine_over_tls() {
     let cert = TestCert::new();
     let pool = RxPool::start(RxPoolConfig::default()).await.unwrap();
     let mut cfg = rx_test_config(vec![rx_pool("xmr", pool.addr(), PoolMode::Aggregate)]);
-    cfg.listeners.randomx.as_mut().unwrap().tls = Some(cert.listener_tls());
+    cfg.listeners.randomx[0].tls = Some(cert.listener_tls());
     let (dp, addr) = start_rx(cfg).await.unwrap();
     let mut m = RxMiner::connect_with(addr, Some(&cert.connector))
         .await
@@ -105,7 +105,7 @@ async fn aleo_miners_of_both_dialects_mine_over_tls() {
         let cert = TestCert::new();
         let pool = AleoPool::start(AleoPoolConfig::new(dialect)).await.unwrap();
         let mut cfg = aleo_test_config(vec![aleo_pool("p", pool.addr(), Some(dialect))]);
-        cfg.listeners.zksnark.as_mut().unwrap().tls = Some(cert.listener_tls());
+        cfg.listeners.zksnark[0].tls = Some(cert.listener_tls());
         let (dp, addr) = start_aleo(cfg).await.unwrap();
         let mut m = AleoMiner::connect_with(addr, dialect, Some(&cert.connector))
             .await
@@ -127,7 +127,7 @@ async fn a_bad_certificate_or_key_is_named_by_validate_and_refused_at_start() {
     let other = TestCert::new();
     let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
     let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
-    cfg.listeners.sha256.as_mut().unwrap().tls = Some(ListenerTls {
+    cfg.listeners.sha256[0].tls = Some(ListenerTls {
         cert_file: cert.cert_file.display().to_string(),
         key_file: other.key_file.display().to_string(),
     });
@@ -141,7 +141,7 @@ async fn a_bad_certificate_or_key_is_named_by_validate_and_refused_at_start() {
         format!("{err:#}").contains("listeners.sha256.tls"),
         "{err:#}"
     );
-    cfg.listeners.sha256.as_mut().unwrap().tls = Some(ListenerTls {
+    cfg.listeners.sha256[0].tls = Some(ListenerTls {
         cert_file: "/nonexistent/miners.crt".into(),
         key_file: cert.key_file.display().to_string(),
     });
@@ -196,4 +196,32 @@ servers:
     assert!(m.submit(&share).await.unwrap().is_ok());
     pool.wait_for_accepted(1, T).await.unwrap();
     sm.stop().await;
+}
+
+#[tokio::test]
+async fn one_algorithm_serves_plain_and_tls_listeners_side_by_side() {
+    let cert = TestCert::new();
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
+    let plain = cfg.listeners.sha256[0].clone();
+    let mut tls = plain.clone();
+    tls.tls = Some(cert.listener_tls());
+    cfg.listeners.sha256 = vec![plain, tls];
+    let dp = DataPlane::start(cfg).await.unwrap();
+    let addrs = dp.plane(Algorithm::Sha256).unwrap().addrs.clone();
+    assert_eq!(addrs.len(), 2, "{addrs:?}");
+    let mut over_tcp = ScriptedMiner::ready(addrs[0], "cgminer/4.11.1", "wallet.plain")
+        .await
+        .unwrap();
+    let tls = Some(&cert.connector);
+    let mut over_tls = ScriptedMiner::ready_with(addrs[1], tls, "cgminer/4.11.1", "wallet.tls")
+        .await
+        .unwrap();
+    mine_one(&p, &mut over_tcp).await;
+    mine_one(&p, &mut over_tls).await;
+    // Both listeners feed the same plane: one aggregated pool connection.
+    assert_eq!(p.connections(), 1, "one upstream for both listeners");
+    let stats = dp.plane(Algorithm::Sha256).unwrap().stats.clone();
+    dp.shutdown(Duration::from_secs(2)).await;
+    assert_eq!(stats.total.load(Relaxed), 2);
 }

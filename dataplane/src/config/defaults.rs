@@ -16,9 +16,9 @@ impl Default for Logging {
 impl Default for Listeners {
     fn default() -> Self {
         Listeners {
-            sha256: Some(Listener::default()),
-            randomx: None,
-            zksnark: None,
+            sha256: vec![Listener::default()],
+            randomx: Vec::new(),
+            zksnark: Vec::new(),
         }
     }
 }
@@ -33,21 +33,30 @@ impl Listener {
     }
 }
 
-/// `listeners.randomx`: absent or null is off; a map gets the RandomX
-/// defaults (port 3334) for the fields it leaves out.
-pub(super) fn randomx_listener<'de, D>(d: D) -> Result<Option<Listener>, D::Error>
+/// `listeners.sha256` in a `listeners:` map: absent or null is off; a map
+/// (or each map of a list) gets the SHA-256 defaults (port 3333) for the
+/// fields it leaves out.
+pub(super) fn sha256_listeners<'de, D>(d: D) -> Result<Vec<Listener>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    optional_listener(d, Algorithm::Randomx)
+    listeners(d, Algorithm::Sha256)
 }
 
-/// `listeners.zksnark`: as `listeners.randomx`, with the ALEO port 3335.
-pub(super) fn zksnark_listener<'de, D>(d: D) -> Result<Option<Listener>, D::Error>
+/// `listeners.randomx`: as `listeners.sha256`, with the RandomX port 3334.
+pub(super) fn randomx_listeners<'de, D>(d: D) -> Result<Vec<Listener>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
-    optional_listener(d, Algorithm::Zksnark)
+    listeners(d, Algorithm::Randomx)
+}
+
+/// `listeners.zksnark`: as `listeners.sha256`, with the ALEO port 3335.
+pub(super) fn zksnark_listeners<'de, D>(d: D) -> Result<Vec<Listener>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    listeners(d, Algorithm::Zksnark)
 }
 
 /// A pool's `dialect:` by name (`aleostratum3`, `iceriver`); null is "detect".
@@ -62,9 +71,10 @@ where
         .transpose()
 }
 
-/// An off-by-default listener: absent or null is off; a map gets the
-/// defaults of `algorithm` for the fields it leaves out.
-fn optional_listener<'de, D>(d: D, algorithm: Algorithm) -> Result<Option<Listener>, D::Error>
+/// An algorithm's listeners: absent or null is none; one map is one
+/// listener, a list of maps several; each gets the defaults of `algorithm`
+/// for the fields it leaves out.
+fn listeners<'de, D>(d: D, algorithm: Algorithm) -> Result<Vec<Listener>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
@@ -75,14 +85,43 @@ where
         max_connections: Option<usize>,
         tls: Option<super::ListenerTls>,
     }
-    Ok(Option::<Raw>::deserialize(d)?.map(|r| {
-        let base = Listener::for_algorithm(algorithm);
-        Listener {
-            bind: r.bind.unwrap_or(base.bind),
-            max_connections: r.max_connections.unwrap_or(base.max_connections),
-            tls: r.tls,
+    // A visitor rather than an untagged enum: a mistake inside a map keeps
+    // its own message ("unknown field `bnd`, expected one of ...").
+    struct OneOrMany;
+    impl<'de> serde::de::Visitor<'de> for OneOrMany {
+        type Value = Vec<Raw>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a listener (a map with bind, max_connections, tls) or a list of them")
         }
-    }))
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(OneOrMany)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            let one = Raw::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+            Ok(vec![one])
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+            Vec::<Raw>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+        }
+    }
+    let raws = d.deserialize_option(OneOrMany)?;
+    Ok(raws
+        .into_iter()
+        .map(|r| {
+            let base = Listener::for_algorithm(algorithm);
+            Listener {
+                bind: r.bind.unwrap_or(base.bind),
+                max_connections: r.max_connections.unwrap_or(base.max_connections),
+                tls: r.tls,
+            }
+        })
+        .collect())
 }
 
 impl Default for Listener {

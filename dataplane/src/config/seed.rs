@@ -42,9 +42,9 @@ pub fn apply_proxy(cfg: &mut Config, proxy: &Proxy) {
             },
         })
     };
-    cfg.listeners.sha256 = listener(&proxy.sha256);
-    cfg.listeners.randomx = listener(&proxy.randomx);
-    cfg.listeners.zksnark = listener(&proxy.zksnark);
+    cfg.listeners.sha256 = listener(&proxy.sha256).into_iter().collect();
+    cfg.listeners.randomx = listener(&proxy.randomx).into_iter().collect();
+    cfg.listeners.zksnark = listener(&proxy.zksnark).into_iter().collect();
     let l = &mut cfg.limits;
     l.miner_idle_timeout = f64::from(g.miner_read_timeout).max(MIN_MINER_IDLE);
     l.miner_write_timeout = f64::from(g.miner_write_timeout);
@@ -122,26 +122,32 @@ mod tests {
         cfg.controlplane.endpoint = Some("http://127.0.0.1:1".into());
         cfg.controlplane.token = Some("t".into());
         apply_proxy(&mut cfg, &proxy);
-        let l = cfg.listeners.sha256.as_ref().unwrap();
+        let l = &cfg.listeners.sha256[0];
         assert_eq!((l.bind.as_str(), l.max_connections), ("127.0.0.1:4444", 77));
         let rx = cfg
             .listeners
             .randomx
-            .as_ref()
+            .first()
             .expect("proxy.randomx is enabled");
         assert_eq!((rx.bind.as_str(), rx.max_connections), ("0.0.0.0:4445", 77));
         let zk = cfg
             .listeners
             .zksnark
-            .as_ref()
+            .first()
             .expect("proxy.zksnark is enabled");
         assert_eq!((zk.bind.as_str(), zk.max_connections), ("0.0.0.0:4446", 77));
         proxy.randomx.enabled = false;
         proxy.zksnark.enabled = false;
         let mut off = Config::default();
         apply_proxy(&mut off, &proxy);
-        assert!(off.listeners.randomx.is_none(), "disabled in the seed: off");
-        assert!(off.listeners.zksnark.is_none(), "disabled in the seed: off");
+        assert!(
+            off.listeners.randomx.is_empty(),
+            "disabled in the seed: off"
+        );
+        assert!(
+            off.listeners.zksnark.is_empty(),
+            "disabled in the seed: off"
+        );
         assert_eq!(
             cfg.limits.miner_idle_timeout, 300.0,
             "the seed's 180 s would drop slow ASICs"
@@ -171,14 +177,14 @@ mod tests {
         let mut cfg = Config::default();
         cfg.controlplane.endpoint = Some("http://127.0.0.1:1".into());
         cfg.controlplane.token = Some("t".into());
-        cfg.listeners.sha256 = Some(Listener {
+        cfg.listeners.sha256 = vec![Listener {
             bind: "127.0.0.1:0".into(),
             max_connections: 10,
             tls: None,
-        });
+        }];
         let yaml = "global:\n  miner_write_timeout: 7\nvalidation:\n  job_cache_size: 9\nsha256:\n  enabled: true\n  bind_port: 4444\n";
         let out = apply_site_settings(&cfg, yaml).unwrap();
-        assert_eq!(out.listeners.sha256.as_ref().unwrap().bind, "127.0.0.1:0");
+        assert_eq!(out.listeners.sha256[0].bind, "127.0.0.1:0");
         assert_eq!(out.limits.miner_write_timeout, 7.0);
         assert_eq!(out.validation.job_cache_size, 9);
 

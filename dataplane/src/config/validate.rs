@@ -10,8 +10,8 @@ impl Config {
     /// Checks every field; reports every problem at once.
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut errs = self.controlplane.problems();
-        let enabled = self.listeners.enabled();
-        if enabled.is_empty() {
+        let all = self.listeners.all();
+        if all.is_empty() {
             errs.push(
                 "listeners: no listener configured: a `listeners:` map opens exactly the listeners it names; \
                  name listeners.sha256, listeners.randomx or listeners.zksnark (without `listeners:` at all, \
@@ -19,18 +19,16 @@ impl Config {
                     .into(),
             );
         }
-        for (algorithm, l) in &enabled {
+        for (algorithm, field, l) in &all {
             let port = algorithm.default_port();
             if l.bind.parse::<SocketAddr>().is_err() {
                 errs.push(format!(
-                    "listeners.{algorithm}.bind: {:?} is not an address like 0.0.0.0:{port}",
+                    "{field}.bind: {:?} is not an address like 0.0.0.0:{port}",
                     l.bind
                 ));
             }
             if l.max_connections == 0 {
-                errs.push(format!(
-                    "listeners.{algorithm}.max_connections: must be at least 1"
-                ));
+                errs.push(format!("{field}.max_connections: must be at least 1"));
             }
             if let Some(t) = &l.tls
                 && let Err(e) = crate::miner_tls::MinerTls::load(
@@ -38,16 +36,16 @@ impl Config {
                     std::path::Path::new(&t.key_file),
                 )
             {
-                errs.push(format!("listeners.{algorithm}.tls: {e}"));
+                errs.push(format!("{field}.tls: {e}"));
             }
         }
-        for (i, (b, y)) in enabled.iter().enumerate() {
-            if let Some((a, _)) = enabled[..i]
+        for (i, (_, b, y)) in all.iter().enumerate() {
+            if let Some((_, a, _)) = all[..i]
                 .iter()
-                .find(|(_, x)| x.bind == y.bind && !x.bind.ends_with(":0"))
+                .find(|(_, _, x)| x.bind == y.bind && !x.bind.ends_with(":0"))
             {
                 errs.push(format!(
-                    "listeners.{b}.bind: {:?} is already the address of listeners.{a}",
+                    "{b}.bind: {:?} is already the address of {a}",
                     y.bind
                 ));
             }

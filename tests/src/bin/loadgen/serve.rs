@@ -203,7 +203,7 @@ pub async fn dataplane(a: DataplaneArgs) -> anyhow::Result<()> {
         PoolMode::Aggregate
     };
     let mut cfg = dp::test_config(vec![dp::pool("bench", a.pool, mode)]);
-    if let Some(l) = cfg.listeners.sha256.as_mut() {
+    if let Some(l) = cfg.listeners.sha256.first_mut() {
         l.bind = a.listen.to_string();
         l.max_connections = 1_000_000;
     }
