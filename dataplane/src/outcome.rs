@@ -28,6 +28,8 @@ pub enum Reason {
     NotConnected,
     /// Refused without a reason, or as invalid.
     Invalid,
+    /// A RandomX nonce outside the miner's NiceHash slot (the proxy's own).
+    InvalidNonce,
     /// Any other text, cleaned and bounded ([`reason::normalise`]).
     Pool(String),
 }
@@ -59,6 +61,7 @@ impl Reason {
             Reason::Timeout => reason::TIMEOUT,
             Reason::NotConnected => reason::NOT_CONNECTED,
             Reason::Invalid => reason::INVALID,
+            Reason::InvalidNonce => "invalid nonce",
             Reason::Pool(text) => text,
         }
     }
@@ -91,16 +94,6 @@ impl Verdict {
     /// error in any shape, or a `false` result with its `reject-reason`.
     pub fn of_response(r: &Response) -> Verdict {
         Verdict::from_refusal(r.error_parts())
-    }
-
-    /// The proxy's own verdict on a share: accepted, or refused for one of
-    /// the report's categories (or another short text).
-    pub fn local(accepted: bool, reason: &str) -> Verdict {
-        if accepted {
-            Verdict::Accepted
-        } else {
-            Verdict::Rejected(Reason::classify(None, reason))
-        }
     }
 
     pub fn is_accepted(&self) -> bool {

@@ -7,6 +7,7 @@ use switchyard_stratum::share::{hash_difficulty, rolled_version, share_hash};
 use switchyard_stratum::v1::Submit;
 
 use crate::job::Job;
+use crate::outcome::Reason;
 
 /// What the proxy decides about a share by itself.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +16,7 @@ pub enum Verdict {
     Reject {
         code: i64,
         message: &'static str,
-        reason: &'static str,
+        reason: Reason,
     },
     /// Meets the miner's target but not the pool's: accepted, not forwarded.
     Accept { difficulty: f64 },
@@ -39,7 +40,7 @@ pub struct MinerView<'a> {
     pub ntime_max_future: u32,
 }
 
-fn reject(code: i64, message: &'static str, reason: &'static str) -> Verdict {
+fn reject(code: i64, message: &'static str, reason: Reason) -> Verdict {
     Verdict::Reject {
         code,
         message,
@@ -50,11 +51,11 @@ fn reject(code: i64, message: &'static str, reason: &'static str) -> Verdict {
 /// Checks `submit` for `job`; `pool_difficulty` is the forwarding threshold.
 pub fn check(job: &Job, miner: MinerView<'_>, submit: &Submit, pool_difficulty: f64) -> Verdict {
     if submit.extranonce2.len() != miner.extranonce2_size {
-        return reject(codes::OTHER, "Invalid extranonce2 size", "invalid share");
+        return reject(codes::OTHER, "Invalid extranonce2 size", Reason::Invalid);
     }
     let job_ntime = job.notify.ntime;
     if submit.ntime < job_ntime || submit.ntime - job_ntime > miner.ntime_max_future {
-        return reject(codes::OTHER, "Ntime out of range", "invalid share");
+        return reject(codes::OTHER, "Ntime out of range", Reason::Invalid);
     }
     let mask = miner.version_mask & job.version_mask;
     if let Some(bits) = submit.version_bits
@@ -63,7 +64,7 @@ pub fn check(job: &Job, miner: MinerView<'_>, submit: &Submit, pool_difficulty: 
         return reject(
             codes::OTHER,
             "Version bits outside the negotiated mask",
-            "invalid share",
+            Reason::Invalid,
         );
     }
     let extranonce2 = job.upstream_extranonce2(miner.prefix, &submit.extranonce2);
@@ -82,7 +83,7 @@ pub fn check(job: &Job, miner: MinerView<'_>, submit: &Submit, pool_difficulty: 
         return reject(
             codes::LOW_DIFFICULTY,
             "Low difficulty share",
-            "low difficulty share",
+            Reason::LowDifficulty(None),
         );
     }
     if difficulty >= pool_difficulty * (1.0 - 1e-9) {

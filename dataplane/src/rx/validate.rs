@@ -5,16 +5,14 @@
 //! claimed hash for filtering and leaves verification to the pool. Pure: no
 //! I/O, no clock.
 
+use crate::outcome::Reason;
 use switchyard_stratum::randomx::{Submit, Target, result_difficulty};
 
 /// What the proxy decides about a share by itself.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     /// Refused locally with a message for the miner and a normalised reason.
-    Reject {
-        message: String,
-        reason: &'static str,
-    },
+    Reject { message: String, reason: Reason },
     /// Meets the miner's target but not the pool's: accepted, not forwarded.
     Accept { difficulty: f64 },
     /// Meets the pool's target: forward it.
@@ -39,14 +37,14 @@ pub fn check(pool_target: Target, miner: MinerView, submit: &Submit) -> Verdict 
                 "Nonce {} is outside this miner's nicehash slot: its top byte must be {slot:02x}",
                 hex::encode(submit.nonce)
             ),
-            reason: "invalid nonce",
+            reason: Reason::InvalidNonce,
         };
     }
     let difficulty = result_difficulty(&submit.result) as f64;
     if !miner.target.is_met_by(&submit.result) {
         return Verdict::Reject {
             message: "Low difficulty share".into(),
-            reason: "low difficulty share",
+            reason: Reason::LowDifficulty(None),
         };
     }
     if pool_target.is_met_by(&submit.result) {
@@ -96,7 +94,7 @@ mod tests {
         // Difficulty 50: below the miner's.
         let v = check(pool, miner, &share(n, u64::MAX / 50));
         assert!(
-            matches!(&v, Verdict::Reject { reason, .. } if *reason == "low difficulty share"),
+            matches!(&v, Verdict::Reject { reason, .. } if reason.as_str() == "low difficulty share"),
             "{v:?}"
         );
     }
@@ -111,7 +109,7 @@ mod tests {
         let v = check(t, miner, &share([0, 0, 0, 0x41], 0));
         match v {
             Verdict::Reject { message, reason } => {
-                assert_eq!(reason, "invalid nonce");
+                assert_eq!(reason.as_str(), "invalid nonce");
                 assert!(message.contains("must be 40"), "{message}");
             }
             other => panic!("{other:?}"),

@@ -106,9 +106,8 @@ impl Session {
             self.local(
                 pool,
                 id,
-                false,
+                outcome::Verdict::Rejected(Reason::Stale),
                 Response::error(Value::Null, codes::JOB_NOT_FOUND, "Job not found (stale)"),
-                "stale job",
                 ev,
             );
             return;
@@ -148,9 +147,8 @@ impl Session {
             self.local(
                 Some(job.pool.clone()),
                 id,
-                false,
+                outcome::Verdict::Rejected(Reason::Duplicate),
                 Response::error(Value::Null, codes::DUPLICATE, "Duplicate share"),
-                "duplicate share",
                 ev,
             );
             return;
@@ -167,18 +165,16 @@ impl Session {
                 self.local(
                     Some(job.pool.clone()),
                     id,
-                    false,
+                    outcome::Verdict::Rejected(reason),
                     Response::error(Value::Null, code, message),
-                    reason,
                     ev,
                 );
             }
             Verdict::Accept { .. } => self.local(
                 Some(job.pool.clone()),
                 id,
-                true,
+                outcome::Verdict::Accepted,
                 Response::ok(Value::Null, json!(true)),
-                "",
                 ev,
             ),
             Verdict::Forward {
@@ -229,12 +225,10 @@ impl Session {
         &mut self,
         pool: Option<Arc<PoolInfo>>,
         id: Value,
-        accepted: bool,
+        verdict: outcome::Verdict,
         mut r: Response,
-        reason: &str,
         ev: crate::events::ShareEvent,
     ) {
-        let verdict = outcome::Verdict::local(accepted, reason);
         outcome::record_local(&self.ctx.events, pool.as_deref(), &verdict, ev);
         r.id = id;
         self.reply(r);

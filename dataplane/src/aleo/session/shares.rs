@@ -98,7 +98,8 @@ impl AleoSession {
                 "Job not found (stale): {:?} is not one of this miner's current jobs",
                 s.job_id().chars().take(64).collect::<String>()
             );
-            self.local(pool, id, codes::JOB_NOT_FOUND, &message, "stale job", ev);
+            let stale = Verdict::Rejected(Reason::Stale);
+            self.local(pool, id, stale, codes::JOB_NOT_FOUND, &message, ev);
             return;
         };
         let job = entry.job.clone();
@@ -106,14 +107,14 @@ impl AleoSession {
         if self.ctx.config.validation.reject_duplicates
             && !self.dups.insert((job.upstream_id, s.share_key()), now)
         {
+            let duplicate = Verdict::Rejected(Reason::Duplicate);
             let message = "Duplicate share";
-            let reason = "duplicate share";
             self.local(
                 Some(job.pool.clone()),
                 id,
+                duplicate,
                 codes::DUPLICATE,
                 message,
-                reason,
                 ev,
             );
             return;
@@ -163,12 +164,11 @@ impl AleoSession {
         &mut self,
         pool: Option<Arc<PoolInfo>>,
         id: Value,
+        verdict: Verdict,
         code: i64,
         message: &str,
-        reason: &str,
         ev: ShareEvent,
     ) {
-        let verdict = Verdict::local(false, reason);
         outcome::record_local(&self.ctx.events, pool.as_deref(), &verdict, ev);
         self.refuse(id, code, message);
     }

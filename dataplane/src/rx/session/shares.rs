@@ -12,7 +12,7 @@ use switchyard_stratum::randomx::{self, RpcError, Submit, ok_response};
 
 use super::RxSession;
 use crate::events::ShareEvent;
-use crate::outcome;
+use crate::outcome::{self, Reason};
 use crate::rx::RxJob;
 use crate::rx::validate::{self, MinerView, Verdict};
 use crate::session::bounded;
@@ -71,7 +71,8 @@ impl RxSession {
                 "Job not found (stale): {:?} is not one of this miner's current jobs",
                 s.job_id.chars().take(64).collect::<String>()
             );
-            self.local(pool, id, false, &message, "stale job", ev);
+            let stale = outcome::Verdict::Rejected(Reason::Stale);
+            self.local(pool, id, stale, &message, ev);
             return;
         };
         let job = entry.job.clone();
@@ -89,14 +90,8 @@ impl RxSession {
             && self.ctx.config.validation.reject_duplicates
             && !self.dups.insert(key, now)
         {
-            self.local(
-                Some(job.pool.clone()),
-                id,
-                false,
-                "Duplicate share",
-                "duplicate share",
-                ev,
-            );
+            let duplicate = outcome::Verdict::Rejected(Reason::Duplicate);
+            self.local(Some(job.pool.clone()), id, duplicate, "Duplicate share", ev);
             return;
         }
         if let Some(c) = &mut self.difficulty
@@ -106,9 +101,13 @@ impl RxSession {
         }
         match verdict {
             Verdict::Reject { message, reason } => {
-                self.local(Some(job.pool.clone()), id, false, &message, reason, ev);
+                let refused = outcome::Verdict::Rejected(reason);
+                self.local(Some(job.pool.clone()), id, refused, &message, ev);
             }
-            Verdict::Accept { .. } => self.local(Some(job.pool.clone()), id, true, "", "", ev),
+            Verdict::Accept { .. } => {
+                let accepted = outcome::Verdict::Accepted;
+                self.local(Some(job.pool.clone()), id, accepted, "", ev);
+            }
             Verdict::Forward { .. } => self.forward(id, &job, s, ev).await,
         }
     }
@@ -150,14 +149,12 @@ impl RxSession {
         &mut self,
         pool: Option<Arc<PoolInfo>>,
         id: Value,
-        accepted: bool,
+        verdict: outcome::Verdict,
         message: &str,
-        reason: &str,
         ev: ShareEvent,
     ) {
-        let verdict = outcome::Verdict::local(accepted, reason);
         outcome::record_local(&self.ctx.events, pool.as_deref(), &verdict, ev);
-        if accepted {
+        if verdict.is_accepted() {
             self.reply(ok_response(id));
         } else {
             self.error(id, message);
