@@ -7,8 +7,9 @@
 //! answers, lines, route and upstream watches, relayed pool lines and
 //! timers (handshake and idle limits, the protocol's own deadlines), the
 //! write buffer flushed after every event under the write timeout, the
-//! inbox drained on close so no share event is lost, and the listener's
-//! connection counters, given back however the task ends.
+//! inbox drained on close so no share event is lost, the listener's
+//! connection counters, given back however the task ends, and why it
+//! ended ([`SessionEnd`], with whose doing it was).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -24,7 +25,9 @@ use crate::net::{LineError, LineReader};
 use crate::session::SessionCtx;
 use crate::upstream::{PoolAnswer, UpstreamState};
 
+mod end;
 mod stream;
+pub use end::{SessionEnd, Side};
 pub use stream::{MinerRead, MinerWrite, plain, tls};
 
 /// The write side of a miner connection: lines are queued in `out` while an
@@ -47,15 +50,15 @@ impl MinerIo {
         self.out.extend_from_slice(line);
     }
 
-    async fn flush(&mut self, ctx: &SessionCtx) -> Result<(), String> {
+    async fn flush(&mut self, ctx: &SessionCtx) -> Result<(), SessionEnd> {
         if self.out.is_empty() {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
         match tokio::time::timeout(ctx.timing.miner_write, self.writer.write_all(&out)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("write error: {e}")),
-            Err(_) => Err("write timeout: miner is not reading".into()),
+            Ok(Err(e)) => Err(SessionEnd::Write(e)),
+            Err(_) => Err(SessionEnd::WriteTimeout),
         }
     }
 
@@ -153,8 +156,9 @@ pub async fn run<P: MinerProtocol>(
         inbox_tx,
         kill.clone(),
     );
-    let reason = serve(&ctx, &mut p, &mut reader, &mut inbox, &kill).await;
-    tracing::debug!(miner = %peer, %reason, algorithm = P::NAME, "miner disconnected");
+    let end = serve(&ctx, &mut p, &mut reader, &mut inbox, &kill).await;
+    let side = end.side();
+    tracing::debug!(miner = %peer, reason = %end, ?side, algorithm = P::NAME, "miner disconnected");
     // Answers already queued still complete their shares' events (later
     // ones are recorded by the upstream: the inbox is closed).
     inbox.close();
@@ -170,7 +174,7 @@ async fn serve<P: MinerProtocol>(
     reader: &mut LineReader<MinerRead>,
     inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
     kill: &CancellationToken,
-) -> String {
+) -> SessionEnd {
     let mut route = ctx.router.route.clone();
     let started = Instant::now();
     let mut last_read = Instant::now();
@@ -187,15 +191,15 @@ async fn serve<P: MinerProtocol>(
         };
         tokio::select! {
             biased;
-            _ = kill.cancelled() => return "stopped (shutdown or outbound queue full)".into(),
+            _ = kill.cancelled() => return SessionEnd::Stopped,
             Some(answer) = inbox.recv() => p.on_pool_answer(*answer),
             line = reader.next_line() => {
                 last_read = Instant::now();
                 match line {
                     Ok(Some(line)) => p.on_line(&line).await,
-                    Ok(None) => return "miner closed the connection".into(),
+                    Ok(None) => return SessionEnd::MinerClosed,
                     Err(LineError::TooLong(max)) => p.on_line_too_long(max),
-                    Err(LineError::Io(e)) => return format!("read error: {e}"),
+                    Err(LineError::Io(e)) => return SessionEnd::Read(e),
                 }
             }
             Ok(()) = route.changed() => p.on_route().await,
@@ -208,7 +212,7 @@ async fn serve<P: MinerProtocol>(
             _ = tokio::time::sleep_until(timer.into()) => {
                 let now = Instant::now();
                 if now >= idle_limit {
-                    return if p.handshake_done() { "idle timeout".into() } else { "handshake timeout".into() };
+                    return if p.handshake_done() { SessionEnd::IdleTimeout } else { SessionEnd::HandshakeTimeout };
                 }
                 p.on_timer(now);
             }
@@ -218,7 +222,7 @@ async fn serve<P: MinerProtocol>(
             return e;
         }
         if p.closing() {
-            return "closed by the proxy".into();
+            return SessionEnd::ClosedByProxy;
         }
     }
 }
