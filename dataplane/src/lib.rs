@@ -218,6 +218,7 @@ impl DataPlane {
                 events: events.clone(),
             });
             let mut addrs = Vec::new();
+            let limiter = Arc::new(Mutex::new(limits::IpLimiter::new(config.ip_limits())));
             for (l, socket) in group {
                 let addr = socket.local_addr()?;
                 let tls = match &l.tls {
@@ -234,7 +235,7 @@ impl DataPlane {
                 let listener = listener::Listener {
                     listener: socket,
                     max_connections: l.max_connections,
-                    limiter: limits::IpLimiter::new(config.ip_limits()),
+                    limiter: limiter.clone(),
                     ctx: ctx.clone(),
                     keepalive,
                     tls,

@@ -4,8 +4,8 @@
 //! slow happens here: handshakes belong to the sessions.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
@@ -25,7 +25,9 @@ use crate::session::{Session, SessionCtx};
 pub struct Listener {
     pub listener: TcpListener,
     pub max_connections: usize,
-    pub limiter: IpLimiter,
+    /// Per-IP limits, shared by every listener of the plane: a miner's
+    /// allowance is per algorithm, not per port.
+    pub limiter: Arc<Mutex<IpLimiter>>,
     pub ctx: Arc<SessionCtx>,
     pub keepalive: Option<Keepalive>,
     /// TLS from miners: every connection must handshake first.
@@ -54,11 +56,11 @@ impl Listener {
             let accepted = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 Some(ip) = release_rx.recv() => {
-                    self.limiter.release(ip);
+                    self.limits().release(ip);
                     continue;
                 }
                 _ = sweep.tick() => {
-                    self.limiter.sweep(Instant::now());
+                    self.limits().sweep(Instant::now());
                     continue;
                 }
                 a = self.listener.accept() => a,
@@ -73,7 +75,7 @@ impl Listener {
                 }
             };
             while let Ok(ip) = release_rx.try_recv() {
-                self.limiter.release(ip);
+                self.limits().release(ip);
             }
             if let Some(reason) = self.refuse(peer, &permits) {
                 let refused = self.ctx.stats.refused.fetch_add(1, Relaxed) + 1;
@@ -137,9 +139,15 @@ impl Listener {
                 self.max_connections
             ));
         }
-        self.limiter
+        self.limits()
             .admit(peer.ip(), Instant::now())
             .err()
             .map(|r| r.to_string())
+    }
+
+    /// The shared limiter (a poisoned lock is taken over: its counters are
+    /// plain numbers, never left half-updated).
+    fn limits(&self) -> std::sync::MutexGuard<'_, IpLimiter> {
+        self.limiter.lock().unwrap_or_else(|e| e.into_inner())
     }
 }

@@ -225,3 +225,26 @@ async fn one_algorithm_serves_plain_and_tls_listeners_side_by_side() {
     dp.shutdown(Duration::from_secs(2)).await;
     assert_eq!(stats.total.load(Relaxed), 2);
 }
+
+#[tokio::test]
+async fn per_ip_limits_hold_across_the_listeners_of_one_algorithm() {
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
+    cfg.limits.allow = Vec::new();
+    cfg.limits.max_connections_per_minute = 0;
+    cfg.limits.max_connections_per_ip = 1;
+    let second = cfg.listeners.sha256[0].clone();
+    cfg.listeners.sha256.push(second);
+    let dp = DataPlane::start(cfg).await.unwrap();
+    let addrs = dp.plane(Algorithm::Sha256).unwrap().addrs.clone();
+    let mut m = ScriptedMiner::ready(addrs[0], "cgminer/4.11.1", "wallet.one")
+        .await
+        .unwrap();
+    // The same address on the other port: over its one connection.
+    let mut other = ScriptedMiner::connect(addrs[1]).await.unwrap();
+    other.expect_closed(T).await.unwrap();
+    mine_one(&p, &mut m).await;
+    let stats = dp.plane(Algorithm::Sha256).unwrap().stats.clone();
+    dp.shutdown(Duration::from_secs(2)).await;
+    assert_eq!(stats.refused.load(Relaxed), 1);
+}
