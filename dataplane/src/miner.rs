@@ -25,8 +25,10 @@ use crate::net::{LineError, LineReader};
 use crate::session::SessionCtx;
 use crate::upstream::{PoolAnswer, UpstreamState};
 
+mod awaiting;
 mod end;
 mod stream;
+pub use awaiting::Awaiting;
 pub use end::{SessionEnd, Side};
 pub use stream::{MinerRead, MinerWrite, plain, tls};
 
@@ -113,11 +115,15 @@ pub trait MinerProtocol: Send + Sized {
     /// Past the handshake: the idle limit applies instead of the handshake's.
     fn handshake_done(&self) -> bool;
 
-    /// The protocol's next deadline (a pending subscribe, difficulty timers).
+    /// The protocol's own next deadline (difficulty timers).
     fn next_deadline(&self) -> Option<Instant>;
 
-    /// A timer fired (its own deadline, or earlier).
-    fn on_timer(&mut self, now: Instant);
+    /// The handshake request waiting for a pool, if any.
+    fn awaiting(&mut self) -> &mut Awaiting;
+
+    /// Refuses the waiting request `id`: no pool became ready in time. The
+    /// connection then closes.
+    fn refuse_unavailable(&mut self, id: serde_json::Value);
 
     /// After every event, before the flush (difficulty changes).
     fn after_event(&mut self) {}
@@ -184,7 +190,10 @@ async fn serve<P: MinerProtocol>(
         } else {
             started + ctx.timing.handshake
         };
-        let timer = p.next_deadline().map_or(idle_limit, |t| t.min(idle_limit));
+        let timer = [p.next_deadline(), p.awaiting().deadline()]
+            .into_iter()
+            .flatten()
+            .fold(idle_limit, Instant::min);
         let (up_state, up_relay) = match p.watches() {
             Some((s, r)) => (Some(s), Some(r)),
             None => (None, None),
@@ -214,7 +223,9 @@ async fn serve<P: MinerProtocol>(
                 if now >= idle_limit {
                     return if p.handshake_done() { SessionEnd::IdleTimeout } else { SessionEnd::HandshakeTimeout };
                 }
-                p.on_timer(now);
+                if let Some(id) = p.awaiting().expired(now) {
+                    p.refuse_unavailable(id);
+                }
             }
         }
         p.after_event();

@@ -19,7 +19,7 @@ use crate::config::{Config, PoolMode, Timing};
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
 use crate::job::Job;
-use crate::miner::{MinerIo, MinerProtocol, Watches};
+use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
 use crate::prefix::PrefixAllocator;
 use crate::router::{PoolRuntime, RouterHandle};
 use crate::stats::ListenerStats;
@@ -95,7 +95,8 @@ pub struct Session {
     io: MinerIo,
     inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
     kill: CancellationToken,
-    subscribe_id: Option<(Value, Instant)>,
+    /// A subscribe answered once a pool is ready.
+    subscribe: Awaiting,
     subscribed: bool,
     authorized: Option<String>,
     prefix: Option<Vec<u8>>,
@@ -133,7 +134,7 @@ impl MinerProtocol for Session {
             io,
             inbox_tx,
             kill,
-            subscribe_id: None,
+            subscribe: Awaiting::default(),
             subscribed: false,
             authorized: None,
             prefix: None,
@@ -189,21 +190,17 @@ impl MinerProtocol for Session {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let subscribe = self.subscribe_id.as_ref().map(|(_, at)| *at);
-        let difficulty = self.difficulty.as_ref().and_then(Controller::next_deadline);
-        subscribe.into_iter().chain(difficulty).min()
+        self.difficulty.as_ref().and_then(Controller::next_deadline)
     }
 
-    fn on_timer(&mut self, now: Instant) {
-        if let Some((id, at)) = self.subscribe_id.take() {
-            if now >= at {
-                let message = "No pool is available right now; try again later";
-                self.reply(Response::error(id, codes::OTHER, message));
-                self.closing = true;
-            } else {
-                self.subscribe_id = Some((id, at));
-            }
-        }
+    fn awaiting(&mut self) -> &mut Awaiting {
+        &mut self.subscribe
+    }
+
+    fn refuse_unavailable(&mut self, id: Value) {
+        let message = "No pool is available right now; try again later";
+        self.reply(Response::error(id, codes::OTHER, message));
+        self.closing = true;
     }
 
     fn after_event(&mut self) {
@@ -272,12 +269,13 @@ impl Session {
     }
 
     async fn route_changed(&mut self) {
-        if let Some((id, at)) = self.subscribe_id.take() {
+        if self.subscribe.is_waiting() {
             if self.ready_pool().is_none() {
-                self.subscribe_id = Some((id, at));
                 return;
             }
-            self.complete_subscribe(id);
+            if let Some(id) = self.subscribe.take() {
+                self.complete_subscribe(id);
+            }
         }
         self.follow_route().await;
     }

@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 use super::AleoJob;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
-use crate::miner::{MinerIo, MinerProtocol, Watches};
+use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
 use crate::session::SessionCtx;
 use crate::upstream::{PoolAnswer, UpstreamHandle, UpstreamState};
 
@@ -85,7 +85,7 @@ pub struct AleoSession {
     /// [`Subscribe::announced`]: switchyard_stratum::aleo::Subscribe::announced
     announced: Option<Dialect>,
     /// A subscribe waiting for the pool's result: its id and deadline.
-    pending_subscribe: Option<(Value, Instant)>,
+    pending_subscribe: Awaiting,
     subscribed: bool,
     /// The worker the miner authorized first (as it named it).
     worker: Option<String>,
@@ -131,7 +131,7 @@ impl MinerProtocol for AleoSession {
             kill,
             dialect: None,
             announced: None,
-            pending_subscribe: None,
+            pending_subscribe: Awaiting::default(),
             subscribed: false,
             worker: None,
             pending_authorize: None,
@@ -193,21 +193,17 @@ impl MinerProtocol for AleoSession {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let subscribe = self.pending_subscribe.as_ref().map(|(_, at)| *at);
-        let difficulty = self.difficulty.as_ref().and_then(Controller::next_deadline);
-        subscribe.into_iter().chain(difficulty).min()
+        self.difficulty.as_ref().and_then(Controller::next_deadline)
     }
 
-    fn on_timer(&mut self, now: Instant) {
-        if let Some((id, at)) = self.pending_subscribe.take() {
-            if now >= at {
-                let message = "No pool is available right now; try again later";
-                self.error(id, codes::OTHER, message);
-                self.closing = true;
-            } else {
-                self.pending_subscribe = Some((id, at));
-            }
-        }
+    fn awaiting(&mut self) -> &mut Awaiting {
+        &mut self.pending_subscribe
+    }
+
+    fn refuse_unavailable(&mut self, id: Value) {
+        let message = "No pool is available right now; try again later";
+        self.error(id, codes::OTHER, message);
+        self.closing = true;
     }
 
     fn after_event(&mut self) {

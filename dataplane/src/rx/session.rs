@@ -28,7 +28,7 @@ use super::RxJob;
 use crate::config::PoolMode;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
-use crate::miner::{MinerIo, MinerProtocol, Watches};
+use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
 use crate::session::{SessionCtx, pool_username};
 use crate::upstream::{PoolAnswer, Status, UpstreamHandle, UpstreamState};
 
@@ -70,7 +70,7 @@ pub struct RxSession {
     session_id: String,
     login: Option<Login>,
     /// A login waiting for a pool's job: its request id and deadline.
-    pending_login: Option<(Value, Instant)>,
+    pending_login: Awaiting,
     logged_in: bool,
     upstream: Option<Attached>,
     difficulty: Option<Controller>,
@@ -101,7 +101,7 @@ impl MinerProtocol for RxSession {
             kill,
             session_id: format!("{:016x}", rand::random::<u64>()),
             login: None,
-            pending_login: None,
+            pending_login: Awaiting::default(),
             logged_in: false,
             upstream: None,
             difficulty: None,
@@ -151,20 +151,16 @@ impl MinerProtocol for RxSession {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let login = self.pending_login.as_ref().map(|(_, at)| *at);
-        let difficulty = self.difficulty.as_ref().and_then(Controller::next_deadline);
-        login.into_iter().chain(difficulty).min()
+        self.difficulty.as_ref().and_then(Controller::next_deadline)
     }
 
-    fn on_timer(&mut self, now: Instant) {
-        if let Some((id, at)) = self.pending_login.take() {
-            if now >= at {
-                self.error(id, "No pool is available right now; try again later");
-                self.closing = true;
-            } else {
-                self.pending_login = Some((id, at));
-            }
-        }
+    fn awaiting(&mut self) -> &mut Awaiting {
+        &mut self.pending_login
+    }
+
+    fn refuse_unavailable(&mut self, id: Value) {
+        self.error(id, "No pool is available right now; try again later");
+        self.closing = true;
     }
 
     fn after_event(&mut self) {
@@ -306,7 +302,7 @@ impl RxSession {
         let Some(job) = state.rx_job.clone() else {
             return;
         };
-        if self.pending_login.is_some() {
+        if self.pending_login.is_waiting() {
             self.complete_login(job);
         } else if self.logged_in {
             self.send_job(job);

@@ -2,7 +2,6 @@
 //! ready pool), authorize.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde_json::{Value, json};
 use switchyard_stratum::v1::{Configure, SubscribeResult};
@@ -68,7 +67,7 @@ impl Session {
         }
         if self.ready_pool().is_none() {
             // Answer once a pool is ready, within a bounded wait.
-            self.subscribe_id = Some((id, Instant::now() + self.ctx.timing.subscribe_wait));
+            self.subscribe.start(id, self.ctx.timing.subscribe_wait);
             return;
         }
         self.complete_subscribe(id);

@@ -29,7 +29,8 @@ impl AleoSession {
         self.dialect = Some(self.announced.unwrap_or_else(|| self.pool_dialect()));
         // Answered with the pool's result within a bounded wait (the serve
         // loop's timer).
-        self.pending_subscribe = Some((id, Instant::now() + self.ctx.timing.subscribe_wait));
+        self.pending_subscribe
+            .start(id, self.ctx.timing.subscribe_wait);
         self.follow_route();
     }
 
@@ -155,13 +156,13 @@ impl AleoSession {
                     )
                 };
                 tracing::warn!(miner = %self.peer, %message, "aleo miner and pool disagree");
-                if let Some((id, _)) = self.pending_subscribe.take() {
+                if let Some(id) = self.pending_subscribe.take() {
                     self.error(id, codes::OTHER, &message);
                 }
                 self.closing = true;
                 return;
             }
-            if let Some((id, _)) = self.pending_subscribe.take() {
+            if let Some(id) = self.pending_subscribe.take() {
                 self.subscribed = true;
                 self.address = sub.pool_address();
                 self.nonce_space = Some(sub.nonce_space());

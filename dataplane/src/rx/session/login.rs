@@ -3,7 +3,6 @@
 //! `getjob`.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use serde_json::Value;
 use switchyard_stratum::Response;
@@ -25,13 +24,13 @@ impl RxSession {
         self.login = Some(login);
         // Answered once the route's pool has a job for this miner, within a
         // bounded wait (the serve loop's timer).
-        self.pending_login = Some((id, Instant::now() + self.ctx.timing.subscribe_wait));
+        self.pending_login.start(id, self.ctx.timing.subscribe_wait);
         self.follow_route().await;
     }
 
     /// Answers the pending login with the miner's copy of `job`.
     pub(super) fn complete_login(&mut self, job: Arc<RxJob>) {
-        let Some((id, _)) = self.pending_login.take() else {
+        let Some(id) = self.pending_login.take() else {
             return;
         };
         let algo = job.job.algo.as_deref().unwrap_or(DEFAULT_ALGO);
