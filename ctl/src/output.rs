@@ -119,7 +119,7 @@ impl Cell {
         Cell::Text(s.into())
     }
 
-    /// A difficulty: compact for people (`65.5K`, `1.2T`), exact for machines.
+    /// A difficulty: compact for people (`65536`, `1.2T`), exact for machines.
     pub fn difficulty(v: f64) -> Cell {
         Cell::Custom {
             human: fmt_difficulty(v),

@@ -44,10 +44,12 @@ pub fn fmt_time(ms: i64, tz: Option<Tz>) -> String {
     }
 }
 
-/// A difficulty for people, to 3 significant digits: `512`, `0.25`,
-/// `0.00042`, `1e-5` (below 0.0001), `65.5K`, `1.2M`, `3.4T` (SI prefixes up
-/// to E, then `1e30`), `0`, and `NaN` / `inf` as Rust writes them. Small
-/// values never round to `0`; machines get the exact number (JSON, CSV).
+/// A difficulty for people: to 3 significant digits below 1000 (`512`,
+/// `0.25`, `0.00042`, `1e-5` below 0.0001), the whole number from 1000 to a
+/// million (`65536`, `131072`: pool difficulties are read that way), SI
+/// prefixes above (`1.2M`, `3.4T`, up to E, then `1e30`), `0`, and `NaN` /
+/// `inf` as Rust writes them. Small values never round to `0`; machines get
+/// the exact number (JSON, CSV).
 pub fn fmt_difficulty(v: f64) -> String {
     const PREFIXES: [&str; 7] = ["", "K", "M", "G", "T", "P", "E"];
     if !v.is_finite() {
@@ -57,6 +59,10 @@ pub fn fmt_difficulty(v: f64) -> String {
         return "0".to_string();
     }
     let sign = if v < 0.0 { "-" } else { "" };
+    // From 1000 to a million: the whole number (what rounds to one).
+    if (999.5..999_999.5).contains(&v.abs()) {
+        return format!("{sign}{:.0}", v.abs());
+    }
     // Rounded to 3 significant digits first, so that 999.7 becomes 1K and
     // the exponent is the rounded number's.
     let sci = format!("{:.2e}", v.abs());

@@ -231,7 +231,7 @@ fn dataplanes_breakers_shares_stats() {
     let (code, out, err) = ctl(&["shares", "--limit", "2", "--since", "1d"]);
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 3, "{out}");
-    assert!(out.contains("12.3ms") && out.contains("131K"), "{out}");
+    assert!(out.contains("12.3ms") && out.contains("131072"), "{out}");
     assert!(
         out.contains(" 1e-5 ") && out.contains(" 0.000421 "),
         "small difficulties keep their digits: {out}"

@@ -146,11 +146,15 @@ fn difficulties_keep_three_significant_digits() {
         (1.0, "1"),
         (512.0, "512"),
         (999.0, "999"),
-        // large: SI prefixes as before, rounding carried into the prefix
-        (999.7, "1K"),
-        (1000.0, "1K"),
-        (65_536.0, "65.5K"),
-        (131_072.0, "131K"),
+        // thousands: the whole number, as pools give them
+        (999.7, "1000"),
+        (1000.0, "1000"),
+        (1234.56, "1235"),
+        (65_536.0, "65536"),
+        (131_072.0, "131072"),
+        (999_999.0, "999999"),
+        // large: SI prefixes, rounding carried into the prefix
+        (999_999.7, "1M"),
         (1_000_000.0, "1M"),
         (1_200_000.0, "1.2M"),
         (4.2e9, "4.2G"),
@@ -161,7 +165,7 @@ fn difficulties_keep_three_significant_digits() {
         // zero and signs
         (0.0, "0"),
         (-0.0, "0"),
-        (-65_536.0, "-65.5K"),
+        (-65_536.0, "-65536"),
         (-0.00001, "-1e-5"),
         // non-finite
         (f64::NAN, "NaN"),
@@ -182,7 +186,7 @@ fn difficulty_cells_keep_full_precision_for_machines() {
         s.push(vec![Cell::difficulty(v)]);
     }
     let table = s.table();
-    for human in ["1e-5", "0.000421", "65.5K", "3.4T"] {
+    for human in ["1e-5", "0.000421", "65536", "3.4T"] {
         assert!(table.contains(human), "{table}");
     }
     let json: serde_json::Value = serde_json::from_str(&s.json()).unwrap();
