@@ -123,6 +123,16 @@ pub struct ListenerTls {
     pub key_file: String,
 }
 
+impl ListenerTls {
+    /// Reads and checks the files (what `validate` and start-up both do).
+    pub fn load(&self) -> Result<crate::miner_tls::MinerTls, String> {
+        crate::miner_tls::MinerTls::load(
+            std::path::Path::new(&self.cert_file),
+            std::path::Path::new(&self.key_file),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {

@@ -40,7 +40,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use config::{Algorithm, Config, Listener, Timing, parse_pool_url};
+use config::{Algorithm, Config, Listener, ListenerTls, Timing, parse_pool_url};
 use stats::{ListenerStats, PoolSnapshot};
 use upstream::{PoolInfo, UpstreamParams};
 
@@ -50,13 +50,18 @@ pub const AGENT: &str = concat!("switchyard/", env!("CARGO_PKG_VERSION"));
 /// One algorithm's miners: its listener, its router and its counters.
 pub struct Plane {
     pub algorithm: Algorithm,
-    /// Its first listener's bound address.
-    pub addr: SocketAddr,
-    /// Every listener's bound address, in the order of the file.
+    /// Every listener's bound address, in the order of the file (at least one).
     pub addrs: Vec<SocketAddr>,
     pub router: router::RouterHandle,
     pub stats: Arc<ListenerStats>,
     pools: Vec<Arc<PoolInfo>>,
+}
+
+impl Plane {
+    /// Its first listener's bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
 }
 
 /// A running data plane.
@@ -90,14 +95,22 @@ impl DataPlane {
             switchyard_stratum::hexutil::parse_hex_u32(&config.aggregation.version_mask)
                 .context("aggregation.version_mask")?;
         // Every port first: nothing starts unless all of them are ours.
-        let mut sockets: Vec<(Algorithm, Vec<(Listener, TcpListener)>)> = Vec::new();
+        type Bound = (Listener, Option<miner_tls::MinerTls>, TcpListener);
+        let mut sockets: Vec<(Algorithm, Vec<Bound>)> = Vec::new();
         for (algorithm, field, l) in config.listeners.all() {
+            let tls = l
+                .tls
+                .as_ref()
+                .map(ListenerTls::load)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("{field}.tls: {e}"))?;
             let socket = TcpListener::bind(&l.bind)
                 .await
                 .with_context(|| format!("{field}: cannot listen on {}", l.bind))?;
+            let bound = (l.clone(), tls, socket);
             match sockets.last_mut() {
-                Some((a, group)) if *a == algorithm => group.push((l.clone(), socket)),
-                _ => sockets.push((algorithm, vec![(l.clone(), socket)])),
+                Some((a, group)) if *a == algorithm => group.push(bound),
+                _ => sockets.push((algorithm, vec![bound])),
             }
         }
         anyhow::ensure!(!sockets.is_empty(), "listeners: no listener configured");
@@ -219,18 +232,8 @@ impl DataPlane {
             });
             let mut addrs = Vec::new();
             let limiter = Arc::new(Mutex::new(limits::IpLimiter::new(config.ip_limits())));
-            for (l, socket) in group {
+            for (l, tls, socket) in group {
                 let addr = socket.local_addr()?;
-                let tls = match &l.tls {
-                    Some(t) => Some(
-                        miner_tls::MinerTls::load(
-                            std::path::Path::new(&t.cert_file),
-                            std::path::Path::new(&t.key_file),
-                        )
-                        .map_err(|e| anyhow::anyhow!("listeners.{algorithm}.tls: {e}"))?,
-                    ),
-                    None => None,
-                };
                 tracing::info!(address = %addr, %algorithm, pools = pools.len(), tls = tls.is_some(), "listening for miners");
                 let listener = listener::Listener {
                     listener: socket,
@@ -245,7 +248,6 @@ impl DataPlane {
             }
             planes.push(Plane {
                 algorithm,
-                addr: addrs[0],
                 addrs,
                 router,
                 stats,
@@ -272,7 +274,7 @@ impl DataPlane {
 
     /// The bound address of `algorithm`'s listener (useful with port 0).
     pub fn addr(&self, algorithm: Algorithm) -> Option<SocketAddr> {
-        self.plane(algorithm).map(|p| p.addr)
+        self.plane(algorithm).map(Plane::addr)
     }
 
     /// The bound SHA-256 stratum address (useful with port 0).

@@ -102,8 +102,7 @@ impl Listener {
                 release: release_tx.clone(),
             };
             let ctx = self.ctx.clone();
-            ctx.stats.active.fetch_add(1, Relaxed);
-            ctx.stats.total.fetch_add(1, Relaxed);
+            let counted = miner::Counted::new(ctx.clone());
             let token = shutdown.child_token();
             let tls = self.tls.clone();
             tracker.spawn(async move {
@@ -113,8 +112,6 @@ impl Listener {
                         Ok(halves) => halves,
                         Err(e) => {
                             // Only this connection is lost.
-                            ctx.stats.active.fetch_sub(1, Relaxed);
-                            ctx.stats.disconnections.fetch_add(1, Relaxed);
                             let n = ctx.stats.tls_failures.fetch_add(1, Relaxed) + 1;
                             tracing::debug!(miner = %peer, error = %e, tls_failures = n, "TLS handshake failed");
                             return;
@@ -126,6 +123,7 @@ impl Listener {
                     Algorithm::Zksnark => miner::run::<AleoSession>(ctx, r, w, peer, token).await,
                     Algorithm::Sha256 => miner::run::<Session>(ctx, r, w, peer, token).await,
                 }
+                drop(counted);
                 drop(slot);
                 drop(permit);
             });

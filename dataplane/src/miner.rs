@@ -8,8 +8,8 @@
 //! timers (handshake and idle limits, the protocol's own deadlines), the
 //! write buffer flushed after every event under the write timeout, the
 //! inbox drained on close so no share event is lost, the listener's
-//! connection counters, given back however the task ends, and why it
-//! ended ([`SessionEnd`], with whose doing it was).
+//! connection counters ([`Counted`], given back however the task ends), and
+//! why it ended ([`SessionEnd`], with whose doing it was).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -132,9 +132,18 @@ pub trait MinerProtocol: Send + Sized {
     fn closing(&self) -> bool;
 }
 
-/// Counts the session in the listener's stats until it is dropped, however
-/// the task ends (even if it panicked or was aborted).
-struct Counted(Arc<SessionCtx>);
+/// A connection in the listener's stats: counted when accepted, given back
+/// when dropped, however its task ends (a failed TLS handshake, a panic or
+/// an abort included).
+pub struct Counted(Arc<SessionCtx>);
+
+impl Counted {
+    pub fn new(ctx: Arc<SessionCtx>) -> Self {
+        ctx.stats.active.fetch_add(1, Relaxed);
+        ctx.stats.total.fetch_add(1, Relaxed);
+        Counted(ctx)
+    }
+}
 
 impl Drop for Counted {
     fn drop(&mut self) {
@@ -151,7 +160,6 @@ pub async fn run<P: MinerProtocol>(
     peer: SocketAddr,
     shutdown: CancellationToken,
 ) {
-    let _counted = Counted(ctx.clone());
     let mut reader = LineReader::new(read, ctx.config.limits.max_line_length);
     let (inbox_tx, mut inbox) = mpsc::channel(ctx.config.limits.outbound_queue);
     let kill = shutdown.child_token();

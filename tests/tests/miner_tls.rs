@@ -65,6 +65,9 @@ async fn sha256_miners_mine_over_tls_and_a_plain_client_disturbs_nobody() {
         "the plain client is counted"
     );
     assert_eq!(stats.total.load(Relaxed), 3);
+    // Each connection, the failed handshake included, counted out once.
+    assert_eq!(stats.active.load(Relaxed), 0);
+    assert_eq!(stats.disconnections.load(Relaxed), 3);
 }
 
 #[tokio::test]

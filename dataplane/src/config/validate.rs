@@ -30,12 +30,7 @@ impl Config {
             if l.max_connections == 0 {
                 errs.push(format!("{field}.max_connections: must be at least 1"));
             }
-            if let Some(t) = &l.tls
-                && let Err(e) = crate::miner_tls::MinerTls::load(
-                    std::path::Path::new(&t.cert_file),
-                    std::path::Path::new(&t.key_file),
-                )
-            {
+            if let Some(Err(e)) = l.tls.as_ref().map(super::ListenerTls::load) {
                 errs.push(format!("{field}.tls: {e}"));
             }
         }

@@ -144,17 +144,15 @@ impl AleoSession {
                 self.dialect = Some(dialect);
             }
             if sub.dialect != dialect {
-                let message = if self.subscribed {
-                    format!(
-                        "Pool {} speaks the {} ALEO dialect; this miner mines in {dialect}: reconnect",
-                        pool.name, sub.dialect
-                    )
+                let (verb, then) = if self.subscribed {
+                    ("mines", ": reconnect")
                 } else {
-                    format!(
-                        "Pool {} speaks the {} ALEO dialect; this miner subscribed in {dialect}",
-                        pool.name, sub.dialect
-                    )
+                    ("subscribed", "")
                 };
+                let message = format!(
+                    "Pool {} speaks the {} ALEO dialect; this miner {verb} in {dialect}{then}",
+                    pool.name, sub.dialect
+                );
                 tracing::warn!(miner = %self.peer, %message, "aleo miner and pool disagree");
                 if let Some(id) = self.pending_subscribe.take() {
                     self.error(id, codes::OTHER, &message);
