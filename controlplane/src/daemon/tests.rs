@@ -73,7 +73,9 @@ fn a_stop_request_is_for_one_pid_and_a_new_instance_clears_a_stale_one() {
     assert!(stop_requested(&pid_file));
 }
 
-#[tokio::test]
+// Paused time: the poll's sleeps and the wait below advance a virtual
+// clock, so "not before the request" is checked over many polls at once.
+#[tokio::test(start_paused = true)]
 async fn stop_request_resolves_once_the_request_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let pid_file = dir.path().join("cp.pid");
@@ -81,8 +83,8 @@ async fn stop_request_resolves_once_the_request_is_written() {
         let pid_file = pid_file.clone();
         async move { stop_request(&pid_file).await }
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!waiting.is_finished());
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(!waiting.is_finished(), "no request, no stop (40 polls)");
     request_stop(&pid_file, std::process::id() as i32).unwrap();
     tokio::time::timeout(Duration::from_secs(5), waiting)
         .await
