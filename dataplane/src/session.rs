@@ -24,7 +24,7 @@ use crate::prefix::PrefixAllocator;
 use crate::router::{PoolRuntime, RouterHandle};
 use crate::stats::ListenerStats;
 use crate::upstream::{
-    PoolAnswer, PoolInfo, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamState,
+    PoolAnswer, PoolInfo, PoolShare, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamState,
 };
 use crate::validate::{self, MinerView, Verdict};
 

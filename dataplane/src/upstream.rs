@@ -5,53 +5,42 @@
 //! channel. Reconnects with capped backoff plus jitter until shut down.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-use switchyard_stratum::{Message, Request, Response};
-use tokio::io::AsyncWriteExt;
+use switchyard_stratum::{Message, Response};
 use tokio::sync::{mpsc, watch};
 
 use crate::backoff::Backoff;
-use crate::config::PoolAddr;
-use crate::job::Job;
-use crate::net::{LineReader, tune};
-use crate::outcome::Verdict;
+use crate::config::{Algorithm, PoolAddr};
 
 mod aleo;
 mod answers;
+mod client;
+mod connect;
 mod handle;
-mod handshake;
-mod pool_messages;
+mod protocol;
 mod rx;
+mod sha256;
 
 pub use answers::{Inbox, PoolAnswer, ReplyTo};
 use answers::{Pending, deliver, expire, not_connected};
 pub use handle::{
-    PoolInfo, Status, UpstreamCmd, UpstreamEvent, UpstreamHandle, UpstreamParams, UpstreamState,
+    PoolInfo, PoolShare, Status, UpstreamCmd, UpstreamEvent, UpstreamHandle, UpstreamParams,
+    UpstreamState,
 };
+pub use protocol::Lost;
+use protocol::{End, Link, Params, PoolIo, PoolProtocol};
 
 static NEXT_UPSTREAM: AtomicU64 = AtomicU64::new(1);
 
-/// Starts an upstream task and returns its handle.
+/// Starts an upstream task in the pool's dialect and returns its handle.
 pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle> {
     let id = NEXT_UPSTREAM.fetch_add(1, Ordering::Relaxed);
     let (cmd_tx, cmd_rx) = mpsc::channel(4096);
-    let initial = UpstreamState {
-        status: Status::Connecting,
-        job: None,
-        rx_job: None,
-        aleo_sub: None,
-        aleo_job: None,
-        aleo_difficulty: None,
-        error: None,
-        difficulty: 1.0,
-        extranonce2_size: 0,
-        version_mask: 0,
-    };
-    let (state_tx, state_rx) = watch::channel(Arc::new(initial));
+    let (state_tx, state_rx) = watch::channel(Arc::new(UpstreamState::new()));
     let (relay_tx, _) = tokio::sync::broadcast::channel(64);
     let handle = Arc::new(UpstreamHandle {
         id,
@@ -64,59 +53,37 @@ pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle>
         attached: AtomicUsize::new(0),
         capacity: params.capacity,
     });
-    let task = Task {
+    let link = Link {
         id,
         pool,
         params,
         cmd_tx,
-        cmd_rx,
         state_tx,
         relay_tx,
     };
-    tokio::spawn(task.run());
+    match link.pool.config.algorithm {
+        Algorithm::Sha256 => Task::<sha256::Sha256Pool>::start(link, cmd_rx),
+        Algorithm::Randomx => Task::<rx::RxPool>::start(link, cmd_rx),
+        Algorithm::Zksnark => Task::<aleo::AleoPool>::start(link, cmd_rx),
+    }
     handle
 }
 
-struct Task {
-    id: u64,
-    pool: Arc<PoolInfo>,
-    params: UpstreamParams,
-    cmd_tx: mpsc::Sender<UpstreamCmd>,
+/// The one upstream task, generic over the pool's dialect.
+struct Task<P> {
+    link: Link,
     cmd_rx: mpsc::Receiver<UpstreamCmd>,
-    state_tx: watch::Sender<Arc<UpstreamState>>,
-    relay_tx: tokio::sync::broadcast::Sender<bytes::Bytes>,
+    dialect: PhantomData<fn() -> P>,
 }
-
-/// How a served connection ended.
-enum End {
-    Shutdown,
-    Lost(String),
-    Redirect { addr: PoolAddr, wait: Duration },
-}
-
-/// The two halves of a pool connection, plain TCP or TLS.
-type PoolRead = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
-type PoolWrite = Box<dyn tokio::io::AsyncWrite + Send + Unpin>;
 
 /// A live, handshaken connection.
-struct Conn {
-    reader: LineReader<PoolRead>,
-    writer: PoolWrite,
-    next_id: u64,
+struct Conn<P> {
+    io: PoolIo,
     pending: HashMap<u64, Pending>,
-    extranonce1: Vec<u8>,
-    extranonce2_size: usize,
-    difficulty: f64,
-    version_mask: u32,
-    /// The pool's session id (RandomX login result).
-    login_id: String,
-    /// Whether requests carry `"jsonrpc":"2.0"` (RandomX, AleoStratum3).
-    jsonrpc: bool,
-    /// What an ALEO connection knows of its pool.
-    aleo: aleo::AleoConn,
+    proto: P,
 }
 
-impl Conn {
+impl<P> Conn<P> {
     /// Gives a request the connection's next id, records it as pending and
     /// appends its line to `out`.
     fn enqueue(
@@ -128,109 +95,92 @@ impl Conn {
         deadline: Instant,
         out: &mut Vec<u8>,
     ) {
-        let id = self.next_id;
-        self.next_id += 1;
-        let sent_at = Instant::now();
+        let id = self.io.next_id;
+        self.io.next_id += 1;
         self.pending.insert(
             id,
             Pending {
                 reply: Some(reply),
                 is_submit,
-                sent_at,
+                sent_at: Instant::now(),
                 deadline,
             },
         );
-        match params {
-            Params::Parsed(params) => {
-                let mut req = Request::new(id, method, params);
-                req.jsonrpc = self.jsonrpc;
-                out.extend(req.to_line());
-            }
-            Params::Verbatim(params) => {
-                out.extend(switchyard_stratum::raw::request_line(
-                    &id.into(),
-                    self.jsonrpc,
-                    method,
-                    &params,
-                ));
-            }
-        }
+        out.extend(self.io.request_line(id, method, &params));
     }
 }
 
-/// A request's params: parsed, or (an ALEO share) each as the miner wrote it.
-enum Params {
-    Parsed(Value),
-    Verbatim(Vec<switchyard_stratum::RawJson>),
-}
+impl<P: PoolProtocol> Task<P> {
+    fn start(link: Link, cmd_rx: mpsc::Receiver<UpstreamCmd>) {
+        let task = Task::<P> {
+            link,
+            cmd_rx,
+            dialect: PhantomData,
+        };
+        tokio::spawn(task.run());
+    }
 
-impl Task {
     async fn run(mut self) {
         self.run_until_shutdown().await;
         // Refuse new requests, then answer whatever is still queued: no
         // request is ever dropped without an answer.
         self.cmd_rx.close();
         while let Ok(cmd) = self.cmd_rx.try_recv() {
-            if let UpstreamCmd::Submit { reply, .. }
-            | UpstreamCmd::SubmitRx { reply, .. }
-            | UpstreamCmd::SubmitAleo { reply, .. }
-            | UpstreamCmd::Relay { reply, .. } = cmd
-            {
-                not_connected(&self.params.share_events, reply, Duration::ZERO);
-            }
+            self.refuse(cmd);
         }
-        self.publish(|s| s.status = Status::Down);
+        self.link.publish(|s| s.status = Status::Down);
+    }
+
+    /// Answers a request that cannot go anywhere: not connected.
+    fn refuse(&self, cmd: UpstreamCmd) {
+        if let UpstreamCmd::Submit { reply, .. } | UpstreamCmd::Relay { reply, .. } = cmd {
+            not_connected(&self.link.params.share_events, reply, Duration::ZERO);
+        }
     }
 
     async fn run_until_shutdown(&mut self) {
-        let timing = self.params.timing.clone();
+        let timing = self.link.params.timing.clone();
         let mut backoff = Backoff::new(timing.backoff_min, timing.backoff_max);
-        let mut addr = self.pool.addr.clone();
+        let pool = self.link.pool.clone();
+        let (upstream, index) = (self.link.id, pool.index);
+        let mut addr = pool.addr.clone();
         loop {
-            self.publish(|s| {
+            self.link.publish(|s| {
                 s.status = Status::Connecting;
-                s.job = None;
-                s.rx_job = None;
-                s.aleo_sub = None;
-                s.aleo_job = None;
-                s.aleo_difficulty = None;
+                s.clear_work();
                 s.error = None;
             });
-            self.pool.stats.connect_attempt();
+            pool.stats.connect_attempt();
             match self.connect(&addr).await {
                 Ok(conn) => {
                     backoff.reset();
                     // Ready state first, then the event: whoever hears the
                     // event must find the connection ready.
-                    self.publish(|s| {
-                        s.status = Status::Ready;
-                        s.difficulty = conn.difficulty;
-                        s.extranonce2_size = conn.extranonce2_size;
-                        s.version_mask = conn.version_mask;
-                    });
-                    self.pool.stats.connected();
-                    tracing::info!(pool = %self.pool.name, host = %addr.host, port = addr.port, "upstream ready");
+                    self.link.publish(|s| s.status = Status::Ready);
+                    pool.stats.connected();
+                    tracing::info!(pool = %pool.name, host = %addr.host, port = addr.port, "upstream ready");
                     self.event(UpstreamEvent::Ready {
-                        upstream: self.id,
-                        pool: self.pool.index,
+                        upstream,
+                        pool: index,
                     })
                     .await;
                     let end = self.serve(conn).await;
-                    self.publish(|s| s.status = Status::Down);
+                    self.link.publish(|s| s.status = Status::Down);
                     match end {
                         End::Shutdown => return,
-                        End::Lost(error) => {
-                            tracing::warn!(pool = %self.pool.name, %error, "upstream lost");
-                            self.publish(|s| s.error = Some(error.as_str().into()));
+                        End::Lost(lost) => {
+                            tracing::warn!(pool = %pool.name, error = %lost, fault = lost.side(), "upstream lost");
+                            let error = lost.to_string();
+                            self.link.publish(|s| s.error = Some(error.as_str().into()));
                             self.event(UpstreamEvent::Down {
-                                upstream: self.id,
-                                pool: self.pool.index,
+                                upstream,
+                                pool: index,
                                 error,
                             })
                             .await;
                         }
                         End::Redirect { addr: to, wait } => {
-                            tracing::info!(pool = %self.pool.name, host = %to.host, port = to.port, "pool asked to reconnect");
+                            tracing::info!(pool = %pool.name, host = %to.host, port = to.port, "pool asked to reconnect");
                             addr = to;
                             if self.wait(wait).await {
                                 return;
@@ -239,16 +189,17 @@ impl Task {
                         }
                     }
                 }
-                Err(error) => {
-                    self.pool.stats.connect_failed();
-                    self.publish(|s| {
+                Err(lost) => {
+                    pool.stats.connect_failed();
+                    let error = lost.to_string();
+                    self.link.publish(|s| {
                         s.status = Status::Down;
                         s.error = Some(error.as_str().into());
                     });
-                    tracing::warn!(pool = %self.pool.name, %error, "upstream connect failed");
+                    tracing::warn!(pool = %pool.name, %error, fault = lost.side(), "upstream connect failed");
                     self.event(UpstreamEvent::Failed {
-                        upstream: self.id,
-                        pool: self.pool.index,
+                        upstream,
+                        pool: index,
                         error,
                     })
                     .await;
@@ -260,14 +211,22 @@ impl Task {
         }
     }
 
-    async fn event(&self, e: UpstreamEvent) {
-        if let Some(tx) = &self.params.events {
-            let _ = tx.send(e).await;
-        }
+    /// Connects and runs the dialect's handshake.
+    async fn connect(&mut self, addr: &PoolAddr) -> Result<Conn<P>, Lost> {
+        let mut io = connect::open(&self.link, addr).await?;
+        let mut proto = P::new(&self.link);
+        proto.handshake(&self.link, &mut io).await?;
+        Ok(Conn {
+            io,
+            pending: HashMap::new(),
+            proto,
+        })
     }
 
-    fn publish(&self, f: impl FnOnce(&mut UpstreamState)) {
-        self.state_tx.send_modify(|s| f(Arc::make_mut(s)));
+    async fn event(&self, e: UpstreamEvent) {
+        if let Some(tx) = &self.link.params.events {
+            let _ = tx.send(e).await;
+        }
     }
 
     /// Waits out a backoff while answering commands; true on shutdown.
@@ -279,24 +238,19 @@ impl Task {
                 _ = &mut until => return false,
                 cmd = self.cmd_rx.recv() => match cmd {
                     None | Some(UpstreamCmd::Shutdown { .. }) => return true,
-                    Some(UpstreamCmd::Submit { reply, .. }
-            | UpstreamCmd::SubmitRx { reply, .. }
-            | UpstreamCmd::SubmitAleo { reply, .. }
-            | UpstreamCmd::Relay { reply, .. }) => {
-                        not_connected(&self.params.share_events, reply, Duration::ZERO);
-                    }
+                    Some(cmd) => self.refuse(cmd),
                 },
             }
         }
     }
 
-    async fn serve(&mut self, mut conn: Conn) -> End {
-        conn.next_id = 10;
-        let t = self.params.timing.clone();
+    async fn serve(&mut self, mut conn: Conn<P>) -> End {
+        conn.io.next_id = 10;
+        let t = self.link.params.timing.clone();
         let mut sweep = tokio::time::interval(Duration::from_secs(1));
-        let is_rx = self.is_rx();
-        let mut keepalive =
-            tokio::time::interval_at(tokio::time::Instant::now() + rx::KEEPALIVE, rx::KEEPALIVE);
+        // Dialects without a keepalive never tick (the branch is off).
+        let period = P::KEEPALIVE.unwrap_or(Duration::from_secs(3600));
+        let mut keepalive = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
         let mut last_heard = Instant::now();
         // After a shutdown request: keep serving until `closing_at` (shares for
         // this pool's jobs during the grace period), then stop taking requests
@@ -310,27 +264,20 @@ impl Task {
                 }
             }
             tokio::select! {
-                line = conn.reader.next_line() => {
+                line = conn.io.reader.next_line() => {
                     last_heard = Instant::now();
                     match line {
                         Ok(Some(line)) => match Message::parse(&line) {
                             Ok(Message::Response(r)) => self.on_response(&mut conn, r),
                             Ok(Message::Request(req)) => {
-                                let end = if is_rx {
-                                    self.on_rx_request(&mut conn, req).await
-                                } else if self.is_aleo() {
-                                    self.on_aleo_request(&mut conn, req).await
-                                } else {
-                                    self.on_pool_request(&mut conn, req).await
-                                };
-                                if let Some(end) = end {
+                                if let Some(end) = conn.proto.on_request(&self.link, &mut conn.io, req).await {
                                     break end;
                                 }
                             }
-                            Err(e) => tracing::warn!(pool = %self.pool.name, error = %e, "ignoring invalid line from pool"),
+                            Err(e) => tracing::warn!(pool = %self.link.pool.name, error = %e, "ignoring invalid line from pool"),
                         },
-                        Ok(None) => break End::Lost("pool closed the connection".into()),
-                        Err(e) => break End::Lost(format!("read: {e}")),
+                        Ok(None) => break End::Lost(Lost::Pool("pool closed the connection".into())),
+                        Err(e) => break End::Lost(Lost::Network(format!("read: {e}"))),
                     }
                 }
                 cmd = self.cmd_rx.recv(), if closing_at.is_none_or(|at| Instant::now() < at) => match cmd {
@@ -344,16 +291,20 @@ impl Task {
                         Err(e) => break End::Lost(e),
                     },
                 },
-                _ = keepalive.tick(), if is_rx => {
-                    if let Err(e) = self.rx_keepalive(&mut conn).await {
+                _ = keepalive.tick(), if P::KEEPALIVE.is_some() => {
+                    let id = conn.io.next_id;
+                    conn.io.next_id += 1;
+                    if let Some(req) = conn.proto.keepalive(id)
+                        && let Err(e) = conn.io.write(&req.to_line()).await
+                    {
                         break End::Lost(e);
                     }
                 }
                 _ = sweep.tick() => {
                     let now = Instant::now();
-                    expire(&mut conn.pending, now, &self.pool, &self.params.share_events);
+                    expire(&mut conn.pending, now, &self.link.pool, &self.link.params.share_events);
                     if now.duration_since(last_heard) > t.upstream_idle {
-                        break End::Lost(format!("no message from the pool for {:?}", t.upstream_idle));
+                        break End::Lost(Lost::Pool(format!("no message from the pool for {:?}", t.upstream_idle)));
                     }
                 }
             }
@@ -361,9 +312,9 @@ impl Task {
         for (_, p) in conn.pending.drain() {
             if let Some(reply) = p.reply {
                 if p.is_submit {
-                    self.pool.stats.pool_verdict(false, "not connected");
+                    self.link.pool.stats.pool_verdict(false, "not connected");
                 }
-                not_connected(&self.params.share_events, reply, p.sent_at.elapsed());
+                not_connected(&self.link.params.share_events, reply, p.sent_at.elapsed());
             }
         }
         end
@@ -374,49 +325,32 @@ impl Task {
     /// a shutdown request met on the way (it ends the batch).
     async fn send_batch(
         &mut self,
-        conn: &mut Conn,
+        conn: &mut Conn<P>,
         first: UpstreamCmd,
         timeout: Duration,
-    ) -> Result<Option<Duration>, String> {
-        let now = Instant::now();
+    ) -> Result<Option<Duration>, Lost> {
+        let deadline = Instant::now() + timeout;
         let mut out = Vec::new();
         let mut shutdown = None;
         let mut next = Some(first);
         while let Some(cmd) = next.take() {
             match cmd {
-                UpstreamCmd::Submit { submit, reply } => {
-                    conn.enqueue(
-                        "mining.submit",
-                        Params::Parsed(submit.to_params()),
-                        reply,
-                        true,
-                        now + timeout,
-                        &mut out,
-                    );
-                }
-                UpstreamCmd::SubmitRx { submit, reply } => {
-                    let params = rx::submit_params(&submit, &conn.login_id);
-                    let params = Params::Parsed(params);
-                    conn.enqueue("submit", params, reply, true, now + timeout, &mut out);
-                }
-                UpstreamCmd::SubmitAleo { submit, reply } => {
-                    let params = Params::Verbatim(aleo::submit_params(submit, &conn.aleo.worker));
-                    conn.enqueue(
-                        "mining.submit",
-                        params,
-                        reply,
-                        true,
-                        now + timeout,
-                        &mut out,
-                    );
-                }
+                UpstreamCmd::Submit { share, reply } => match conn.proto.submit(share) {
+                    Ok((method, params)) => {
+                        conn.enqueue(method, params, reply, true, deadline, &mut out);
+                    }
+                    Err(lost) => {
+                        tracing::error!(pool = %self.link.pool.name, error = %lost, "share not sent");
+                        not_connected(&self.link.params.share_events, reply, Duration::ZERO);
+                    }
+                },
                 UpstreamCmd::Relay {
                     method,
                     params,
                     reply,
                 } => {
                     let params = Params::Parsed(params);
-                    conn.enqueue(&method, params, reply, false, now + timeout, &mut out);
+                    conn.enqueue(&method, params, reply, false, deadline, &mut out);
                 }
                 UpstreamCmd::Shutdown { drain } => {
                     shutdown = Some(drain);
@@ -428,62 +362,32 @@ impl Task {
             }
         }
         if !out.is_empty() {
-            conn.writer
-                .write_all(&out)
-                .await
-                .map_err(|e| format!("write: {e}"))?;
+            conn.io.write(&out).await?;
         }
         Ok(shutdown)
     }
 
-    fn on_response(&self, conn: &mut Conn, r: Response) {
+    fn on_response(&self, conn: &mut Conn<P>, r: Response) {
+        let pool = &self.link.pool;
         let Some(id) = r.id.as_u64() else {
-            tracing::debug!(pool = %self.pool.name, id = %r.id, "answer with an id we never sent");
+            tracing::debug!(pool = %pool.name, id = %r.id, "answer with an id we never sent");
             return;
         };
         let Some(p) = conn.pending.remove(&id) else {
-            tracing::debug!(pool = %self.pool.name, id, "answer to no pending request (late or unknown)");
+            tracing::debug!(pool = %pool.name, id, "answer to no pending request (late or unknown)");
             return;
         };
         let latency = p.sent_at.elapsed();
         // The one reading of the answer: pool counters, the share's event
         // and the session all take this verdict.
-        let verdict = if self.is_rx() {
-            let refusal = switchyard_stratum::randomx::submit_result(&r).err();
-            Verdict::from_refusal(refusal.map(|e| (Some(e.code), e.message)))
-        } else {
-            Verdict::of_response(&r)
-        };
+        let verdict = P::verdict(&r);
         if p.is_submit {
-            self.pool
-                .stats
+            pool.stats
                 .pool_verdict(verdict.is_accepted(), verdict.reason());
         }
         if let Some(reply) = p.reply {
-            let events = &self.params.share_events;
+            let events = &self.link.params.share_events;
             deliver(events, reply, r, verdict, latency, p.is_submit);
         }
     }
-}
-
-impl Task {
-    /// Whether the pool speaks RandomX's dialect.
-    fn is_rx(&self) -> bool {
-        self.pool.config.algorithm == crate::config::Algorithm::Randomx
-    }
-}
-
-fn conn_has_job(state: &watch::Sender<Arc<UpstreamState>>) -> bool {
-    state.borrow().job.is_some()
-}
-
-fn granted_mask(r: &Response, asked: u32) -> u32 {
-    if !r.is_ok() || r.result.get("version-rolling").and_then(Value::as_bool) != Some(true) {
-        return 0;
-    }
-    r.result
-        .get("version-rolling.mask")
-        .and_then(Value::as_str)
-        .and_then(|s| switchyard_stratum::hexutil::parse_hex_u32(s).ok())
-        .map_or(0, |m| m & asked)
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use switchyard_dataplane::config::{Algorithm, Config, PoolMode, Timing, parse_pool_url};
 use switchyard_dataplane::upstream::{
-    self, PoolInfo, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamParams,
+    self, PoolInfo, PoolShare, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamParams,
 };
 use switchyard_tests::rx_miner::mine;
 use switchyard_tests::{RxPool, RxPoolConfig};
@@ -95,8 +95,8 @@ async fn logs_in_follows_jobs_and_submits_with_the_pools_session_id() {
         kill: CancellationToken::new(),
     };
     u.cmd_tx
-        .send(UpstreamCmd::SubmitRx {
-            submit: submit.clone(),
+        .send(UpstreamCmd::Submit {
+            share: PoolShare::Randomx(submit.clone()),
             reply: reply.clone(),
         })
         .await
@@ -109,7 +109,10 @@ async fn logs_in_follows_jobs_and_submits_with_the_pools_session_id() {
 
     // The same share again: the pool's own error comes back as it is.
     u.cmd_tx
-        .send(UpstreamCmd::SubmitRx { submit, reply })
+        .send(UpstreamCmd::Submit {
+            share: PoolShare::Randomx(submit),
+            reply,
+        })
         .await
         .unwrap();
     let answer = tokio::time::timeout(T, rx.recv()).await.unwrap().unwrap();

@@ -205,7 +205,10 @@ impl Session {
                 job.pool.stats.forwarded();
                 if job
                     .to_upstream
-                    .send(UpstreamCmd::Submit { submit, reply })
+                    .send(UpstreamCmd::Submit {
+                        share: PoolShare::Sha256(submit),
+                        reply,
+                    })
                     .await
                     .is_err()
                 {

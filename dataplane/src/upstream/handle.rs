@@ -32,20 +32,24 @@ pub struct PoolInfo {
     pub learned_dialect: crate::aleo::LearnedDialect,
 }
 
+/// A miner's share on its way to the pool, in its dialect. The upstream's
+/// protocol turns it into the pool's request.
+#[derive(Debug)]
+pub enum PoolShare {
+    /// Already rewritten to the pool's view (job id, extranonce2).
+    Sha256(Submit),
+    /// The upstream puts in the pool's session id.
+    Randomx(switchyard_stratum::randomx::Submit),
+    /// Forwarded as the miner sent it (an AleoStratum3 one with the
+    /// connection's authorized worker).
+    Aleo(switchyard_stratum::aleo::Submit),
+}
+
 /// What a session asks of an upstream.
 #[derive(Debug)]
 pub enum UpstreamCmd {
-    /// A share already rewritten to the pool's view.
-    Submit { submit: Submit, reply: ReplyTo },
-    /// A RandomX share (the upstream puts in the pool's session id).
-    SubmitRx {
-        submit: switchyard_stratum::randomx::Submit,
-        reply: ReplyTo,
-    },
-    /// An ALEO share, forwarded as the miner sent it (an AleoStratum3 one
-    /// with the connection's authorized worker).
-    SubmitAleo {
-        submit: switchyard_stratum::aleo::Submit,
+    Submit {
+        share: PoolShare,
         reply: ReplyTo,
     },
     /// A miner request the proxy does not handle itself, relayed as is.
@@ -55,7 +59,9 @@ pub enum UpstreamCmd {
         reply: ReplyTo,
     },
     /// Close after answering what is pending (or after `drain`).
-    Shutdown { drain: Duration },
+    Shutdown {
+        drain: Duration,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +89,38 @@ pub struct UpstreamState {
     pub difficulty: f64,
     pub extranonce2_size: usize,
     pub version_mask: u32,
+}
+
+impl UpstreamState {
+    pub fn new() -> UpstreamState {
+        UpstreamState {
+            status: Status::Connecting,
+            job: None,
+            rx_job: None,
+            aleo_sub: None,
+            aleo_job: None,
+            aleo_difficulty: None,
+            error: None,
+            difficulty: 1.0,
+            extranonce2_size: 0,
+            version_mask: 0,
+        }
+    }
+
+    /// Forgets the last connection's work (a new connection is starting).
+    pub fn clear_work(&mut self) {
+        self.job = None;
+        self.rx_job = None;
+        self.aleo_sub = None;
+        self.aleo_job = None;
+        self.aleo_difficulty = None;
+    }
+}
+
+impl Default for UpstreamState {
+    fn default() -> Self {
+        UpstreamState::new()
+    }
 }
 
 /// What the router hears from an upstream.

@@ -1,130 +1,213 @@
 //! The RandomX dialect of an upstream connection (protocols.md §2): `login`
 //! with the pool's credentials (ready once the pool gave a job), `job`
 //! notifications published to sessions, submits carrying the pool's session
-//! id, and `keepalived` sent upstream on the pool's schedule.
+//! id, and `keepalived` sent upstream on xmrig's schedule.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use serde_json::Value;
 use switchyard_stratum::randomx::{self, LoginResult, ServerMethod};
 use switchyard_stratum::{Message, Request, Response};
-use tokio::io::AsyncWriteExt;
 
-use super::*;
+use super::PoolShare;
+use super::protocol::{End, Link, Lost, Params, PoolIo, PoolProtocol};
+use crate::outcome::Verdict;
 use crate::rx::RxJob;
-
-/// How often `keepalived` goes upstream (xmrig's own interval).
-pub(super) const KEEPALIVE: Duration = Duration::from_secs(60);
 
 /// The algorithms asked for at login.
 const ALGOS: [&str; 1] = [randomx::DEFAULT_ALGO];
 
-impl Task {
-    pub(super) async fn rx_handshake(&mut self, conn: &mut Conn) -> Result<(), String> {
-        conn.jsonrpc = true;
+const LOGIN_ID: u64 = 1;
+
+/// What a RandomX connection knows of its pool.
+pub(super) struct RxPool {
+    /// The pool's session id (the login result's `id`).
+    login_id: String,
+}
+
+impl PoolProtocol for RxPool {
+    /// xmrig's own interval.
+    const KEEPALIVE: Option<Duration> = Some(Duration::from_secs(60));
+
+    fn new(_: &Link) -> Self {
+        RxPool {
+            login_id: String::new(),
+        }
+    }
+
+    async fn handshake(&mut self, link: &Link, io: &mut PoolIo) -> Result<(), Lost> {
+        io.jsonrpc = true;
+        let t = link.params.timing.upstream_handshake;
+        let peer = io.peer.clone();
+        tokio::time::timeout(t, self.login(link, io))
+            .await
+            .map_err(|_| Lost::Pool(format!("handshake with {peer} timed out")))?
+    }
+
+    async fn on_request(&mut self, link: &Link, io: &mut PoolIo, req: Request) -> Option<End> {
+        match ServerMethod::from_request(&req) {
+            Ok(ServerMethod::Job(job)) => publish_job(link, job),
+            Ok(ServerMethod::Unknown { method, .. }) if !req.id.is_null() => {
+                tracing::debug!(pool = %link.pool.name, %method, "pool request not supported");
+                let mut answer = Response::error(req.id.clone(), -1, "Method not supported");
+                answer.jsonrpc = true;
+                return io.write(&answer.to_line()).await.err().map(End::Lost);
+            }
+            Ok(ServerMethod::Unknown { .. }) => link.relay(&req),
+            Err(e) => {
+                tracing::warn!(pool = %link.pool.name, error = %e, "ignoring malformed pool message");
+            }
+        }
+        None
+    }
+
+    /// A miner's share as the pool expects it: with the pool's session id.
+    fn submit(&self, share: PoolShare) -> Result<(&'static str, Params), Lost> {
+        match share {
+            PoolShare::Randomx(mut s) => {
+                s.id.clone_from(&self.login_id);
+                Ok(("submit", Params::Parsed(s.to_params())))
+            }
+            other => Err(Lost::Internal(format!("not a RandomX share: {other:?}"))),
+        }
+    }
+
+    fn verdict(r: &Response) -> Verdict {
+        let refusal = randomx::submit_result(r).err();
+        Verdict::from_refusal(refusal.map(|e| (Some(e.code), e.message)))
+    }
+
+    /// `keepalived` upstream; its answer needs no one.
+    fn keepalive(&self, id: u64) -> Option<Request> {
+        let mut req = Request::new(id, "keepalived", serde_json::json!({ "id": self.login_id }));
+        req.jsonrpc = true;
+        Some(req)
+    }
+}
+
+impl RxPool {
+    async fn login(&mut self, link: &Link, io: &mut PoolIo) -> Result<(), Lost> {
         let login = randomx::Login {
-            login: self.params.username.clone(),
-            pass: Some(self.pool.password.expose().to_owned()),
-            agent: Some(self.params.agent.clone()),
+            login: link.params.username.clone(),
+            pass: Some(link.pool.password.expose().to_owned()),
+            agent: Some(link.params.agent.clone()),
             algo: ALGOS.iter().map(|a| a.to_string()).collect(),
             rigid: None,
             extra: Default::default(),
         };
-        conn.writer
-            .write_all(&login.to_request(1).to_line())
-            .await
-            .map_err(|e| format!("write: {e}"))?;
+        io.write(&login.to_request(LOGIN_ID).to_line()).await?;
         let mut logged_in = false;
         loop {
-            if logged_in && self.state_tx.borrow().rx_job.is_some() {
+            if logged_in && link.state_tx.borrow().rx_job.is_some() {
                 return Ok(());
             }
-            let line = match conn.reader.next_line().await {
-                Ok(Some(line)) => line,
-                Ok(None) => return Err("pool closed the connection during the login".into()),
-                Err(e) => return Err(format!("read: {e}")),
-            };
-            match Message::parse(&line).map_err(|e| format!("pool sent an invalid line: {e}"))? {
-                Message::Response(r) if r.id == 1 => {
+            let line = io.read_line("login").await?;
+            let msg = Message::parse(&line)
+                .map_err(|e| Lost::Pool(format!("pool sent an invalid line: {e}")))?;
+            match msg {
+                Message::Response(r) if r.id == LOGIN_ID => {
                     if !r.is_ok() {
-                        return Err(format!(
+                        return Err(Lost::Pool(format!(
                             "pool refused login for {:?}: {}",
-                            self.params.username,
+                            link.params.username,
                             r.error_parts().map(|(_, t)| t).unwrap_or_default()
-                        ));
+                        )));
                     }
                     let result = LoginResult::from_result(&r.result)
-                        .map_err(|e| format!("login answer: {e}"))?;
-                    conn.login_id = result.id;
+                        .map_err(|e| Lost::Pool(format!("login answer: {e}")))?;
+                    self.login_id = result.id;
                     if let Some(job) = result.job {
-                        self.publish_rx_job(conn, job);
+                        publish_job(link, job);
                     }
                     logged_in = true;
                 }
                 Message::Response(_) => {}
                 Message::Request(req) => {
-                    if let Some(End::Lost(e)) = self.on_rx_request(conn, req).await {
+                    if let Some(End::Lost(e)) = self.on_request(link, io, req).await {
                         return Err(e);
                     }
                 }
             }
         }
     }
-
-    fn publish_rx_job(&self, conn: &mut Conn, job: randomx::Job) {
-        let d = job.difficulty() as f64;
-        conn.difficulty = d;
-        let job = Arc::new(RxJob {
-            upstream_id: self.id,
-            pool: self.pool.clone(),
-            cmd_tx: self.cmd_tx.clone(),
-            job,
-        });
-        self.publish(|s| {
-            s.rx_job = Some(job);
-            s.difficulty = d;
-        });
-    }
-
-    /// A RandomX pool's notification or request; `Some` ends the connection.
-    pub(super) async fn on_rx_request(&mut self, conn: &mut Conn, req: Request) -> Option<End> {
-        match ServerMethod::from_request(&req) {
-            Ok(ServerMethod::Job(job)) => self.publish_rx_job(conn, job),
-            Ok(ServerMethod::Unknown { method, .. }) if !req.id.is_null() => {
-                tracing::debug!(pool = %self.pool.name, %method, "pool request not supported");
-                let mut answer = Response::error(req.id.clone(), -1, "Method not supported");
-                answer.jsonrpc = true;
-                if let Err(e) = conn.writer.write_all(&answer.to_line()).await {
-                    return Some(End::Lost(format!("write: {e}")));
-                }
-            }
-            Ok(ServerMethod::Unknown { .. }) => {
-                // Every attached miner gets it unchanged.
-                let _ = self.relay_tx.send(bytes::Bytes::from(req.to_line()));
-            }
-            Err(e) => {
-                tracing::warn!(pool = %self.pool.name, error = %e, "ignoring malformed pool message");
-            }
-        }
-        None
-    }
-
-    /// `keepalived` upstream; its answer needs no one.
-    pub(super) async fn rx_keepalive(&mut self, conn: &mut Conn) -> Result<(), String> {
-        let id = conn.next_id;
-        conn.next_id += 1;
-        let mut req = Request::new(id, "keepalived", serde_json::json!({ "id": conn.login_id }));
-        req.jsonrpc = true;
-        conn.writer
-            .write_all(&req.to_line())
-            .await
-            .map_err(|e| format!("write: {e}"))
-    }
 }
 
-/// A miner's share as the pool expects it: with the pool's session id.
-pub(super) fn submit_params(submit: &randomx::Submit, login_id: &str) -> Value {
-    let mut s = submit.clone();
-    s.id = login_id.to_string();
-    s.to_params()
+fn publish_job(link: &Link, job: randomx::Job) {
+    let d = job.difficulty() as f64;
+    let job = Arc::new(RxJob {
+        upstream_id: link.id,
+        pool: link.pool.clone(),
+        cmd_tx: link.cmd_tx.clone(),
+        job,
+    });
+    link.publish(|s| {
+        s.rx_job = Some(job);
+        s.difficulty = d;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn share() -> randomx::Submit {
+        randomx::Submit {
+            id: "the-miners-own-session".into(),
+            job_id: "j1".into(),
+            nonce: [0xd0, 3, 0, 0x40],
+            result: [7; 32],
+            algo: None,
+            extra: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_share_goes_up_under_the_pools_session_id() {
+        let pool = RxPool {
+            login_id: "pool-session-9".into(),
+        };
+        let (method, params) = pool.submit(PoolShare::Randomx(share())).unwrap();
+        assert_eq!(method, "submit");
+        let Params::Parsed(p) = params else {
+            panic!("RandomX params are parsed")
+        };
+        assert_eq!(p["id"], "pool-session-9");
+        assert_eq!(p["job_id"], "j1");
+        assert_eq!(p["nonce"], "d0030040");
+    }
+
+    #[test]
+    fn a_share_of_another_dialect_is_our_fault_not_the_pools() {
+        let pool = RxPool {
+            login_id: String::new(),
+        };
+        let v1 = switchyard_stratum::v1::Submit {
+            worker: "w".into(),
+            job_id: "j".into(),
+            extranonce2: vec![0; 4],
+            ntime: 0x5f5e1000,
+            nonce: 1,
+            version_bits: None,
+        };
+        let err = pool.submit(PoolShare::Sha256(v1)).err().unwrap();
+        assert_eq!(err.side(), "internal");
+        assert!(err.to_string().contains("not a RandomX share"), "{err}");
+    }
+
+    #[test]
+    fn the_pools_answer_is_read_in_its_dialect() {
+        let ok = Response::ok(json!(1), json!({"status": "OK"}));
+        assert_eq!(RxPool::verdict(&ok), Verdict::Accepted);
+        let low = Response::error(json!(1), -1, "Low difficulty share");
+        assert!(!RxPool::verdict(&low).is_accepted());
+        let keepalive = RxPool {
+            login_id: "s".into(),
+        }
+        .keepalive(12)
+        .unwrap();
+        assert_eq!(keepalive.method, "keepalived");
+        assert_eq!(keepalive.params["id"], "s");
+    }
 }

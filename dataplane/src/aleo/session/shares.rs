@@ -16,7 +16,7 @@ use super::AleoSession;
 use crate::events::ShareEvent;
 use crate::outcome::{self, Reason, Verdict};
 use crate::session::bounded;
-use crate::upstream::{PoolAnswer, PoolInfo, ReplyTo, UpstreamCmd};
+use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo, UpstreamCmd};
 
 impl AleoSession {
     pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
@@ -145,7 +145,10 @@ impl AleoSession {
             kill: self.kill.clone(),
         };
         job.pool.stats.forwarded();
-        let cmd = UpstreamCmd::SubmitAleo { submit: s, reply };
+        let cmd = UpstreamCmd::Submit {
+            share: PoolShare::Aleo(s),
+            reply,
+        };
         if job.cmd_tx.send(cmd).await.is_err() {
             outcome::record_not_forwarded(&self.ctx.events, &job.pool, ev);
             self.refuse(id, codes::OTHER, "Not connected to the pool");

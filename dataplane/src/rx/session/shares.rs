@@ -16,7 +16,7 @@ use crate::outcome::{self, Reason};
 use crate::rx::RxJob;
 use crate::rx::validate::{self, MinerView, Verdict};
 use crate::session::bounded;
-use crate::upstream::{PoolAnswer, PoolInfo, ReplyTo, UpstreamCmd};
+use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo, UpstreamCmd};
 
 impl RxSession {
     pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
@@ -135,7 +135,10 @@ impl RxSession {
         job.pool.stats.forwarded();
         if job
             .cmd_tx
-            .send(UpstreamCmd::SubmitRx { submit, reply })
+            .send(UpstreamCmd::Submit {
+                share: PoolShare::Randomx(submit),
+                reply,
+            })
             .await
             .is_err()
         {
