@@ -1,11 +1,12 @@
-//! ALEO (zkSNARK) on the shared data-plane structure: the upstream speaks
-//! either dialect of protocols.md §3 through `upstream::aleo`; this module
-//! owns what sessions see of a pool's ALEO work ([`job`]) and the miner
-//! session ([`session`]). ALEO shares cannot be checked cheaply, so every
+//! ALEO (zkSNARK) on the shared data-plane structure: what differs from the
+//! other algorithms and nothing else. The pool side of a connection in
+//! either dialect of protocols.md §3 ([`pool`]), what sessions see of a
+//! pool's ALEO work ([`job`]) and the miner session ([`session`]). ALEO shares cannot be checked cheaply, so every
 //! miner gets its own upstream connection (passthrough) and every share that
 //! is not a duplicate or for a stale job goes to the pool as it is.
 
 pub mod job;
+pub(crate) mod pool;
 pub mod session;
 
 use std::sync::atomic::{AtomicU8, Ordering};

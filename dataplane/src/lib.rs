@@ -12,7 +12,6 @@ pub mod control;
 pub mod difficulty;
 pub mod dupcache;
 pub mod events;
-pub mod job;
 pub mod limits;
 pub mod linked;
 pub mod listener;
@@ -22,14 +21,13 @@ pub mod net;
 pub mod outcome;
 pub mod planrun;
 pub mod prefix;
+pub mod randomx;
 pub mod reason;
 pub mod router;
-pub mod rx;
-pub mod session;
+pub mod sha256;
 pub mod stats;
 pub mod tls;
 pub mod upstream;
-pub mod validate;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -188,7 +186,10 @@ impl DataPlane {
             }
             let capacity = match algorithm {
                 // One miner per value of the nonce's top byte (NiceHash).
-                Algorithm::Randomx => config.aggregation.miners_per_upstream.min(rx::slots::SLOTS),
+                Algorithm::Randomx => config
+                    .aggregation
+                    .miners_per_upstream
+                    .min(randomx::slots::SLOTS),
                 _ => config.aggregation.miners_per_upstream,
             };
             let params = UpstreamParams {
@@ -218,7 +219,7 @@ impl DataPlane {
                     &tracker,
                 );
             }
-            let ctx = Arc::new(session::SessionCtx {
+            let ctx = Arc::new(crate::miner::SessionCtx {
                 algorithm,
                 config: config.clone(),
                 timing: timing.clone(),

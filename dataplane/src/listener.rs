@@ -16,11 +16,12 @@ use tokio_util::task::TaskTracker;
 use crate::aleo::session::AleoSession;
 use crate::config::Algorithm;
 use crate::limits::IpLimiter;
+use crate::miner::SessionCtx;
 use crate::miner::{self, MinerRead, MinerWrite};
 use crate::miner_tls::MinerTls;
 use crate::net::{Keepalive, tune};
-use crate::rx::session::RxSession;
-use crate::session::{Session, SessionCtx};
+use crate::randomx::session::RxSession;
+use crate::sha256::session::Session;
 
 pub struct Listener {
     pub listener: TcpListener,

@@ -1,6 +1,6 @@
 //! The one miner session loop, for every algorithm. A miner connection is a
-//! task running [`run`] over a [`MinerProtocol`] (SHA-256 in `session`,
-//! RandomX in `rx::session`, ALEO in `aleo::session`), which holds only what
+//! task running [`run`] over a [`MinerProtocol`] (`sha256::session`,
+//! `randomx::session`, `aleo::session`), which holds only what
 //! its dialect needs. This module owns what they all share: the split
 //! stream (plain TCP or TLS, [`MinerRead`] / [`MinerWrite`]) and its
 //! line reader, the pool-answer inbox, the kill token, the `select!` over
@@ -22,13 +22,15 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{LineError, LineReader};
-use crate::session::SessionCtx;
 use crate::upstream::{PoolAnswer, UpstreamState};
 
 mod awaiting;
+mod ctx;
 mod end;
 mod stream;
 pub use awaiting::Awaiting;
+pub(crate) use ctx::worker_name;
+pub use ctx::{SessionCtx, pool_username};
 pub use end::{SessionEnd, Side};
 pub use stream::{MinerRead, MinerWrite, plain, tls};
 

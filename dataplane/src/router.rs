@@ -229,7 +229,7 @@ impl Router {
         let username = match info.mode {
             PoolMode::Aggregate => info.username.clone(),
             // The router's own connection to a passthrough pool only probes health.
-            PoolMode::Passthrough => crate::session::pool_username(&info.username, "proxy"),
+            PoolMode::Passthrough => crate::miner::pool_username(&info.username, "proxy"),
         };
         let params = UpstreamParams {
             username,

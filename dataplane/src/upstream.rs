@@ -16,14 +16,11 @@ use tokio::sync::{mpsc, watch};
 use crate::backoff::Backoff;
 use crate::config::{Algorithm, PoolAddr};
 
-mod aleo;
 mod answers;
-mod client;
+pub(crate) mod client;
 mod connect;
 mod handle;
-mod protocol;
-mod rx;
-mod sha256;
+pub(crate) mod protocol;
 
 pub use answers::{Inbox, PoolAnswer, ReplyTo};
 use answers::{Pending, deliver, expire, not_connected};
@@ -62,9 +59,9 @@ pub fn spawn(pool: Arc<PoolInfo>, params: UpstreamParams) -> Arc<UpstreamHandle>
         relay_tx,
     };
     match link.pool.config.algorithm {
-        Algorithm::Sha256 => Task::<sha256::Sha256Pool>::start(link, cmd_rx),
-        Algorithm::Randomx => Task::<rx::RxPool>::start(link, cmd_rx),
-        Algorithm::Zksnark => Task::<aleo::AleoPool>::start(link, cmd_rx),
+        Algorithm::Sha256 => Task::<crate::sha256::pool::Sha256Pool>::start(link, cmd_rx),
+        Algorithm::Randomx => Task::<crate::randomx::pool::RxPool>::start(link, cmd_rx),
+        Algorithm::Zksnark => Task::<crate::aleo::pool::AleoPool>::start(link, cmd_rx),
     }
     handle
 }

@@ -55,7 +55,7 @@ fn spawn(pool: &RxPool) -> Arc<UpstreamHandle> {
 async fn ready_job(
     u: &UpstreamHandle,
     after: Option<&str>,
-) -> Arc<switchyard_dataplane::rx::RxJob> {
+) -> Arc<switchyard_dataplane::randomx::RxJob> {
     let mut state = u.state.clone();
     let s = tokio::time::timeout(
         T,
@@ -138,6 +138,6 @@ struct RxJobIds;
 
 impl RxJobIds {
     fn round_trips(miner: &str, pool: &str) -> bool {
-        switchyard_dataplane::rx::RxJob::split_job_id(miner).map(|(_, j)| j) == Some(pool)
+        switchyard_dataplane::randomx::RxJob::split_job_id(miner).map(|(_, j)| j) == Some(pool)
     }
 }

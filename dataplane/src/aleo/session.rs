@@ -39,8 +39,8 @@ use tokio_util::sync::CancellationToken;
 use super::AleoJob;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
+use crate::miner::SessionCtx;
 use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
-use crate::session::SessionCtx;
 use crate::upstream::{PoolAnswer, UpstreamHandle, UpstreamState};
 
 mod handshake;

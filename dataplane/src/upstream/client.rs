@@ -12,7 +12,7 @@ use super::protocol::{End, Link, PoolIo};
 use crate::config::PoolAddr;
 
 /// Whether `method` is one of the requests [`answer`] handles.
-pub(super) fn is_client_method(method: &str) -> bool {
+pub(crate) fn is_client_method(method: &str) -> bool {
     matches!(
         method,
         "client.reconnect" | "client.show_message" | "client.get_version"
@@ -20,7 +20,7 @@ pub(super) fn is_client_method(method: &str) -> bool {
 }
 
 /// Handles a parsed `client.*` request; `Some` ends the connection.
-pub(super) async fn answer(
+pub(crate) async fn answer(
     link: &Link,
     io: &mut PoolIo,
     req: &Request,

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use super::ReplyTo;
 use crate::config::{PoolAddr, PoolMode, Timing};
 use crate::events::EventSink;
-use crate::job::Job;
+use crate::sha256::job::Job;
 use crate::stats::PoolStats;
 
 /// A configured pool, shared by everything that talks to it.
@@ -77,7 +77,7 @@ pub struct UpstreamState {
     pub status: Status,
     pub job: Option<Arc<Job>>,
     /// The latest job of a RandomX pool.
-    pub rx_job: Option<Arc<crate::rx::RxJob>>,
+    pub rx_job: Option<Arc<crate::randomx::RxJob>>,
     /// ALEO: the pool's subscribe result on this connection.
     pub aleo_sub: Option<Arc<crate::aleo::AleoSubscribed>>,
     /// ALEO: the pool's latest job.
@@ -154,7 +154,7 @@ pub struct UpstreamHandle {
     /// Pool notifications the proxy does not understand, relayed to every attached miner.
     pub relay: tokio::sync::broadcast::Sender<bytes::Bytes>,
     /// RandomX: the NiceHash nonce slots of this connection's miners.
-    pub slots: crate::rx::slots::NonceSlots,
+    pub slots: crate::randomx::slots::NonceSlots,
     pub(super) attached: AtomicUsize,
     pub(super) capacity: usize,
 }

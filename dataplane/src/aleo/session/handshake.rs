@@ -16,7 +16,7 @@ use super::{AleoSession, Attached};
 use crate::aleo::AleoParams;
 use crate::difficulty::Controller;
 use crate::difficulty::buffer::DifficultyBuffer;
-use crate::session::{pool_username, worker_name};
+use crate::miner::{pool_username, worker_name};
 use crate::upstream::{PoolInfo, Status};
 
 impl AleoSession {

@@ -15,7 +15,7 @@ use switchyard_stratum::{Response, codes};
 use super::AleoSession;
 use crate::events::ShareEvent;
 use crate::outcome::{self, Reason, Verdict};
-use crate::session::bounded;
+use crate::sha256::session::bounded;
 use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo, UpstreamCmd};
 
 impl AleoSession {

@@ -6,8 +6,8 @@ use switchyard_stratum::codes;
 use switchyard_stratum::share::{hash_difficulty, rolled_version, share_hash};
 use switchyard_stratum::v1::Submit;
 
-use crate::job::Job;
 use crate::outcome::Reason;
+use crate::sha256::job::Job;
 
 /// What the proxy decides about a share by itself.
 #[derive(Debug, Clone, PartialEq)]

@@ -9,7 +9,7 @@ use switchyard_stratum::Response;
 use switchyard_stratum::randomx::{DEFAULT_ALGO, Login, LoginResult, negotiate_algo};
 
 use super::RxSession;
-use crate::rx::RxJob;
+use crate::randomx::RxJob;
 
 impl RxSession {
     pub(super) async fn on_login(&mut self, id: Value, login: Login) {

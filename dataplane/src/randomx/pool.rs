@@ -9,10 +9,10 @@ use std::time::Duration;
 use switchyard_stratum::randomx::{self, LoginResult, ServerMethod};
 use switchyard_stratum::{Message, Request, Response};
 
-use super::PoolShare;
-use super::protocol::{End, Link, Lost, Params, PoolIo, PoolProtocol};
 use crate::outcome::Verdict;
-use crate::rx::RxJob;
+use crate::randomx::RxJob;
+use crate::upstream::PoolShare;
+use crate::upstream::protocol::{End, Link, Lost, Params, PoolIo, PoolProtocol};
 
 /// The algorithms asked for at login.
 const ALGOS: [&str; 1] = [randomx::DEFAULT_ALGO];
@@ -20,7 +20,7 @@ const ALGOS: [&str; 1] = [randomx::DEFAULT_ALGO];
 const LOGIN_ID: u64 = 1;
 
 /// What a RandomX connection knows of its pool.
-pub(super) struct RxPool {
+pub(crate) struct RxPool {
     /// The pool's session id (the login result's `id`).
     login_id: String,
 }

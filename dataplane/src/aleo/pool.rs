@@ -16,10 +16,10 @@ use switchyard_stratum::aleo::{
 };
 use switchyard_stratum::{Message, Request};
 
-use super::PoolShare;
-use super::client;
-use super::protocol::{End, Link, Lost, Params, PoolIo, PoolProtocol};
 use crate::aleo::{AleoJob, AleoSubscribed, PoolDifficulty};
+use crate::upstream::PoolShare;
+use crate::upstream::client;
+use crate::upstream::protocol::{End, Link, Lost, Params, PoolIo, PoolProtocol};
 
 const SUBSCRIBE_ID: u64 = 1;
 const RETRY_ID: u64 = 2;
@@ -27,7 +27,7 @@ const AUTHORIZE_ID: u64 = 3;
 
 /// What an ALEO connection knows of its pool.
 #[derive(Debug, Default)]
-pub(super) struct AleoPool {
+pub(crate) struct AleoPool {
     pub dialect: Option<Dialect>,
     /// The worker this connection authorized (AleoStratum3 submits name it).
     pub worker: String,

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -15,52 +15,23 @@ use switchyard_stratum::{Message, Response, codes};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Config, PoolMode, Timing};
+use crate::config::PoolMode;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
-use crate::job::Job;
-use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
-use crate::prefix::PrefixAllocator;
-use crate::router::{PoolRuntime, RouterHandle};
-use crate::stats::ListenerStats;
+use crate::miner::{
+    Awaiting, MinerIo, MinerProtocol, SessionCtx, Watches, pool_username, worker_name,
+};
+use crate::router::PoolRuntime;
+use crate::sha256::job::Job;
+use crate::sha256::validate::{self, MinerView, Verdict};
 use crate::upstream::{
     PoolAnswer, PoolInfo, PoolShare, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamState,
 };
-use crate::validate::{self, MinerView, Verdict};
 
 mod handshake;
 mod shares;
 
 pub(crate) use shares::bounded;
-
-/// What every session of a listener shares.
-pub struct SessionCtx {
-    /// The miners' dialect: which session type the listener runs.
-    pub algorithm: crate::config::Algorithm,
-    pub config: Arc<Config>,
-    pub timing: Arc<Timing>,
-    pub router: RouterHandle,
-    pub prefixes: Mutex<PrefixAllocator>,
-    pub version_mask: u32,
-    pub stats: Arc<ListenerStats>,
-    /// Where share events go (disabled in standalone mode).
-    pub events: crate::events::EventSink,
-}
-
-/// A pool username for a passthrough miner: `{worker}` filled in, or the
-/// worker appended after a dot.
-pub fn pool_username(template: &str, worker: &str) -> String {
-    if template.contains("{worker}") {
-        template.replace("{worker}", worker)
-    } else {
-        format!("{template}.{worker}")
-    }
-}
-
-/// The worker part of a miner's username ("wallet.rig1" -> "rig1").
-pub(crate) fn worker_name(user: &str) -> &str {
-    user.split_once('.').map_or(user, |(_, w)| w).trim()
-}
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct DupKey {

@@ -29,7 +29,7 @@ use crate::config::PoolMode;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
 use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
-use crate::session::{SessionCtx, pool_username};
+use crate::miner::{SessionCtx, pool_username};
 use crate::upstream::{PoolAnswer, Status, UpstreamHandle, UpstreamState};
 
 mod login;

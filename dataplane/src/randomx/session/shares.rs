@@ -13,9 +13,9 @@ use switchyard_stratum::randomx::{self, RpcError, Submit, ok_response};
 use super::RxSession;
 use crate::events::ShareEvent;
 use crate::outcome::{self, Reason};
-use crate::rx::RxJob;
-use crate::rx::validate::{self, MinerView, Verdict};
-use crate::session::bounded;
+use crate::randomx::RxJob;
+use crate::randomx::validate::{self, MinerView, Verdict};
+use crate::sha256::session::bounded;
 use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo, UpstreamCmd};
 
 impl RxSession {

@@ -10,17 +10,17 @@ use serde_json::{Value, json};
 use switchyard_stratum::v1::{ServerMethod, SubscribeResult};
 use switchyard_stratum::{Message, Request, Response};
 
-use super::PoolShare;
-use super::client;
-use super::protocol::{End, Link, Lost, Params, PoolIo, PoolProtocol};
-use crate::job::Job;
+use crate::sha256::job::Job;
+use crate::upstream::PoolShare;
+use crate::upstream::client;
+use crate::upstream::protocol::{End, Link, Lost, Params, PoolIo, PoolProtocol};
 
 const CONFIGURE_ID: u64 = 1;
 const SUBSCRIBE_ID: u64 = 2;
 const AUTHORIZE_ID: u64 = 3;
 
 /// What a SHA-256 connection knows of its pool.
-pub(super) struct Sha256Pool {
+pub(crate) struct Sha256Pool {
     extranonce1: Vec<u8>,
     extranonce2_size: usize,
     difficulty: f64,
