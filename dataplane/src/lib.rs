@@ -19,11 +19,10 @@ pub mod miner;
 pub mod miner_tls;
 pub mod net;
 pub mod outcome;
-pub mod planrun;
 pub mod prefix;
 pub mod randomx;
 pub mod reason;
-pub mod router;
+pub mod route;
 pub mod sha256;
 pub mod stats;
 pub mod tls;
@@ -50,7 +49,7 @@ pub struct Plane {
     pub algorithm: Algorithm,
     /// Every listener's bound address, in the order of the file (at least one).
     pub addrs: Vec<SocketAddr>,
-    pub router: router::RouterHandle,
+    pub router: route::RouterHandle,
     pub stats: Arc<ListenerStats>,
     pools: Vec<Arc<PoolInfo>>,
 }
@@ -75,7 +74,7 @@ pub struct DataPlane {
 
 impl DataPlane {
     /// Validates the config, binds every listener, then starts per algorithm
-    /// its router (and plan runner when linked) and its accept loop.
+    /// its route task (following plans when linked) and its accept loop.
     pub async fn start(config: Config) -> anyhow::Result<DataPlane> {
         config.validate()?;
         let shutdown = CancellationToken::new();
@@ -206,7 +205,14 @@ impl DataPlane {
             let stats = Arc::new(ListenerStats::default());
             let name = algorithm.as_str();
             let observer = link.as_ref().map(|l| linked::observer(l, name));
-            let router = router::start(pools.clone(), params, observer, shutdown.child_token());
+            let plans = link.as_ref().map(|l| linked::plans(l, name));
+            let router = route::start(
+                pools.clone(),
+                params,
+                observer,
+                plans,
+                shutdown.child_token(),
+            );
             if let Some(l) = &link {
                 let interval = Duration::from_secs_f64(config.controlplane.health_interval);
                 linked::run(

@@ -1,5 +1,5 @@
-//! Control-plane mode: the link to the control plane, the plan runner that
-//! moves the router by the plans, connect results reported for the breakers,
+//! Control-plane mode: the link to the control plane, the plans the route
+//! tasks follow, connect results reported for the breakers,
 //! and a status task that tells the control plane where the hashrate goes
 //! and how many miners are connected.
 
@@ -12,11 +12,11 @@ use tokio_util::task::TaskTracker;
 
 use switchyard_proto::v1 as pb;
 
+use crate::config::ControlPlaneLink;
 use crate::config::{Config, seed};
 use crate::control::{self, ControlLink};
-use crate::router::{ConnectObserver, RouterHandle};
+use crate::route::{ConnectObserver, Plans, RouterHandle};
 use crate::stats::ListenerStats;
-use crate::{config::ControlPlaneLink, planrun};
 
 /// Connects to the control plane (or starts from the persisted plan).
 pub async fn connect(
@@ -96,7 +96,18 @@ pub fn observer(link: &Arc<ControlLink>, algorithm: &'static str) -> ConnectObse
     })
 }
 
-/// Starts the plan runner and the status task of one listener.
+/// The routing plans `algorithm`'s route task follows, acknowledged
+/// through the link.
+pub fn plans(link: &Arc<ControlLink>, algorithm: &'static str) -> Plans {
+    let ack_link = link.clone();
+    Plans {
+        plans: link.plans(),
+        algorithm,
+        ack: Arc::new(move |version, error| ack_link.ack(version, error)),
+    }
+}
+
+/// Starts the status task of one listener.
 pub fn run(
     link: &Arc<ControlLink>,
     algorithm: &'static str,
@@ -106,15 +117,6 @@ pub fn run(
     shutdown: CancellationToken,
     tracker: &TaskTracker,
 ) {
-    let ack_link = link.clone();
-    let ack: planrun::Ack = Arc::new(move |version, error| ack_link.ack(version, error));
-    tracker.spawn(planrun::run(
-        link.plans(),
-        router.clone(),
-        algorithm,
-        ack,
-        shutdown.clone(),
-    ));
     let link = link.clone();
     tracker.spawn(async move {
         let mut route = router.route.clone();

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::config::{Config, Timing};
 use crate::prefix::PrefixAllocator;
-use crate::router::RouterHandle;
+use crate::route::RouterHandle;
 use crate::stats::ListenerStats;
 
 /// What every session of a listener shares.

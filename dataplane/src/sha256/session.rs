@@ -21,7 +21,7 @@ use crate::dupcache::DuplicateCache;
 use crate::miner::{
     Awaiting, MinerIo, MinerProtocol, SessionCtx, Watches, pool_username, worker_name,
 };
-use crate::router::PoolRuntime;
+use crate::route::PoolRuntime;
 use crate::sha256::job::Job;
 use crate::sha256::validate::{self, MinerView, Verdict};
 use crate::upstream::{
