@@ -27,11 +27,13 @@ use crate::upstream::{PoolAnswer, UpstreamState};
 mod awaiting;
 mod ctx;
 mod end;
+mod forward;
 mod stream;
 pub use awaiting::Awaiting;
 pub(crate) use ctx::worker_name;
 pub use ctx::{SessionCtx, pool_username};
 pub use end::{SessionEnd, Side};
+pub(crate) use forward::forward;
 pub use stream::{MinerRead, MinerWrite, plain, tls};
 
 /// The write side of a miner connection: lines are queued in `out` while an

@@ -14,9 +14,10 @@ use switchyard_stratum::{Response, codes};
 
 use super::AleoSession;
 use crate::events::ShareEvent;
+use crate::miner;
 use crate::outcome::{self, Reason, Verdict};
 use crate::sha256::session::bounded;
-use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo, UpstreamCmd};
+use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo};
 
 impl AleoSession {
     pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
@@ -129,28 +130,16 @@ impl AleoSession {
 
     /// Sends a share to the upstream its job came from (the old pool's in
     /// the grace period); the answer comes back through the inbox.
-    async fn forward(
-        &mut self,
-        id: Value,
-        job: &Arc<super::AleoJob>,
-        s: Submit,
-        mut ev: ShareEvent,
-    ) {
-        outcome::local(&mut ev, &Verdict::Accepted);
-        ev.forwarded = true;
+    async fn forward(&mut self, id: Value, job: &Arc<super::AleoJob>, s: Submit, ev: ShareEvent) {
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
             miner_id: id.clone(),
-            event: Some(Box::new(ev.clone())),
+            event: None,
             kill: self.kill.clone(),
         };
-        job.pool.stats.forwarded();
-        let cmd = UpstreamCmd::Submit {
-            share: PoolShare::Aleo(s),
-            reply,
-        };
-        if job.cmd_tx.send(cmd).await.is_err() {
-            outcome::record_not_forwarded(&self.ctx.events, &job.pool, ev);
+        let share = PoolShare::Aleo(s);
+        let events = &self.ctx.events;
+        if !miner::forward(events, &job.cmd_tx, &job.pool, share, reply, ev).await {
             self.refuse(id, codes::OTHER, "Not connected to the pool");
         }
     }

@@ -12,11 +12,12 @@ use switchyard_stratum::randomx::{self, RpcError, Submit, ok_response};
 
 use super::RxSession;
 use crate::events::ShareEvent;
+use crate::miner;
 use crate::outcome::{self, Reason};
 use crate::randomx::RxJob;
 use crate::randomx::validate::{self, MinerView, Verdict};
 use crate::sha256::session::bounded;
-use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo, UpstreamCmd};
+use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo};
 
 impl RxSession {
     pub(super) fn pool_answer(&mut self, a: PoolAnswer) {
@@ -114,7 +115,7 @@ impl RxSession {
 
     /// Sends a share to the upstream its job came from (the old pool's in
     /// the grace period); the answer comes back through the inbox.
-    async fn forward(&mut self, id: Value, job: &Arc<RxJob>, s: Submit, mut ev: ShareEvent) {
+    async fn forward(&mut self, id: Value, job: &Arc<RxJob>, s: Submit, ev: ShareEvent) {
         let submit = Submit {
             // The upstream puts in the pool's session id.
             id: String::new(),
@@ -124,25 +125,15 @@ impl RxSession {
             algo: s.algo,
             extra: Map::new(),
         };
-        outcome::local(&mut ev, &outcome::Verdict::Accepted);
-        ev.forwarded = true;
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
             miner_id: id.clone(),
-            event: Some(Box::new(ev.clone())),
+            event: None,
             kill: self.kill.clone(),
         };
-        job.pool.stats.forwarded();
-        if job
-            .cmd_tx
-            .send(UpstreamCmd::Submit {
-                share: PoolShare::Randomx(submit),
-                reply,
-            })
-            .await
-            .is_err()
-        {
-            outcome::record_not_forwarded(&self.ctx.events, &job.pool, ev);
+        let share = PoolShare::Randomx(submit);
+        let events = &self.ctx.events;
+        if !miner::forward(events, &job.cmd_tx, &job.pool, share, reply, ev).await {
             self.error(id, "Not connected to the pool");
         }
     }

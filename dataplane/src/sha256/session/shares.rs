@@ -9,6 +9,7 @@ use switchyard_stratum::v1::Submit;
 use switchyard_stratum::{Response, codes};
 
 use super::*;
+use crate::miner;
 use crate::outcome::{self, Reason};
 
 impl Session {
@@ -194,30 +195,17 @@ impl Session {
                     nonce: s.nonce,
                     version_bits,
                 };
-                outcome::local(&mut ev, &outcome::Verdict::Accepted);
-                ev.forwarded = true;
                 let reply = ReplyTo {
                     inbox: self.inbox_tx.clone(),
                     miner_id: id.clone(),
-                    event: Some(Box::new(ev.clone())),
+                    event: None,
                     kill: self.kill.clone(),
                 };
-                job.pool.stats.forwarded();
-                if job
-                    .to_upstream
-                    .send(UpstreamCmd::Submit {
-                        share: PoolShare::Sha256(submit),
-                        reply,
-                    })
-                    .await
-                    .is_err()
-                {
-                    outcome::record_not_forwarded(&self.ctx.events, &job.pool, ev);
-                    self.reply(Response::error(
-                        id,
-                        codes::OTHER,
-                        "Not connected to the pool",
-                    ));
+                let share = PoolShare::Sha256(submit);
+                let events = &self.ctx.events;
+                if !miner::forward(events, &job.to_upstream, &job.pool, share, reply, ev).await {
+                    let refusal = Response::error(id, codes::OTHER, "Not connected to the pool");
+                    self.reply(refusal);
                 }
             }
         }
