@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use std::time::Duration;
 pub use switchyard_model::Algorithm;
-use switchyard_model::Secret;
+use switchyard_proto::Secret;
 
 use serde::Deserialize;
 

@@ -13,7 +13,7 @@ use super::pool::{AleoDialect, PoolMode};
 use super::reader::{Problems, Section, list_items};
 use crate::algo::Algorithm;
 use crate::problem::Problem;
-use crate::secret::Secret;
+use crate::Secret;
 use crate::timeofday::TimeOfDay;
 
 /// One entry of `servers.<algorithm>` as written in the file.
