@@ -14,7 +14,11 @@ const SECRET_HOLDERS: [&str; 8] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["switchyard/v1/admin.proto", "switchyard/v1/dataplane.proto"];
+    let files = [
+        "switchyard/v1/types.proto",
+        "switchyard/v1/admin.proto",
+        "switchyard/v1/dataplane.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

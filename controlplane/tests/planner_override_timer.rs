@@ -34,6 +34,7 @@ async fn a_boundary_under_an_override_updates_the_scheduled_pool_on_time() {
     let mut dp = dp_client(&c.cp, &default_site_token(dir.path())).await;
     dp.register(pb::RegisterRequest {
         dataplane_id: "dp".into(),
+        contract_version: switchyard_proto::CONTRACT_VERSION,
         ..Default::default()
     })
     .await

@@ -5,6 +5,7 @@
 //! `shutdown` cancels the whole task tree.
 
 pub mod aleo;
+pub mod algorithm;
 pub mod backoff;
 pub mod clock;
 pub mod config;
@@ -123,7 +124,7 @@ impl DataPlane {
         let events = match &link {
             Some(link) => {
                 let l = link.clone();
-                let send = move |batch: Vec<events::ShareEvent>| -> events::SendFuture {
+                let send = move |batch: Vec<events::WireEvent>| -> events::SendFuture {
                     let l = l.clone();
                     Box::pin(async move {
                         // Wait for the link rather than fail into the
@@ -203,14 +204,13 @@ impl DataPlane {
                 tls: pool_tls.clone(),
             };
             let stats = Arc::new(ListenerStats::default());
-            let name = algorithm.as_str();
-            let observer = link.as_ref().map(|l| linked::observer(l, name));
+            let observer = link.as_ref().map(|l| linked::observer(l, algorithm));
             let router = router::start(pools.clone(), params, observer, shutdown.child_token());
             if let Some(l) = &link {
                 let interval = Duration::from_secs_f64(config.controlplane.health_interval);
                 linked::run(
                     l,
-                    name,
+                    algorithm,
                     router.clone(),
                     stats.clone(),
                     interval,

@@ -15,62 +15,14 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::clock;
-use crate::config::{Pool, PoolMode};
+use crate::config::Algorithm;
 use crate::router::RouterHandle;
+
+mod pools;
+pub use pools::pools;
 
 /// Acknowledges a plan version (empty error when applied).
 pub type Ack = Arc<dyn Fn(u64, String) + Send + Sync>;
-
-/// The pools of `algorithm` a plan names, as data-plane pool settings.
-/// Pools the data plane cannot use (an unknown dialect) are left out and named in the errors.
-pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<Pool>, Vec<String>) {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for p in plan
-        .pools
-        .iter()
-        .filter(|p| p.algorithm == algorithm && p.enabled)
-    {
-        // Empty is "detect"; a name this data plane does not know is
-        // refused rather than guessed.
-        let dialect = match p.dialect.as_str() {
-            "" => None,
-            d => match d.parse() {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    errors.push(format!("pool {}: {e}", p.name));
-                    continue;
-                }
-            },
-        };
-        out.push(Pool {
-            name: p.name.clone(),
-            url: format!(
-                "{}://{}:{}",
-                if p.tls { "stratum+ssl" } else { "stratum+tcp" },
-                p.host,
-                p.port
-            ),
-            username: p.username.clone(),
-            password: p.password.as_str().into(),
-            mode: if p.mode == "passthrough" {
-                PoolMode::Passthrough
-            } else {
-                PoolMode::Aggregate
-            },
-            enabled: true,
-            buffer_percent: p.buffer_percent,
-            min_difficulty: p.min_difficulty,
-            max_difficulty: p.max_difficulty,
-            dialect,
-            algorithm: p
-                .algorithm
-                .parse()
-                .unwrap_or(crate::config::Algorithm::Sha256),
-        });
-    }
-    (out, errors)
-}
 
 /// Where the hashrate of `a` goes at `now` by the plan: the last switch whose
 /// instant has passed, else the plan's current pool.
@@ -165,7 +117,7 @@ impl Attempt {
 pub async fn run(
     mut plans: watch::Receiver<Option<Arc<pb::RoutingPlan>>>,
     router: RouterHandle,
-    algorithm: &'static str,
+    algorithm: Algorithm,
     ack: Ack,
     shutdown: CancellationToken,
 ) {
@@ -187,7 +139,7 @@ pub async fn run(
         let Some(a) = plan
             .algorithms
             .iter()
-            .find(|a| a.algorithm == algorithm)
+            .find(|a| a.algorithm == algorithm.to_wire() as i32)
             .cloned()
         else {
             if plan.version != applied {
@@ -212,7 +164,7 @@ pub async fn run(
         router.prefer(att.apply(order(&a, &target.pool))).await;
         if plan.version != applied {
             applied = plan.version;
-            tracing::info!(version = plan.version, algorithm, pool = %target.pool, "routing plan applied");
+            tracing::info!(version = plan.version, %algorithm, pool = %target.pool, "routing plan applied");
             ack(plan.version, errors.join("; "));
         }
         let serving = |route: &watch::Receiver<Arc<crate::router::Route>>| {
@@ -247,10 +199,10 @@ pub async fn run(
                     if clock::now() < prepare_at {
                         tokio::time::sleep(clock::until(prepare_at)).await;
                     }
-                    tracing::info!(algorithm, pool = %next.pool, at = %at, "connecting ahead of a switch");
+                    tracing::info!(%algorithm, pool = %next.pool, at = %at, "connecting ahead of a switch");
                     router.prepare(next.pool.clone()).await;
                     tokio::time::sleep(clock::until(at)).await;
-                    tracing::info!(algorithm, to = %next.pool, reason = %next.reason, "scheduled switch");
+                    tracing::info!(%algorithm, to = %next.pool, reason = next.reason().label(), "scheduled switch");
                     // The loop applies it: target_at(now) is now the switch's pool.
                 }
                 _ => std::future::pending().await,
@@ -264,7 +216,7 @@ pub async fn run(
                     && !serving(&route)
                 {
                     tracing::warn!(
-                        algorithm,
+                        %algorithm,
                         pool = %target.pool,
                         timeout_s = timeout.as_secs(),
                         "switch given up: the pool did not become ready within server_switch_timeout; mining stays where it is"
@@ -285,19 +237,19 @@ mod tests {
 
     fn algo() -> pb::AlgorithmPlan {
         pb::AlgorithmPlan {
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
             current_pool: "btc".into(),
             scheduled_pool: "btc".into(),
             switches: vec![
                 pb::Switch {
                     at_unix_ms: 1_000,
                     pool: "bch".into(),
-                    reason: "schedule".into(),
+                    reason: pb::SwitchReason::Schedule as i32,
                 },
                 pb::Switch {
                     at_unix_ms: 2_000,
                     pool: "btc".into(),
-                    reason: "schedule".into(),
+                    reason: pb::SwitchReason::Schedule as i32,
                 },
             ],
             failover: vec!["bch".into(), "backup".into()],
@@ -377,89 +329,5 @@ mod tests {
         let mut alone = Attempt::track(None, key(1, "bch", 0), t, now);
         alone.gave_up = true;
         assert_eq!(alone.apply(vec!["bch".into()]), ["bch"]);
-    }
-
-    #[test]
-    fn aleo_pools_take_their_dialect_from_the_plan() {
-        use switchyard_stratum::aleo::Dialect;
-        let pool = |name: &str, dialect: &str| pb::PoolSettings {
-            name: name.into(),
-            algorithm: "zksnark".into(),
-            host: "h".into(),
-            port: 1,
-            enabled: true,
-            dialect: dialect.into(),
-            ..Default::default()
-        };
-        let plan = pb::RoutingPlan {
-            pools: vec![
-                pool("ice", "iceriver"),
-                pool("std", "aleostratum3"),
-                pool("auto", ""),
-                pool("odd", "stratum9"),
-            ],
-            ..Default::default()
-        };
-        let (p, errors) = pools(&plan, "zksnark");
-        let got: Vec<_> = p.iter().map(|p| (p.name.as_str(), p.dialect)).collect();
-        assert_eq!(
-            got,
-            [
-                ("ice", Some(Dialect::IceRiver)),
-                ("std", Some(Dialect::AleoStratum3)),
-                ("auto", None)
-            ]
-        );
-        assert_eq!(errors.len(), 1);
-        assert!(
-            errors[0].contains("pool odd") && errors[0].contains("stratum9"),
-            "{errors:?}"
-        );
-    }
-
-    #[test]
-    fn tls_pools_keep_tls_and_other_algorithms_are_left_out() {
-        let plan = pb::RoutingPlan {
-            pools: vec![
-                pb::PoolSettings {
-                    name: "a".into(),
-                    algorithm: "sha256".into(),
-                    host: "h".into(),
-                    port: 1,
-                    enabled: true,
-                    ..Default::default()
-                },
-                pb::PoolSettings {
-                    name: "b".into(),
-                    algorithm: "sha256".into(),
-                    host: "h".into(),
-                    port: 2,
-                    enabled: true,
-                    tls: true,
-                    ..Default::default()
-                },
-                pb::PoolSettings {
-                    name: "c".into(),
-                    algorithm: "randomx".into(),
-                    host: "h".into(),
-                    port: 3,
-                    enabled: true,
-                    ..Default::default()
-                },
-            ],
-            ..Default::default()
-        };
-        let (p, errors) = pools(&plan, "sha256");
-        let urls: Vec<_> = p
-            .iter()
-            .map(|p| (p.name.as_str(), p.url.as_str()))
-            .collect();
-        assert_eq!(
-            urls,
-            [("a", "stratum+tcp://h:1"), ("b", "stratum+ssl://h:2")]
-        );
-        assert!(errors.is_empty(), "{errors:?}");
-        let addr = crate::config::parse_pool_url(&p[1].url).unwrap();
-        assert!(addr.tls);
     }
 }

@@ -7,9 +7,13 @@
 
 #![allow(clippy::all, clippy::pedantic)]
 
+pub mod contract;
+pub mod labels;
 pub mod redact;
 mod secret;
 
+pub use contract::CONTRACT_VERSION;
+pub use labels::known;
 pub use secret::Secret;
 
 pub mod v1 {

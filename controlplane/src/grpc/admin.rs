@@ -216,7 +216,7 @@ impl Admin for AdminService {
                 .iter()
                 .flat_map(|p| p.algorithms.iter())
                 .map(|a| pb::ActiveAssignment {
-                    algorithm: a.algorithm.clone(),
+                    algorithm: a.algorithm().label().to_string(),
                     current_pool: a.current_pool.clone(),
                     scheduled_pool: a.scheduled_pool.clone(),
                     next_switch_unix_ms: a.switches.first().map_or(0, |w| w.at_unix_ms),

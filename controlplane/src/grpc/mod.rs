@@ -17,6 +17,7 @@ mod admin_config;
 mod admin_query;
 mod admin_schedule;
 pub mod dataplane;
+mod share_events;
 
 pub use admin_config::apply as admin_config_apply;
 
