@@ -109,7 +109,7 @@ pub fn model_algorithm(a: pb::Algorithm) -> Option<Algorithm> {
     }
 }
 
-fn switch_reason(r: SwitchReason) -> pb::SwitchReason {
+pub fn switch_reason(r: SwitchReason) -> pb::SwitchReason {
     match r {
         SwitchReason::Schedule => pb::SwitchReason::Schedule,
         SwitchReason::OverrideEnds => pb::SwitchReason::OverrideEnds,
@@ -118,7 +118,7 @@ fn switch_reason(r: SwitchReason) -> pb::SwitchReason {
 
 /// A stored name as the contract's value (the store holds only valid
 /// names; anything else reads as UNSPECIFIED).
-fn stored<E: Default>(name: &str, from_label: fn(&str) -> Option<E>) -> E {
+pub fn stored<E: Default>(name: &str, from_label: fn(&str) -> Option<E>) -> E {
     from_label(name).unwrap_or_default()
 }
 
@@ -148,22 +148,11 @@ pub fn pool_settings(p: &PoolRow) -> pb::PoolSettings {
 /// A pool for ctl: never with its password.
 pub fn pool(p: &PoolRow) -> pb::Pool {
     pb::Pool {
-        name: p.name.clone(),
-        algorithm: p.algorithm.clone(),
-        host: p.host.clone(),
-        port: u32::try_from(p.port).unwrap_or(0),
-        username: p.username.clone(),
-        password: String::new(),
-        tls: p.tls,
-        mode: p.mode.clone(),
-        enabled: p.enabled,
-        connect_timeout_s: u32::try_from(p.connect_timeout_s).unwrap_or(30),
-        retry_interval_s: u32::try_from(p.retry_interval_s).unwrap_or(5),
-        buffer_percent: p.buffer_percent,
-        min_difficulty: p.min_difficulty,
-        max_difficulty: p.max_difficulty,
+        settings: Some(pb::PoolSettings {
+            password: String::new(),
+            ..pool_settings(p)
+        }),
         password_set: !p.password.is_empty(),
-        dialect: p.dialect.clone().unwrap_or_default(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Upgrading across contract versions (proto/src/contract.rs): a data
-//! plane of the string contract (Switchyard 0.1) is refused at
-//! registration with a message naming the upgrade, and the share events it
-//! left in its spool are shipped by the upgraded data plane and stored with
+//! plane or a ctl of the string contract (Switchyard 0.1) is refused with a
+//! message naming the upgrade, and the share events an old data plane left
+//! in its spool are shipped by the upgraded data plane and stored with
 //! their verdicts and reasons: no share is lost to an upgrade.
 
 mod common;
@@ -147,5 +147,23 @@ async fn shares_spooled_before_the_upgrade_are_stored_with_their_verdicts() {
             ),
         ]
     );
+    c.cp.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_ctl_of_the_string_contract_is_refused_naming_the_upgrade() {
+    use switchyard_proto::v1::admin_client::AdminClient;
+    let dir = tempfile::tempdir().unwrap();
+    let c = start(dir.path()).await;
+    // What a contract-1 ctl sends: the token, no contract version.
+    let mut old = AdminClient::new(channel(&c.cp).await);
+    let mut req = tonic::Request::new(pb::StatusRequest {});
+    req.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", c.admin_token).parse().unwrap(),
+    );
+    let err = old.status(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("upgrade ctl"), "{}", err.message());
     c.cp.shutdown().await;
 }

@@ -109,7 +109,7 @@ async fn a_data_plane_registers_watches_versioned_plans_and_acknowledges_them() 
     c.admin
         .set_schedule(pb::SetScheduleRequest {
             site: "default".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
             entries: vec![pb::ScheduleEntry {
                 pool: "bch".into(),
                 start: "00:00".into(),
@@ -169,12 +169,12 @@ async fn share_batches_are_idempotent_and_bad_events_are_named() {
         .into_inner();
     let btc = stats.pools.iter().find(|p| p.pool == "btc").unwrap();
     assert_eq!((btc.accepted, btc.rejected), (45, 5));
-    assert_eq!(btc.reasons[0].reason, "stale job");
+    assert_eq!(btc.reasons[0].reason(), pb::Reason::Stale);
     let rows = c
         .admin
         .query_shares(pb::QuerySharesRequest {
             filter: Some(pb::ShareFilter {
-                verdict: "rejected".into(),
+                verdict: pb::Verdict::Rejected as i32,
                 ..Default::default()
             }),
             limit: 100,

@@ -1,11 +1,13 @@
-//! Versions of the contract between the control plane and the data planes,
-//! the refusals when the two sides speak different ones (each naming what
-//! to upgrade), and the reading of share events written under contract 1.
+//! Versions of the contract between the processes (the control plane, the
+//! data planes, ctl), the refusals when two sides speak different ones
+//! (each naming what to upgrade), and the reading of share events written
+//! under contract 1.
 //!
 //! Contract 1 is Switchyard 0.1: algorithms, verdicts, reasons, pool modes
 //! and dialects as strings, the site's settings as YAML text, no version
 //! field (so it reads as 0). Contract 2 has enums and typed settings.
-//! Upgrade order: the control plane first, then the data planes. Until a
+//! Upgrade order: the control plane first, then the data planes (and ctl,
+//! which the control plane refuses until then too). Until a
 //! data plane is upgraded the control plane refuses to register it; it
 //! keeps mining on its last plan and keeps its share events in its spool,
 //! and the upgraded data plane ships them (see [`upgrade_event`]).
@@ -14,6 +16,9 @@ use crate::v1::{Algorithm, Reason, RoutingPlan, ShareEvent, Verdict};
 
 /// The contract this build speaks.
 pub const CONTRACT_VERSION: u32 = 2;
+
+/// The metadata key carrying the contract version on every admin call.
+pub const CONTRACT_METADATA: &str = "switchyard-contract";
 
 /// A contract version as people know it (0 on the wire is contract 1).
 fn shown(v: u32) -> String {
@@ -38,6 +43,35 @@ pub fn dataplane_refusal(theirs: u32, dp_version: &str, cp_version: &str) -> Opt
         Greater => Some(format!(
             "data plane {dp_version} speaks contract {theirs}, newer than this control plane \
              ({cp_version}, contract {CONTRACT_VERSION}): upgrade the control plane first"
+        )),
+    }
+}
+
+/// Why a control plane of software version `cp_version` refuses an admin
+/// call whose [`CONTRACT_METADATA`] is `sent` (`None`: absent, as from a
+/// ctl of contract 1).
+pub fn ctl_refusal(sent: Option<&str>, cp_version: &str) -> Option<String> {
+    let theirs = match sent.map(|s| s.trim().parse::<u32>()) {
+        None => 0,
+        Some(Ok(v)) => v,
+        Some(Err(_)) => {
+            return Some(format!(
+                "{CONTRACT_METADATA} metadata {:?} is not a contract version",
+                sent.unwrap_or_default()
+            ));
+        }
+    };
+    use std::cmp::Ordering::*;
+    match theirs.max(1).cmp(&CONTRACT_VERSION) {
+        Equal => None,
+        Less => Some(format!(
+            "this ctl speaks contract {}, the control plane ({cp_version}) speaks contract \
+             {CONTRACT_VERSION}: upgrade ctl to {cp_version}",
+            shown(theirs)
+        )),
+        Greater => Some(format!(
+            "this ctl speaks contract {theirs}, newer than the control plane ({cp_version}, \
+             contract {CONTRACT_VERSION}): upgrade the control plane first"
         )),
     }
 }
@@ -104,13 +138,9 @@ pub fn upgrade_event(ev: &mut ShareEvent) {
     }
     if ev.reason == Reason::Unspecified as i32 && !ev.legacy_reason.is_empty() {
         let text = std::mem::take(&mut ev.legacy_reason);
-        match Reason::from_label(&text).filter(|r| *r != Reason::Other) {
-            Some(r) => ev.reason = r as i32,
-            None => {
-                ev.reason = Reason::Other as i32;
-                ev.reason_text = text;
-            }
-        }
+        let (reason, other) = Reason::from_stored(&text);
+        ev.reason = reason as i32;
+        ev.reason_text = other.to_string();
     }
 }
 
@@ -195,6 +225,17 @@ mod tests {
         );
         let newer = controlplane_refusal(CONTRACT_VERSION + 1, "0.2.0").unwrap();
         assert!(newer.contains("upgrade this data plane"), "{newer}");
+
+        assert_eq!(ctl_refusal(Some("2"), "0.2.0"), None);
+        let old = ctl_refusal(None, "0.2.0").unwrap();
+        assert!(old.contains("upgrade ctl to 0.2.0"), "{old}");
+        let newer = ctl_refusal(Some("3"), "0.2.0").unwrap();
+        assert!(newer.contains("upgrade the control plane first"), "{newer}");
+        assert!(
+            ctl_refusal(Some("two"), "0.2.0")
+                .unwrap()
+                .contains("\"two\"")
+        );
 
         let mut plan = RoutingPlan {
             version: 7,

@@ -73,6 +73,26 @@ labels!(SwitchReason {
     OverrideEnds => "override-ends",
 });
 
+impl Reason {
+    /// A stored reason (a category's label or any other text) as the enum
+    /// and, for OTHER, the text; empty is UNSPECIFIED.
+    pub fn from_stored(stored: &str) -> (Reason, &str) {
+        match Reason::from_label(stored) {
+            _ if stored.is_empty() => (Reason::Unspecified, ""),
+            Some(r) if r != Reason::Other => (r, ""),
+            _ => (Reason::Other, stored),
+        }
+    }
+
+    /// What is stored and shown: the category's label, or for OTHER its text.
+    pub fn stored(self, text: &str) -> &str {
+        match self {
+            Reason::Other => text,
+            r => r.label(),
+        }
+    }
+}
+
 /// The value of an enum field as prost holds it, or an error naming the
 /// field: a number this build does not know comes from a newer peer.
 pub fn known<E: TryFrom<i32>>(field: &str, value: i32) -> Result<E, String> {
@@ -113,6 +133,20 @@ mod tests {
         round_trip!(SwitchReason);
         assert_eq!(Reason::Stale.label(), "stale job");
         assert_eq!(SwitchReason::OverrideEnds.label(), "override-ends");
+    }
+
+    #[test]
+    fn stored_reasons_read_back_as_categories_or_text() {
+        for r in Reason::ALL.iter().filter(|r| **r != Reason::Other) {
+            assert_eq!(Reason::from_stored(r.label()), (*r, ""));
+            assert_eq!(r.stored("ignored"), r.label());
+        }
+        assert_eq!(
+            Reason::from_stored("pool is on fire"),
+            (Reason::Other, "pool is on fire")
+        );
+        assert_eq!(Reason::from_stored("other"), (Reason::Other, "other"));
+        assert_eq!(Reason::Other.stored("error 20"), "error 20");
     }
 
     #[test]

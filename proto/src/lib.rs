@@ -12,7 +12,7 @@ pub mod labels;
 pub mod redact;
 mod secret;
 
-pub use contract::CONTRACT_VERSION;
+pub use contract::{CONTRACT_METADATA, CONTRACT_VERSION};
 pub use labels::known;
 pub use secret::Secret;
 

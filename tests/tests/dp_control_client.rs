@@ -90,13 +90,17 @@ async fn override_to(cp: &ControlPlane, admin_token: &str, pool: &str) {
     let mut a = AdminClient::new(ch);
     let mut req = tonic::Request::new(pb::SetOverrideRequest {
         site: "default".into(),
-        algorithm: "sha256".into(),
+        algorithm: pb::Algorithm::Sha256 as i32,
         pool: pool.into(),
         until_unix_ms: now_ms() + 3_600_000,
     });
     req.metadata_mut().insert(
         "authorization",
         format!("Bearer {admin_token}").parse().unwrap(),
+    );
+    req.metadata_mut().insert(
+        switchyard_proto::CONTRACT_METADATA,
+        switchyard_proto::CONTRACT_VERSION.into(),
     );
     a.set_override(req).await.expect("override set");
 }
@@ -325,6 +329,10 @@ async fn shares_round_trip_and_connect_failures_open_the_breaker() {
         format!("Bearer {}", token(dir.path(), "admin"))
             .parse()
             .unwrap(),
+    );
+    req.metadata_mut().insert(
+        switchyard_proto::CONTRACT_METADATA,
+        switchyard_proto::CONTRACT_VERSION.into(),
     );
     let list = AdminClient::new(ch)
         .list_data_planes(req)
