@@ -119,6 +119,9 @@ pub fn plan_refusal(plan: &RoutingPlan) -> Option<String> {
 /// were read. A typed field already set wins; a string no value matches
 /// is left for the receiver to refuse, naming the field.
 pub fn upgrade_event(ev: &mut ShareEvent) {
+    if !has_legacy_fields(ev) {
+        return;
+    }
     if ev.algorithm == Algorithm::Unspecified as i32
         && let Some(a) = Algorithm::from_label(&ev.legacy_algorithm.trim().to_ascii_lowercase())
     {

@@ -21,8 +21,16 @@ fn enumerated<E: TryFrom<i32>>(i: usize, f: &str, v: i32) -> Result<E, Status> {
 
 /// Validates one reported event; errors name the event and the field.
 pub fn share(i: usize, e: &pb::ShareEvent) -> Result<ShareInsert, Status> {
-    let mut e = e.clone();
-    contract::upgrade_event(&mut e);
+    // Only an event of contract 1 (rare: an older data plane's spool) is copied.
+    let upgraded;
+    let e = if contract::has_legacy_fields(e) {
+        let mut u = e.clone();
+        contract::upgrade_event(&mut u);
+        upgraded = u;
+        &upgraded
+    } else {
+        e
+    };
     let field = |f: &str| format!("events[{i}].{f}");
     // A contract-1 string no value matched, named as sent.
     let was = |legacy: &str| {
@@ -112,11 +120,11 @@ pub fn share(i: usize, e: &pb::ShareEvent) -> Result<ShareInsert, Status> {
         share_difficulty: (e.share_difficulty > 0.0).then_some(e.share_difficulty),
         pool_latency_us: (e.pool_latency_us > 0)
             .then(|| e.pool_latency_us.min(i64::MAX as u64) as i64),
-        id: e.id,
+        id: e.id.clone(),
         at_ms: e.at_unix_ms,
-        pool: e.pool,
-        worker: e.worker,
-        job_id: e.job_id,
+        pool: e.pool.clone(),
+        worker: e.worker.clone(),
+        job_id: e.job_id.clone(),
         miner_difficulty: e.miner_difficulty,
         forwarded: e.forwarded,
     })

@@ -47,9 +47,10 @@ impl ShareEvent {
             _ => (pb::Reason::Unspecified, ""),
         };
         WireEvent {
-            algorithm: self
-                .algorithm
-                .parse()
+            // By exact name: no allocation per share.
+            algorithm: Algorithm::ALL
+                .into_iter()
+                .find(|a| a.as_str() == self.algorithm)
                 .map_or(pb::Algorithm::Unspecified, Algorithm::to_wire)
                 as i32,
             local_verdict: verdict(&self.local_verdict),
