@@ -2,10 +2,9 @@
 //! and generates the tonic clients and servers from the descriptors, without
 //! the derived `Debug` of the messages that hold secrets (src/redact.rs).
 
-const SECRET_HOLDERS: [&str; 8] = [
+const SECRET_HOLDERS: [&str; 7] = [
     ".switchyard.v1.AddSiteResponse",
     ".switchyard.v1.SiteToken",
-    ".switchyard.v1.Pool",
     ".switchyard.v1.UpdatePoolRequest",
     ".switchyard.v1.PoolSettings",
     ".switchyard.v1.ImportConfigRequest",
@@ -14,7 +13,11 @@ const SECRET_HOLDERS: [&str; 8] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["switchyard/v1/admin.proto", "switchyard/v1/dataplane.proto"];
+    let files = [
+        "switchyard/v1/types.proto",
+        "switchyard/v1/admin.proto",
+        "switchyard/v1/dataplane.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

@@ -1,7 +1,16 @@
-//! Conversions between store rows, model plans and the gRPC messages.
+//! Conversions between store rows, model plans and the gRPC messages:
+//! the model's and the store's names become the contract's enums here
+//! (and the site's settings typed fields, in [`settings`]).
 
-use switchyard_model::plan::SitePlan;
+mod settings;
+
+use switchyard_model::Algorithm;
+use switchyard_model::config::{Proxy, parse_proxy_yaml};
+use switchyard_model::plan::{SitePlan, SwitchReason};
+use switchyard_proto::CONTRACT_VERSION;
 use switchyard_proto::v1 as pb;
+
+pub use settings::data_plane_settings;
 
 use crate::grpc::Live;
 use crate::planner::PlannerSettings;
@@ -18,7 +27,7 @@ pub fn routing_plan(
         .algorithms
         .iter()
         .map(|a| pb::AlgorithmPlan {
-            algorithm: a.algorithm.as_str().to_string(),
+            algorithm: algorithm(a.algorithm) as i32,
             current_pool: a.current.clone(),
             scheduled_pool: a.scheduled.clone(),
             switches: a
@@ -27,7 +36,7 @@ pub fn routing_plan(
                 .map(|w| pb::Switch {
                     at_unix_ms: w.at.timestamp_millis(),
                     pool: w.to.clone(),
-                    reason: w.reason.as_str().to_string(),
+                    reason: switch_reason(w.reason) as i32,
                 })
                 .collect(),
             failover: a.failover.clone(),
@@ -47,6 +56,7 @@ pub fn routing_plan(
         })
         .map(pool_settings)
         .collect();
+    let proxy = site_proxy(site);
     pb::RoutingPlan {
         site: site.name.clone(),
         version: 0,
@@ -54,63 +64,95 @@ pub fn routing_plan(
         timezone: site.timezone.clone(),
         grace_period_s: s.grace_period_s,
         switch_lead_s: s.switch_lead_s,
-        server_switch_timeout_s: server_switch_timeout(&site.proxy_yaml),
+        server_switch_timeout_s: proxy
+            .as_ref()
+            .map_or(Proxy::default().global.server_switch_timeout, |p| {
+                p.global.server_switch_timeout
+            }),
         algorithms,
         pools,
-        settings: Some(pb::DataPlaneSettings {
-            proxy_yaml: site.proxy_yaml.clone(),
-        }),
+        settings: proxy.as_ref().map(data_plane_settings),
+        contract_version: CONTRACT_VERSION,
     }
 }
 
-/// `proxy.global.server_switch_timeout` of a site's settings (seed default 900 s).
-fn server_switch_timeout(proxy_yaml: &str) -> u32 {
-    serde_yaml_ng::from_str::<serde_yaml_ng::Value>(proxy_yaml)
+/// A site's stored `proxy:` section; `None` when there is none, or when it
+/// no longer reads (logged: its data planes then keep their own settings).
+fn site_proxy(site: &SiteRow) -> Option<Proxy> {
+    if site.proxy_yaml.trim().is_empty() {
+        return None;
+    }
+    parse_proxy_yaml(&site.proxy_yaml)
+        .map_err(|p| {
+            tracing::error!(site = %site.name, problems = %switchyard_model::problem::render(&p),
+                "the site's stored data-plane settings do not read; its plans carry none")
+        })
         .ok()
-        .and_then(|v| v.get("global")?.get("server_switch_timeout")?.as_u64())
-        .and_then(|v| u32::try_from(v).ok())
-        .unwrap_or(900)
+}
+
+/// The contract's value of an algorithm.
+pub fn algorithm(a: Algorithm) -> pb::Algorithm {
+    match a {
+        Algorithm::Sha256 => pb::Algorithm::Sha256,
+        Algorithm::Randomx => pb::Algorithm::Randomx,
+        Algorithm::Zksnark => pb::Algorithm::Zksnark,
+    }
+}
+
+/// The model's algorithm of a contract value (`None` for UNSPECIFIED).
+pub fn model_algorithm(a: pb::Algorithm) -> Option<Algorithm> {
+    match a {
+        pb::Algorithm::Unspecified => None,
+        pb::Algorithm::Sha256 => Some(Algorithm::Sha256),
+        pb::Algorithm::Randomx => Some(Algorithm::Randomx),
+        pb::Algorithm::Zksnark => Some(Algorithm::Zksnark),
+    }
+}
+
+pub fn switch_reason(r: SwitchReason) -> pb::SwitchReason {
+    match r {
+        SwitchReason::Schedule => pb::SwitchReason::Schedule,
+        SwitchReason::OverrideEnds => pb::SwitchReason::OverrideEnds,
+    }
+}
+
+/// A stored name as the contract's value (the store holds only valid
+/// names; anything else reads as UNSPECIFIED).
+pub fn stored<E: Default>(name: &str, from_label: fn(&str) -> Option<E>) -> E {
+    from_label(name).unwrap_or_default()
 }
 
 pub fn pool_settings(p: &PoolRow) -> pb::PoolSettings {
     pb::PoolSettings {
         name: p.name.clone(),
-        algorithm: p.algorithm.clone(),
+        algorithm: stored(&p.algorithm, pb::Algorithm::from_label) as i32,
         host: p.host.clone(),
         port: u32::try_from(p.port).unwrap_or(0),
         username: p.username.clone(),
         password: p.password.expose().to_owned(),
         tls: p.tls,
-        mode: p.mode.clone(),
+        mode: stored(&p.mode, pb::PoolMode::from_label) as i32,
         enabled: p.enabled,
         connect_timeout_s: u32::try_from(p.connect_timeout_s).unwrap_or(30),
         retry_interval_s: u32::try_from(p.retry_interval_s).unwrap_or(5),
         buffer_percent: p.buffer_percent,
         min_difficulty: p.min_difficulty,
         max_difficulty: p.max_difficulty,
-        dialect: p.dialect.clone().unwrap_or_default(),
+        dialect: stored(
+            p.dialect.as_deref().unwrap_or(""),
+            pb::AleoDialect::from_label,
+        ) as i32,
     }
 }
 
 /// A pool for ctl: never with its password.
 pub fn pool(p: &PoolRow) -> pb::Pool {
     pb::Pool {
-        name: p.name.clone(),
-        algorithm: p.algorithm.clone(),
-        host: p.host.clone(),
-        port: u32::try_from(p.port).unwrap_or(0),
-        username: p.username.clone(),
-        password: String::new(),
-        tls: p.tls,
-        mode: p.mode.clone(),
-        enabled: p.enabled,
-        connect_timeout_s: u32::try_from(p.connect_timeout_s).unwrap_or(30),
-        retry_interval_s: u32::try_from(p.retry_interval_s).unwrap_or(5),
-        buffer_percent: p.buffer_percent,
-        min_difficulty: p.min_difficulty,
-        max_difficulty: p.max_difficulty,
+        settings: Some(pb::PoolSettings {
+            password: String::new(),
+            ..pool_settings(p)
+        }),
         password_set: !p.password.is_empty(),
-        dialect: p.dialect.clone().unwrap_or_default(),
     }
 }
 

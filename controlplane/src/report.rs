@@ -153,7 +153,7 @@ pub async fn gather(ctx: &Ctx, now: DateTime<Utc>) -> Result<Vec<Report>, StoreE
             let stats = store.stats(&filter, 0).await?;
             let current = plan
                 .as_ref()
-                .and_then(|p| p.algorithms.iter().find(|a| a.algorithm == algo))
+                .and_then(|p| p.algorithms.iter().find(|a| a.algorithm().label() == algo))
                 .map(|a| a.current_pool.clone());
             let address = |name: &str| {
                 pools

@@ -25,6 +25,10 @@ impl tonic::service::Interceptor for Auth {
             req.metadata_mut()
                 .insert("authorization", format!("Bearer {t}").parse().unwrap());
         }
+        req.metadata_mut().insert(
+            switchyard_proto::CONTRACT_METADATA,
+            switchyard_proto::CONTRACT_VERSION.into(),
+        );
         Ok(req)
     }
 }

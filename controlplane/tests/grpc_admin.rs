@@ -19,7 +19,7 @@ fn entry(pool: &str, start: &str, end: &str) -> pb::ScheduleEntry {
 fn schedule(site: &str, entries: Vec<pb::ScheduleEntry>) -> pb::SetScheduleRequest {
     pb::SetScheduleRequest {
         site: site.into(),
-        algorithm: "sha256".into(),
+        algorithm: pb::Algorithm::Sha256 as i32,
         entries,
     }
 }
@@ -141,7 +141,7 @@ async fn the_preview_shows_local_and_utc_times_across_a_dst_change() {
         .admin
         .preview_schedule(pb::PreviewScheduleRequest {
             site: "texas".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
             hours: 48,
         })
         .await
@@ -175,9 +175,9 @@ async fn the_preview_shows_local_and_utc_times_across_a_dst_change() {
 async fn overrides_and_failover_order_shape_the_plan_and_are_audited() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = start(dir.path()).await;
-    let pool = |name: &str| pb::Pool {
+    let pool = |name: &str| pb::PoolSettings {
         name: name.into(),
-        algorithm: "sha256".into(),
+        algorithm: pb::Algorithm::Sha256 as i32,
         host: "127.0.0.1".into(),
         port: 3999,
         username: "w".into(),
@@ -190,7 +190,7 @@ async fn overrides_and_failover_order_shape_the_plan_and_are_audited() {
     assert_eq!(err.code(), Code::AlreadyExists);
     let err = c
         .admin
-        .add_pool(pb::Pool {
+        .add_pool(pb::PoolSettings {
             port: 0,
             ..pool("x")
         })
@@ -201,7 +201,7 @@ async fn overrides_and_failover_order_shape_the_plan_and_are_audited() {
     c.admin
         .set_failover(pb::SetFailoverRequest {
             site: "default".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
             pools: vec!["backup".into()],
         })
         .await
@@ -210,7 +210,7 @@ async fn overrides_and_failover_order_shape_the_plan_and_are_audited() {
     c.admin
         .set_override(pb::SetOverrideRequest {
             site: "default".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
             pool: "backup".into(),
             until_unix_ms: until,
         })
@@ -243,7 +243,7 @@ async fn overrides_and_failover_order_shape_the_plan_and_are_audited() {
     c.admin
         .clear_override(pb::ClearOverrideRequest {
             site: "default".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
         })
         .await
         .unwrap();
@@ -261,7 +261,7 @@ async fn overrides_and_failover_order_shape_the_plan_and_are_audited() {
         .admin
         .clear_override(pb::ClearOverrideRequest {
             site: "default".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
         })
         .await
         .unwrap_err();
@@ -370,7 +370,7 @@ async fn an_exported_config_imports_into_a_new_control_plane_unchanged() {
         .admin
         .show_schedule(pb::ShowScheduleRequest {
             site: "berlin".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
         })
         .await
         .unwrap()

@@ -9,25 +9,26 @@ use switchyard_proto::v1 as pb;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-fn event(id: &str, verdict: &str) -> pb::ShareEvent {
+fn event(id: &str, verdict: pb::Verdict) -> pb::ShareEvent {
     pb::ShareEvent {
         id: id.into(),
         at_unix_ms: 1_700_000_000_000,
-        algorithm: "sha256".into(),
+        algorithm: pb::Algorithm::Sha256 as i32,
         pool: "btc".into(),
         worker: "rig1".into(),
         job_id: "1a".into(),
         miner_difficulty: 1024.0,
         share_difficulty: 2048.0,
-        local_verdict: "accepted".into(),
+        local_verdict: pb::Verdict::Accepted as i32,
         forwarded: true,
-        pool_verdict: verdict.into(),
-        reason: if verdict == "rejected" {
-            "stale job".into()
+        pool_verdict: verdict as i32,
+        reason: if verdict == pb::Verdict::Rejected {
+            pb::Reason::Stale as i32
         } else {
-            String::new()
+            0
         },
         pool_latency_us: 350,
+        ..Default::default()
     }
 }
 
@@ -37,6 +38,7 @@ async fn register(dp: &mut Dp, id: &str) -> pb::RegisterResponse {
         version: "0.1.0".into(),
         hostname: "rig-a".into(),
         plan_version: 0,
+        contract_version: switchyard_proto::CONTRACT_VERSION,
     })
     .await
     .unwrap()
@@ -65,7 +67,7 @@ async fn a_data_plane_registers_watches_versioned_plans_and_acknowledges_them() 
     let sha = first
         .algorithms
         .iter()
-        .find(|a| a.algorithm == "sha256")
+        .find(|a| a.algorithm() == pb::Algorithm::Sha256)
         .unwrap();
     assert!(["btc", "bch"].contains(&sha.current_pool.as_str()));
     assert!(
@@ -80,13 +82,8 @@ async fn a_data_plane_registers_watches_versioned_plans_and_acknowledges_them() 
             .any(|p| p.name == "btc" && p.port == 3401)
     );
     assert_eq!(first.grace_period_s, 30);
-    assert!(
-        first
-            .settings
-            .unwrap()
-            .proxy_yaml
-            .contains("server_switch_timeout")
-    );
+    assert_eq!(first.contract_version, switchyard_proto::CONTRACT_VERSION);
+    assert!(first.settings.unwrap().connections.is_some());
 
     dp.ack_plan(pb::PlanAck {
         dataplane_id: "dp-1".into(),
@@ -112,7 +109,7 @@ async fn a_data_plane_registers_watches_versioned_plans_and_acknowledges_them() 
     c.admin
         .set_schedule(pb::SetScheduleRequest {
             site: "default".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
             entries: vec![pb::ScheduleEntry {
                 pool: "bch".into(),
                 start: "00:00".into(),
@@ -126,7 +123,7 @@ async fn a_data_plane_registers_watches_versioned_plans_and_acknowledges_them() 
     let sha = next
         .algorithms
         .iter()
-        .find(|a| a.algorithm == "sha256")
+        .find(|a| a.algorithm() == pb::Algorithm::Sha256)
         .unwrap();
     assert_eq!(sha.current_pool, "bch");
     assert!(sha.switches.is_empty());
@@ -143,7 +140,16 @@ async fn share_batches_are_idempotent_and_bad_events_are_named() {
     let events: Vec<pb::ShareEvent> = ids
         .iter()
         .enumerate()
-        .map(|(i, id)| event(id, if i % 10 == 0 { "rejected" } else { "accepted" }))
+        .map(|(i, id)| {
+            event(
+                id,
+                if i % 10 == 0 {
+                    pb::Verdict::Rejected
+                } else {
+                    pb::Verdict::Accepted
+                },
+            )
+        })
         .collect();
     let batch = pb::ShareBatch {
         dataplane_id: "dp-1".into(),
@@ -163,12 +169,12 @@ async fn share_batches_are_idempotent_and_bad_events_are_named() {
         .into_inner();
     let btc = stats.pools.iter().find(|p| p.pool == "btc").unwrap();
     assert_eq!((btc.accepted, btc.rejected), (45, 5));
-    assert_eq!(btc.reasons[0].reason, "stale job");
+    assert_eq!(btc.reasons[0].reason(), pb::Reason::Stale);
     let rows = c
         .admin
         .query_shares(pb::QuerySharesRequest {
             filter: Some(pb::ShareFilter {
-                verdict: "rejected".into(),
+                verdict: pb::Verdict::Rejected as i32,
                 ..Default::default()
             }),
             limit: 100,
@@ -187,12 +193,12 @@ async fn share_batches_are_idempotent_and_bad_events_are_named() {
     // the same batch are stored, and every id is acknowledged (a refused
     // event could never be stored by resending it).
     let good = uuid::Uuid::now_v7().to_string();
-    let mut wrong = event(&uuid::Uuid::now_v7().to_string(), "maybe");
-    wrong.algorithm = "sha256".into();
+    let mut wrong = event(&uuid::Uuid::now_v7().to_string(), pb::Verdict::Accepted);
+    wrong.pool_verdict = 7; // a value no version knows
     let wrong_id = wrong.id.clone();
     let batch = vec![
-        event(&good, "accepted"),
-        event("not-a-uuid", "accepted"),
+        event(&good, pb::Verdict::Accepted),
+        event("not-a-uuid", pb::Verdict::Accepted),
         wrong,
     ];
     let ack = dp
@@ -314,7 +320,7 @@ async fn failed_connects_open_the_breaker_the_plan_avoids_the_pool_and_it_surviv
 
     for i in 0..5 {
         let r = pb::ConnectResult {
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
             pool: current.clone(),
             at_unix_ms: 0,
             ok: false,

@@ -25,7 +25,7 @@ async fn a_boundary_under_an_override_updates_the_scheduled_pool_on_time() {
     c.admin
         .set_override(pb::SetOverrideRequest {
             site: "default".into(),
-            algorithm: "sha256".into(),
+            algorithm: pb::Algorithm::Sha256 as i32,
             pool: "btc".into(),
             until_unix_ms: one_pm.timestamp_millis(),
         })
@@ -34,6 +34,7 @@ async fn a_boundary_under_an_override_updates_the_scheduled_pool_on_time() {
     let mut dp = dp_client(&c.cp, &default_site_token(dir.path())).await;
     dp.register(pb::RegisterRequest {
         dataplane_id: "dp".into(),
+        contract_version: switchyard_proto::CONTRACT_VERSION,
         ..Default::default()
     })
     .await

@@ -25,6 +25,7 @@ async fn a_boundary_passing_publishes_a_new_plan_by_itself() {
     let mut dp = dp_client(&c.cp, &default_site_token(dir.path())).await;
     dp.register(pb::RegisterRequest {
         dataplane_id: "dp".into(),
+        contract_version: switchyard_proto::CONTRACT_VERSION,
         ..Default::default()
     })
     .await

@@ -46,6 +46,10 @@ async fn the_admin_api_is_served_over_tls() {
     let mut req = tonic::Request::new(pb::StatusRequest {});
     req.metadata_mut()
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    req.metadata_mut().insert(
+        switchyard_proto::CONTRACT_METADATA,
+        switchyard_proto::CONTRACT_VERSION.into(),
+    );
     let status = admin.status(req).await.unwrap().into_inner();
     assert_eq!(status.pools, 2);
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use switchyard_model::Secret;
+use switchyard_proto::v1 as pb;
 
 use crate::cmd;
 use crate::output::Format;
@@ -93,11 +94,21 @@ impl Algo {
             Algo::Zksnark => "zksnark",
         }
     }
+
+    /// The contract's value (an `i32` field).
+    pub fn to_wire(self) -> i32 {
+        match self {
+            Algo::Sha256 => pb::Algorithm::Sha256,
+            Algo::Randomx => pb::Algorithm::Randomx,
+            Algo::Zksnark => pb::Algorithm::Zksnark,
+        }
+        .into()
+    }
 }
 
-/// The optional `--algo` filter as the wire's string ("" = all).
-pub fn algo_filter(a: Option<Algo>) -> String {
-    a.map(|a| a.as_str().to_string()).unwrap_or_default()
+/// The optional `--algo` filter as the wire's value (UNSPECIFIED = all).
+pub fn algo_filter(a: Option<Algo>) -> i32 {
+    a.map_or(pb::Algorithm::Unspecified.into(), Algo::to_wire)
 }
 
 /// A share's final verdict.
@@ -113,6 +124,15 @@ impl Verdict {
             Verdict::Accepted => "accepted",
             Verdict::Rejected => "rejected",
         }
+    }
+
+    /// The contract's value (an `i32` field).
+    pub fn to_wire(self) -> i32 {
+        match self {
+            Verdict::Accepted => pb::Verdict::Accepted,
+            Verdict::Rejected => pb::Verdict::Rejected,
+        }
+        .into()
     }
 }
 
@@ -131,6 +151,15 @@ impl Mode {
             Mode::Aggregate => "aggregate",
             Mode::Passthrough => "passthrough",
         }
+    }
+
+    /// The contract's value (an `i32` field).
+    pub fn to_wire(self) -> i32 {
+        match self {
+            Mode::Aggregate => pb::PoolMode::Aggregate,
+            Mode::Passthrough => pb::PoolMode::Passthrough,
+        }
+        .into()
     }
 }
 
@@ -153,5 +182,15 @@ impl Dialect {
             Dialect::Iceriver => "iceriver",
             Dialect::Detect => "",
         }
+    }
+
+    /// The contract's value (an `i32` field); UNSPECIFIED is `detect`.
+    pub fn to_wire(self) -> i32 {
+        match self {
+            Dialect::Aleostratum3 => pb::AleoDialect::Aleostratum3,
+            Dialect::Iceriver => pb::AleoDialect::Iceriver,
+            Dialect::Detect => pb::AleoDialect::Unspecified,
+        }
+        .into()
     }
 }

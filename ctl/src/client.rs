@@ -1,6 +1,7 @@
 //! The connection to the control plane: token resolution, the gRPC channel
 //! (connected lazily, so local checks run before any network), the interceptor
-//! that adds `authorization: Bearer <token>` to every call, and the mapping of
+//! that adds `authorization: Bearer <token>` and the contract version
+//! (`switchyard-contract`) to every call, and the mapping of
 //! transport and gRPC errors to [`CtlError`]s and exit codes.
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,7 @@ pub const ENDPOINT_HINT: &str = "set the address with --endpoint URL or SWITCHYA
 pub const TOKEN_HINT: &str =
     "--token TOKEN, --token-file PATH or the SWITCHYARD_TOKEN environment variable";
 
-/// Adds the bearer token to every request.
+/// Adds the bearer token and the contract version to every request.
 #[derive(Clone)]
 pub struct Auth {
     value: AsciiMetadataValue,
@@ -32,6 +33,10 @@ impl tonic::service::Interceptor for Auth {
         req.metadata_mut().insert(
             MetadataKey::from_static(switchyard_proto::AUTHORIZATION),
             self.value.clone(),
+        );
+        req.metadata_mut().insert(
+            MetadataKey::from_static(switchyard_proto::CONTRACT_METADATA),
+            AsciiMetadataValue::from(switchyard_proto::CONTRACT_VERSION),
         );
         Ok(req)
     }

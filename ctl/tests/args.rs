@@ -7,7 +7,7 @@ use switchyard_ctl::cmd::dataplane::plan_text;
 use switchyard_ctl::cmd::pool::{PoolCmd, add_request, parse_url, update_request, url_of};
 use switchyard_ctl::cmd::schedule::{entries_text, parse_entry};
 use switchyard_ctl::cmd::stats::{percentages, reasons_text};
-use switchyard_proto::v1::{Pool, ReasonCount};
+use switchyard_proto::v1::{Algorithm, PoolMode, PoolSettings, Reason, ReasonCount};
 
 fn pool_cmd(args: &[&str]) -> PoolCmd {
     let cli = Cli::try_parse_from(["ctl", "pool"].iter().chain(args)).unwrap();
@@ -29,7 +29,7 @@ fn pool_urls() {
     let v6 = parse_url("stratum+tcp://[2001:db8::1]:3333").unwrap();
     assert_eq!(v6.host, "2001:db8::1");
     assert_eq!(
-        url_of(&Pool {
+        url_of(&PoolSettings {
             host: v6.host,
             port: 3333,
             ..Default::default()
@@ -81,8 +81,8 @@ fn pool_add_request() {
         ("h", 443, true, false)
     );
     assert_eq!(
-        (p.algorithm.as_str(), p.mode.as_str()),
-        ("sha256", "passthrough")
+        (p.algorithm(), p.mode()),
+        (Algorithm::Sha256, PoolMode::Passthrough)
     );
     assert_eq!(
         (p.buffer_percent, p.connect_timeout_s, p.retry_interval_s),
@@ -107,8 +107,8 @@ fn pool_add_request() {
     };
     let p = add_request(a);
     assert_eq!(
-        (p.tls, p.enabled, p.mode.as_str()),
-        (true, true, "aggregate")
+        (p.tls, p.enabled, p.mode()),
+        (true, true, PoolMode::Aggregate)
     );
 }
 
@@ -188,9 +188,13 @@ fn plan_versions_and_stats() {
         ("other", 1),
     ]
     .iter()
-    .map(|(r, c)| ReasonCount {
-        reason: r.to_string(),
-        count: *c,
+    .map(|(r, c)| {
+        let (reason, text) = Reason::from_stored(r);
+        ReasonCount {
+            reason: reason.into(),
+            reason_text: text.to_string(),
+            count: *c,
+        }
     })
     .collect();
     assert_eq!(

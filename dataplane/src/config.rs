@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+pub use crate::algorithm::Algorithm;
 use std::time::Duration;
-pub use switchyard_model::Algorithm;
-use switchyard_model::Secret;
+use switchyard_proto::Secret;
 
 use serde::Deserialize;
 
@@ -17,7 +17,7 @@ use crate::limits::IpLimitsConfig;
 
 mod defaults;
 pub mod link;
-pub mod seed;
+pub mod site;
 mod validate;
 
 pub use link::ControlPlaneLink;

@@ -5,6 +5,7 @@
 //! `shutdown` cancels the whole task tree.
 
 pub mod aleo;
+pub mod algorithm;
 pub mod backoff;
 pub mod clock;
 pub mod config;
@@ -120,7 +121,7 @@ impl DataPlane {
         let events = match &link {
             Some(link) => {
                 let l = link.clone();
-                let send = move |batch: Vec<events::ShareEvent>| -> events::SendFuture {
+                let send = move |batch: Vec<events::WireEvent>| -> events::SendFuture {
                     let l = l.clone();
                     Box::pin(async move {
                         // Wait for the link rather than fail into the
@@ -203,9 +204,8 @@ impl DataPlane {
                 tls: pool_tls.clone(),
             };
             let stats = Arc::new(ListenerStats::default());
-            let name = algorithm.as_str();
-            let observer = link.as_ref().map(|l| linked::observer(l, name));
-            let plans = link.as_ref().map(|l| linked::plans(l, name));
+            let observer = link.as_ref().map(|l| linked::observer(l, algorithm));
+            let plans = link.as_ref().map(|l| linked::plans(l, algorithm));
             let router = route::start(
                 pools.clone(),
                 params,
@@ -217,7 +217,7 @@ impl DataPlane {
                 let interval = Duration::from_secs_f64(config.controlplane.health_interval);
                 linked::run(
                     l,
-                    name,
+                    algorithm,
                     router.clone(),
                     stats.clone(),
                     interval,

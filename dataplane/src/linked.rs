@@ -12,8 +12,7 @@ use tokio_util::task::TaskTracker;
 
 use switchyard_proto::v1 as pb;
 
-use crate::config::ControlPlaneLink;
-use crate::config::{Config, seed};
+use crate::config::{Algorithm, Config, ControlPlaneLink, site};
 use crate::control::{self, ControlLink};
 use crate::route::{ConnectObserver, Plans, RouterHandle};
 use crate::stats::ListenerStats;
@@ -46,11 +45,17 @@ pub async fn site_settings(link: &ControlLink, config: Config) -> Config {
         );
         return config;
     };
-    let yaml = plan.settings.as_ref().map_or("", |s| s.proxy_yaml.as_str());
-    if yaml.trim().is_empty() {
+    if let Some(why) = switchyard_proto::contract::plan_refusal(&plan) {
+        tracing::error!(
+            version = plan.version,
+            "{why}; starting with this data plane's own settings"
+        );
         return config;
     }
-    match seed::apply_site_settings(&config, yaml) {
+    let Some(settings) = &plan.settings else {
+        return config;
+    };
+    match site::apply_site_settings(&config, settings) {
         Ok(c) => {
             tracing::info!(version = plan.version, site = %plan.site, "site settings from the routing plan applied");
             c
@@ -66,30 +71,25 @@ pub async fn site_settings(link: &ControlLink, config: Config) -> Config {
 /// live (limits, validation, difficulty) apply at the next restart.
 pub fn watch_settings(link: &Arc<ControlLink>, shutdown: CancellationToken, tracker: &TaskTracker) {
     let mut plans = link.plans();
-    let yaml_of = |p: &Option<Arc<pb::RoutingPlan>>| {
-        p.as_ref()
-            .and_then(|p| p.settings.as_ref())
-            .map(|s| s.proxy_yaml.clone())
-            .unwrap_or_default()
-    };
-    let mut applied = yaml_of(&plans.borrow_and_update());
+    let settings_of = |p: &Option<Arc<pb::RoutingPlan>>| p.as_ref().and_then(|p| p.settings);
+    let mut applied = settings_of(&plans.borrow_and_update());
     tracker.spawn(async move {
         loop {
             tokio::select! {
                 r = plans.changed() => if r.is_err() { return },
                 _ = shutdown.cancelled() => return,
             }
-            let yaml = yaml_of(&plans.borrow_and_update());
-            if !yaml.is_empty() && yaml != applied {
+            let settings = settings_of(&plans.borrow_and_update());
+            if settings.is_some() && settings != applied {
                 tracing::warn!("the site's data-plane settings changed on the control plane; they apply when this data plane restarts (the grace period and pools apply at once)");
-                applied = yaml;
+                applied = settings;
             }
         }
     });
 }
 
 /// Reports each upstream connect result of `algorithm`.
-pub fn observer(link: &Arc<ControlLink>, algorithm: &'static str) -> ConnectObserver {
+pub fn observer(link: &Arc<ControlLink>, algorithm: Algorithm) -> ConnectObserver {
     let link = link.clone();
     Arc::new(move |pool: &str, ok: bool, error: &str| {
         link.report_connect(algorithm, pool, ok, error)
@@ -98,7 +98,7 @@ pub fn observer(link: &Arc<ControlLink>, algorithm: &'static str) -> ConnectObse
 
 /// The routing plans `algorithm`'s route task follows, acknowledged
 /// through the link.
-pub fn plans(link: &Arc<ControlLink>, algorithm: &'static str) -> Plans {
+pub fn plans(link: &Arc<ControlLink>, algorithm: Algorithm) -> Plans {
     let ack_link = link.clone();
     Plans {
         plans: link.plans(),
@@ -110,7 +110,7 @@ pub fn plans(link: &Arc<ControlLink>, algorithm: &'static str) -> Plans {
 /// Starts the status task of one listener.
 pub fn run(
     link: &Arc<ControlLink>,
-    algorithm: &'static str,
+    algorithm: Algorithm,
     router: RouterHandle,
     stats: Arc<ListenerStats>,
     interval: Duration,

@@ -1,14 +1,16 @@
 //! A share's outcome as types: [`Verdict`] and [`Reason`] (the seed report's
 //! normalised categories), read from a pool's answer once, where the
 //! upstream parses it, in the pool's own dialect; and the one place that
-//! writes an outcome into a share event ([`complete`], [`local`]). The
-//! strings the control plane stores ("accepted", "rejected", "low
-//! difficulty share", ...) are what their `Display` prints, so the proto,
-//! the database and every view read as before.
+//! writes an outcome into a share event ([`complete`], [`local`]). On the
+//! wire they are the contract's enums ([`Verdict::to_wire`],
+//! [`Reason::to_wire`]); the strings the control plane stores ("accepted",
+//! "rejected", "low difficulty share", ...) are those enums' labels, which
+//! is also what `Display` prints here.
 
 use std::fmt;
 use std::time::Duration;
 
+use switchyard_proto::v1 as pb;
 use switchyard_stratum::Response;
 
 use crate::events::{EventSink, ShareEvent};
@@ -61,9 +63,26 @@ impl Reason {
             Reason::Timeout => reason::TIMEOUT,
             Reason::NotConnected => reason::NOT_CONNECTED,
             Reason::Invalid => reason::INVALID,
-            Reason::InvalidNonce => "invalid nonce",
+            Reason::InvalidNonce => pb::Reason::InvalidNonce.label(),
             Reason::Pool(text) => text,
         }
+    }
+
+    /// The contract's category, with the text for a reason outside them.
+    pub fn to_wire(&self) -> (pb::Reason, &str) {
+        let category = match self {
+            Reason::Duplicate => pb::Reason::Duplicate,
+            Reason::Stale => pb::Reason::Stale,
+            Reason::LowDifficulty(_) => pb::Reason::LowDifficulty,
+            Reason::JobNotFound => pb::Reason::JobNotFound,
+            Reason::Unauthorized => pb::Reason::Unauthorized,
+            Reason::Timeout => pb::Reason::Timeout,
+            Reason::NotConnected => pb::Reason::NotConnected,
+            Reason::Invalid => pb::Reason::Invalid,
+            Reason::InvalidNonce => pb::Reason::InvalidNonce,
+            Reason::Pool(text) => return (pb::Reason::Other, text),
+        };
+        (category, "")
     }
 }
 
@@ -115,19 +134,25 @@ impl Verdict {
             Verdict::Rejected(r) => r.as_str(),
         }
     }
+
+    /// The contract's value.
+    pub fn to_wire(&self) -> pb::Verdict {
+        match self {
+            Verdict::Accepted => pb::Verdict::Accepted,
+            Verdict::Rejected(_) => pb::Verdict::Rejected,
+        }
+    }
 }
 
 /// Writes the pool's verdict and latency into a forwarded share's event.
 pub fn complete(ev: &mut ShareEvent, verdict: &Verdict, latency: Duration) {
     ev.pool_latency_us = latency.as_micros().min(u128::from(u64::MAX)) as u64;
-    ev.pool_verdict = verdict.as_str().into();
-    ev.reason = verdict.reason().into();
+    ev.pool_verdict = Some(verdict.clone());
 }
 
 /// Writes the proxy's own verdict into a share's event.
 pub fn local(ev: &mut ShareEvent, verdict: &Verdict) {
-    ev.local_verdict = verdict.as_str().into();
-    ev.reason = verdict.reason().into();
+    ev.local_verdict = Some(verdict.clone());
 }
 
 /// Records a share the proxy judged by itself, counted for the pool whose
@@ -151,8 +176,7 @@ pub fn record_local(
 pub fn record_not_forwarded(events: &EventSink, pool: &PoolInfo, mut ev: ShareEvent) {
     let verdict = Verdict::Rejected(Reason::NotConnected);
     pool.stats.pool_verdict(false, verdict.reason());
-    ev.pool_verdict = verdict.as_str().into();
-    ev.reason = verdict.reason().into();
+    ev.pool_verdict = Some(verdict);
     events.record(ev);
 }
 
@@ -207,7 +231,7 @@ mod tests {
     }
 
     #[test]
-    fn events_get_the_stored_strings() {
+    fn events_get_the_verdicts_and_the_wire_the_stored_labels() {
         let mut ev = crate::events::new_event();
         local(&mut ev, &Verdict::Accepted);
         complete(
@@ -215,19 +239,55 @@ mod tests {
             &Verdict::Rejected(Reason::Stale),
             Duration::from_micros(1500),
         );
+        let w = ev.clone().to_wire();
         assert_eq!(
             (
-                ev.local_verdict.as_str(),
-                ev.pool_verdict.as_str(),
-                ev.reason.as_str(),
-                ev.pool_latency_us
+                w.local_verdict().label(),
+                w.pool_verdict().label(),
+                w.reason().label(),
+                w.pool_latency_us
             ),
             ("accepted", "rejected", "stale job", 1500)
         );
         complete(&mut ev, &Verdict::Accepted, Duration::ZERO);
+        let w = ev.to_wire();
         assert_eq!(
-            (ev.pool_verdict.as_str(), ev.reason.as_str()),
-            ("accepted", "")
+            (w.pool_verdict(), w.reason()),
+            (pb::Verdict::Accepted, pb::Reason::Unspecified)
         );
+    }
+
+    #[test]
+    fn every_reason_is_a_wire_category_whose_label_is_the_stored_string() {
+        let all = [
+            Reason::Duplicate,
+            Reason::Stale,
+            Reason::LowDifficulty(Some(2.0)),
+            Reason::JobNotFound,
+            Reason::Unauthorized,
+            Reason::Timeout,
+            Reason::NotConnected,
+            Reason::Invalid,
+            Reason::InvalidNonce,
+        ];
+        for r in all {
+            let (category, text) = r.to_wire();
+            assert_eq!((category.label(), text), (r.as_str(), ""), "{r:?}");
+            if r != Reason::InvalidNonce {
+                // A pool's text naming a category reads as it (the nonce slot is the proxy's own).
+                assert_eq!(
+                    Reason::classify(None, category.label()).as_str(),
+                    r.as_str()
+                );
+            }
+        }
+        let other = Reason::Pool("error 20".into());
+        assert_eq!(other.to_wire(), (pb::Reason::Other, "error 20"));
+        assert_eq!(
+            Verdict::Accepted.to_wire().label(),
+            Verdict::Accepted.as_str()
+        );
+        let rejected = Verdict::Rejected(Reason::Timeout);
+        assert_eq!(rejected.to_wire().label(), rejected.as_str());
     }
 }

@@ -17,15 +17,17 @@
 //!   "time-too-old" and "bad-*" are invalid share.
 //! - An empty text with no known code is "no reason given" (or "error <code>").
 
-/// Normalised categories.
-pub const DUPLICATE: &str = "duplicate share";
-pub const STALE: &str = "stale job";
-pub const LOW_DIFFICULTY: &str = "low difficulty share";
-pub const JOB_NOT_FOUND: &str = "job not found";
-pub const UNAUTHORIZED: &str = "unauthorized";
-pub const TIMEOUT: &str = "timeout";
-pub const NOT_CONNECTED: &str = "not connected";
-pub const INVALID: &str = "invalid share";
+use switchyard_proto::v1::Reason;
+
+/// Normalised categories: the labels of the contract's reasons.
+pub const DUPLICATE: &str = Reason::Duplicate.label();
+pub const STALE: &str = Reason::Stale.label();
+pub const LOW_DIFFICULTY: &str = Reason::LowDifficulty.label();
+pub const JOB_NOT_FOUND: &str = Reason::JobNotFound.label();
+pub const UNAUTHORIZED: &str = Reason::Unauthorized.label();
+pub const TIMEOUT: &str = Reason::Timeout.label();
+pub const NOT_CONNECTED: &str = Reason::NotConnected.label();
+pub const INVALID: &str = Reason::Invalid.label();
 /// A rejection with neither a known code nor any text.
 pub const NO_REASON: &str = "no reason given";
 /// Where [`ReasonCounts`] puts categories beyond its bound.

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::upstream::{self, PoolInfo, Status, UpstreamHandle, UpstreamParams};
 
 pub mod plan;
+pub mod pools;
 pub mod table;
 mod task;
 

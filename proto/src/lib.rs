@@ -2,11 +2,19 @@
 //! service used by `ctl` and the `DataPlane` service the data planes call.
 //! Generated from `proto/switchyard/v1/*.proto` at build time; messages
 //! holding a password, token or config file get the masked `Debug` of
-//! [`redact`].
+//! [`redact`]. [`Secret`] is the one type for a password or token held in
+//! a struct, on either side of the contract.
 
 #![allow(clippy::all, clippy::pedantic)]
 
+pub mod contract;
+pub mod labels;
 pub mod redact;
+mod secret;
+
+pub use contract::{CONTRACT_METADATA, CONTRACT_VERSION};
+pub use labels::known;
+pub use secret::Secret;
 
 pub mod v1 {
     tonic::include_proto!("switchyard.v1");

@@ -7,7 +7,7 @@
 use std::fmt;
 
 use crate::v1::{
-    AddSiteResponse, ExportConfigResponse, ImportConfigRequest, Pool, PoolSettings, SiteToken,
+    AddSiteResponse, ExportConfigResponse, ImportConfigRequest, PoolSettings, SiteToken,
     UpdatePoolRequest, ValidateConfigRequest,
 };
 
@@ -69,47 +69,6 @@ impl fmt::Debug for ValidateConfigRequest {
         let ValidateConfigRequest { yaml: _ } = self;
         f.debug_struct("ValidateConfigRequest")
             .field("yaml", &Masked)
-            .finish()
-    }
-}
-
-impl fmt::Debug for Pool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Pool {
-            name,
-            algorithm,
-            host,
-            port,
-            username,
-            password: _,
-            tls,
-            mode,
-            enabled,
-            connect_timeout_s,
-            retry_interval_s,
-            buffer_percent,
-            min_difficulty,
-            max_difficulty,
-            password_set,
-            dialect,
-        } = self;
-        f.debug_struct("Pool")
-            .field("name", name)
-            .field("algorithm", algorithm)
-            .field("host", host)
-            .field("port", port)
-            .field("username", username)
-            .field("password", &Masked)
-            .field("tls", tls)
-            .field("mode", mode)
-            .field("enabled", enabled)
-            .field("connect_timeout_s", connect_timeout_s)
-            .field("retry_interval_s", retry_interval_s)
-            .field("buffer_percent", buffer_percent)
-            .field("min_difficulty", min_difficulty)
-            .field("max_difficulty", max_difficulty)
-            .field("password_set", password_set)
-            .field("dialect", dialect)
             .finish()
     }
 }

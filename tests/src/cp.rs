@@ -515,6 +515,7 @@ impl ControlPlane {
                 version: "9.8.7".into(),
                 hostname: format!("host-{id}"),
                 plan_version: 0,
+                contract_version: switchyard_proto::CONTRACT_VERSION,
             })
             .await
             .expect("register")
@@ -625,7 +626,7 @@ impl FakeDataPlane {
             .report_health(pb::HealthReport {
                 dataplane_id: self.id.clone(),
                 results: vec![pb::ConnectResult {
-                    algorithm: algorithm.into(),
+                    algorithm: pb::Algorithm::from_label(algorithm).map_or(0, |a| a as i32),
                     pool: pool.into(),
                     at_unix_ms: 0,
                     ok,
@@ -638,7 +639,8 @@ impl FakeDataPlane {
     }
 }
 
-/// A share event with a fresh UUIDv7 id.
+/// A share event with a fresh UUIDv7 id; verdicts and reason by their
+/// stored labels (a reason outside the categories is sent as its text).
 pub fn share(
     at_unix_ms: i64,
     pool: &str,
@@ -648,20 +650,28 @@ pub fn share(
     pool_verdict: &str,
     reason: &str,
 ) -> pb::ShareEvent {
+    let verdict = |v: &str| pb::Verdict::from_label(v).map_or(0, |v| v as i32);
+    let (category, text) = match pb::Reason::from_label(reason) {
+        Some(r) => (r, String::new()),
+        None if reason.is_empty() => (pb::Reason::Unspecified, String::new()),
+        None => (pb::Reason::Other, reason.to_string()),
+    };
     pb::ShareEvent {
         id: uuid::Uuid::now_v7().to_string(),
         at_unix_ms,
-        algorithm: "sha256".into(),
+        algorithm: pb::Algorithm::Sha256 as i32,
         pool: pool.into(),
         worker: worker.into(),
         job_id: "1a".into(),
         miner_difficulty: 1024.0,
         share_difficulty: 4096.0,
-        local_verdict: local_verdict.into(),
+        local_verdict: verdict(local_verdict),
         forwarded,
-        pool_verdict: pool_verdict.into(),
-        reason: reason.into(),
+        pool_verdict: verdict(pool_verdict),
+        reason: category as i32,
+        reason_text: text,
         pool_latency_us: if forwarded { 1500 } else { 0 },
+        ..Default::default()
     }
 }
 

@@ -170,6 +170,7 @@ async fn import_adds_a_site_in_another_zone_and_replaces_only_with_replace() {
         .await
         .register(pb::RegisterRequest {
             dataplane_id: "dp-b".into(),
+            contract_version: switchyard_proto::CONTRACT_VERSION,
             ..Default::default()
         })
         .await

@@ -27,6 +27,7 @@ async fn register(
             version: "1".into(),
             hostname: "rig".into(),
             plan_version: 0,
+            contract_version: switchyard_proto::CONTRACT_VERSION,
         })
         .await
         .map(tonic::Response::into_inner)

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use switchyard_controlplane::{ControlPlane, Options, admin_token_file, site_token_file};
-use switchyard_dataplane::config::ControlPlaneLink;
+use switchyard_dataplane::config::{Algorithm, ControlPlaneLink};
 use switchyard_dataplane::control::{self, ControlLink, RoutingPlan, ShareEvent};
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::admin_client::AdminClient;
@@ -90,13 +90,17 @@ async fn override_to(cp: &ControlPlane, admin_token: &str, pool: &str) {
     let mut a = AdminClient::new(ch);
     let mut req = tonic::Request::new(pb::SetOverrideRequest {
         site: "default".into(),
-        algorithm: "sha256".into(),
+        algorithm: pb::Algorithm::Sha256 as i32,
         pool: pool.into(),
         until_unix_ms: now_ms() + 3_600_000,
     });
     req.metadata_mut().insert(
         "authorization",
         format!("Bearer {admin_token}").parse().unwrap(),
+    );
+    req.metadata_mut().insert(
+        switchyard_proto::CONTRACT_METADATA,
+        switchyard_proto::CONTRACT_VERSION.into(),
     );
     a.set_override(req).await.expect("override set");
 }
@@ -182,7 +186,7 @@ async fn an_admin_change_arrives_as_a_new_version() {
     let sha = next
         .algorithms
         .iter()
-        .find(|a| a.algorithm == "sha256")
+        .find(|a| a.algorithm() == pb::Algorithm::Sha256)
         .unwrap();
     assert_eq!(sha.current_pool, "bch");
     assert!(sha.override_until_unix_ms > 0);
@@ -240,17 +244,17 @@ fn event(id: &str) -> ShareEvent {
     ShareEvent {
         id: id.to_string(),
         at_unix_ms: now_ms(),
-        algorithm: "sha256".into(),
+        algorithm: pb::Algorithm::Sha256 as i32,
         pool: "btc".into(),
         worker: "rig1".into(),
         job_id: "j1".into(),
         miner_difficulty: 1024.0,
         share_difficulty: 2048.0,
-        local_verdict: "accepted".into(),
+        local_verdict: pb::Verdict::Accepted as i32,
         forwarded: true,
-        pool_verdict: "accepted".into(),
-        reason: String::new(),
+        pool_verdict: pb::Verdict::Accepted as i32,
         pool_latency_us: 500,
+        ..Default::default()
     }
 }
 
@@ -284,7 +288,7 @@ async fn shares_round_trip_and_connect_failures_open_the_breaker() {
     l.attach_event_stats(stats.clone());
     let good = event(&uuid::Uuid::now_v7().to_string());
     let mut bad = event(&uuid::Uuid::now_v7().to_string());
-    bad.local_verdict = "maybe".into();
+    bad.local_verdict = 7; // a value no version knows
     let both = vec![good.id.clone(), bad.id.clone()];
     assert_eq!(l.report_shares(vec![good, bad]).await.unwrap(), both);
     assert_eq!(cp.store().share_count().await.unwrap(), 4);
@@ -295,9 +299,9 @@ async fn shares_round_trip_and_connect_failures_open_the_breaker() {
         1
     );
 
-    l.set_status(vec![("sha256".into(), "btc".into())], 2, 5, 3);
+    l.set_status(vec![(Algorithm::Sha256, "btc".into())], 2, 5, 3);
     for _ in 0..5 {
-        l.report_connect("sha256", "btc", false, "connection refused");
+        l.report_connect(Algorithm::Sha256, "btc", false, "connection refused");
     }
     let plan = plan_where(&l, |p| {
         p.algorithms
@@ -308,7 +312,7 @@ async fn shares_round_trip_and_connect_failures_open_the_breaker() {
     let sha = plan
         .algorithms
         .iter()
-        .find(|a| a.algorithm == "sha256")
+        .find(|a| a.algorithm() == pb::Algorithm::Sha256)
         .unwrap();
     assert_ne!(sha.current_pool, "btc");
     assert_eq!(l.connect_results_dropped(), 0);
@@ -325,6 +329,10 @@ async fn shares_round_trip_and_connect_failures_open_the_breaker() {
         format!("Bearer {}", token(dir.path(), "admin"))
             .parse()
             .unwrap(),
+    );
+    req.metadata_mut().insert(
+        switchyard_proto::CONTRACT_METADATA,
+        switchyard_proto::CONTRACT_VERSION.into(),
     );
     let list = AdminClient::new(ch)
         .list_data_planes(req)

@@ -124,8 +124,11 @@ fn controlplane_store_rows_never_print_a_password() {
 #[test]
 fn grpc_messages_never_print_a_secret() {
     let pool = pb::Pool {
-        name: "p".into(),
-        password: PASSWORD.into(),
+        settings: Some(pb::PoolSettings {
+            name: "p".into(),
+            password: PASSWORD.into(),
+            ..Default::default()
+        }),
         ..Default::default()
     };
     masked("Pool", &pool);

@@ -10,7 +10,8 @@
 //! - [`config`]: the crypto-stratum-proxy YAML (and its multi-site form),
 //!   validated with every problem named at once.
 //! - [`dialects`]: the warning for ALEO schedules that mix pool dialects.
-//! - [`secret`]: [`Secret`], a password or token that never prints.
+//! - [`Secret`]: a password or token that never prints (it lives in
+//!   `switchyard-proto`, which the data plane shares; re-exported here).
 
 pub mod algo;
 pub mod breaker;
@@ -19,11 +20,10 @@ pub mod dialects;
 pub mod plan;
 pub mod problem;
 pub mod schedule;
-pub mod secret;
 pub mod timeofday;
 
 pub use algo::Algorithm;
 pub use problem::Problem;
 pub use schedule::{DaySchedule, Slot};
-pub use secret::Secret;
+pub use switchyard_proto::Secret;
 pub use timeofday::TimeOfDay;

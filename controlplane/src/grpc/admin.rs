@@ -1,24 +1,23 @@
 //! The admin service used by ctl. Every call is checked against the admin
 //! token by an interceptor (see `server`); every change is audited and
-//! followed by a plan refresh. The handlers of schedules, queries and config
-//! live in sibling modules; this file owns sites, pools, breakers, data
-//! planes and status.
+//! followed by a plan refresh. The handlers of pools, schedules, queries and
+//! config live in sibling modules; this file owns sites, breakers, data
+//! planes and status, and the reading of algorithm fields.
 
 use std::str::FromStr;
 use std::sync::Arc;
 
-use switchyard_model::config::AleoDialect;
-use switchyard_model::{Algorithm, Secret};
+use switchyard_model::Algorithm;
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
 
 use super::{
-    Ctx, admin_config, admin_query, admin_schedule, hash_token, invalid, new_token, status,
+    Ctx, admin_config, admin_pools, admin_query, admin_schedule, hash_token, invalid, new_token,
+    status,
 };
 use crate::clock;
 use crate::convert;
-use crate::store::{PoolPatch, PoolRow};
 
 pub struct AdminService {
     pub(super) ctx: Arc<Ctx>,
@@ -54,11 +53,18 @@ impl AdminService {
     }
 }
 
-pub(super) fn algorithm(field: &str, s: &str) -> Result<Algorithm, Status> {
-    Algorithm::from_str(s).map_err(|e| invalid(field, e))
+/// A required algorithm field.
+pub(super) fn algorithm(field: &str, v: i32) -> Result<Algorithm, Status> {
+    algorithm_filter(field, v)?.ok_or_else(|| invalid(field, "must be SHA256, RANDOMX or ZKSNARK"))
 }
 
-fn name(field: &str, s: &str) -> Result<(), Status> {
+/// An algorithm filter: UNSPECIFIED is every algorithm.
+pub(super) fn algorithm_filter(field: &str, v: i32) -> Result<Option<Algorithm>, Status> {
+    let a = switchyard_proto::known(field, v).map_err(Status::invalid_argument)?;
+    Ok(convert::model_algorithm(a))
+}
+
+pub(super) fn name(field: &str, s: &str) -> Result<(), Status> {
     if s.is_empty() || s.len() > 64 {
         return Err(invalid(field, "must be 1 to 64 characters"));
     }
@@ -72,132 +78,6 @@ fn name(field: &str, s: &str) -> Result<(), Status> {
         ));
     }
     Ok(())
-}
-
-fn check_pool(p: &PoolRow) -> Result<(), Status> {
-    name("name", &p.name)?;
-    algorithm("algorithm", &p.algorithm)?;
-    if p.host.trim().is_empty() || p.host.len() > 253 || p.host.contains(['/', ' ']) {
-        return Err(invalid(
-            "host",
-            format!("{:?} is not a host name or address", p.host),
-        ));
-    }
-    if !(1..=65535).contains(&p.port) {
-        return Err(invalid("port", format!("{} is not in 1..=65535", p.port)));
-    }
-    if p.username.is_empty() {
-        return Err(invalid(
-            "username",
-            "the pool username (wallet.worker) is required",
-        ));
-    }
-    if !matches!(p.mode.as_str(), "aggregate" | "passthrough") {
-        return Err(invalid(
-            "mode",
-            format!("{:?}: must be aggregate or passthrough", p.mode),
-        ));
-    }
-    if !(1..=600).contains(&p.connect_timeout_s) {
-        return Err(invalid("connect_timeout_s", "must be 1..=600 seconds"));
-    }
-    if !(1..=3600).contains(&p.retry_interval_s) {
-        return Err(invalid("retry_interval_s", "must be 1..=3600 seconds"));
-    }
-    if let Some(b) = p.buffer_percent
-        && !(0.01..=0.50).contains(&b)
-    {
-        return Err(invalid(
-            "buffer_percent",
-            format!("{b} is not in 0.01..=0.50"),
-        ));
-    }
-    for (f, v) in [
-        ("min_difficulty", p.min_difficulty),
-        ("max_difficulty", p.max_difficulty),
-    ] {
-        if let Some(v) = v
-            && !(v.is_finite() && v > 0.0)
-        {
-            return Err(invalid(f, format!("{v} must be a positive number")));
-        }
-    }
-    if let (Some(lo), Some(hi)) = (p.min_difficulty, p.max_difficulty)
-        && lo > hi
-    {
-        return Err(invalid(
-            "min_difficulty",
-            format!("{lo} is above max_difficulty {hi}"),
-        ));
-    }
-    if p.dialect.is_some() && p.algorithm != "zksnark" {
-        return Err(invalid(
-            "dialect",
-            format!(
-                "only ALEO pools (zksnark) have a dialect; this one is {}",
-                p.algorithm
-            ),
-        ));
-    }
-    Ok(())
-}
-
-/// A dialect from ctl, by its canonical name; empty is "detect".
-fn dialect(d: &str) -> Result<Option<String>, Status> {
-    if d.trim().is_empty() {
-        return Ok(None);
-    }
-    d.parse::<AleoDialect>()
-        .map(|d| Some(d.as_str().to_string()))
-        .map_err(|e| invalid("dialect", e))
-}
-
-fn pool_row(p: &pb::Pool) -> Result<PoolRow, Status> {
-    Ok(PoolRow {
-        id: 0,
-        name: p.name.clone(),
-        algorithm: p.algorithm.to_ascii_lowercase(),
-        host: p.host.trim().to_string(),
-        port: i64::from(p.port),
-        username: p.username.clone(),
-        password: p.password.as_str().into(),
-        tls: p.tls,
-        mode: if p.mode.is_empty() {
-            "aggregate".into()
-        } else {
-            p.mode.to_ascii_lowercase()
-        },
-        enabled: p.enabled,
-        connect_timeout_s: if p.connect_timeout_s == 0 {
-            30
-        } else {
-            i64::from(p.connect_timeout_s)
-        },
-        retry_interval_s: if p.retry_interval_s == 0 {
-            5
-        } else {
-            i64::from(p.retry_interval_s)
-        },
-        buffer_percent: p.buffer_percent,
-        min_difficulty: p.min_difficulty,
-        max_difficulty: p.max_difficulty,
-        dialect: dialect(&p.dialect)?,
-    })
-}
-
-/// What changed in a pool, for the audit log (never the password itself).
-fn pool_detail(p: &PoolRow) -> String {
-    format!(
-        "{} {}:{} user={} tls={} mode={} enabled={} dialect={}",
-        p.algorithm,
-        p.host,
-        p.port,
-        p.username,
-        p.tls,
-        p.mode,
-        p.enabled,
-        p.dialect.as_deref().unwrap_or("detect")
-    )
 }
 
 #[tonic::async_trait]
@@ -216,7 +96,7 @@ impl Admin for AdminService {
                 .iter()
                 .flat_map(|p| p.algorithms.iter())
                 .map(|a| pb::ActiveAssignment {
-                    algorithm: a.algorithm.clone(),
+                    algorithm: a.algorithm,
                     current_pool: a.current_pool.clone(),
                     scheduled_pool: a.scheduled_pool.clone(),
                     next_switch_unix_ms: a.switches.first().map_or(0, |w| w.at_unix_ms),
@@ -305,63 +185,19 @@ impl Admin for AdminService {
         Ok(Response::new(pb::Empty {}))
     }
 
-    async fn add_pool(&self, req: Request<pb::Pool>) -> Result<Response<pb::Pool>, Status> {
-        let p = pool_row(&req.into_inner())?;
-        check_pool(&p)?;
-        let saved = self.ctx.store.add_pool(&p).await.map_err(status)?;
-        self.audit("pool.add", &saved.name, &pool_detail(&saved))
-            .await?;
-        self.refresh().await?;
-        Ok(Response::new(convert::pool(&saved)))
+    async fn add_pool(&self, req: Request<pb::PoolSettings>) -> Result<Response<pb::Pool>, Status> {
+        admin_pools::add(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn update_pool(
         &self,
         req: Request<pb::UpdatePoolRequest>,
     ) -> Result<Response<pb::Pool>, Status> {
-        let r = req.into_inner();
-        let mut p = self.ctx.store.pool(&r.name).await.map_err(status)?;
-        let port = match r.port {
-            Some(port) => Some(
-                u16::try_from(port)
-                    .map_err(|_| invalid("port", format!("{port} is not in 1..=65535")))?,
-            ),
-            None => None,
-        };
-        let patch = PoolPatch {
-            host: r.host,
-            port,
-            username: r.username,
-            password: r.password.as_deref().map(Secret::from),
-            tls: r.tls,
-            mode: r.mode.map(|m| m.to_ascii_lowercase()),
-            connect_timeout_s: r.connect_timeout_s,
-            retry_interval_s: r.retry_interval_s,
-            clear_difficulty_overrides: r.clear_difficulty_overrides,
-            buffer_percent: r.buffer_percent,
-            min_difficulty: r.min_difficulty,
-            max_difficulty: r.max_difficulty,
-            dialect: match r.dialect {
-                Some(d) => Some(dialect(&d)?.unwrap_or_default()),
-                None => None,
-            },
-        };
-        patch.apply(&mut p);
-        check_pool(&p)?;
-        let saved = self.ctx.store.save_pool(&p).await.map_err(status)?;
-        let pw = if r.password.is_some() {
-            " password=changed"
-        } else {
-            ""
-        };
-        self.audit(
-            "pool.update",
-            &saved.name,
-            &format!("{}{pw}", pool_detail(&saved)),
-        )
-        .await?;
-        self.refresh().await?;
-        Ok(Response::new(convert::pool(&saved)))
+        admin_pools::update(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn remove_pool(&self, req: Request<pb::PoolName>) -> Result<Response<pb::Empty>, Status> {
@@ -400,21 +236,9 @@ impl Admin for AdminService {
         &self,
         req: Request<pb::ListPoolsRequest>,
     ) -> Result<Response<pb::ListPoolsResponse>, Status> {
-        let r = req.into_inner();
-        let algo = if r.algorithm.is_empty() {
-            None
-        } else {
-            Some(algorithm("algorithm", &r.algorithm)?)
-        };
-        let pools = self
-            .ctx
-            .store
-            .pools(algo.map(|a| a.as_str()))
+        admin_pools::list(self, req.into_inner())
             .await
-            .map_err(status)?;
-        Ok(Response::new(pb::ListPoolsResponse {
-            pools: pools.iter().map(convert::pool).collect(),
-        }))
+            .map(Response::new)
     }
 
     async fn set_schedule(

@@ -1,10 +1,14 @@
-//! Admin handlers for share history and statistics.
+//! Admin handlers for share history and statistics: the filter's enums
+//! read, and the stored names (algorithm, verdicts, reason) given back as
+//! the contract's enums.
 
+use switchyard_proto::known;
 use switchyard_proto::v1 as pb;
 use tonic::Status;
 
-use super::admin::{AdminService, algorithm};
+use super::admin::{AdminService, algorithm_filter};
 use super::{invalid, status};
+use crate::convert::stored;
 use crate::store::ShareFilter;
 
 /// Most rows one `ctl shares` call returns.
@@ -13,17 +17,8 @@ const MAX_ROWS: u32 = 100_000;
 fn filter(f: Option<pb::ShareFilter>) -> Result<ShareFilter, Status> {
     let f = f.unwrap_or_default();
     let opt = |s: String| (!s.is_empty()).then_some(s);
-    if !f.verdict.is_empty() && !matches!(f.verdict.as_str(), "accepted" | "rejected") {
-        return Err(invalid(
-            "verdict",
-            format!("{:?}: must be accepted or rejected", f.verdict),
-        ));
-    }
-    let algorithm = if f.algorithm.is_empty() {
-        None
-    } else {
-        Some(algorithm("algorithm", &f.algorithm)?.as_str().to_string())
-    };
+    let verdict: pb::Verdict = known("verdict", f.verdict).map_err(Status::invalid_argument)?;
+    let algorithm = algorithm_filter("algorithm", f.algorithm)?.map(|a| a.as_str().to_string());
     if f.since_unix_ms > 0 && f.until_unix_ms > 0 && f.until_unix_ms <= f.since_unix_ms {
         return Err(invalid("until", "must be after since"));
     }
@@ -32,7 +27,7 @@ fn filter(f: Option<pb::ShareFilter>) -> Result<ShareFilter, Status> {
         pool: opt(f.pool),
         worker: opt(f.worker),
         algorithm,
-        verdict: opt(f.verdict),
+        verdict: opt(verdict.label().to_string()),
         since_ms: (f.since_unix_ms > 0).then_some(f.since_unix_ms),
         until_ms: (f.until_unix_ms > 0).then_some(f.until_unix_ms),
     })
@@ -51,23 +46,31 @@ pub(super) async fn shares(
     Ok(pb::QuerySharesResponse {
         shares: rows
             .into_iter()
-            .map(|r| pb::ShareRow {
-                id: r.id,
-                at_unix_ms: r.at_ms,
-                site: r.site,
-                dataplane_id: r.dataplane_id,
-                algorithm: r.algorithm,
-                pool: r.pool,
-                worker: r.worker,
-                job_id: r.job_id,
-                miner_difficulty: r.miner_difficulty,
-                share_difficulty: r.share_difficulty.unwrap_or(0.0),
-                local_verdict: r.local_verdict,
-                forwarded: r.forwarded,
-                pool_verdict: r.pool_verdict.unwrap_or_default(),
-                reason: r.reason.unwrap_or_default(),
-                pool_latency_us: r.pool_latency_us.map_or(0, |v| v.max(0) as u64),
-                verdict: r.verdict,
+            .map(|r| {
+                let (reason, reason_text) =
+                    pb::Reason::from_stored(r.reason.as_deref().unwrap_or(""));
+                pb::ShareRow {
+                    reason: reason as i32,
+                    reason_text: reason_text.to_string(),
+                    id: r.id,
+                    at_unix_ms: r.at_ms,
+                    site: r.site,
+                    dataplane_id: r.dataplane_id,
+                    algorithm: stored(&r.algorithm, pb::Algorithm::from_label) as i32,
+                    pool: r.pool,
+                    worker: r.worker,
+                    job_id: r.job_id,
+                    miner_difficulty: r.miner_difficulty,
+                    share_difficulty: r.share_difficulty.unwrap_or(0.0),
+                    local_verdict: stored(&r.local_verdict, pb::Verdict::from_label) as i32,
+                    forwarded: r.forwarded,
+                    pool_verdict: stored(
+                        r.pool_verdict.as_deref().unwrap_or(""),
+                        pb::Verdict::from_label,
+                    ) as i32,
+                    pool_latency_us: r.pool_latency_us.map_or(0, |v| v.max(0) as u64),
+                    verdict: stored(&r.verdict, pb::Verdict::from_label) as i32,
+                }
             })
             .collect(),
         truncated,
@@ -96,20 +99,65 @@ pub(super) async fn stats(
             .map(|s| pb::PoolStats {
                 window_start_unix_ms: s.window_start_ms,
                 site: s.site,
-                algorithm: s.algorithm,
+                algorithm: stored(&s.algorithm, pb::Algorithm::from_label) as i32,
                 pool: s.pool,
                 accepted: s.accepted.max(0) as u64,
                 rejected: s.rejected.max(0) as u64,
                 reasons: s
                     .reasons
                     .into_iter()
-                    .map(|(reason, n)| pb::ReasonCount {
-                        reason,
-                        count: n.max(0) as u64,
+                    .map(|(stored, n)| {
+                        let (reason, text) = pb::Reason::from_stored(&stored);
+                        pb::ReasonCount {
+                            reason: reason as i32,
+                            reason_text: text.to_string(),
+                            count: n.max(0) as u64,
+                        }
                     })
                     .collect(),
                 local_only: s.local_only.max(0) as u64,
             })
             .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_reads_its_enums_and_refuses_unknown_values_naming_the_field() {
+        let f = filter(Some(pb::ShareFilter {
+            algorithm: pb::Algorithm::Zksnark as i32,
+            verdict: pb::Verdict::Rejected as i32,
+            ..Default::default()
+        }))
+        .unwrap();
+        assert_eq!(
+            (f.algorithm.as_deref(), f.verdict.as_deref()),
+            (Some("zksnark"), Some("rejected"))
+        );
+        let all = filter(None).unwrap();
+        assert_eq!((all.algorithm, all.verdict), (None, None));
+        for (want, bad) in [
+            (
+                "verdict: 9 ",
+                pb::ShareFilter {
+                    verdict: 9,
+                    ..Default::default()
+                },
+            ),
+            (
+                "algorithm: 7 ",
+                pb::ShareFilter {
+                    algorithm: 7,
+                    ..Default::default()
+                },
+            ),
+        ] {
+            let err = filter(Some(bad)).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::InvalidArgument);
+            assert!(err.message().starts_with(want), "{}", err.message());
+        }
+    }
 }

@@ -12,16 +12,17 @@ use switchyard_model::{Algorithm, DaySchedule, Slot, TimeOfDay};
 use switchyard_proto::v1 as pb;
 use tonic::Status;
 
-use super::admin::{AdminService, algorithm};
+use super::admin::{AdminService, algorithm, algorithm_filter};
 use super::{invalid, status};
 use crate::clock;
+use crate::convert;
 
 pub(super) async fn set_schedule(
     a: &AdminService,
     r: pb::SetScheduleRequest,
 ) -> Result<pb::ScheduleResponse, Status> {
     let site = a.site(&r.site).await?;
-    let algo = algorithm("algorithm", &r.algorithm)?;
+    let algo = algorithm("algorithm", r.algorithm)?;
     let pools = a.ctx.store.pools(None).await.map_err(status)?;
     let mut problems = Vec::new();
     let mut slots = Vec::new();
@@ -91,7 +92,7 @@ pub(super) async fn set_schedule(
     let warnings = dialect_warnings(a, &site, algo).await?;
     Ok(pb::ScheduleResponse {
         site: site.name,
-        algorithm: algo.as_str().to_string(),
+        algorithm: convert::algorithm(algo) as i32,
         entries: r.entries,
         plan_version,
         warnings,
@@ -147,11 +148,7 @@ pub(super) async fn show_schedule(
     } else {
         vec![a.site(&r.site).await?]
     };
-    let only = if r.algorithm.is_empty() {
-        None
-    } else {
-        Some(algorithm("algorithm", &r.algorithm)?)
-    };
+    let only = algorithm_filter("algorithm", r.algorithm)?;
     let mut out = Vec::new();
     for site in sites {
         let slots = a.ctx.store.schedule(site.id).await.map_err(status)?;
@@ -172,7 +169,7 @@ pub(super) async fn show_schedule(
             out.push(pb::SiteSchedule {
                 site: site.name.clone(),
                 timezone: site.timezone.clone(),
-                algorithm: algo.clone(),
+                algorithm: convert::stored(&algo, pb::Algorithm::from_label) as i32,
                 entries: slots
                     .iter()
                     .filter(|s| s.algorithm == algo)
@@ -213,11 +210,7 @@ pub(super) async fn preview(
     } else {
         vec![a.site(&r.site).await?]
     };
-    let only = if r.algorithm.is_empty() {
-        None
-    } else {
-        Some(algorithm("algorithm", &r.algorithm)?)
-    };
+    let only = algorithm_filter("algorithm", r.algorithm)?;
     let now = clock::now();
     let mut out = Vec::new();
     for site in sites {
@@ -237,7 +230,7 @@ pub(super) async fn preview(
             for w in ap.switches.iter().filter(|w| w.at <= end) {
                 out.push(pb::PreviewSwitch {
                     site: site.name.clone(),
-                    algorithm: ap.algorithm.as_str().to_string(),
+                    algorithm: convert::algorithm(ap.algorithm) as i32,
                     at_unix_ms: w.at.timestamp_millis(),
                     local_time: w
                         .at
@@ -247,13 +240,14 @@ pub(super) async fn preview(
                     utc_time: w.at.format("%Y-%m-%d %H:%M UTC").to_string(),
                     from_pool: w.from.clone(),
                     to_pool: w.to.clone(),
-                    reason: w.reason.as_str().to_string(),
+                    reason: convert::switch_reason(w.reason) as i32,
                 });
             }
         }
     }
     out.sort_by(|x, y| {
-        (x.at_unix_ms, &x.site, &x.algorithm).cmp(&(y.at_unix_ms, &y.site, &y.algorithm))
+        let key = |p: &pb::PreviewSwitch| (p.at_unix_ms, p.site.clone(), p.algorithm().label());
+        key(x).cmp(&key(y))
     });
     Ok(pb::PreviewScheduleResponse { switches: out })
 }
@@ -263,7 +257,7 @@ pub(super) async fn set_failover(
     r: pb::SetFailoverRequest,
 ) -> Result<pb::FailoverResponse, Status> {
     let site = a.site(&r.site).await?;
-    let algo = algorithm("algorithm", &r.algorithm)?;
+    let algo = algorithm("algorithm", r.algorithm)?;
     let mut ids = Vec::new();
     for (i, name) in r.pools.iter().enumerate() {
         let p = a
@@ -307,7 +301,7 @@ pub(super) async fn set_override(
     r: pb::SetOverrideRequest,
 ) -> Result<pb::Empty, Status> {
     let site = a.site(&r.site).await?;
-    let algo = algorithm("algorithm", &r.algorithm)?;
+    let algo = algorithm("algorithm", r.algorithm)?;
     let pool = a
         .ctx
         .store
@@ -365,7 +359,7 @@ pub(super) async fn clear_override(
     r: pb::ClearOverrideRequest,
 ) -> Result<pb::Empty, Status> {
     let site = a.site(&r.site).await?;
-    let algo = algorithm("algorithm", &r.algorithm)?;
+    let algo = algorithm("algorithm", r.algorithm)?;
     if !a
         .ctx
         .store

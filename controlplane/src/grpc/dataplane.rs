@@ -3,25 +3,22 @@
 //! reports feeding the circuit breakers.
 
 use std::pin::Pin;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use futures::Stream;
-use switchyard_model::Algorithm;
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::data_plane_server::DataPlane;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::WatchStream;
 use tonic::{Request, Response, Status};
 
+use super::share_events::{MAX_TEXT, share};
 use super::{Ctx, Live, invalid, site_of, status};
 use crate::clock;
-use crate::store::{ShareInsert, SiteRow};
+use crate::store::SiteRow;
 
 /// Most events accepted in one batch.
 pub const MAX_BATCH: usize = 10_000;
-/// Longest accepted text field of an event.
-const MAX_TEXT: usize = 256;
 
 pub struct DataPlaneService {
     ctx: Arc<Ctx>,
@@ -81,6 +78,14 @@ impl DataPlane for DataPlaneService {
                 format!("at most {MAX_TEXT} bytes"),
             ));
         }
+        if let Some(why) = switchyard_proto::contract::dataplane_refusal(
+            r.contract_version,
+            &r.version,
+            env!("CARGO_PKG_VERSION"),
+        ) {
+            tracing::error!(site = %site.name, dataplane = %r.dataplane_id, version = %r.version, "data plane refused: {why}");
+            return Err(Status::failed_precondition(why));
+        }
         self.ctx
             .store
             .register_dataplane(&r.dataplane_id, site.id, &r.version, &r.hostname)
@@ -92,6 +97,7 @@ impl DataPlane for DataPlaneService {
             site: site.name,
             dataplane_id: r.dataplane_id,
             plan_version,
+            contract_version: switchyard_proto::CONTRACT_VERSION,
         }))
     }
 
@@ -205,9 +211,12 @@ impl DataPlane for DataPlaneService {
                     continue;
                 }
             };
-            if pool.algorithm != r.algorithm && !r.algorithm.is_empty() {
+            let field = format!("results[{i}].algorithm");
+            let algorithm: pb::Algorithm =
+                switchyard_proto::known(&field, r.algorithm).map_err(Status::invalid_argument)?;
+            if algorithm != pb::Algorithm::Unspecified && pool.algorithm != algorithm.label() {
                 return Err(invalid(
-                    &format!("results[{i}].algorithm"),
+                    &field,
                     format!("pool {} is {}", pool.name, pool.algorithm),
                 ));
             }
@@ -258,8 +267,12 @@ impl DataPlane for DataPlaneService {
             }
             e.events_dropped = h.events_dropped;
             for a in &h.active {
-                if Algorithm::from_str(&a.algorithm).is_ok() {
-                    e.active.insert(a.algorithm.clone(), a.pool.clone());
+                match pb::Algorithm::try_from(a.algorithm) {
+                    Ok(pb::Algorithm::Unspecified) | Err(_) => {}
+                    Ok(algorithm) => {
+                        e.active
+                            .insert(algorithm.label().to_string(), a.pool.clone());
+                    }
                 }
             }
         }
@@ -269,72 +282,6 @@ impl DataPlane for DataPlaneService {
         }
         Ok(Response::new(pb::HealthAck {}))
     }
-}
-
-/// Validates one reported event; errors name the event and the field.
-fn share(i: usize, e: &pb::ShareEvent) -> Result<ShareInsert, Status> {
-    let field = |f: &str| format!("events[{i}].{f}");
-    if uuid::Uuid::parse_str(&e.id).is_err() {
-        return Err(invalid(&field("id"), format!("{:?} is not a UUID", e.id)));
-    }
-    Algorithm::from_str(&e.algorithm).map_err(|err| invalid(&field("algorithm"), err))?;
-    if e.at_unix_ms <= 0 {
-        return Err(invalid(
-            &field("at_unix_ms"),
-            "must be a positive unix time in milliseconds",
-        ));
-    }
-    for (name, v) in [
-        ("pool", &e.pool),
-        ("worker", &e.worker),
-        ("job_id", &e.job_id),
-        ("reason", &e.reason),
-    ] {
-        if v.len() > MAX_TEXT {
-            return Err(invalid(&field(name), format!("at most {MAX_TEXT} bytes")));
-        }
-    }
-    if e.pool.is_empty() {
-        return Err(invalid(&field("pool"), "must not be empty"));
-    }
-    if !matches!(e.local_verdict.as_str(), "accepted" | "rejected") {
-        return Err(invalid(
-            &field("local_verdict"),
-            "must be \"accepted\" or \"rejected\"",
-        ));
-    }
-    if !matches!(e.pool_verdict.as_str(), "" | "accepted" | "rejected") {
-        return Err(invalid(
-            &field("pool_verdict"),
-            "must be \"accepted\", \"rejected\" or empty",
-        ));
-    }
-    if !e.miner_difficulty.is_finite()
-        || e.miner_difficulty < 0.0
-        || !e.share_difficulty.is_finite()
-    {
-        return Err(invalid(
-            &field("miner_difficulty"),
-            "difficulties must be finite and not negative",
-        ));
-    }
-    let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    Ok(ShareInsert {
-        id: e.id.clone(),
-        at_ms: e.at_unix_ms,
-        algorithm: e.algorithm.to_ascii_lowercase(),
-        pool: e.pool.clone(),
-        worker: e.worker.clone(),
-        job_id: e.job_id.clone(),
-        miner_difficulty: e.miner_difficulty,
-        share_difficulty: (e.share_difficulty > 0.0).then_some(e.share_difficulty),
-        local_verdict: e.local_verdict.clone(),
-        forwarded: e.forwarded,
-        pool_verdict: opt(&e.pool_verdict),
-        reason: opt(&e.reason),
-        pool_latency_us: (e.pool_latency_us > 0)
-            .then(|| e.pool_latency_us.min(i64::MAX as u64) as i64),
-    })
 }
 
 /// Marks a data plane connected while its plan stream is open.

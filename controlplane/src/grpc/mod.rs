@@ -14,9 +14,11 @@ use crate::store::{SiteRow, Store, StoreError};
 
 pub mod admin;
 mod admin_config;
+mod admin_pools;
 mod admin_query;
 mod admin_schedule;
 pub mod dataplane;
+mod share_events;
 
 pub use admin_config::apply as admin_config_apply;
 
@@ -92,13 +94,21 @@ pub fn bearer<T>(req: &Request<T>) -> Result<&str, Status> {
         .ok_or_else(|| Status::unauthenticated("authorization must be `Bearer <token>`"))
 }
 
-/// Checks the admin token (a sync check: usable in an interceptor).
+/// Checks the admin token and the caller's contract version (a sync
+/// check: usable in an interceptor).
 pub fn check_admin(req: &Request<()>, admin_hash: &str) -> Result<(), Status> {
     let token = bearer(req)?;
-    if hash_token(token) == admin_hash {
-        Ok(())
-    } else {
-        Err(Status::unauthenticated("invalid admin token"))
+    if hash_token(token) != admin_hash {
+        return Err(Status::unauthenticated("invalid admin token"));
+    }
+    // The caller's contract (ctl sends it on every call).
+    let sent = req
+        .metadata()
+        .get(switchyard_proto::CONTRACT_METADATA)
+        .map(|v| v.to_str().unwrap_or("?"));
+    match switchyard_proto::contract::ctl_refusal(sent, env!("CARGO_PKG_VERSION")) {
+        None => Ok(()),
+        Some(why) => Err(Status::failed_precondition(why)),
     }
 }
 

@@ -44,10 +44,9 @@ pub enum OverrideAction {
 
 pub async fn run(ctx: &mut Ctx, args: OverrideArgs) -> CtlResult {
     if let Some(OverrideAction::Clear { site, algo }) = args.action {
-        let algorithm = algo.as_str().to_string();
         let req = ClearOverrideRequest {
             site: site.clone(),
-            algorithm,
+            algorithm: algo.to_wire(),
         };
         ctx.client()
             .await?
@@ -78,7 +77,7 @@ pub async fn run(ctx: &mut Ctx, args: OverrideArgs) -> CtlResult {
     }
     let req = SetOverrideRequest {
         site: site.clone(),
-        algorithm: algo.as_str().to_string(),
+        algorithm: algo.to_wire(),
         pool: pool.clone(),
         until_unix_ms: until_ms,
     };

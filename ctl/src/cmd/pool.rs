@@ -5,7 +5,7 @@
 use clap::{ArgGroup, Args, Subcommand};
 use switchyard_model::Secret;
 use switchyard_proto::v1::{
-    ListPoolsRequest, Pool, PoolName, SetPoolEnabledRequest, UpdatePoolRequest,
+    ListPoolsRequest, Pool, PoolName, PoolSettings, SetPoolEnabledRequest, UpdatePoolRequest,
 };
 
 use crate::cli::{Algo, Dialect, Mode, algo_filter};
@@ -210,7 +210,7 @@ const COLUMNS: &[Column] = &[
 ];
 
 /// `stratum+tcp://host:port` (brackets around IPv6 hosts).
-pub fn url_of(p: &Pool) -> String {
+pub fn url_of(p: &PoolSettings) -> String {
     let scheme = if p.tls { "stratum+ssl" } else { "stratum+tcp" };
     let host = if p.host.contains(':') {
         format!("[{}]", p.host)
@@ -228,32 +228,34 @@ fn seconds(v: u32) -> Cell {
     }
 }
 
-pub fn row(p: &Pool) -> Vec<Cell> {
+pub fn row(pool: &Pool) -> Vec<Cell> {
+    let p = pool.settings.clone().unwrap_or_default();
     vec![
         Cell::text(&p.name),
-        Cell::text(&p.algorithm),
-        Cell::text(url_of(p)),
+        Cell::text(p.algorithm().label()),
+        Cell::text(url_of(&p)),
         Cell::text(&p.host),
         Cell::U64(u64::from(p.port)),
         Cell::Bool(p.tls),
         Cell::text(&p.username),
-        Cell::text(if p.password_set { "set" } else { "" }),
-        Cell::Bool(p.password_set),
-        Cell::text(&p.mode),
+        Cell::text(if pool.password_set { "set" } else { "" }),
+        Cell::Bool(pool.password_set),
+        Cell::text(p.mode().label()),
         Cell::Bool(p.enabled),
         seconds(p.connect_timeout_s),
         seconds(p.retry_interval_s),
         Cell::F64(p.buffer_percent),
         Cell::F64(p.min_difficulty),
         Cell::F64(p.max_difficulty),
-        Cell::text(&p.dialect),
+        Cell::text(p.dialect().label()),
     ]
 }
 
 fn show(ctx: &Ctx, p: &Pool, what: &str) -> CtlResult {
     let mut sheet = Sheet::new(COLUMNS);
     sheet.push(row(p));
-    sheet.print_one(ctx.out, &format!("pool {} {what}", p.name))
+    let name = p.settings.as_ref().map_or("", |s| s.name.as_str());
+    sheet.print_one(ctx.out, &format!("pool {name} {what}"))
 }
 
 pub async fn run(ctx: &mut Ctx, cmd: PoolCmd) -> CtlResult {
@@ -322,16 +324,16 @@ async fn set_enabled(ctx: &mut Ctx, name: String, enabled: bool) -> CtlResult {
     show(ctx, &p, if enabled { "enabled" } else { "disabled" })
 }
 
-/// The `Pool` message for `pool add`.
-pub fn add_request(a: PoolAdd) -> Pool {
+/// The `PoolSettings` message for `pool add`.
+pub fn add_request(a: PoolAdd) -> PoolSettings {
     let (host, port, url_tls) = match a.url {
         Some(u) => (u.host, u.port, u.tls),
         None => (a.host.unwrap_or_default(), a.port.unwrap_or(0), false),
     };
     let o = a.opts;
-    Pool {
+    PoolSettings {
         name: a.name,
-        algorithm: a.algo.as_str().to_string(),
+        algorithm: a.algo.to_wire(),
         host,
         port: u32::from(port),
         username: a.username,
@@ -340,19 +342,14 @@ pub fn add_request(a: PoolAdd) -> Pool {
             .map(|p| p.expose().to_owned())
             .unwrap_or_default(),
         tls: url_tls || o.tls,
-        mode: o.mode.unwrap_or(Mode::Aggregate).as_str().to_string(),
+        mode: o.mode.unwrap_or(Mode::Aggregate).to_wire(),
         enabled: !a.disabled,
         connect_timeout_s: o.connect_timeout.unwrap_or(0),
         retry_interval_s: o.retry_interval.unwrap_or(0),
         buffer_percent: o.buffer_percent,
         min_difficulty: o.min_difficulty,
         max_difficulty: o.max_difficulty,
-        password_set: false,
-        dialect: o
-            .dialect
-            .map(Dialect::as_str)
-            .unwrap_or_default()
-            .to_string(),
+        dialect: o.dialect.map_or(0, Dialect::to_wire),
     }
 }
 
@@ -378,14 +375,14 @@ pub fn update_request(u: PoolUpdate) -> CtlResult<UpdatePoolRequest> {
         username: u.username,
         password: o.password.map(|p| p.expose().to_owned()),
         tls,
-        mode: o.mode.map(|m| m.as_str().to_string()),
+        mode: o.mode.map(Mode::to_wire),
         connect_timeout_s: o.connect_timeout,
         retry_interval_s: o.retry_interval,
         buffer_percent: o.buffer_percent,
         min_difficulty: o.min_difficulty,
         max_difficulty: o.max_difficulty,
         clear_difficulty_overrides: u.clear_difficulty_overrides,
-        dialect: o.dialect.map(|d| d.as_str().to_string()),
+        dialect: o.dialect.map(Dialect::to_wire),
     };
     let unchanged = UpdatePoolRequest {
         name: req.name.clone(),

@@ -156,7 +156,7 @@ fn show_row(s: &SiteSchedule) -> Vec<Cell> {
     vec![
         Cell::text(&s.site),
         Cell::text(&s.timezone),
-        Cell::text(&s.algorithm),
+        Cell::text(s.algorithm().label()),
         entries_cell(&s.entries),
         Cell::List(s.failover.clone()),
         Cell::text(opool),
@@ -199,7 +199,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
         } => {
             let req = SetScheduleRequest {
                 site,
-                algorithm: algo.as_str().to_string(),
+                algorithm: algo.to_wire(),
                 entries,
             };
             let r = ctx
@@ -211,12 +211,14 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
             super::print_warnings(&r.warnings);
             let heading = format!(
                 "schedule of {} {} set (plan version {})",
-                r.site, r.algorithm, r.plan_version
+                r.site,
+                r.algorithm().label(),
+                r.plan_version
             );
             match ctx.out {
                 Format::Json => emit_json(&SetJson {
                     site: &r.site,
-                    algorithm: &r.algorithm,
+                    algorithm: r.algorithm().label(),
                     plan_version: r.plan_version,
                     entries: r
                         .entries
@@ -278,13 +280,13 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
             for p in &r.switches {
                 sheet.push(vec![
                     Cell::text(&p.site),
-                    Cell::text(&p.algorithm),
+                    Cell::text(p.algorithm().label()),
                     Cell::Time(p.at_unix_ms, None),
                     Cell::text(&p.local_time),
                     Cell::text(&p.utc_time),
                     Cell::text(&p.from_pool),
                     Cell::text(&p.to_pool),
-                    Cell::text(&p.reason),
+                    Cell::text(p.reason().label()),
                 ]);
             }
             sheet.print(
@@ -310,7 +312,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
             };
             let req = SetFailoverRequest {
                 site,
-                algorithm: algo.as_str().to_string(),
+                algorithm: algo.to_wire(),
                 pools,
             };
             let r = ctx

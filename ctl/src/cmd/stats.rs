@@ -50,10 +50,19 @@ pub fn percentages(accepted: u64, rejected: u64) -> (Option<f64>, Option<f64>) {
     )
 }
 
+/// A reason as stored and shown: its category's label, or its text.
+pub fn reason_name(r: &ReasonCount) -> &str {
+    r.reason().stored(&r.reason_text)
+}
+
 /// Reasons by count (most first, then by name).
 pub fn sorted_reasons(reasons: &[ReasonCount]) -> Vec<&ReasonCount> {
     let mut v: Vec<&ReasonCount> = reasons.iter().collect();
-    v.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+    v.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| reason_name(a).cmp(reason_name(b)))
+    });
     v
 }
 
@@ -63,7 +72,7 @@ pub fn reasons_text(reasons: &[ReasonCount], top: usize) -> String {
     let mut parts: Vec<String> = sorted
         .iter()
         .take(top)
-        .map(|r| format!("{}: {}", r.reason, r.count))
+        .map(|r| format!("{}: {}", reason_name(r), r.count))
         .collect();
     if sorted.len() > top {
         parts.push(format!("+{} more", sorted.len() - top));
@@ -75,11 +84,11 @@ fn reasons_cell(reasons: &[ReasonCount]) -> Cell {
     let sorted = sorted_reasons(reasons);
     let machine = sorted
         .iter()
-        .map(|r| json!({ "reason": r.reason, "count": r.count }))
+        .map(|r| json!({ "reason": reason_name(r), "count": r.count }))
         .collect();
     let csv = sorted
         .iter()
-        .map(|r| format!("{}: {}", r.reason, r.count))
+        .map(|r| format!("{}: {}", reason_name(r), r.count))
         .collect::<Vec<_>>()
         .join("; ");
     Cell::Custom {
@@ -94,7 +103,7 @@ pub fn row(p: &PoolStats) -> Vec<Cell> {
     vec![
         Cell::Time(p.window_start_unix_ms, None),
         Cell::text(&p.site),
-        Cell::text(&p.algorithm),
+        Cell::text(p.algorithm().label()),
         Cell::text(&p.pool),
         Cell::U64(p.accepted),
         Cell::U64(p.rejected),

@@ -79,7 +79,7 @@ fn plans(r: &StatusResponse, now: i64) -> Sheet {
             sheet.push(vec![
                 Cell::text(&p.site),
                 Cell::U64(p.plan_version),
-                Cell::text(&a.algorithm),
+                Cell::text(a.algorithm().label()),
                 Cell::text(&a.current_pool),
                 Cell::text(&a.scheduled_pool),
                 next,
@@ -135,7 +135,7 @@ impl<'a> StatusJson<'a> {
                     .map(|a| {
                         let (next_switch, next_switch_unix_ms) = time_json(a.next_switch_unix_ms);
                         ActiveJson {
-                            algorithm: &a.algorithm,
+                            algorithm: a.algorithm().label(),
                             current_pool: &a.current_pool,
                             scheduled_pool: &a.scheduled_pool,
                             next_switch,

@@ -15,6 +15,13 @@ type R<T> = Result<Response<T>, Status>;
 struct Fake;
 
 fn check<T>(req: &Request<T>) -> Result<(), Status> {
+    let contract = req
+        .metadata()
+        .get(switchyard_proto::CONTRACT_METADATA)
+        .and_then(|v| v.to_str().ok());
+    if contract != Some(&switchyard_proto::CONTRACT_VERSION.to_string()) {
+        return Err(Status::failed_precondition("ctl sent no contract version"));
+    }
     match req
         .metadata()
         .get("authorization")
@@ -29,19 +36,25 @@ const NOW_ISH: i64 = 1_795_456_800_000;
 /// A lab pool share's difficulty: JSON must keep every digit.
 pub const LAB_SHARE_DIFFICULTY: f64 = 0.000421234567891;
 
-fn pool(name: &str) -> Pool {
-    Pool {
+fn settings(name: &str) -> PoolSettings {
+    PoolSettings {
         name: name.into(),
-        algorithm: "sha256".into(),
+        algorithm: Algorithm::Sha256.into(),
         host: "btc.example.com".into(),
         port: 3333,
         username: "wallet".into(),
         password: String::new(),
         tls: false,
-        mode: "aggregate".into(),
+        mode: PoolMode::Aggregate.into(),
         enabled: true,
-        password_set: true,
         ..Default::default()
+    }
+}
+
+fn pool(name: &str) -> Pool {
+    Pool {
+        settings: Some(settings(name)),
+        password_set: true,
     }
 }
 
@@ -61,7 +74,7 @@ impl Admin for Fake {
                 site: "farm-a".into(),
                 plan_version: 7,
                 active: vec![ActiveAssignment {
-                    algorithm: "sha256".into(),
+                    algorithm: Algorithm::Sha256.into(),
                     current_pool: "btc".into(),
                     scheduled_pool: "btc".into(),
                     next_switch_unix_ms: NOW_ISH,
@@ -98,13 +111,15 @@ impl Admin for Fake {
             r.into_inner().name
         )))
     }
-    async fn add_pool(&self, r: Request<Pool>) -> R<Pool> {
+    async fn add_pool(&self, r: Request<PoolSettings>) -> R<Pool> {
         check(&r)?;
         let p = r.into_inner();
         Ok(Response::new(Pool {
-            password: String::new(),
+            settings: Some(PoolSettings {
+                password: String::new(),
+                ..p
+            }),
             password_set: true,
-            ..p
         }))
     }
     async fn update_pool(&self, r: Request<UpdatePoolRequest>) -> R<Pool> {
@@ -119,16 +134,23 @@ impl Admin for Fake {
         check(&r)?;
         let r = r.into_inner();
         Ok(Response::new(Pool {
-            enabled: r.enabled,
-            ..pool(&r.name)
+            settings: Some(PoolSettings {
+                enabled: r.enabled,
+                ..settings(&r.name)
+            }),
+            password_set: true,
         }))
     }
     async fn list_pools(&self, r: Request<ListPoolsRequest>) -> R<ListPoolsResponse> {
         check(&r)?;
-        let mut second = pool("btc-tls");
-        second.tls = true;
-        second.password_set = false;
-        second.min_difficulty = Some(65536.0);
+        let second = Pool {
+            settings: Some(PoolSettings {
+                tls: true,
+                min_difficulty: Some(65536.0),
+                ..settings("btc-tls")
+            }),
+            password_set: false,
+        };
         Ok(Response::new(ListPoolsResponse {
             pools: vec![pool("btc"), second],
         }))
@@ -137,7 +159,7 @@ impl Admin for Fake {
         check(&r)?;
         let r = r.into_inner();
         // An ALEO schedule comes back with the real service's warning.
-        let warnings = if r.algorithm == "zksnark" {
+        let warnings = if r.algorithm() == Algorithm::Zksnark {
             vec![Problem {
                 field: format!("site {} (zksnark)", r.site),
                 message: "mixes ALEO dialects: iceriver (a) and aleostratum3 (b)".into(),
@@ -164,7 +186,7 @@ impl Admin for Fake {
             schedules: vec![SiteSchedule {
                 site: "farm-a".into(),
                 timezone: "Europe/Berlin".into(),
-                algorithm: "sha256".into(),
+                algorithm: Algorithm::Sha256.into(),
                 entries: vec![
                     entry("btc", "00:00", "12:00"),
                     entry("btc2", "12:00", "24:00"),
@@ -248,7 +270,7 @@ impl Admin for Fake {
             worker: "rig1".into(),
             share_difficulty: 131072.0,
             miner_difficulty: 65536.0,
-            verdict: "accepted".into(),
+            verdict: Verdict::Accepted.into(),
             forwarded: true,
             pool_latency_us: 12_345,
             ..Default::default()
@@ -274,14 +296,15 @@ impl Admin for Fake {
             return Err(Status::invalid_argument("filter.since_unix_ms: required"));
         }
         let reasons = vec![ReasonCount {
-            reason: "stale".into(),
+            reason: Reason::Other.into(),
+            reason_text: "stale".into(),
             count: 1,
         }];
         Ok(Response::new(StatsResponse {
             pools: vec![PoolStats {
                 window_start_unix_ms: f.since_unix_ms,
                 site: "farm-a".into(),
-                algorithm: "sha256".into(),
+                algorithm: Algorithm::Sha256.into(),
                 pool: "btc".into(),
                 accepted: 2,
                 rejected: 1,

@@ -5,7 +5,7 @@
 //! data plane runs standalone from its own `pools:`.
 
 use serde::Deserialize;
-use switchyard_model::Secret;
+use switchyard_proto::Secret;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

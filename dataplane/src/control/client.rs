@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::data_plane_client::DataPlaneClient;
+use switchyard_proto::{CONTRACT_VERSION, contract};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tonic::metadata::{Ascii, MetadataValue};
@@ -59,6 +60,8 @@ impl tonic::service::Interceptor for Auth {
 enum Failure {
     /// The control plane closed the plan stream (it shuts down).
     Ended,
+    /// The two sides speak different contracts: one of them must be upgraded.
+    Incompatible(String),
     Connect(String),
     Status(&'static str, Status),
     Timeout(&'static str),
@@ -69,6 +72,7 @@ impl Failure {
     fn describe(&self) -> String {
         match self {
             Failure::Ended => "the control plane closed the plan stream".into(),
+            Failure::Incompatible(why) => why.clone(),
             Failure::Connect(e) => format!("cannot connect: {e}"),
             Failure::Status(call, s) => format!("{call}: {}: {}", s.code(), s.message()),
             Failure::Timeout(call) => format!("{call}: no answer within {CALL_TIMEOUT:?}"),
@@ -78,6 +82,16 @@ impl Failure {
     /// The token (or the id's site) was refused: an operator must act.
     fn is_config(&self) -> bool {
         matches!(self, Failure::Status(_, s) if matches!(s.code(), Code::Unauthenticated | Code::PermissionDenied))
+    }
+
+    /// One side must be upgraded: this one found it, or the control plane
+    /// refused the registration (its message names which).
+    fn is_incompatible(&self) -> bool {
+        match self {
+            Failure::Incompatible(_) => true,
+            Failure::Status("Register", s) => s.code() == Code::FailedPrecondition,
+            _ => false,
+        }
     }
 }
 
@@ -137,7 +151,7 @@ impl Task {
             self.shared.set_connected(None);
             let what = failure.describe();
             let held = self.held_version();
-            let delay = if failure.is_config() {
+            let delay = if failure.is_config() || failure.is_incompatible() {
                 AUTH_RETRY
             } else {
                 backoff.next_delay()
@@ -145,6 +159,8 @@ impl Task {
             if last_logged.as_deref() != Some(what.as_str()) {
                 if failure.is_config() {
                     tracing::error!(endpoint = %self.url, error = %what, retry_in = ?delay, "CONFIGURATION ERROR: the control plane refused this data plane's site token (controlplane.token / token_file); mining on the last plan");
+                } else if failure.is_incompatible() {
+                    tracing::error!(endpoint = %self.url, error = %what, retry_in = ?delay, "UPGRADE NEEDED: this data plane and the control plane speak different contracts; mining on the last plan, share events kept in the spool");
                 } else if was_connected {
                     tracing::warn!(endpoint = %self.url, error = %what, plan_version = held, "lost the control plane; mining on the last plan, reconnecting");
                 } else {
@@ -195,9 +211,13 @@ impl Task {
                 version: self.version.clone(),
                 hostname: self.hostname.clone(),
                 plan_version: held,
+                contract_version: CONTRACT_VERSION,
             }),
         )
         .await?;
+        if let Some(why) = contract::controlplane_refusal(reg.contract_version, &self.version) {
+            return Err(Failure::Incompatible(why));
+        }
         let mut stream = call(
             "WatchPlans",
             client.watch_plans(pb::WatchPlansRequest {
@@ -243,8 +263,14 @@ impl Task {
         }
     }
 
-    /// Persists and publishes `plan` if it replaces the one held.
+    /// Persists and publishes `plan` if it replaces the one held; a plan in
+    /// another contract's format is refused (acknowledged with the reason).
     async fn on_plan(&self, plan: pb::RoutingPlan, fresh: bool) {
+        if let Some(why) = contract::plan_refusal(&plan) {
+            tracing::error!(site = %plan.site, "{why}; following the plan held");
+            self.shared.ack.send_replace(Some((plan.version, why)));
+            return;
+        }
         let held = self.shared.plans.borrow().clone();
         match state::judge(held.as_deref(), &plan, fresh) {
             Verdict::Keep => {

@@ -25,7 +25,7 @@ use tonic::transport::{Certificate, ClientTlsConfig, Endpoint};
 
 pub use switchyard_proto::v1::{RoutingPlan, ShareEvent};
 
-use crate::config::ControlPlaneLink;
+use crate::config::{Algorithm, ControlPlaneLink};
 use client::{Auth, Client};
 
 /// Most connect results queued for the next health report; older ones are dropped.
@@ -69,7 +69,7 @@ struct Health {
     connections_total: u64,
     disconnections_total: u64,
     /// Per listener (algorithm): its pool and counters, summed into the above.
-    listeners: std::collections::BTreeMap<String, ListenerStatus>,
+    listeners: std::collections::BTreeMap<Algorithm, ListenerStatus>,
 }
 
 /// What one listener reports: where its hashrate goes, its miner counters.
@@ -289,9 +289,9 @@ impl ControlLink {
     /// Connect results and active pools: queued (bounded, oldest dropped
     /// with a counter) and sent every health_interval and at once when a
     /// failure is queued.
-    pub fn report_connect(&self, algorithm: &str, pool: &str, ok: bool, error: &str) {
+    pub fn report_connect(&self, algorithm: Algorithm, pool: &str, ok: bool, error: &str) {
         let r = pb::ConnectResult {
-            algorithm: algorithm.to_string(),
+            algorithm: algorithm.to_wire() as i32,
             pool: pool.to_string(),
             at_unix_ms: now_ms(),
             ok,
@@ -307,7 +307,7 @@ impl ControlLink {
     /// hashrate goes to, miners now, connections and disconnections so far.
     pub fn set_status(
         &self,
-        active: Vec<(String, String)>,
+        active: Vec<(Algorithm, String)>,
         miners: u32,
         connections_total: u64,
         disconnections_total: u64,
@@ -315,7 +315,10 @@ impl ControlLink {
         let mut h = self.shared.health();
         h.active = active
             .into_iter()
-            .map(|(algorithm, pool)| pb::ActivePool { algorithm, pool })
+            .map(|(algorithm, pool)| pb::ActivePool {
+                algorithm: algorithm.to_wire() as i32,
+                pool,
+            })
             .collect();
         h.miners = miners;
         h.connections_total = connections_total;
@@ -326,7 +329,7 @@ impl ControlLink {
     /// algorithms reports each one's pool, and the sum of their miners).
     pub fn set_listener_status(
         &self,
-        algorithm: &str,
+        algorithm: Algorithm,
         active: Option<String>,
         miners: u32,
         connections_total: u64,
@@ -334,7 +337,7 @@ impl ControlLink {
     ) {
         let mut h = self.shared.health();
         h.listeners.insert(
-            algorithm.to_string(),
+            algorithm,
             ListenerStatus {
                 active,
                 miners,
@@ -342,16 +345,13 @@ impl ControlLink {
                 disconnections_total,
             },
         );
-        let all: Vec<(String, ListenerStatus)> = h
-            .listeners
-            .iter()
-            .map(|(a, s)| (a.clone(), s.clone()))
-            .collect();
+        let all: Vec<(Algorithm, ListenerStatus)> =
+            h.listeners.iter().map(|(a, s)| (*a, s.clone())).collect();
         h.active = all
             .iter()
             .filter_map(|(a, s)| {
                 s.active.clone().map(|pool| pb::ActivePool {
-                    algorithm: a.clone(),
+                    algorithm: a.to_wire() as i32,
                     pool,
                 })
             })
@@ -382,3 +382,7 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
+
+#[cfg(test)]
+#[path = "compat_tests.rs"]
+mod compat_tests;

@@ -2,12 +2,15 @@
 //! data plane's stable id (a UUIDv7 in `dataplane-id`) and the last routing
 //! plan (`plan.pb`, prost-encoded, written atomically: temp file, fsync,
 //! rename, fsync of the directory), plus the rule deciding whether a plan
-//! received from the control plane replaces the one held.
+//! received from the control plane replaces the one held. A plan persisted
+//! in another contract's format (by this data plane before an upgrade) is
+//! ignored with a log line naming why.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use prost::Message;
+use switchyard_proto::CONTRACT_VERSION;
 use switchyard_proto::v1::RoutingPlan;
 
 /// The file holding the data plane's id.
@@ -41,7 +44,8 @@ pub fn load_or_create_id(dir: &Path) -> anyhow::Result<String> {
     }
 }
 
-/// The plan persisted in `dir`, if any; an unreadable one is logged and skipped.
+/// The plan persisted in `dir`, if any; an unreadable one, or one in
+/// another contract's format, is logged and skipped.
 pub fn load_plan(dir: &Path) -> Option<RoutingPlan> {
     let path = dir.join(PLAN_FILE);
     let bytes = match std::fs::read(&path) {
@@ -53,6 +57,21 @@ pub fn load_plan(dir: &Path) -> Option<RoutingPlan> {
         }
     };
     match RoutingPlan::decode(bytes.as_slice()) {
+        Ok(p) if p.version > 0 && p.contract_version != CONTRACT_VERSION => {
+            let from = if p.contract_version < CONTRACT_VERSION {
+                "by this data plane before its upgrade"
+            } else {
+                "by a newer data plane (downgraded?)"
+            };
+            tracing::warn!(
+                file = %path.display(),
+                version = p.version,
+                plan_contract = p.contract_version,
+                contract = CONTRACT_VERSION,
+                "the persisted routing plan was written {from} in another contract's format; ignored: waiting for the control plane's plan"
+            );
+            None
+        }
         Ok(p) if p.version > 0 => Some(p),
         Ok(_) => {
             tracing::warn!(file = %path.display(), "the persisted routing plan has no version; ignored");
@@ -151,6 +170,7 @@ mod tests {
             version,
             timezone: tz.into(),
             generated_at_unix_ms: version as i64,
+            contract_version: CONTRACT_VERSION,
             ..RoutingPlan::default()
         }
     }
@@ -196,5 +216,42 @@ mod tests {
         assert_eq!(load_plan(dir.path()), Some(p));
         std::fs::write(dir.path().join(PLAN_FILE), b"\xff\xff\xff").unwrap();
         assert!(load_plan(dir.path()).is_none());
+    }
+
+    /// A plan.pb written by a contract-1 data plane: the fields of
+    /// Switchyard 0.1 (an AlgorithmPlan's algorithm as the string field 1,
+    /// the settings as YAML text in field 1, no contract version).
+    fn contract_1_plan() -> Vec<u8> {
+        use prost::encoding::{WireType, encode_key, encode_varint, string, uint64};
+        fn message(tag: u32, body: &[u8], buf: &mut Vec<u8>) {
+            encode_key(tag, WireType::LengthDelimited, buf);
+            encode_varint(body.len() as u64, buf);
+            buf.extend_from_slice(body);
+        }
+        let mut algorithm = Vec::new();
+        string::encode(1, &"sha256".to_string(), &mut algorithm);
+        string::encode(2, &"btc".to_string(), &mut algorithm);
+        let mut settings = Vec::new();
+        string::encode(1, &"global: {}\n".to_string(), &mut settings);
+        let mut plan = Vec::new();
+        string::encode(1, &"default".to_string(), &mut plan);
+        uint64::encode(2, &41, &mut plan);
+        message(8, &algorithm, &mut plan);
+        message(10, &settings, &mut plan);
+        plan
+    }
+
+    #[test]
+    fn a_plan_persisted_in_the_older_format_is_ignored_not_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = contract_1_plan();
+        let decoded = RoutingPlan::decode(old.as_slice()).expect("decodes: new field numbers");
+        assert_eq!((decoded.version, decoded.contract_version), (41, 0));
+        std::fs::write(dir.path().join(PLAN_FILE), &old).unwrap();
+        assert_eq!(load_plan(dir.path()), None);
+        let mut newer = plan("a", 3, "UTC");
+        newer.contract_version = CONTRACT_VERSION + 1;
+        save_plan(dir.path(), &newer).unwrap();
+        assert_eq!(load_plan(dir.path()), None, "a downgrade ignores it too");
     }
 }

@@ -1,11 +1,13 @@
 //! Share history with no loss (design.md decision 5): every share a miner
 //! submits becomes one [`ShareEvent`] with a UUIDv7 id. Sessions hand events
-//! to an [`EventSink`] (cheap to clone, never blocks, never awaits); the
-//! [`shipper`] task writes them to the bounded on-disk [`spool`] and sends
-//! them in batches to the control plane until each id is acknowledged.
+//! to an [`EventSink`] (cheap to clone, never blocks, never awaits), which
+//! turns them into the contract's form ([`WireEvent`]); the [`shipper`]
+//! task writes them to the bounded on-disk [`spool`] and sends them in
+//! batches to the control plane until each id is acknowledged.
 //! Every way an event can be lost is counted in [`EventStats`] and logged
 //! at error level, at most once per [`LOUD_EVERY`].
 
+mod event;
 mod record;
 pub mod shipper;
 pub mod spool;
@@ -16,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, error::TrySendError};
 
+pub use event::{ShareEvent, WireEvent};
 pub use shipper::{SendFuture, start};
 pub use spool::Spool;
-pub use switchyard_proto::v1::ShareEvent;
 
 /// Most often one kind of loss is logged.
 pub const LOUD_EVERY: Duration = Duration::from_secs(10);
@@ -113,7 +115,7 @@ impl std::fmt::Debug for EventSink {
 }
 
 struct SinkInner {
-    tx: mpsc::Sender<ShareEvent>,
+    tx: mpsc::Sender<WireEvent>,
     stats: Arc<EventStats>,
     loud_busy: Loud,
     loud_closed: Loud,
@@ -127,7 +129,7 @@ impl EventSink {
 
     /// A sink over a bounded channel of `capacity` events, its receiver
     /// (drained by the shipper) and the stats it counts into.
-    pub fn channel(capacity: usize) -> (EventSink, mpsc::Receiver<ShareEvent>, Arc<EventStats>) {
+    pub fn channel(capacity: usize) -> (EventSink, mpsc::Receiver<WireEvent>, Arc<EventStats>) {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         let stats = Arc::new(EventStats::default());
         let inner = SinkInner {
@@ -156,7 +158,7 @@ impl EventSink {
         }
         let stats = &inner.stats;
         stats.recorded.fetch_add(1, Relaxed);
-        match inner.tx.try_send(ev) {
+        match inner.tx.try_send(ev.to_wire()) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 stats.dropped_busy.fetch_add(1, Relaxed);

@@ -30,7 +30,7 @@ use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use super::spool::Spool;
-use super::{EventSink, EventStats, Loud, ShareEvent};
+use super::{EventSink, EventStats, Loud, WireEvent};
 use crate::backoff::Backoff;
 use crate::config::ControlPlaneLink;
 
@@ -61,7 +61,7 @@ pub fn start<F>(
     shutdown: CancellationToken,
 ) -> anyhow::Result<(EventSink, Arc<EventStats>, JoinHandle<()>)>
 where
-    F: Fn(Vec<ShareEvent>) -> SendFuture + Send + Sync + 'static,
+    F: Fn(Vec<WireEvent>) -> SendFuture + Send + Sync + 'static,
 {
     let dir = state_dir.join("spool");
     let spool = Spool::open(&dir, link.spool_max_bytes)
@@ -120,9 +120,9 @@ async fn wait(f: &mut Option<SendFuture>) -> anyhow::Result<Vec<String>> {
 
 impl<F> Shipper<F>
 where
-    F: Fn(Vec<ShareEvent>) -> SendFuture,
+    F: Fn(Vec<WireEvent>) -> SendFuture,
 {
-    async fn run(mut self, mut rx: mpsc::Receiver<ShareEvent>, shutdown: CancellationToken) {
+    async fn run(mut self, mut rx: mpsc::Receiver<WireEvent>, shutdown: CancellationToken) {
         let mut buf = Vec::with_capacity(RECV_CHUNK);
         let mut inflight: Option<SendFuture> = None;
         let mut rx_open = true;
@@ -199,7 +199,7 @@ where
         Some(self.retry_at.map_or(ready, |r| r.max(ready)))
     }
 
-    fn store(&mut self, buf: &mut Vec<ShareEvent>) {
+    fn store(&mut self, buf: &mut Vec<WireEvent>) {
         if buf.is_empty() {
             return;
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{EventSink, EventStats, SendFuture, ShareEvent, new_event, start};
+use super::{EventSink, EventStats, SendFuture, WireEvent as ShareEvent, new_event, start};
 use crate::config::ControlPlaneLink;
 
 /// What the fake control plane saw: every batch, and whether it acked it.

@@ -22,6 +22,10 @@
 //! [`SyncWork::run`] (the shipper runs it at most every 100 ms, off the async
 //! threads), so a power loss can lose the last ~100 ms of events.
 //!
+//! Formats: records written before contract 2 (by an older data plane)
+//! hold the events' strings; they are read into the typed fields as they
+//! are handed out ([`contract::upgrade_event`]), so an upgrade loses none.
+//!
 //! The spool holds no events in memory, only the ids of the batch in flight.
 //! Ordering: [`Spool::next_batch`] hands out unacknowledged events oldest
 //! first, each once; [`Spool::ack`] retires them; [`Spool::rewind`] makes
@@ -33,6 +37,7 @@ use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use prost::Message;
+use switchyard_proto::contract;
 use switchyard_proto::v1::ShareEvent;
 
 pub use super::record::SyncWork;
@@ -317,7 +322,8 @@ impl Spool {
             self.unsent = self.unsent.saturating_sub(1);
             match ShareEvent::decode(&payload[..]) {
                 Ok(ev) if self.skip.remove(&ev.id) => self.push_entry(ev.id, pos, true),
-                Ok(ev) => {
+                Ok(mut ev) => {
+                    contract::upgrade_event(&mut ev);
                     self.push_entry(ev.id.clone(), pos, false);
                     out.push(ev);
                 }

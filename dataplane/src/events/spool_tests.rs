@@ -5,24 +5,26 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::ShareEvent;
+use switchyard_proto::v1 as pb;
+
+use super::WireEvent as ShareEvent;
 use super::spool::Spool;
 
 fn ev(i: u32) -> ShareEvent {
     ShareEvent {
         id: format!("0190a8c4-0000-7000-8000-{i:012}"),
         at_unix_ms: 1_700_000_000_000 + i64::from(i),
-        algorithm: "sha256".into(),
+        algorithm: pb::Algorithm::Sha256 as i32,
         pool: "pool-a".into(),
         worker: "rig.1".into(),
         job_id: format!("{i:x}"),
         miner_difficulty: 65536.0,
         share_difficulty: 70000.0,
-        local_verdict: "accepted".into(),
+        local_verdict: pb::Verdict::Accepted as i32,
         forwarded: true,
-        pool_verdict: "accepted".into(),
-        reason: String::new(),
+        pool_verdict: pb::Verdict::Accepted as i32,
         pool_latency_us: 1200,
+        ..ShareEvent::default()
     }
 }
 
@@ -199,4 +201,90 @@ fn a_fully_acknowledged_spool_starts_a_fresh_segment() {
     let mut s = Spool::open(tmp.path(), MB).unwrap();
     assert!(s.is_empty());
     assert!(s.next_batch(10).unwrap().is_empty());
+}
+
+/// An event as a contract-1 data plane spooled it: the same field numbers
+/// for what did not change, and the strings in fields 3, 9, 11 and 12
+/// (the `legacy_*` fields now), so its bytes are those of the old format.
+fn contract_1_event(i: u32, local: &str, pool: &str, reason: &str) -> ShareEvent {
+    ShareEvent {
+        algorithm: 0,
+        local_verdict: 0,
+        pool_verdict: 0,
+        legacy_algorithm: "sha256".into(),
+        legacy_local_verdict: local.into(),
+        legacy_pool_verdict: pool.into(),
+        legacy_reason: reason.into(),
+        ..ev(i)
+    }
+}
+
+#[test]
+fn events_spooled_by_a_contract_1_data_plane_are_handed_out_typed_after_the_upgrade() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut s = Spool::open(dir.path(), 1 << 20).unwrap();
+        let old = [
+            contract_1_event(0, "accepted", "rejected", "stale job"),
+            contract_1_event(1, "rejected", "", "duplicate share"),
+            contract_1_event(2, "accepted", "rejected", "pool is on fire"),
+            contract_1_event(3, "accepted", "accepted", ""),
+        ];
+        assert_eq!(s.append(&old).unwrap(), 4);
+        s.sync().unwrap();
+    }
+    let mut s = Spool::open(dir.path(), 1 << 20).unwrap();
+    let got = s.next_batch(10).unwrap();
+    let typed: Vec<_> = got
+        .iter()
+        .map(|e| {
+            (
+                e.algorithm(),
+                e.local_verdict(),
+                e.pool_verdict(),
+                e.reason(),
+                e.reason_text.as_str(),
+            )
+        })
+        .collect();
+    use pb::{Algorithm::Sha256, Reason, Verdict};
+    assert_eq!(
+        typed,
+        [
+            (
+                Sha256,
+                Verdict::Accepted,
+                Verdict::Rejected,
+                Reason::Stale,
+                ""
+            ),
+            (
+                Sha256,
+                Verdict::Rejected,
+                Verdict::Unspecified,
+                Reason::Duplicate,
+                ""
+            ),
+            (
+                Sha256,
+                Verdict::Accepted,
+                Verdict::Rejected,
+                Reason::Other,
+                "pool is on fire"
+            ),
+            (
+                Sha256,
+                Verdict::Accepted,
+                Verdict::Accepted,
+                Reason::Unspecified,
+                ""
+            ),
+        ]
+    );
+    assert!(
+        got.iter()
+            .all(|e| !switchyard_proto::contract::has_legacy_fields(e)),
+        "the strings are not sent on"
+    );
+    assert_eq!(s.ack(&ids(&got)), 4);
 }

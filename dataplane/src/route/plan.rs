@@ -1,8 +1,7 @@
 //! A routing plan as the route table reads it (design decision 3): one
 //! algorithm's part ([`AlgoPlan`]: the pool now, the coming switches, the
-//! failover order, open breakers), the pools it names as data-plane pool
-//! settings, and a switch target being tried ([`Attempt`]). Pure functions
-//! of the plan and the time given.
+//! failover order, open breakers) and a switch target being tried
+//! ([`Attempt`]). Pure functions of the plan and the time given.
 
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use switchyard_proto::v1 as pb;
 use tokio::time::Instant;
 
 use super::table::PlanInput;
-use crate::config::{Pool, PoolAddr, PoolMode};
+use crate::config::Algorithm;
 
 /// A switch of the plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +51,7 @@ impl AlgoPlan {
                 .map(|s| SwitchAt {
                     at_ms: s.at_unix_ms,
                     pool: s.pool.clone(),
-                    reason: s.reason.clone(),
+                    reason: s.reason().label().to_owned(),
                 })
                 .collect(),
             failover: a.failover.clone(),
@@ -108,13 +107,13 @@ impl AlgoPlan {
 
 impl PlanInput {
     /// `algorithm`'s part of `plan`, with what of it cannot be used.
-    pub fn from_pb(plan: &pb::RoutingPlan, algorithm: &str, errors: Vec<String>) -> PlanInput {
+    pub fn from_pb(plan: &pb::RoutingPlan, algorithm: Algorithm, errors: Vec<String>) -> PlanInput {
         PlanInput {
             version: plan.version,
             algo: plan
                 .algorithms
                 .iter()
-                .find(|a| a.algorithm == algorithm)
+                .find(|a| a.algorithm == algorithm.to_wire() as i32)
                 .map(AlgoPlan::from_pb),
             lead_ms: i64::from(plan.switch_lead_s) * 1000,
             switch_timeout: Duration::from_secs(u64::from(plan.server_switch_timeout_s.max(1))),
@@ -163,85 +162,6 @@ impl Attempt {
             order.push(f);
         }
         order
-    }
-}
-
-/// A pool the plan names, as data-plane settings and its address.
-#[derive(Debug, Clone)]
-pub struct PlanPool {
-    pub pool: Pool,
-    pub addr: PoolAddr,
-}
-
-/// The pools of `algorithm` a plan names. Pools the data plane cannot use
-/// (an unknown dialect) are left out and named in the errors.
-pub fn pools(plan: &pb::RoutingPlan, algorithm: &str) -> (Vec<PlanPool>, Vec<String>) {
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for p in plan
-        .pools
-        .iter()
-        .filter(|p| p.algorithm == algorithm && p.enabled)
-    {
-        // Empty is "detect"; a name this data plane does not know is
-        // refused rather than guessed.
-        let dialect = match p.dialect.as_str() {
-            "" => None,
-            d => match d.parse() {
-                Ok(d) => Some(d),
-                Err(e) => {
-                    errors.push(format!("pool {}: {e}", p.name));
-                    continue;
-                }
-            },
-        };
-        let port = match u16::try_from(p.port) {
-            Ok(port) if port != 0 => port,
-            _ => {
-                errors.push(format!(
-                    "pool {}: port {} is not a pool port",
-                    p.name, p.port
-                ));
-                continue;
-            }
-        };
-        let addr = PoolAddr {
-            host: p.host.clone(),
-            port,
-            tls: p.tls,
-        };
-        let pool = Pool {
-            name: p.name.clone(),
-            url: url_of(&addr),
-            username: p.username.clone(),
-            password: p.password.as_str().into(),
-            mode: if p.mode == "passthrough" {
-                PoolMode::Passthrough
-            } else {
-                PoolMode::Aggregate
-            },
-            enabled: true,
-            buffer_percent: p.buffer_percent,
-            min_difficulty: p.min_difficulty,
-            max_difficulty: p.max_difficulty,
-            dialect,
-            algorithm: p
-                .algorithm
-                .parse()
-                .unwrap_or(crate::config::Algorithm::Sha256),
-        };
-        out.push(PlanPool { pool, addr });
-    }
-    (out, errors)
-}
-
-/// The url a pool's address reads as in logs and `status` (never parsed back).
-fn url_of(a: &PoolAddr) -> String {
-    let scheme = if a.tls { "stratum+ssl" } else { "stratum+tcp" };
-    if a.host.contains(':') {
-        format!("{scheme}://[{}]:{}", a.host, a.port)
-    } else {
-        format!("{scheme}://{}:{}", a.host, a.port)
     }
 }
 
@@ -324,94 +244,5 @@ mod tests {
         let mut alone = Attempt::track(None, key(1, "bch", 0), t, now);
         alone.gave_up = true;
         assert_eq!(alone.apply(vec!["bch".into()]), ["bch"]);
-    }
-
-    #[test]
-    fn aleo_pools_take_their_dialect_from_the_plan() {
-        use switchyard_stratum::aleo::Dialect;
-        let pool = |name: &str, dialect: &str| pb::PoolSettings {
-            name: name.into(),
-            algorithm: "zksnark".into(),
-            host: "h".into(),
-            port: 1,
-            enabled: true,
-            dialect: dialect.into(),
-            ..Default::default()
-        };
-        let plan = pb::RoutingPlan {
-            pools: vec![
-                pool("ice", "iceriver"),
-                pool("std", "aleostratum3"),
-                pool("auto", ""),
-                pool("odd", "stratum9"),
-            ],
-            ..Default::default()
-        };
-        let (p, errors) = pools(&plan, "zksnark");
-        let got: Vec<_> = p
-            .iter()
-            .map(|p| (p.pool.name.as_str(), p.pool.dialect))
-            .collect();
-        assert_eq!(
-            got,
-            [
-                ("ice", Some(Dialect::IceRiver)),
-                ("std", Some(Dialect::AleoStratum3)),
-                ("auto", None)
-            ]
-        );
-        assert_eq!(errors.len(), 1);
-        assert!(
-            errors[0].contains("pool odd") && errors[0].contains("stratum9"),
-            "{errors:?}"
-        );
-    }
-
-    #[test]
-    fn pool_addresses_come_from_the_plan_as_they_are() {
-        let pool = |name: &str, algorithm: &str, host: &str, port, tls| pb::PoolSettings {
-            name: name.into(),
-            algorithm: algorithm.into(),
-            host: host.into(),
-            port,
-            tls,
-            enabled: true,
-            ..Default::default()
-        };
-        let plan = pb::RoutingPlan {
-            pools: vec![
-                pool("a", "sha256", "h", 1, false),
-                pool("b", "sha256", "h", 2, true),
-                pool("c", "randomx", "h", 3, false),
-                pool("v6", "sha256", "2001:db8::1", 4, false),
-                pool("zero", "sha256", "h", 0, false),
-                pool("big", "sha256", "h", 70_000, false),
-            ],
-            ..Default::default()
-        };
-        let (p, errors) = pools(&plan, "sha256");
-        let got: Vec<_> = p
-            .iter()
-            .map(|p| (p.pool.name.as_str(), p.addr.clone(), p.pool.url.as_str()))
-            .collect();
-        let addr = |host: &str, port, tls| PoolAddr {
-            host: host.into(),
-            port,
-            tls,
-        };
-        assert_eq!(
-            got,
-            [
-                ("a", addr("h", 1, false), "stratum+tcp://h:1"),
-                ("b", addr("h", 2, true), "stratum+ssl://h:2"),
-                (
-                    "v6",
-                    addr("2001:db8::1", 4, false),
-                    "stratum+tcp://[2001:db8::1]:4"
-                ),
-            ]
-        );
-        assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[0].contains("pool zero") && errors[1].contains("pool big"));
     }
 }

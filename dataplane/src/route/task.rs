@@ -12,11 +12,11 @@ use switchyard_proto::v1 as pb;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
-use super::plan::{self, PlanPool};
+use super::pools::{self, PlanPool};
 use super::table::{Action, Now, PlanInput, RouteTable};
 use super::{Ack, ConnectObserver, PoolRuntime, Route};
 use crate::clock;
-use crate::config::PoolMode;
+use crate::config::{Algorithm, PoolMode};
 use crate::upstream::{self, PoolInfo, UpstreamEvent, UpstreamHandle, UpstreamParams};
 
 pub(super) enum RouterReq {
@@ -30,7 +30,7 @@ pub(super) enum RouterReq {
 /// Routing plans for this algorithm, and how to acknowledge them.
 pub struct Plans {
     pub plans: watch::Receiver<Option<Arc<pb::RoutingPlan>>>,
-    pub algorithm: &'static str,
+    pub algorithm: Algorithm,
     pub ack: Ack,
 }
 
@@ -111,17 +111,17 @@ impl RouteTask {
         }
     }
 
-    fn on_plan(&mut self, plan: &pb::RoutingPlan, algorithm: &'static str, ack: &Ack) {
+    fn on_plan(&mut self, plan: &pb::RoutingPlan, algorithm: Algorithm, ack: &Ack) {
         self.params
             .timing
             .set_grace(Duration::from_secs(u64::from(plan.grace_period_s)));
-        let (pools, errors) = plan::pools(plan, algorithm);
+        let (pools, errors) = pools::pools(plan, algorithm);
         for p in pools {
             self.add_pool(p);
         }
         let input = PlanInput::from_pb(plan, algorithm, errors);
         if input.algo.is_some() {
-            tracing::debug!(version = plan.version, algorithm, "routing plan read");
+            tracing::debug!(version = plan.version, %algorithm, "routing plan read");
         }
         let actions = self.table.on_plan(input, now());
         self.carry_out(actions, Some((algorithm, ack)));
@@ -181,7 +181,7 @@ impl RouteTask {
         self.carry_out(actions, None);
     }
 
-    fn carry_out(&mut self, actions: Vec<Action>, plan: Option<(&'static str, &Ack)>) {
+    fn carry_out(&mut self, actions: Vec<Action>, plan: Option<(Algorithm, &Ack)>) {
         for a in actions {
             match a {
                 Action::Connect(pool) => {
@@ -208,7 +208,7 @@ impl RouteTask {
                         let pool = self.table.active().map(|i| self.pools[i].info.name.clone());
                         tracing::info!(
                             version,
-                            algorithm,
+                            %algorithm,
                             pool = pool.as_deref().unwrap_or("-"),
                             "routing plan applied"
                         );

@@ -24,7 +24,7 @@ pub struct PoolInfo {
     pub index: usize,
     pub addr: PoolAddr,
     pub username: String,
-    pub password: switchyard_model::Secret,
+    pub password: switchyard_proto::Secret,
     pub mode: PoolMode,
     pub config: crate::config::Pool,
     pub stats: PoolStats,

@@ -24,8 +24,9 @@ pub fn export(import: &Import) -> String {
     format!("{HEADER}{}", to_yaml(&file))
 }
 
-/// A `proxy:` section's fields as YAML (without the `proxy:` key), as sent to
-/// data planes; [`parse_proxy_yaml`] (or serde) reads it back.
+/// A `proxy:` section's fields as YAML (without the `proxy:` key), as the
+/// control plane stores a site's settings; [`parse_proxy_yaml`] (or serde)
+/// reads it back. Data planes get them as typed fields, never this text.
 pub fn proxy_yaml(proxy: &Proxy) -> String {
     to_yaml(proxy)
 }

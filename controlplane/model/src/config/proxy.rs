@@ -9,8 +9,9 @@ use crate::algo::Algorithm;
 use crate::breaker::BreakerSettings;
 use crate::problem::Problem;
 
-/// A whole `proxy:` section with defaults applied. Sent to data planes as is
-/// (see [`super::proxy_yaml`]).
+/// A whole `proxy:` section with defaults applied. Stored per site as YAML
+/// (see [`super::proxy_yaml`]); the control plane sends data planes its
+/// settings as the contract's typed fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proxy {

@@ -11,9 +11,9 @@ use serde_yaml_ng::Value;
 
 use super::pool::{AleoDialect, PoolMode};
 use super::reader::{Problems, Section, list_items};
+use crate::Secret;
 use crate::algo::Algorithm;
 use crate::problem::Problem;
-use crate::secret::Secret;
 use crate::timeofday::TimeOfDay;
 
 /// One entry of `servers.<algorithm>` as written in the file.
