@@ -14,7 +14,6 @@ pub mod difficulty;
 pub mod dupcache;
 pub mod events;
 pub mod limits;
-pub mod linked;
 pub mod listener;
 pub mod miner;
 pub mod miner_tls;
@@ -81,8 +80,9 @@ impl DataPlane {
         let shutdown = CancellationToken::new();
         let (config, link) = match &config.controlplane.endpoint {
             Some(_) => {
-                let link = linked::connect(&config.controlplane, shutdown.child_token()).await?;
-                let config = linked::site_settings(&link, config).await;
+                let link =
+                    control::linked::connect(&config.controlplane, shutdown.child_token()).await?;
+                let config = control::linked::site_settings(&link, config).await;
                 (config, Some(link))
             }
             None => (config, None),
@@ -141,7 +141,7 @@ impl DataPlane {
                 tracked.spawn(async move {
                     let _ = task.await;
                 });
-                linked::watch_settings(link, shutdown.child_token(), &tracker);
+                control::linked::watch_settings(link, shutdown.child_token(), &tracker);
                 sink
             }
             None => events::EventSink::disabled(),
@@ -204,8 +204,10 @@ impl DataPlane {
                 tls: pool_tls.clone(),
             };
             let stats = Arc::new(ListenerStats::default());
-            let observer = link.as_ref().map(|l| linked::observer(l, algorithm));
-            let plans = link.as_ref().map(|l| linked::plans(l, algorithm));
+            let observer = link
+                .as_ref()
+                .map(|l| control::linked::observer(l, algorithm));
+            let plans = link.as_ref().map(|l| control::linked::plans(l, algorithm));
             let router = route::start(
                 pools.clone(),
                 params,
@@ -215,7 +217,7 @@ impl DataPlane {
             );
             if let Some(l) = &link {
                 let interval = Duration::from_secs_f64(config.controlplane.health_interval);
-                linked::run(
+                control::linked::run(
                     l,
                     algorithm,
                     router.clone(),

@@ -1,4 +1,7 @@
-//! The data plane's link to its control plane (design.md decisions 3, 5, 6).
+//! Control-plane mode, all in this folder: the data plane's link to its
+//! control plane (design.md decisions 3, 5, 6), and what the rest of the
+//! data plane takes from it ([`linked`]: site settings, plans for the route
+//! tasks, connect results, status).
 //!
 //! [`start`] loads (or creates) the stable data-plane id and the last plan
 //! from `state_dir`, publishes that plan at once (a restart during a
@@ -10,6 +13,7 @@
 //! the task once connected.
 
 mod client;
+pub mod linked;
 pub mod state;
 
 use std::collections::VecDeque;
