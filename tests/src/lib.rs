@@ -8,6 +8,7 @@ pub mod dp;
 pub mod lines;
 pub mod linked;
 pub mod miner;
+pub mod own_process;
 pub mod pool;
 pub mod rx_miner;
 pub mod rx_pool;

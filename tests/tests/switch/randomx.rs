@@ -38,6 +38,8 @@ servers:
 #[tokio::test]
 async fn a_scheduled_randomx_switch_moves_miners_at_the_instant_with_grace_shares_to_the_old_pool()
 {
+    // The clock offset is set once per process.
+    switchyard_tests::own_process!();
     // Both clocks (control plane and data plane) run 5 s before noon.
     let target = Utc.with_ymd_and_hms(2026, 11, 23, 11, 59, 55).unwrap();
     let offset = (target - Utc::now()).num_milliseconds();

@@ -4,7 +4,7 @@
 //! back the hashrate returns, and the connections to the other pool close
 //! once the grace period is over. The pools fix no part of the nonce (an
 //! AleoStratum3 null server nonce), so miners stay connected throughout;
-//! `aleo_nonce_space.rs` covers pools that do.
+//! `nonce_space.rs` covers pools that do.
 
 use std::time::Duration;
 

@@ -33,6 +33,8 @@ servers:
 
 #[tokio::test]
 async fn a_scheduled_switch_happens_at_the_instant_with_no_share_refused() {
+    // The clock offset is set once per process.
+    switchyard_tests::own_process!();
     // Both clocks (control plane and data plane) run 5 s before noon.
     let target = Utc.with_ymd_and_hms(2026, 11, 23, 11, 59, 55).unwrap();
     let offset = (target - Utc::now()).num_milliseconds();

@@ -90,7 +90,7 @@ async fn bad_lines_and_params_get_clear_errors_and_the_session_goes_on() {
     assert!(m.authorize("farm.w", "x").await.unwrap());
     m.wait_for_job().await.unwrap();
     // A required param missing is refused here (the form of one is the
-    // pool's business: see aleo_verbatim.rs).
+    // pool's business: see verbatim.rs).
     let job = m.current_job().unwrap().job_id().to_owned();
     let r = m
         .request("mining.submit", json!(["farm.w", job]))

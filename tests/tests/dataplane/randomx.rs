@@ -1,0 +1,9 @@
+//! RandomX (xmrig) miners through the data plane.
+
+mod bad_input;
+mod failover;
+mod many_miners;
+mod passthrough;
+mod rejects;
+mod relay;
+mod upstream;
