@@ -3,6 +3,7 @@
 
 pub mod aleo_miner;
 pub mod aleo_pool;
+pub mod algo;
 pub mod cp;
 pub mod dp;
 pub mod lines;

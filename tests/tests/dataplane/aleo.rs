@@ -2,7 +2,6 @@
 
 mod bad_input;
 mod difficulty;
-mod failover;
 mod nonce_space;
 mod plan_dialect;
 mod pool_quirks;

@@ -2,5 +2,6 @@
 //! linked control plane), one module per algorithm.
 
 mod aleo;
+mod every_algorithm;
 mod randomx;
 mod sha256;

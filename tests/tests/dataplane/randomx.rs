@@ -1,7 +1,6 @@
 //! RandomX (xmrig) miners through the data plane.
 
 mod bad_input;
-mod failover;
 mod many_miners;
 mod passthrough;
 mod rejects;
