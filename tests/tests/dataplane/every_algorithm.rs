@@ -3,3 +3,4 @@
 //! `for_each_algorithm!` (a module per body, a test per algorithm).
 
 mod failover;
+mod rejects;
