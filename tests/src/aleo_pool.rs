@@ -146,7 +146,7 @@ impl Pool<AleoPoolState> {
     }
 }
 
-records!(AleoConnection, AleoShare);
+records!(AleoConnection, AleoShare, users: |c| c.authorized.clone());
 
 impl ScriptedState for AleoPoolState {
     type Config = AleoPoolConfig;
@@ -200,9 +200,5 @@ impl ScriptedState for AleoPoolState {
 
     fn parse_error(&self) -> Option<Response> {
         Some(self.error(&Value::Null, codes::OTHER, "Parse error"))
-    }
-
-    fn authorized(&self) -> Vec<String> {
-        self.authorized_users()
     }
 }

@@ -66,6 +66,15 @@ pub trait Algo: 'static {
     async fn ready(addr: SocketAddr, worker: &str) -> anyhow::Result<Self::Miner>;
     /// A share the pool accepts on job `job_id` as the miner holds it.
     async fn share_for(m: &mut Self::Miner, job_id: &str) -> Self::Share;
+    /// A share on `job` as the miner held it, even after a clean job made
+    /// the miner drop it (a real miner may find one just before a switch
+    /// and submit it just after).
+    async fn share_for_held(m: &mut Self::Miner, job: &Self::Job) -> Self::Share;
+    /// Whether the share lies in the nonce space the miner has on `job`
+    /// (RandomX: its NiceHash slot; the others: always).
+    fn in_nonce_space(_share: &Self::Share, _job: &Self::Job) -> bool {
+        true
+    }
     /// The share with another job id.
     fn with_job(share: &Self::Share, job_id: &str) -> Self::Share;
     /// Submits and reads the answer, checking its shape in the dialect.
@@ -78,6 +87,8 @@ pub trait Algo: 'static {
         what: &str,
         pred: impl FnMut(&Self::Job) -> bool,
     ) -> Self::Job;
+    /// The id of the pool's current job.
+    fn current_job_id(pool: &Pool<Self::State>) -> String;
     /// The miner's copy of the pool's current job.
     fn is_from(job: &Self::Job, pool: &Pool<Self::State>) -> bool;
     /// Whether the job replaces the miner's earlier work (clean).

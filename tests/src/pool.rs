@@ -115,7 +115,7 @@ impl Pool<PoolState> {
     }
 }
 
-records!(ConnectionInfo, ShareRecord);
+records!(ConnectionInfo, ShareRecord, users: |c| c.authorized.clone());
 
 impl ScriptedState for PoolState {
     type Config = PoolConfig;
@@ -173,9 +173,5 @@ impl ScriptedState for PoolState {
     /// A Stratum V1 pool answers nothing to a line that is not JSON-RPC.
     fn parse_error(&self) -> Option<Response> {
         None
-    }
-
-    fn authorized(&self) -> Vec<String> {
-        self.authorized_users()
     }
 }

@@ -140,7 +140,7 @@ impl Pool<RxPoolState> {
     }
 }
 
-records!(RxConnection, RxShare);
+records!(RxConnection, RxShare, users: |c| c.login().filter(|_| c.logged_in).map(|l| vec![l.login.clone()]).unwrap_or_default());
 
 impl ScriptedState for RxPoolState {
     type Config = RxPoolConfig;
@@ -193,9 +193,5 @@ impl ScriptedState for RxPoolState {
 
     fn parse_error(&self) -> Option<Response> {
         Some(error_response(Value::Null, -32700, "Parse error"))
-    }
-
-    fn authorized(&self) -> Vec<String> {
-        self.logins()
     }
 }

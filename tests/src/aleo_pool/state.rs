@@ -16,7 +16,7 @@ use switchyard_stratum::{Request, Response, codes};
 use tokio::sync::mpsc;
 
 use super::{AleoPoolConfig, RejectBundle};
-use crate::scripted_io::{ConnCmd, Fault, Reply};
+use crate::scripted_io::{ConnCmd, Fault, Reply, ScriptedState};
 
 /// One connection the pool accepted, as the pool sees it.
 #[derive(Debug, Clone)]
@@ -178,14 +178,11 @@ impl AleoPoolState {
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.iter().filter(|c| c.open).count()
+        self.open_count()
     }
 
     pub fn authorized_users(&self) -> Vec<String> {
-        self.connections
-            .iter()
-            .flat_map(|c| c.authorized.iter().cloned())
-            .collect()
+        self.authorized()
     }
 
     /// The next job in the configured dialect (advances seq and height).

@@ -87,6 +87,10 @@ impl<const ICE: bool> Algo for Aleo<ICE> {
         m.share_for(job_id).expect("a share")
     }
 
+    async fn share_for_held(m: &mut AleoMiner, job: &Notify) -> Submit {
+        m.share_for(job.job_id()).expect("a share")
+    }
+
     fn with_job(share: &Submit, job_id: &str) -> Submit {
         let mut s = share.clone();
         match &mut s {
@@ -135,6 +139,10 @@ impl<const ICE: bool> Algo for Aleo<ICE> {
             .await
             .unwrap_or_else(|e| panic!("{e:#}"));
         m.current_job().expect("checked").clone()
+    }
+
+    fn current_job_id(pool: &AleoPool) -> String {
+        pool.current_job().job_id().to_owned()
     }
 
     /// The pool's job id after the data plane's upstream prefix, and the

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::{Algorithm, Config, Listener, Pool as PoolEntry, PoolMode};
-use switchyard_stratum::randomx::{Job, Submit, reply_status};
+use switchyard_stratum::randomx::{Job, NICEHASH_OFFSET, Submit, reply_status};
 
 use super::{Algo, Refusal, RefusalKind};
 use crate::{RxMiner, RxPool, RxPoolConfig, RxPoolState};
@@ -55,6 +55,16 @@ impl Algo for RandomX {
         m.find_share_for(job_id).await.expect("a share is found")
     }
 
+    async fn share_for_held(m: &mut RxMiner, job: &Job) -> Submit {
+        m.find_share_for(&job.job_id)
+            .await
+            .expect("a share is found")
+    }
+
+    fn in_nonce_space(share: &Submit, job: &Job) -> bool {
+        share.nonce[3] == job.blob[NICEHASH_OFFSET]
+    }
+
     fn with_job(share: &Submit, job_id: &str) -> Submit {
         Submit {
             job_id: job_id.to_owned(),
@@ -90,6 +100,10 @@ impl Algo for RandomX {
             .await
             .unwrap_or_else(|e| panic!("{e:#}"));
         m.current_job().expect("checked").clone()
+    }
+
+    fn current_job_id(pool: &RxPool) -> String {
+        pool.current_job().job_id
     }
 
     /// The pool's seed, and its job id after the data plane's upstream prefix.

@@ -58,6 +58,12 @@ impl Algo for Sha256 {
         m.find_share_for(job_id).await.expect("a share is found")
     }
 
+    async fn share_for_held(m: &mut ScriptedMiner, job: &MinerJob) -> Submit {
+        let id = job.notify.job_id.clone();
+        m.jobs.insert(id.clone(), job.clone());
+        m.find_share_for(&id).await.expect("a share is found")
+    }
+
     fn with_job(share: &Submit, job_id: &str) -> Submit {
         Submit {
             job_id: job_id.to_owned(),
@@ -95,6 +101,10 @@ impl Algo for Sha256 {
             .await
             .unwrap_or_else(|e| panic!("{e:#}"));
         m.current_job().expect("checked").clone()
+    }
+
+    fn current_job_id(pool: &ScriptedPool) -> String {
+        pool.current_job().job_id
     }
 
     fn is_from(job: &MinerJob, pool: &ScriptedPool) -> bool {

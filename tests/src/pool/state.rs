@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::job::build_job;
 use super::{Fault, PoolConfig};
-use crate::scripted_io::{ConnCmd, Reply};
+use crate::scripted_io::{ConnCmd, Reply, ScriptedState};
 
 /// One connection the pool accepted, as the pool sees it.
 #[derive(Debug, Clone)]
@@ -120,14 +120,11 @@ impl PoolState {
     }
 
     pub fn authorized_users(&self) -> Vec<String> {
-        self.connections
-            .iter()
-            .flat_map(|c| c.authorized.iter().cloned())
-            .collect()
+        self.authorized()
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.iter().filter(|c| c.open).count()
+        self.open_count()
     }
 
     pub(super) fn next_extranonce1(&self, id: usize) -> Vec<u8> {

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::job::{JobChange, build_job, personalise};
 use super::{RxPoolConfig, share_result};
-use crate::scripted_io::{ConnCmd, Fault, Reply};
+use crate::scripted_io::{ConnCmd, Fault, Reply, ScriptedState};
 
 /// One connection the pool accepted, as the pool sees it.
 #[derive(Debug, Clone)]
@@ -168,16 +168,12 @@ impl RxPoolState {
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.iter().filter(|c| c.open).count()
+        self.open_count()
     }
 
     /// The `login` of every connection that logged in, in connection order.
     pub fn logins(&self) -> Vec<String> {
-        self.connections
-            .iter()
-            .filter(|c| c.logged_in)
-            .filter_map(|c| c.login().map(|l| l.login.clone()))
-            .collect()
+        self.authorized()
     }
 
     fn height(&self) -> u64 {

@@ -40,6 +40,8 @@ pub trait ScriptedConnection: Clone + Send + Sync + 'static {
     fn mark_closed(&mut self);
     /// Where the handle queues lines for it.
     fn sender(&self) -> &mpsc::UnboundedSender<ConnCmd>;
+    /// Users (workers, the login) it authorized successfully, in order.
+    fn users(&self) -> Vec<String>;
 }
 
 /// A share as a scripted pool records it.
@@ -73,8 +75,6 @@ pub trait ScriptedState: Sized + Send + Sync + 'static {
     fn on_request(&mut self, conn: usize, req: Request, line: &[u8], reply: &mut Reply);
     /// The answer to a line that is not JSON-RPC, if the pool gives one.
     fn parse_error(&self) -> Option<Response>;
-    /// Users (workers, logins) from every successful authorize, in order.
-    fn authorized(&self) -> Vec<String>;
 
     fn config(&self) -> &Self::Config;
     fn connections(&self) -> &[Self::Connection];
@@ -90,6 +90,12 @@ pub trait ScriptedState: Sized + Send + Sync + 'static {
     fn fault_mut(&mut self) -> &mut Fault;
     fn listening(&self) -> bool;
     fn listening_mut(&mut self) -> &mut bool;
+
+    /// Users (workers, logins) from every successful authorize, by
+    /// connection and in order.
+    fn authorized(&self) -> Vec<String> {
+        self.connections().iter().flat_map(|c| c.users()).collect()
+    }
 
     fn open_count(&self) -> usize {
         self.connections().iter().filter(|c| c.is_open()).count()
@@ -198,9 +204,10 @@ macro_rules! books {
 pub(crate) use books;
 
 /// Implements [`ScriptedConnection`] and [`ScriptedShare`] for records
-/// with the fields `open` and `tx`, and `conn`.
+/// with the fields `open` and `tx`, and `conn`; `users` is the expression
+/// for a connection `$c`'s users.
 macro_rules! records {
-    ($connection:ty, $share:ty) => {
+    ($connection:ty, $share:ty, users: |$c:ident| $users:expr) => {
         impl $crate::scripted_io::state::ScriptedConnection for $connection {
             fn is_open(&self) -> bool {
                 self.open
@@ -212,6 +219,10 @@ macro_rules! records {
                 &self,
             ) -> &tokio::sync::mpsc::UnboundedSender<$crate::scripted_io::server::ConnCmd> {
                 &self.tx
+            }
+            fn users(&self) -> Vec<String> {
+                let $c = self;
+                $users
             }
         }
         impl $crate::scripted_io::state::ScriptedShare for $share {
