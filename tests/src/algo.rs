@@ -54,6 +54,9 @@ pub trait Algo: 'static {
     fn pool_config() -> <Self::State as ScriptedState>::Config;
     /// A data-plane pool entry in this algorithm's usual mode.
     fn pool_entry(name: &str, addr: SocketAddr) -> PoolEntry;
+    /// A data-plane pool entry in passthrough mode (a pool connection per
+    /// miner, as the account with the miner's rig name appended).
+    fn passthrough_entry(name: &str, addr: SocketAddr) -> PoolEntry;
     /// The data plane's listener for this algorithm.
     fn listener(c: &mut Config) -> &mut Vec<Listener>;
     fn addr(dp: &DataPlane) -> Option<SocketAddr>;

@@ -53,6 +53,11 @@ impl<const ICE: bool> Algo for Aleo<ICE> {
         crate::dp::aleo_pool(name, addr, Some(Self::DIALECT))
     }
 
+    /// ALEO pools are always passthrough.
+    fn passthrough_entry(name: &str, addr: SocketAddr) -> PoolEntry {
+        Self::pool_entry(name, addr)
+    }
+
     fn listener(c: &mut Config) -> &mut Vec<Listener> {
         &mut c.listeners.zksnark
     }

@@ -30,6 +30,10 @@ impl Algo for RandomX {
         crate::dp::rx_pool(name, addr, PoolMode::Aggregate)
     }
 
+    fn passthrough_entry(name: &str, addr: SocketAddr) -> PoolEntry {
+        crate::dp::rx_pool(name, addr, PoolMode::Passthrough)
+    }
+
     fn listener(c: &mut Config) -> &mut Vec<Listener> {
         &mut c.listeners.randomx
     }

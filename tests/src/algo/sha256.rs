@@ -31,6 +31,10 @@ impl Algo for Sha256 {
         crate::dp::pool(name, addr, PoolMode::Aggregate)
     }
 
+    fn passthrough_entry(name: &str, addr: SocketAddr) -> PoolEntry {
+        crate::dp::pool(name, addr, PoolMode::Passthrough)
+    }
+
     fn listener(c: &mut Config) -> &mut Vec<Listener> {
         &mut c.listeners.sha256
     }

@@ -3,4 +3,5 @@
 //! `for_each_algorithm!` (a module per body, a test per algorithm).
 
 mod failover;
+mod passthrough;
 mod rejects;
