@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::{Algorithm, Config, Listener, Pool as PoolEntry};
+use switchyard_stratum::{Message, Response};
 
 pub use aleo::{AleoStratum3, IceRiver};
 pub use randomx::RandomX;
@@ -35,6 +36,8 @@ pub struct Refusal {
 pub enum RefusalKind {
     Duplicate,
     JobNotFound,
+    /// A line that is not a request.
+    Invalid,
 }
 
 #[allow(async_fn_in_trait)] // Static dispatch in this workspace's tests only.
@@ -64,9 +67,19 @@ pub trait Algo: 'static {
     fn upstream_user(account: &str, worker: &str) -> String;
     /// The code the miner's dialect gives a refusal of this kind, if it has one.
     fn code(kind: RefusalKind) -> Option<i64>;
+    /// Checks an error answer's shape in the miner's dialect (SHA-256: a
+    /// `[code, text, data]` list; RandomX: a JSON-RPC 2.0 error object).
+    fn check_error(_r: &Response) {}
 
-    /// Connects, logs in as `worker` and waits for the first job.
-    async fn ready(addr: SocketAddr, worker: &str) -> anyhow::Result<Self::Miner>;
+    /// Connects without a word.
+    async fn connect(addr: SocketAddr) -> Self::Miner;
+    /// Logs in as `worker` (subscribe and authorize, or `login`) and waits
+    /// for the first job.
+    async fn log_in(m: &mut Self::Miner, worker: &str) -> anyhow::Result<()>;
+    /// Writes `line` (a `\n` is added when missing).
+    async fn send_raw(m: &mut Self::Miner, line: &[u8]);
+    /// The next raw line (a job in it is still taken).
+    async fn recv_line(m: &mut Self::Miner) -> Vec<u8>;
     /// A share the pool accepts on job `job_id` as the miner holds it.
     async fn share_for(m: &mut Self::Miner, job_id: &str) -> Self::Share;
     /// A share on `job` as the miner held it, even after a clean job made
@@ -110,6 +123,23 @@ pub trait Algo: 'static {
     /// What only this algorithm's pools check of a correct proxy (ALEO:
     /// nothing an ALEO pool does not speak was sent).
     fn check_pool(_pool: &Pool<Self::State>) {}
+
+    /// Connects, logs in as `worker` and waits for the first job.
+    async fn ready(addr: SocketAddr, worker: &str) -> anyhow::Result<Self::Miner> {
+        let mut m = Self::connect(addr).await;
+        Self::log_in(&mut m, worker).await?;
+        Ok(m)
+    }
+
+    /// Reads raw lines until an answer comes (jobs may come first).
+    async fn next_answer(m: &mut Self::Miner) -> Response {
+        loop {
+            let line = Self::recv_line(m).await;
+            if let Ok(Message::Response(r)) = Message::parse(&line) {
+                return r;
+            }
+        }
+    }
 
     /// A share on the latest job.
     async fn share(m: &mut Self::Miner) -> Self::Share {

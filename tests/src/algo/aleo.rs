@@ -12,7 +12,7 @@ use switchyard_stratum::aleo::{Dialect, Notify, Submit, submit_result};
 
 use super::{Algo, Refusal, RefusalKind};
 use crate::aleo_miner::pool_job_id;
-use crate::{AleoMiner, AleoPool, AleoPoolConfig, AleoPoolState};
+use crate::{ALEO_AGENT, AleoMiner, AleoPool, AleoPoolConfig, AleoPoolState, DEFAULT_TIMEOUT};
 
 /// ALEO miners and pools speaking IceRiver's dialect (`ICE`) or AleoStratum/3.
 pub struct Aleo<const ICE: bool>;
@@ -81,11 +81,29 @@ impl<const ICE: bool> Algo for Aleo<ICE> {
             (true, _) => None,
             (false, RefusalKind::Duplicate) => Some(22),
             (false, RefusalKind::JobNotFound) => Some(21),
+            (false, RefusalKind::Invalid) => None,
         }
     }
 
-    async fn ready(addr: SocketAddr, worker: &str) -> anyhow::Result<AleoMiner> {
-        AleoMiner::ready(addr, Self::DIALECT, worker).await
+    async fn connect(addr: SocketAddr) -> AleoMiner {
+        AleoMiner::connect(addr, Self::DIALECT)
+            .await
+            .expect("connected")
+    }
+
+    async fn log_in(m: &mut AleoMiner, worker: &str) -> anyhow::Result<()> {
+        m.subscribe(ALEO_AGENT).await?;
+        anyhow::ensure!(m.authorize(worker, "x").await?, "{worker} not authorized");
+        m.wait_for_job().await?;
+        Ok(())
+    }
+
+    async fn send_raw(m: &mut AleoMiner, line: &[u8]) {
+        m.send_raw(line).await.expect("written");
+    }
+
+    async fn recv_line(m: &mut AleoMiner) -> Vec<u8> {
+        m.recv_line_timeout(DEFAULT_TIMEOUT).await.expect("a line")
     }
 
     async fn share_for(m: &mut AleoMiner, job_id: &str) -> Submit {

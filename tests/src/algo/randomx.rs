@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::{Algorithm, Config, Listener, Pool as PoolEntry, PoolMode};
+use switchyard_stratum::Response;
 use switchyard_stratum::randomx::{Job, NICEHASH_OFFSET, Submit, reply_status};
 
 use super::{Algo, Refusal, RefusalKind};
-use crate::{RxMiner, RxPool, RxPoolConfig, RxPoolState};
+use crate::{DEFAULT_TIMEOUT, RxMiner, RxPool, RxPoolConfig, RxPoolState, rx_login};
 
 pub struct RandomX;
 
@@ -51,8 +52,31 @@ impl Algo for RandomX {
         Some(-1)
     }
 
-    async fn ready(addr: SocketAddr, worker: &str) -> anyhow::Result<RxMiner> {
-        RxMiner::ready(addr, worker).await
+    fn check_error(r: &Response) {
+        assert!(r.jsonrpc, "replies speak JSON-RPC 2.0: {r:?}");
+        let obj = r.error.as_object().expect("an error object");
+        assert!(
+            obj.contains_key("code") && obj.contains_key("message"),
+            "{r:?}"
+        );
+    }
+
+    async fn connect(addr: SocketAddr) -> RxMiner {
+        RxMiner::connect(addr).await.expect("connected")
+    }
+
+    async fn log_in(m: &mut RxMiner, worker: &str) -> anyhow::Result<()> {
+        m.login(&rx_login(worker)).await?;
+        m.wait_for_job().await?;
+        Ok(())
+    }
+
+    async fn send_raw(m: &mut RxMiner, line: &[u8]) {
+        m.send_raw(line).await.expect("written");
+    }
+
+    async fn recv_line(m: &mut RxMiner) -> Vec<u8> {
+        m.recv_line_timeout(DEFAULT_TIMEOUT).await.expect("a line")
     }
 
     async fn share_for(m: &mut RxMiner, job_id: &str) -> Submit {

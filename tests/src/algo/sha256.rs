@@ -6,11 +6,14 @@ use std::net::SocketAddr;
 
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::{Algorithm, Config, Listener, Pool as PoolEntry, PoolMode};
-use switchyard_stratum::codes;
 use switchyard_stratum::v1::Submit;
+use switchyard_stratum::{Response, codes};
 
 use super::{Algo, Refusal, RefusalKind};
-use crate::{MinerJob, PoolConfig, PoolState, ScriptedMiner, ScriptedPool};
+use crate::{DEFAULT_TIMEOUT, MinerJob, PoolConfig, PoolState, ScriptedMiner, ScriptedPool};
+
+/// The agent the miners subscribe with.
+const AGENT: &str = "cgminer/4.11.1";
 
 pub struct Sha256;
 
@@ -51,11 +54,34 @@ impl Algo for Sha256 {
         Some(match kind {
             RefusalKind::Duplicate => codes::DUPLICATE,
             RefusalKind::JobNotFound => codes::JOB_NOT_FOUND,
+            RefusalKind::Invalid => codes::OTHER,
         })
     }
 
-    async fn ready(addr: SocketAddr, worker: &str) -> anyhow::Result<ScriptedMiner> {
-        ScriptedMiner::ready(addr, "cgminer/4.11.1", worker).await
+    fn check_error(r: &Response) {
+        assert!(
+            r.error.is_array(),
+            "V1 errors are [code, text, data]: {r:?}"
+        );
+    }
+
+    async fn connect(addr: SocketAddr) -> ScriptedMiner {
+        ScriptedMiner::connect(addr).await.expect("connected")
+    }
+
+    async fn log_in(m: &mut ScriptedMiner, worker: &str) -> anyhow::Result<()> {
+        m.subscribe(AGENT).await?;
+        anyhow::ensure!(m.authorize(worker, "x").await?, "{worker} not authorized");
+        m.wait_for_job().await?;
+        Ok(())
+    }
+
+    async fn send_raw(m: &mut ScriptedMiner, line: &[u8]) {
+        m.send_raw(line).await.expect("written");
+    }
+
+    async fn recv_line(m: &mut ScriptedMiner) -> Vec<u8> {
+        m.recv_line_timeout(DEFAULT_TIMEOUT).await.expect("a line")
     }
 
     async fn share_for(m: &mut ScriptedMiner, job_id: &str) -> Submit {
@@ -80,10 +106,7 @@ impl Algo for Sha256 {
         if r.is_ok() {
             return Ok(());
         }
-        assert!(
-            r.error.is_array(),
-            "V1 errors are [code, text, data]: {r:?}"
-        );
+        Self::check_error(&r);
         let (code, text) = r.error_parts().expect("an error");
         Err(Refusal { code, text })
     }
