@@ -112,6 +112,12 @@ pub trait Algo: 'static {
     /// Pushes a job from the pool: `clean` drops earlier work (RandomX: a
     /// new height, not clean: the same height); returns its id.
     fn push_job(pool: &Pool<Self::State>, clean: bool) -> String;
+    /// The part of the nonce the miner was given for itself, if any
+    /// (SHA-256: its extranonce1; RandomX: its NiceHash slot; IceRiver: its
+    /// connection's extranonce1): distinct for miners on one connection.
+    fn nonce_space(_m: &Self::Miner) -> Option<Vec<u8>> {
+        None
+    }
     /// What the miner was given that must not change while it stays
     /// connected, whatever the pool (SHA-256: its extranonce1).
     fn kept_across_pools(_m: &Self::Miner) -> Vec<u8> {

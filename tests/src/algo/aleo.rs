@@ -183,6 +183,10 @@ impl<const ICE: bool> Algo for Aleo<ICE> {
         pool.new_job(clean)
     }
 
+    fn nonce_space(m: &AleoMiner) -> Option<Vec<u8>> {
+        Some(m.extranonce1()).filter(|e| !e.is_empty())
+    }
+
     fn check_pool(pool: &AleoPool) {
         assert_eq!(pool.violations(), [], "nothing an ALEO pool does not speak");
     }

@@ -145,6 +145,10 @@ impl Algo for RandomX {
         true
     }
 
+    fn nonce_space(m: &RxMiner) -> Option<Vec<u8>> {
+        Some(vec![m.current_job()?.blob[NICEHASH_OFFSET]]).filter(|_| m.nicehash())
+    }
+
     fn check_slots(dp: &DataPlane, pool: &str, live: usize) {
         let plane = dp.plane(Algorithm::Randomx).expect("a RandomX plane");
         let route = plane.router.route.borrow().clone();

@@ -142,6 +142,10 @@ impl Algo for Sha256 {
         job.notify.clean_jobs
     }
 
+    fn nonce_space(m: &ScriptedMiner) -> Option<Vec<u8>> {
+        Some(m.extranonce1.clone())
+    }
+
     fn kept_across_pools(m: &ScriptedMiner) -> Vec<u8> {
         m.extranonce1.clone()
     }

@@ -6,3 +6,4 @@ mod bad_input;
 mod failover;
 mod passthrough;
 mod rejects;
+mod relay;
