@@ -161,10 +161,6 @@ impl ScriptedState for AleoPoolState {
         Ok(AleoPoolState::new(config))
     }
 
-    fn job_interval(&self) -> Option<Duration> {
-        self.config.job_interval
-    }
-
     fn push_timed_job(&mut self) {
         self.push_job(false, None);
     }

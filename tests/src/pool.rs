@@ -130,10 +130,6 @@ impl ScriptedState for PoolState {
         Ok(PoolState::new(config))
     }
 
-    fn job_interval(&self) -> Option<Duration> {
-        self.config.job_interval
-    }
-
     fn push_timed_job(&mut self) {
         self.push_job(false);
     }

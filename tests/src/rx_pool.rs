@@ -156,10 +156,6 @@ impl ScriptedState for RxPoolState {
         Ok(RxPoolState::new(config))
     }
 
-    fn job_interval(&self) -> Option<Duration> {
-        self.config.job_interval
-    }
-
     fn push_timed_job(&mut self) {
         self.push_job(JobChange::Refresh);
     }

@@ -153,12 +153,16 @@ pub trait ScriptedState: Sized + Send + Sync + 'static {
 }
 
 /// Writes [`ScriptedState`]'s accessors of the books, for a state with the
-/// fields `config`, `connections`, `shares`, `accepted`, `rejected`,
-/// `requests`, `bad_lines`, `current_job`, `fault` and `listening`.
+/// fields `config` (with `job_interval`), `connections`, `shares`,
+/// `accepted`, `rejected`, `requests`, `bad_lines`, `current_job`, `fault`
+/// and `listening`.
 macro_rules! books {
     () => {
         fn config(&self) -> &Self::Config {
             &self.config
+        }
+        fn job_interval(&self) -> Option<std::time::Duration> {
+            self.config.job_interval
         }
         fn connections(&self) -> &[Self::Connection] {
             &self.connections
