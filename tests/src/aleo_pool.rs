@@ -17,17 +17,19 @@
 
 mod state;
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use switchyard_stratum::Request;
+use serde_json::Value;
 use switchyard_stratum::aleo::{Dialect, Notify};
+use switchyard_stratum::{Request, Response, codes};
+use tokio::sync::mpsc;
 
 pub use state::{AleoConnection, AleoPoolState, AleoShare, AleoVerdict};
 
-use crate::pool::Fault;
-use crate::scripted_io::server::{ConnCmd, Server};
+use crate::scripted_io::state::{ScriptedState, books, records};
+use crate::scripted_io::{ConnCmd, Pool, Reply};
 
 /// Where a bundled job goes relative to a rejection answer (same write).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -111,104 +113,16 @@ impl Default for AleoPoolConfig {
 
 /// The running pool. Dropping it stops it.
 ///
-/// Faults ([`Fault`], shared with the SHA-256 pool): `RefuseConnections`
-/// accept then close; `CloseAfterSubscribe` answer subscribe, then close;
-/// `Stall` write nothing; `SlowAnswers(d)` hold every answer `d`;
-/// `RejectAll(reason)` refuse every share with `reason`; `Unauthorized`
-/// refuse every authorize.
-pub struct AleoPool {
-    server: Arc<Server<AleoPoolState>>,
-}
+/// Faults ([`Fault`](crate::Fault), shared with the other pools):
+/// `RefuseConnections` accept then close; `CloseAfterSubscribe` answer
+/// subscribe, then close; `Stall` write nothing; `SlowAnswers(d)` hold every
+/// answer `d`; `RejectAll(reason)` refuse every share with `reason`;
+/// `Unauthorized` refuse every authorize.
+pub type AleoPool = Pool<AleoPoolState>;
 
-impl AleoPool {
-    /// Binds 127.0.0.1:0 and starts serving.
-    pub async fn start(config: AleoPoolConfig) -> anyhow::Result<AleoPool> {
-        Self::start_on("127.0.0.1:0".parse()?, config).await
-    }
-
-    /// Binds `addr` (for example that of a pool stopped earlier).
-    pub async fn start_on(addr: SocketAddr, config: AleoPoolConfig) -> anyhow::Result<AleoPool> {
-        let every = config.job_interval;
-        let server = Server::start(addr, AleoPoolState::new(config), "aleo pool").await?;
-        if let Some(every) = every {
-            server.every(every, |s| {
-                s.state.send_modify(|st| {
-                    st.push_job(false, None);
-                })
-            });
-        }
-        Ok(AleoPool { server })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr
-    }
-
+impl Pool<AleoPoolState> {
     pub fn dialect(&self) -> Dialect {
         self.state().config.dialect
-    }
-
-    /// Reads the whole state (do not hold the guard across an await).
-    pub fn state(&self) -> tokio::sync::watch::Ref<'_, AleoPoolState> {
-        self.server.state.borrow()
-    }
-
-    pub fn config(&self) -> AleoPoolConfig {
-        self.state().config.clone()
-    }
-
-    pub fn accepted(&self) -> usize {
-        self.state().accepted
-    }
-
-    pub fn rejected(&self) -> usize {
-        self.state().rejected
-    }
-
-    pub fn shares(&self) -> Vec<AleoShare> {
-        self.state().shares.clone()
-    }
-
-    /// Shares (accepted or not) that came on connection `conn`.
-    pub fn shares_on(&self, conn: usize) -> Vec<AleoShare> {
-        self.state()
-            .shares
-            .iter()
-            .filter(|s| s.conn == conn)
-            .cloned()
-            .collect()
-    }
-
-    /// Connections accepted so far (including refused and closed ones).
-    pub fn connections(&self) -> usize {
-        self.state().connections.len()
-    }
-
-    pub fn open_connections(&self) -> usize {
-        self.state().open_connections()
-    }
-
-    pub fn connection(&self, id: usize) -> Option<AleoConnection> {
-        self.state().connections.get(id).cloned()
-    }
-
-    pub fn connection_infos(&self) -> Vec<AleoConnection> {
-        self.state().connections.clone()
-    }
-
-    /// Workers from every successful `mining.authorize`, in order.
-    pub fn authorized_users(&self) -> Vec<String> {
-        self.state().authorized_users()
-    }
-
-    /// Every request received, with its connection id.
-    pub fn requests(&self) -> Vec<(usize, Request)> {
-        self.state().requests.clone()
-    }
-
-    /// Lines that were not JSON-RPC, with their connection id.
-    pub fn bad_lines(&self) -> Vec<(usize, String)> {
-        self.state().bad_lines.clone()
     }
 
     /// What the peer sent that an ALEO pool does not speak, with the
@@ -218,117 +132,69 @@ impl AleoPool {
         self.state().violations.clone()
     }
 
-    pub fn current_job(&self) -> Notify {
-        self.state().current_job.clone()
-    }
-
-    pub async fn wait_until(
-        &self,
-        what: &str,
-        timeout: Duration,
-        cond: impl FnMut(&AleoPoolState) -> bool,
-    ) -> anyhow::Result<()> {
-        self.server.wait_until(what, timeout, cond).await
-    }
-
-    pub async fn wait_for_accepted(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        self.wait_until(&format!("{n} accepted shares"), timeout, |s| {
-            s.accepted >= n
-        })
-        .await
-    }
-
-    /// Waits until `n` shares (accepted or not) were submitted.
-    pub async fn wait_for_shares(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        self.wait_until(&format!("{n} submitted shares"), timeout, |s| {
-            s.shares.len() >= n
-        })
-        .await
-    }
-
-    pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        self.wait_until(&format!("{n} connections"), timeout, |s| {
-            s.connections.len() >= n
-        })
-        .await
-    }
-
-    pub async fn wait_for_open_connections(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> anyhow::Result<()> {
-        self.wait_until(&format!("exactly {n} open connections"), timeout, |s| {
-            s.open_connections() == n
-        })
-        .await
-    }
-
-    pub async fn wait_for_authorized(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        self.wait_until(&format!("{n} authorized users"), timeout, |s| {
-            s.authorized_users().len() >= n
-        })
-        .await
-    }
-
     /// Makes a new job, sends it to every authorized connection and returns
     /// its id. A clean job makes every earlier job stale.
     pub fn new_job(&self, clean: bool) -> String {
-        let mut id = String::new();
-        self.server.state.send_modify(|s| {
-            id = s.push_job(clean, None).0.job_id().to_owned();
-        });
-        id
+        self.modify(|s| s.push_job(clean, None).0.job_id().to_owned())
     }
 
     /// Sets the difficulty for jobs from now on; sends `mining.set_target` /
     /// `mining.set_difficulty` when `send_difficulty`, and in IceRiver a new
     /// (not clean) job carrying the new target.
     pub fn set_difficulty(&self, difficulty: u64) {
-        self.server
-            .state
-            .send_modify(|s| s.set_difficulty(difficulty));
-    }
-
-    /// Writes `line` (a `\n` is added when missing) to connection `conn`.
-    pub fn send_raw(&self, conn: usize, line: &[u8]) {
-        if let Some(c) = self.state().connections.get(conn) {
-            let _ = c.tx.send(ConnCmd::Line(line.to_vec()));
-        }
-    }
-
-    pub fn send_raw_to_all(&self, line: &[u8]) {
-        for c in self.state().connections.iter().filter(|c| c.open) {
-            let _ = c.tx.send(ConnCmd::Line(line.to_vec()));
-        }
-    }
-
-    pub fn close(&self, conn: usize) {
-        if let Some(c) = self.state().connections.get(conn) {
-            let _ = c.tx.send(ConnCmd::Close);
-        }
-    }
-
-    /// Closes every open connection; the pool keeps listening.
-    pub fn close_all(&self) {
-        for c in self.state().connections.iter().filter(|c| c.open) {
-            let _ = c.tx.send(ConnCmd::Close);
-        }
-    }
-
-    pub fn set_fault(&self, fault: Fault) {
-        self.server.state.send_modify(|s| s.fault = fault);
-    }
-
-    /// Stops listening and closes every connection; returns once the port is
-    /// free and every connection is closed.
-    pub async fn stop(&self) -> anyhow::Result<()> {
-        self.server.stop().await
+        self.modify(|s| s.set_difficulty(difficulty));
     }
 }
 
-impl Drop for AleoPool {
-    fn drop(&mut self) {
-        self.server.shutdown.send_replace(true);
+records!(AleoConnection, AleoShare, users: |c| c.authorized.clone());
+
+impl ScriptedState for AleoPoolState {
+    type Config = AleoPoolConfig;
+    type Connection = AleoConnection;
+    type Share = AleoShare;
+    type Job = Notify;
+    const KIND: &'static str = "aleo pool";
+
+    books!();
+
+    fn new(config: AleoPoolConfig) -> anyhow::Result<Self> {
+        Ok(AleoPoolState::new(config))
+    }
+
+    fn push_timed_job(&mut self) {
+        self.push_job(false, None);
+    }
+
+    fn new_connection(
+        &self,
+        id: usize,
+        peer: SocketAddr,
+        refused: bool,
+        tx: mpsc::UnboundedSender<ConnCmd>,
+    ) -> AleoConnection {
+        AleoConnection {
+            id,
+            peer,
+            open: !refused,
+            refused,
+            subscribe: None,
+            subscribed: false,
+            session_id: format!("{:08x}", 0x5e55_0000u32 + id as u32),
+            extranonce1: (self.config.extranonce1_base.wrapping_add(id as u32))
+                .to_be_bytes()
+                .to_vec(),
+            authorized: Vec::new(),
+            job_ids: Vec::new(),
+            valid: HashSet::new(),
+            tx,
+        }
+    }
+
+    fn on_request(&mut self, conn: usize, req: Request, line: &[u8], reply: &mut Reply) {
+        self.handle_request(conn, req, line, reply);
+    }
+
+    fn parse_error(&self) -> Option<Response> {
+        Some(self.error(&Value::Null, codes::OTHER, "Parse error"))
     }
 }

@@ -4,10 +4,9 @@
 use std::future::Future;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
 use switchyard_stratum::Message;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::watch;
 
 /// The longest line any harness role accepts (protocols.md: 64 KiB is generous).
 pub const MAX_LINE: usize = 64 * 1024;
@@ -92,21 +91,6 @@ pub async fn within<F: Future>(what: &str, timeout: Duration, fut: F) -> anyhow:
     tokio::time::timeout(timeout, fut)
         .await
         .map_err(|_| anyhow!("timed out after {timeout:?} waiting for {what}"))
-}
-
-/// Waits until `cond` holds for the value in a watch channel, or fails after
-/// `timeout` with a message naming `what`.
-pub async fn wait_watch<T>(
-    rx: &mut watch::Receiver<T>,
-    what: &str,
-    timeout: Duration,
-    mut cond: impl FnMut(&T) -> bool,
-) -> anyhow::Result<()> {
-    match tokio::time::timeout(timeout, rx.wait_for(|v| cond(v))).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(_)) => bail!("stopped while waiting for {what}"),
-        Err(_) => Err(anyhow!("timed out after {timeout:?} waiting for {what}")),
-    }
 }
 
 /// Installs a test-friendly tracing subscriber once (`RUST_LOG` controls it).

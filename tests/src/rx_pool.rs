@@ -13,19 +13,21 @@
 mod job;
 mod state;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::Value;
 use sha2::{Digest, Sha256};
-use switchyard_stratum::Request;
-use switchyard_stratum::randomx::{DEFAULT_ALGO, Job, NONCE_OFFSET};
+use switchyard_stratum::randomx::{DEFAULT_ALGO, Job, NONCE_OFFSET, error_response};
+use switchyard_stratum::{Request, Response};
+use tokio::sync::mpsc;
 
 pub use job::JobChange;
 pub use state::{RxConnection, RxPoolState, RxShare, RxVerdict};
 
-use crate::pool::Fault;
-use crate::scripted_io::server::{ConnCmd, Server};
+use crate::scripted_io::state::{ScriptedState, books, records};
+use crate::scripted_io::{ConnCmd, Pool, Reply};
 
 /// The harness's stand-in for RandomX: SHA-256 of the hashing blob.
 pub fn test_hash(blob: &[u8]) -> [u8; 32] {
@@ -88,157 +90,26 @@ impl Default for RxPoolConfig {
     }
 }
 
-/// The running pool. Dropping it stops it.
+/// The running pool. Dropping it stops it. Its current job is a template:
+/// connections get it personalised (the blob's bytes 43..47 differ per
+/// connection, like a reserved nonce).
 ///
-/// Faults ([`Fault`], shared with the SHA-256 pool) mean here:
+/// Faults ([`Fault`](crate::Fault), shared with the other pools) mean here:
 /// `RefuseConnections` accept then close; `CloseAfterSubscribe` answer
 /// `login`, then close; `Stall` write nothing; `SlowAnswers(d)` hold every
 /// answer `d`; `RejectAll(reason)` refuse every submit with `reason`;
 /// `Unauthorized` refuse every login ("Unauthorized").
-pub struct RxPool {
-    server: Arc<Server<RxPoolState>>,
-}
+pub type RxPool = Pool<RxPoolState>;
 
-impl RxPool {
-    /// Binds 127.0.0.1:0 and starts serving.
-    pub async fn start(config: RxPoolConfig) -> anyhow::Result<RxPool> {
-        Self::start_on("127.0.0.1:0".parse()?, config).await
-    }
-
-    /// Binds `addr` (for example that of a pool stopped earlier).
-    pub async fn start_on(addr: SocketAddr, config: RxPoolConfig) -> anyhow::Result<RxPool> {
-        anyhow::ensure!(config.blob_len >= 76, "blob_len must be at least 76");
-        let every = config.job_interval;
-        let server = Server::start(addr, RxPoolState::new(config), "rx pool").await?;
-        if let Some(every) = every {
-            server.every(every, |s| {
-                s.state.send_modify(|st| {
-                    st.push_job(JobChange::Refresh);
-                })
-            });
-        }
-        Ok(RxPool { server })
-    }
-
-    pub fn addr(&self) -> SocketAddr {
-        self.server.addr
-    }
-
-    /// Reads the whole state (do not hold the guard across an await).
-    pub fn state(&self) -> tokio::sync::watch::Ref<'_, RxPoolState> {
-        self.server.state.borrow()
-    }
-
-    pub fn config(&self) -> RxPoolConfig {
-        self.state().config.clone()
-    }
-
-    pub fn accepted(&self) -> usize {
-        self.state().accepted
-    }
-
-    pub fn rejected(&self) -> usize {
-        self.state().rejected
-    }
-
-    pub fn shares(&self) -> Vec<RxShare> {
-        self.state().shares.clone()
-    }
-
-    /// Shares (accepted or not) that came on connection `conn`.
-    pub fn shares_on(&self, conn: usize) -> Vec<RxShare> {
-        self.state()
-            .shares
-            .iter()
-            .filter(|s| s.conn == conn)
-            .cloned()
-            .collect()
-    }
-
-    /// Connections accepted so far (including refused and closed ones).
-    pub fn connections(&self) -> usize {
-        self.state().connections.len()
-    }
-
-    pub fn open_connections(&self) -> usize {
-        self.state().open_connections()
-    }
-
-    pub fn connection(&self, id: usize) -> Option<RxConnection> {
-        self.state().connections.get(id).cloned()
-    }
-
-    pub fn connection_infos(&self) -> Vec<RxConnection> {
-        self.state().connections.clone()
-    }
-
+impl Pool<RxPoolState> {
     /// The `login` field of every successful login, in order.
     pub fn logins(&self) -> Vec<String> {
-        self.state().logins()
-    }
-
-    /// Every request received, with its connection id.
-    pub fn requests(&self) -> Vec<(usize, Request)> {
-        self.state().requests.clone()
-    }
-
-    /// Lines that were not JSON-RPC, with their connection id.
-    pub fn bad_lines(&self) -> Vec<(usize, String)> {
-        self.state().bad_lines.clone()
-    }
-
-    /// The current job as a template (connections get it personalised: the
-    /// blob's bytes 43..47 differ per connection, like a reserved nonce).
-    pub fn current_job(&self) -> Job {
-        self.state().current_job.clone()
-    }
-
-    pub async fn wait_until(
-        &self,
-        what: &str,
-        timeout: Duration,
-        cond: impl FnMut(&RxPoolState) -> bool,
-    ) -> anyhow::Result<()> {
-        self.server.wait_until(what, timeout, cond).await
-    }
-
-    pub async fn wait_for_accepted(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        self.wait_until(&format!("{n} accepted shares"), timeout, |s| {
-            s.accepted >= n
-        })
-        .await
-    }
-
-    /// Waits until `n` shares (accepted or not) were submitted.
-    pub async fn wait_for_shares(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        self.wait_until(&format!("{n} submitted shares"), timeout, |s| {
-            s.shares.len() >= n
-        })
-        .await
-    }
-
-    pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        self.wait_until(&format!("{n} connections"), timeout, |s| {
-            s.connections.len() >= n
-        })
-        .await
-    }
-
-    pub async fn wait_for_open_connections(
-        &self,
-        n: usize,
-        timeout: Duration,
-    ) -> anyhow::Result<()> {
-        self.wait_until(&format!("exactly {n} open connections"), timeout, |s| {
-            s.open_connections() == n
-        })
-        .await
+        self.authorized_users()
     }
 
     /// Waits until `n` logins succeeded in total.
     pub async fn wait_for_logins(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        self.wait_until(&format!("{n} logins"), timeout, |s| s.logins().len() >= n)
-            .await
+        self.wait_for_authorized(n, timeout).await
     }
 
     /// Pushes a job of the next height (same seed) to every logged-in
@@ -260,57 +131,63 @@ impl RxPool {
     /// Sets the difficulty and pushes a job (same height) with the new
     /// target; earlier jobs stay valid at their own target.
     pub fn set_difficulty(&self, difficulty: u64) -> String {
-        self.server.state.send_modify(|s| s.difficulty = difficulty);
+        self.modify(|s| s.difficulty = difficulty);
         self.push(JobChange::Refresh)
     }
 
     fn push(&self, change: JobChange) -> String {
-        let mut id = String::new();
-        self.server
-            .state
-            .send_modify(|s| id = s.push_job(change).job_id);
-        id
-    }
-
-    /// Writes `line` (a `\n` is added when missing) to connection `conn`.
-    pub fn send_raw(&self, conn: usize, line: &[u8]) {
-        if let Some(c) = self.state().connections.get(conn) {
-            let _ = c.tx.send(ConnCmd::Line(line.to_vec()));
-        }
-    }
-
-    pub fn send_raw_to_all(&self, line: &[u8]) {
-        for c in self.state().connections.iter().filter(|c| c.open) {
-            let _ = c.tx.send(ConnCmd::Line(line.to_vec()));
-        }
-    }
-
-    pub fn close(&self, conn: usize) {
-        if let Some(c) = self.state().connections.get(conn) {
-            let _ = c.tx.send(ConnCmd::Close);
-        }
-    }
-
-    /// Closes every open connection; the pool keeps listening.
-    pub fn close_all(&self) {
-        for c in self.state().connections.iter().filter(|c| c.open) {
-            let _ = c.tx.send(ConnCmd::Close);
-        }
-    }
-
-    pub fn set_fault(&self, fault: Fault) {
-        self.server.state.send_modify(|s| s.fault = fault);
-    }
-
-    /// Stops listening and closes every connection; returns once the port is
-    /// free and every connection is closed.
-    pub async fn stop(&self) -> anyhow::Result<()> {
-        self.server.stop().await
+        self.modify(|s| s.push_job(change).job_id)
     }
 }
 
-impl Drop for RxPool {
-    fn drop(&mut self) {
-        self.server.shutdown.send_replace(true);
+records!(RxConnection, RxShare, users: |c| c.login().filter(|_| c.logged_in).map(|l| vec![l.login.clone()]).unwrap_or_default());
+
+impl ScriptedState for RxPoolState {
+    type Config = RxPoolConfig;
+    type Connection = RxConnection;
+    type Share = RxShare;
+    type Job = Job;
+    const KIND: &'static str = "rx pool";
+
+    books!();
+
+    fn new(config: RxPoolConfig) -> anyhow::Result<Self> {
+        anyhow::ensure!(config.blob_len >= 76, "blob_len must be at least 76");
+        Ok(RxPoolState::new(config))
+    }
+
+    fn push_timed_job(&mut self) {
+        self.push_job(JobChange::Refresh);
+    }
+
+    fn new_connection(
+        &self,
+        id: usize,
+        peer: SocketAddr,
+        refused: bool,
+        tx: mpsc::UnboundedSender<ConnCmd>,
+    ) -> RxConnection {
+        RxConnection {
+            id,
+            peer,
+            open: !refused,
+            refused,
+            session_id: format!("rx-session-{id}"),
+            logins: Vec::new(),
+            logged_in: false,
+            keepalives: 0,
+            getjobs: 0,
+            job_ids: Vec::new(),
+            jobs: HashMap::new(),
+            tx,
+        }
+    }
+
+    fn on_request(&mut self, conn: usize, req: Request, _line: &[u8], reply: &mut Reply) {
+        self.handle_request(conn, req, reply);
+    }
+
+    fn parse_error(&self) -> Option<Response> {
+        Some(error_response(Value::Null, -32700, "Parse error"))
     }
 }

@@ -13,7 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::lines::{LineReader, parse, show, wait_watch, write_line};
+use crate::lines::{LineReader, parse, show, write_line};
+use crate::watched::Watched;
 
 /// Which way a line went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,7 +60,7 @@ struct SnifferState {
 
 struct Shared {
     target: SocketAddr,
-    state: watch::Sender<SnifferState>,
+    state: Watched<SnifferState>,
     /// Bumped to sever every relayed connection.
     sever: watch::Sender<u64>,
     /// `true` stops the listener.
@@ -81,7 +82,7 @@ impl Sniffer {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             target,
-            state: watch::Sender::new(SnifferState::default()),
+            state: Watched::new(format!("sniffer {addr}"), SnifferState::default()),
             sever: watch::Sender::new(0),
             stop: watch::Sender::new(false),
         });
@@ -153,20 +154,22 @@ impl Sniffer {
         timeout: Duration,
     ) -> anyhow::Result<(usize, Message)> {
         let mut found = None;
-        let mut rx = self.shared.state.subscribe();
         let what = format!("a {direction:?} line matching the predicate (from line {from})");
-        let result = wait_watch(&mut rx, &what, timeout, |s| {
-            found = s.lines.iter().enumerate().skip(from).find_map(|(i, l)| {
-                let m = l.message.as_ref()?;
-                (l.direction == direction && pred(m)).then(|| (i, m.clone()))
-            });
-            found.is_some()
-        })
-        .await;
+        let result = self
+            .shared
+            .state
+            .wait_until(&what, timeout, |s| {
+                found = s.lines.iter().enumerate().skip(from).find_map(|(i, l)| {
+                    let m = l.message.as_ref()?;
+                    (l.direction == direction && pred(m)).then(|| (i, m.clone()))
+                });
+                found.is_some()
+            })
+            .await;
         match (result, found) {
             (Ok(()), Some(hit)) => Ok(hit),
             (Err(e), _) => Err(e.context(self.transcript())),
-            (Ok(()), None) => unreachable!("wait_watch returned without the condition"),
+            (Ok(()), None) => unreachable!("wait_until returned without the condition"),
         }
     }
 
@@ -186,11 +189,11 @@ impl Sniffer {
     }
 
     pub async fn wait_for_connections(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
-        let mut rx = self.shared.state.subscribe();
-        wait_watch(&mut rx, &format!("{n} sniffed connections"), timeout, |s| {
-            s.connections >= n
-        })
-        .await
+        let what = format!("{n} sniffed connections");
+        self.shared
+            .state
+            .wait_until(&what, timeout, |s| s.connections >= n)
+            .await
     }
 
     /// Closes every relayed connection on both sides; keeps listening.
@@ -233,11 +236,10 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
             _ = stopped(&mut stop) => break,
         };
         let Ok((client, _)) = accepted else { continue };
-        let mut conn = 0;
-        shared.state.send_modify(|s| {
-            conn = s.connections;
-            s.connections += 1;
+        let conn = shared.state.modify(|s| {
             s.open += 1;
+            s.connections += 1;
+            s.connections - 1
         });
         tokio::spawn(relay(shared.clone(), conn, client));
     }
@@ -260,7 +262,7 @@ async fn relay(shared: Arc<Shared>, conn: usize, client: TcpStream) {
             _ = sever.changed() => {}
         }
     }
-    shared.state.send_modify(|s| s.open -= 1);
+    shared.state.modify(|s| s.open -= 1);
 }
 
 async fn pump<R, W>(shared: &Shared, conn: usize, direction: Direction, reader: R, mut writer: W)
@@ -271,7 +273,7 @@ where
     let mut reader = LineReader::new(reader);
     while let Ok(Some(line)) = reader.next_line().await {
         // Record first: whatever the far side has received is then on record.
-        shared.state.send_modify(|s| {
+        shared.state.modify(|s| {
             s.lines.push(SniffedLine {
                 conn,
                 direction,

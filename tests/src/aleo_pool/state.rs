@@ -12,13 +12,11 @@ use switchyard_stratum::aleo::{
     Aleo3Notify, ClientMethod, Dialect, IceRiverNotify, Notify, ServerMethod, ShareKey, Submit,
     Subscribe, SubscribeResult, difficulty_to_target, ok_response, reject_response,
 };
-use switchyard_stratum::{Message, Request, Response, codes};
+use switchyard_stratum::{Request, Response, codes};
 use tokio::sync::mpsc;
 
 use super::{AleoPoolConfig, RejectBundle};
-use crate::lines::show;
-use crate::pool::Fault;
-use crate::scripted_io::server::{ConnCmd, Reply, Served};
+use crate::scripted_io::{ConnCmd, Fault, Reply, ScriptedState};
 
 /// One connection the pool accepted, as the pool sees it.
 #[derive(Debug, Clone)]
@@ -145,7 +143,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl AleoPoolState {
-    pub(crate) fn new(config: AleoPoolConfig) -> Self {
+    pub(super) fn new(config: AleoPoolConfig) -> Self {
         let mut state = AleoPoolState {
             difficulty: config.difficulty,
             height: config.height,
@@ -180,14 +178,11 @@ impl AleoPoolState {
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.iter().filter(|c| c.open).count()
+        self.open_count()
     }
 
     pub fn authorized_users(&self) -> Vec<String> {
-        self.connections
-            .iter()
-            .flat_map(|c| c.authorized.iter().cloned())
-            .collect()
+        self.authorized()
     }
 
     /// The next job in the configured dialect (advances seq and height).
@@ -278,7 +273,7 @@ impl AleoPoolState {
     }
 
     /// An error answer to a non-submit request in this dialect's shape.
-    fn error(&self, id: &Value, code: i64, message: &str) -> Response {
+    pub(super) fn error(&self, id: &Value, code: i64, message: &str) -> Response {
         match self.dialect() {
             Dialect::AleoStratum3 => {
                 reject_response(Dialect::AleoStratum3, id.clone(), code, message)
@@ -292,14 +287,20 @@ impl AleoPoolState {
         self.violations.push((conn, what));
     }
 
-    fn handle_request(&mut self, conn: usize, req: Request, line: &[u8], reply: &mut Reply) {
+    pub(super) fn handle_request(
+        &mut self,
+        conn: usize,
+        req: Request,
+        line: &[u8],
+        reply: &mut Reply,
+    ) {
         self.requests.push((conn, req.clone()));
         let id = req.id.clone();
         let method = match ClientMethod::from_line(&req, line, Some(self.dialect())) {
             Ok(m) => m,
             Err(e) => {
                 let answer = self.error(&id, codes::OTHER, &e.to_string());
-                return answer_to(reply, &id, answer.to_line());
+                return reply.answer(&id, answer.to_line());
             }
         };
         match method {
@@ -316,7 +317,7 @@ impl AleoPoolState {
                 }
                 let text = format!("Unsupported method {method}");
                 let answer = self.error(&id, codes::OTHER, &text);
-                answer_to(reply, &id, answer.to_line());
+                reply.answer(&id, answer.to_line());
             }
         }
     }
@@ -336,7 +337,7 @@ impl AleoPoolState {
             self.violation(conn, format!("{sent} subscribe to a {dialect} pool"));
             if dialect == Dialect::AleoStratum3 {
                 let answer = self.error(id, codes::OTHER, "Unsupported protocol");
-                return answer_to(reply, id, answer.to_line());
+                return reply.answer(id, answer.to_line());
             }
         }
         let pool_address = self.config.pool_address.clone();
@@ -359,7 +360,7 @@ impl AleoPoolState {
                 extra: Vec::new(),
             },
         };
-        answer_to(reply, id, result.to_response(id.clone()).to_line());
+        reply.answer(id, result.to_response(id.clone()).to_line());
         if self.fault == Fault::CloseAfterSubscribe {
             reply.close = true;
         }
@@ -369,12 +370,12 @@ impl AleoPoolState {
         if self.fault == Fault::Unauthorized {
             let mut answer = self.error(id, codes::UNAUTHORIZED, "Unauthorized worker");
             answer.result = Value::Bool(false);
-            return answer_to(reply, id, answer.to_line());
+            return reply.answer(id, answer.to_line());
         }
         let first = self.connections[conn].authorized.is_empty();
         self.connections[conn].authorized.push(user);
         let answer = ok_response(self.dialect(), id.clone(), Value::Bool(true));
-        answer_to(reply, id, answer.to_line());
+        reply.answer(id, answer.to_line());
         if first {
             reply.lines.extend(self.difficulty_line());
             let mut job = self.current_job.clone();
@@ -453,7 +454,7 @@ impl AleoPoolState {
         if bundle == RejectBundle::JobBefore {
             reply.lines.extend(job_line.clone());
         }
-        answer_to(reply, id, answer.to_line());
+        reply.answer(id, answer.to_line());
         if bundle == RejectBundle::JobAfter {
             reply.lines.extend(job_line);
         }
@@ -475,73 +476,5 @@ fn set_clean(job: &mut Notify) {
     match job {
         Notify::AleoStratum3(n) => n.clean = Value::Bool(true),
         Notify::IceRiver(n) => n.clean = Value::Bool(true),
-    }
-}
-
-/// Queues an answer; a request with a `null` id is a notification and gets none.
-fn answer_to(reply: &mut Reply, id: &Value, line: Vec<u8>) {
-    if !id.is_null() {
-        reply.lines.push(line);
-    }
-}
-
-impl Served for AleoPoolState {
-    fn accept(&mut self, peer: SocketAddr, tx: mpsc::UnboundedSender<ConnCmd>) -> (usize, bool) {
-        let id = self.connections.len();
-        let refused = self.fault == Fault::RefuseConnections;
-        self.connections.push(AleoConnection {
-            id,
-            peer,
-            open: !refused,
-            refused,
-            subscribe: None,
-            subscribed: false,
-            session_id: format!("{:08x}", 0x5e55_0000u32 + id as u32),
-            extranonce1: (self.config.extranonce1_base.wrapping_add(id as u32))
-                .to_be_bytes()
-                .to_vec(),
-            authorized: Vec::new(),
-            job_ids: Vec::new(),
-            valid: HashSet::new(),
-            tx,
-        });
-        (id, refused)
-    }
-
-    fn on_line(&mut self, conn: usize, line: &[u8]) -> Reply {
-        let mut reply = Reply {
-            delay: match &self.fault {
-                Fault::SlowAnswers(d) => Some(*d),
-                _ => None,
-            },
-            ..Reply::default()
-        };
-        match Message::parse(line) {
-            Ok(Message::Request(req)) => self.handle_request(conn, req, line, &mut reply),
-            // Answers to requests the pool never sends: nothing to do.
-            Ok(Message::Response(_)) => {}
-            Err(e) => {
-                self.bad_lines.push((conn, format!("{e}: {}", show(line))));
-                let answer = self.error(&Value::Null, codes::OTHER, "Parse error");
-                reply.lines.push(answer.to_line());
-            }
-        }
-        reply
-    }
-
-    fn stalled(&self) -> bool {
-        self.fault == Fault::Stall
-    }
-
-    fn on_close(&mut self, conn: usize) {
-        self.connections[conn].open = false;
-    }
-
-    fn on_stop_listening(&mut self) {
-        self.listening = false;
-    }
-
-    fn is_idle(&self) -> bool {
-        !self.listening && self.open_connections() == 0
     }
 }

@@ -12,12 +12,16 @@ mod algo_pool;
 mod algo_shares;
 #[path = "loadgen/client.rs"]
 mod client;
+#[path = "loadgen/engine.rs"]
+mod engine;
 #[path = "loadgen/fanout.rs"]
 mod fanout;
 #[path = "loadgen/idle.rs"]
 mod idle;
 #[path = "loadgen/plan.rs"]
 mod plan;
+#[path = "loadgen/report.rs"]
+mod report;
 #[path = "loadgen/rx.rs"]
 mod rx;
 #[path = "loadgen/serve.rs"]

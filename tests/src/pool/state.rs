@@ -4,7 +4,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 use switchyard_stratum::codes;
@@ -15,7 +14,9 @@ use switchyard_stratum::v1::{
 use switchyard_stratum::{Request, Response};
 use tokio::sync::mpsc;
 
-use super::{ConnCmd, Fault, PoolConfig};
+use super::job::build_job;
+use super::{Fault, PoolConfig};
+use crate::scripted_io::{ConnCmd, Reply, ScriptedState};
 
 /// One connection the pool accepted, as the pool sees it.
 #[derive(Debug, Clone)]
@@ -75,6 +76,7 @@ pub struct ShareRecord {
 /// Everything the pool knows; tests read it through the handle.
 #[derive(Debug)]
 pub struct PoolState {
+    pub config: PoolConfig,
     pub connections: Vec<ConnectionInfo>,
     pub shares: Vec<ShareRecord>,
     pub accepted: usize,
@@ -97,27 +99,35 @@ pub struct PoolState {
 /// nonce and block version.
 pub(crate) type ShareKey = (Vec<u8>, String, Vec<u8>, u32, u32, u32);
 
-/// What to do after a request: lines to write, maybe later, maybe then close.
-#[derive(Debug, Default)]
-pub(crate) struct Reply {
-    pub lines: Vec<Vec<u8>>,
-    pub delay: Option<Duration>,
-    pub close: bool,
-}
-
 impl PoolState {
+    pub(super) fn new(config: PoolConfig) -> Self {
+        PoolState {
+            connections: Vec::new(),
+            shares: Vec::new(),
+            accepted: 0,
+            rejected: 0,
+            requests: Vec::new(),
+            bad_lines: Vec::new(),
+            difficulty: config.difficulty,
+            fault: Fault::None,
+            listening: true,
+            current_job: build_job(1, 4 + config.extranonce2_size, true),
+            job_seq: 1,
+            extranonce1_prefix: rand::random(),
+            seen: Default::default(),
+            config,
+        }
+    }
+
     pub fn authorized_users(&self) -> Vec<String> {
-        self.connections
-            .iter()
-            .flat_map(|c| c.authorized.iter().cloned())
-            .collect()
+        self.authorized()
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.iter().filter(|c| c.open).count()
+        self.open_count()
     }
 
-    pub(crate) fn next_extranonce1(&self, id: usize) -> Vec<u8> {
+    pub(super) fn next_extranonce1(&self, id: usize) -> Vec<u8> {
         let mut e1 = self.extranonce1_prefix.to_be_bytes().to_vec();
         e1.extend_from_slice(&((id as u16).wrapping_add(1)).to_be_bytes());
         e1
@@ -144,60 +154,61 @@ impl PoolState {
         let _ = c.tx.send(ConnCmd::Line(line));
     }
 
-    pub(crate) fn handle_request(&mut self, conn: usize, req: Request, cfg: &PoolConfig) -> Reply {
+    /// Makes a new job, sends it to every open, authorized connection and
+    /// returns its id.
+    pub(crate) fn push_job(&mut self, clean: bool) -> String {
+        self.job_seq += 1;
+        let job = build_job(self.job_seq, 4 + self.config.extranonce2_size, clean);
+        self.current_job = job.clone();
+        let targets: Vec<usize> = self
+            .connections
+            .iter()
+            .filter(|c| c.open && !c.authorized.is_empty())
+            .map(|c| c.id)
+            .collect();
+        for conn in targets {
+            self.send_job(conn, &job);
+        }
+        job.job_id
+    }
+
+    pub(super) fn handle_request(&mut self, conn: usize, req: Request, reply: &mut Reply) {
         self.requests.push((conn, req.clone()));
         let id = req.id.clone();
-        let mut reply = Reply {
-            delay: match &self.fault {
-                Fault::SlowAnswers(d) => Some(*d),
-                _ => None,
-            },
-            ..Reply::default()
-        };
         let method = match ClientMethod::from_request(&req) {
             Ok(m) => m,
             Err(e) => {
-                reply.answer(
-                    &id,
-                    Response::error(id.clone(), codes::OTHER, &e.to_string()),
-                );
-                return reply;
+                let answer = Response::error(id.clone(), codes::OTHER, &e.to_string());
+                return reply.answer(&id, answer.to_line());
             }
         };
-        match method {
+        let answer = match method {
             ClientMethod::Subscribe { agent, session } => {
-                self.subscribe(conn, agent, session, &id, &mut reply);
+                self.subscribe(conn, agent, session, &id, reply);
                 if self.fault == Fault::CloseAfterSubscribe {
                     reply.close = true;
                 }
+                return;
             }
-            ClientMethod::Authorize { user, .. } => {
-                self.authorize(conn, user, &id, cfg, &mut reply)
-            }
-            ClientMethod::Submit(s) => {
-                let answer = self.submit(conn, s, &id, cfg);
-                reply.answer(&id, answer);
-            }
+            ClientMethod::Authorize { user, .. } => return self.authorize(conn, user, &id, reply),
+            ClientMethod::Submit(s) => self.submit(conn, s, &id),
             ClientMethod::Configure(c) => {
-                let result = self.configure(conn, &c, cfg);
-                reply.answer(&id, Response::ok(id.clone(), result));
+                let result = self.configure(conn, &c);
+                Response::ok(id.clone(), result)
             }
             ClientMethod::ExtranonceSubscribe => {
                 self.connections[conn].extranonce_subscribed = true;
-                reply.answer(&id, Response::ok(id.clone(), Value::Bool(true)));
+                Response::ok(id.clone(), Value::Bool(true))
             }
             ClientMethod::SuggestDifficulty(d) => {
                 self.connections[conn].suggested_difficulty = Some(d);
-                reply.answer(&id, Response::ok(id.clone(), Value::Bool(true)));
+                Response::ok(id.clone(), Value::Bool(true))
             }
             ClientMethod::Unknown { .. } => {
-                reply.answer(
-                    &id,
-                    Response::error(id.clone(), codes::OTHER, "Unknown method"),
-                );
+                Response::error(id.clone(), codes::OTHER, "Unknown method")
             }
-        }
-        reply
+        };
+        reply.answer(&id, answer.to_line());
     }
 
     fn subscribe(
@@ -231,32 +242,24 @@ impl PoolState {
             extranonce1: c.extranonce1.clone(),
             extranonce2_size: c.extranonce2_size,
         };
-        reply.answer(id, Response::ok(id.clone(), result.to_result()));
+        reply.answer(id, Response::ok(id.clone(), result.to_result()).to_line());
     }
 
-    fn authorize(
-        &mut self,
-        conn: usize,
-        user: String,
-        id: &Value,
-        cfg: &PoolConfig,
-        reply: &mut Reply,
-    ) {
+    fn authorize(&mut self, conn: usize, user: String, id: &Value, reply: &mut Reply) {
         if self.fault == Fault::Unauthorized {
             let mut answer =
                 Response::error(id.clone(), codes::UNAUTHORIZED, "Unauthorized worker");
             answer.result = Value::Bool(false);
-            reply.answer(id, answer);
-            return;
+            return reply.answer(id, answer.to_line());
         }
         let first = self.connections[conn].authorized.is_empty();
         self.connections[conn].authorized.push(user);
-        let answer = Response::ok(id.clone(), Value::Bool(true));
+        let answer = Response::ok(id.clone(), Value::Bool(true)).to_line();
         if !first {
-            reply.answer(id, answer);
-            return;
+            return reply.answer(id, answer);
         }
-        if !cfg.send_difficulty_before_authorize_answer {
+        let answer_last = self.config.send_difficulty_before_authorize_answer;
+        if !answer_last {
             reply.answer(id, answer.clone());
         }
         let c = &mut self.connections[conn];
@@ -281,16 +284,16 @@ impl PoolState {
         reply
             .lines
             .push(ServerMethod::Notify(job).to_notification().to_line());
-        if cfg.send_difficulty_before_authorize_answer {
+        if answer_last {
             reply.answer(id, answer);
         }
     }
 
-    fn configure(&mut self, conn: usize, c: &Configure, cfg: &PoolConfig) -> Value {
+    fn configure(&mut self, conn: usize, c: &Configure) -> Value {
         let mut result = Map::new();
         for ext in &c.extensions {
             match ext.as_str() {
-                "version-rolling" => match (cfg.version_mask, c.version_rolling_mask()) {
+                "version-rolling" => match (self.config.version_mask, c.version_rolling_mask()) {
                     (Some(server), Some(miner)) => {
                         let mask = server & miner;
                         self.connections[conn].version_mask = Some(mask);
@@ -313,8 +316,8 @@ impl PoolState {
         Value::Object(result)
     }
 
-    fn submit(&mut self, conn: usize, s: Submit, id: &Value, cfg: &PoolConfig) -> Response {
-        let verdict = self.check_share(conn, &s, cfg);
+    fn submit(&mut self, conn: usize, s: Submit, id: &Value) -> Response {
+        let verdict = self.check_share(conn, &s);
         let (accepted, code, reason, difficulty) = match &verdict {
             Ok(d) => (true, None, None, *d),
             Err((code, reason, d)) => (false, Some(*code), Some(reason.clone()), *d),
@@ -344,12 +347,7 @@ impl PoolState {
     }
 
     /// The share's difficulty, or (code, reason, difficulty) of a rejection.
-    fn check_share(
-        &mut self,
-        conn: usize,
-        s: &Submit,
-        cfg: &PoolConfig,
-    ) -> Result<f64, (i64, String, f64)> {
+    fn check_share(&mut self, conn: usize, s: &Submit) -> Result<f64, (i64, String, f64)> {
         let reject = |code: i64, reason: &str| Err((code, reason.to_owned(), 0.0));
         if let Fault::RejectAll(reason) = &self.fault {
             return reject(codes::OTHER, reason);
@@ -358,7 +356,7 @@ impl PoolState {
         if !c.subscribed {
             return reject(codes::NOT_SUBSCRIBED, "Not subscribed");
         }
-        if cfg.require_authorized_worker && !c.authorized.contains(&s.worker) {
+        if self.config.require_authorized_worker && !c.authorized.contains(&s.worker) {
             return reject(codes::UNAUTHORIZED, "Unauthorized worker");
         }
         let Some(job) = c.jobs.get(&s.job_id) else {
@@ -400,15 +398,5 @@ impl PoolState {
             return Err((codes::DUPLICATE, "Duplicate share".into(), difficulty));
         }
         Ok(difficulty)
-    }
-}
-
-impl Reply {
-    /// Queues an answer; a request with a `null` id is a notification and
-    /// gets none.
-    fn answer(&mut self, id: &Value, answer: Response) {
-        if !id.is_null() {
-            self.lines.push(answer.to_line());
-        }
     }
 }

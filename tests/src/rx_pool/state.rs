@@ -11,14 +11,12 @@ use switchyard_stratum::randomx::{
     ClientMethod, GENERIC_ERROR_CODE, Job, Login, LoginResult, Submit, error_response,
     keepalived_response, normalize_algo, ok_response,
 };
-use switchyard_stratum::{Message, Request, Response};
+use switchyard_stratum::{Request, Response};
 use tokio::sync::mpsc;
 
 use super::job::{JobChange, build_job, personalise};
 use super::{RxPoolConfig, share_result};
-use crate::lines::show;
-use crate::pool::Fault;
-use crate::scripted_io::server::{ConnCmd, Reply, Served};
+use crate::scripted_io::{ConnCmd, Fault, Reply, ScriptedState};
 
 /// One connection the pool accepted, as the pool sees it.
 #[derive(Debug, Clone)]
@@ -148,7 +146,7 @@ pub struct RxPoolState {
 }
 
 impl RxPoolState {
-    pub(crate) fn new(config: RxPoolConfig) -> Self {
+    pub(super) fn new(config: RxPoolConfig) -> Self {
         let seed_hash = rand::random();
         let current_job = build_job(&config, 1, config.height, seed_hash, config.difficulty);
         RxPoolState {
@@ -170,16 +168,12 @@ impl RxPoolState {
     }
 
     pub fn open_connections(&self) -> usize {
-        self.connections.iter().filter(|c| c.open).count()
+        self.open_count()
     }
 
     /// The `login` of every connection that logged in, in connection order.
     pub fn logins(&self) -> Vec<String> {
-        self.connections
-            .iter()
-            .filter(|c| c.logged_in)
-            .filter_map(|c| c.login().map(|l| l.login.clone()))
-            .collect()
+        self.authorized()
     }
 
     fn height(&self) -> u64 {
@@ -224,14 +218,14 @@ impl RxPoolState {
         job
     }
 
-    fn handle_request(&mut self, conn: usize, req: Request, reply: &mut Reply) {
+    pub(super) fn handle_request(&mut self, conn: usize, req: Request, reply: &mut Reply) {
         self.requests.push((conn, req.clone()));
         let id = req.id.clone();
         let method = match ClientMethod::from_request(&req) {
             Ok(m) => m,
             Err(e) => {
                 let answer = error_response(id.clone(), GENERIC_ERROR_CODE, &e.to_string());
-                return answer_to(reply, &id, answer);
+                return reply.answer(&id, answer.to_line());
             }
         };
         let answer = match method {
@@ -258,7 +252,7 @@ impl RxPoolState {
                 &format!("Unsupported method {method}"),
             ),
         };
-        answer_to(reply, &id, answer);
+        reply.answer(&id, answer.to_line());
     }
 
     fn login(&mut self, conn: usize, login: Login, id: &Value, reply: &mut Reply) -> Response {
@@ -335,71 +329,5 @@ impl RxPoolState {
             return RxVerdict::Duplicate;
         }
         RxVerdict::Accepted
-    }
-}
-
-/// Queues an answer; a request with a `null` id is a notification and gets none.
-fn answer_to(reply: &mut Reply, id: &Value, answer: Response) {
-    if !id.is_null() {
-        reply.lines.push(answer.to_line());
-    }
-}
-
-impl Served for RxPoolState {
-    fn accept(&mut self, peer: SocketAddr, tx: mpsc::UnboundedSender<ConnCmd>) -> (usize, bool) {
-        let id = self.connections.len();
-        let refused = self.fault == Fault::RefuseConnections;
-        self.connections.push(RxConnection {
-            id,
-            peer,
-            open: !refused,
-            refused,
-            session_id: format!("rx-session-{id}"),
-            logins: Vec::new(),
-            logged_in: false,
-            keepalives: 0,
-            getjobs: 0,
-            job_ids: Vec::new(),
-            jobs: HashMap::new(),
-            tx,
-        });
-        (id, refused)
-    }
-
-    fn on_line(&mut self, conn: usize, line: &[u8]) -> Reply {
-        let mut reply = Reply {
-            delay: match &self.fault {
-                Fault::SlowAnswers(d) => Some(*d),
-                _ => None,
-            },
-            ..Reply::default()
-        };
-        match Message::parse(line) {
-            Ok(Message::Request(req)) => self.handle_request(conn, req, &mut reply),
-            // Answers to requests the pool never sends: nothing to do.
-            Ok(Message::Response(_)) => {}
-            Err(e) => {
-                self.bad_lines.push((conn, format!("{e}: {}", show(line))));
-                let answer = error_response(Value::Null, -32700, "Parse error");
-                reply.lines.push(answer.to_line());
-            }
-        }
-        reply
-    }
-
-    fn stalled(&self) -> bool {
-        self.fault == Fault::Stall
-    }
-
-    fn on_close(&mut self, conn: usize) {
-        self.connections[conn].open = false;
-    }
-
-    fn on_stop_listening(&mut self) {
-        self.listening = false;
-    }
-
-    fn is_idle(&self) -> bool {
-        !self.listening && self.open_connections() == 0
     }
 }

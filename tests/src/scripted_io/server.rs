@@ -1,7 +1,7 @@
 //! The server half of the shared plumbing: bind 127.0.0.1, accept, one task
 //! per connection that hands each line to the pool state (under the watch
 //! lock) and writes the reply's lines in a single write, lines queued by the
-//! handle, the stall / slow-answer faults, and stop.
+//! handle, the stall / slow-answer faults, timed jobs, and stop.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -9,17 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use crate::lines::{DEFAULT_TIMEOUT, LineReader, wait_watch};
+use super::state::ScriptedState;
+use crate::lines::{DEFAULT_TIMEOUT, LineReader};
+use crate::watched::Watched;
 
 /// What the handle (or another connection) asks a connection's task to do.
 #[derive(Debug)]
-pub(crate) enum ConnCmd {
+pub enum ConnCmd {
     Line(Vec<u8>),
     Close,
 }
@@ -27,43 +30,39 @@ pub(crate) enum ConnCmd {
 /// What to do after a line: lines to write in one write, maybe later, maybe
 /// then close.
 #[derive(Debug, Default)]
-pub(crate) struct Reply {
+pub struct Reply {
     pub lines: Vec<Vec<u8>>,
     pub delay: Option<Duration>,
     pub close: bool,
 }
 
-/// The protocol side of a scripted pool, called under the state lock.
-pub(crate) trait Served: Send + Sync + 'static {
-    /// Registers a connection; returns its id and whether to refuse it
-    /// (close at once).
-    fn accept(&mut self, peer: SocketAddr, tx: mpsc::UnboundedSender<ConnCmd>) -> (usize, bool);
-    /// Handles one line the peer sent.
-    fn on_line(&mut self, conn: usize, line: &[u8]) -> Reply;
-    /// When true nothing is written (answers and queued lines are dropped).
-    fn stalled(&self) -> bool;
-    fn on_close(&mut self, conn: usize);
-    fn on_stop_listening(&mut self);
-    /// Not listening and no connection open.
-    fn is_idle(&self) -> bool;
+impl Reply {
+    /// Queues an answer; a request with a `null` id is a notification and
+    /// gets none.
+    pub fn answer(&mut self, id: &Value, answer: Vec<u8>) {
+        if !id.is_null() {
+            self.lines.push(answer);
+        }
+    }
 }
 
-pub(crate) struct Server<S> {
-    pub state: watch::Sender<S>,
+pub struct Server<S> {
+    pub state: Watched<S>,
     pub shutdown: watch::Sender<bool>,
     pub addr: SocketAddr,
 }
 
-impl<S: Served> Server<S> {
+impl<S: ScriptedState> Server<S> {
     /// Binds `addr` and starts accepting.
-    pub async fn start(addr: SocketAddr, state: S, name: &str) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(addr: SocketAddr, state: S) -> anyhow::Result<Arc<Self>> {
         let listener = TcpListener::bind(addr)
             .await
-            .with_context(|| format!("{name}: binding {addr}"))?;
+            .with_context(|| format!("{}: binding {addr}", S::KIND))?;
+        let addr = listener.local_addr()?;
         let server = Arc::new(Server {
-            state: watch::Sender::new(state),
+            state: Watched::new(format!("pool {addr}"), state),
             shutdown: watch::Sender::new(false),
-            addr: listener.local_addr()?,
+            addr,
         });
         tokio::spawn(accept_loop(listener, server.clone()));
         Ok(server)
@@ -84,31 +83,21 @@ impl<S: Served> Server<S> {
         });
     }
 
-    pub async fn wait_until(
-        &self,
-        what: &str,
-        timeout: Duration,
-        cond: impl FnMut(&S) -> bool,
-    ) -> anyhow::Result<()> {
-        let mut rx = self.state.subscribe();
-        let what = format!("pool {}: {what}", self.addr);
-        wait_watch(&mut rx, &what, timeout, cond).await
-    }
-
     /// Stops listening and closes every connection; returns once the port is
     /// free and every connection is closed.
     pub async fn stop(&self) -> anyhow::Result<()> {
         self.shutdown.send_replace(true);
-        self.wait_until(
-            "stop (listener closed, no open connections)",
-            DEFAULT_TIMEOUT,
-            |s| s.is_idle(),
-        )
-        .await
+        self.state
+            .wait_until(
+                "stop (listener closed, no open connections)",
+                DEFAULT_TIMEOUT,
+                |s| s.is_idle(),
+            )
+            .await
     }
 }
 
-async fn accept_loop<S: Served>(listener: TcpListener, server: Arc<Server<S>>) {
+async fn accept_loop<S: ScriptedState>(listener: TcpListener, server: Arc<Server<S>>) {
     let mut shutdown = server.shutdown.subscribe();
     loop {
         let accepted = tokio::select! {
@@ -124,11 +113,7 @@ async fn accept_loop<S: Served>(listener: TcpListener, server: Arc<Server<S>>) {
         };
         let _ = stream.set_nodelay(true);
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut outcome = (0, false);
-        server
-            .state
-            .send_modify(|s| outcome = s.accept(peer, tx.clone()));
-        let (id, refused) = outcome;
+        let (id, refused) = server.state.modify(|s| s.accept(peer, tx));
         if refused {
             drop(stream);
             continue;
@@ -136,15 +121,15 @@ async fn accept_loop<S: Served>(listener: TcpListener, server: Arc<Server<S>>) {
         tokio::spawn(run_connection(server.clone(), id, stream, rx));
     }
     drop(listener);
-    server.state.send_modify(|s| s.on_stop_listening());
+    server.state.modify(|s| s.on_stop_listening());
 }
 
 /// Resolves once the server is told to stop (or its handle is gone).
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-async fn run_connection<S: Served>(
+async fn run_connection<S: ScriptedState>(
     server: Arc<Server<S>>,
     id: usize,
     stream: TcpStream,
@@ -160,8 +145,7 @@ async fn run_connection<S: Served>(
         let keep_going = tokio::select! {
             line = reader.next_line() => {
                 let Ok(Some(line)) = line else { break };
-                let mut reply = Reply::default();
-                server.state.send_modify(|s| reply = s.on_line(id, &line));
+                let reply = server.state.modify(|s| s.on_line(id, &line));
                 match reply.delay {
                     Some(delay) => {
                         delayed.push_back((Instant::now() + delay, reply));
@@ -187,7 +171,7 @@ async fn run_connection<S: Served>(
             break;
         }
     }
-    server.state.send_modify(|s| s.on_close(id));
+    server.state.modify(|s| s.on_close(id));
 }
 
 /// Writes a reply's lines in one write (unless stalled); false when the

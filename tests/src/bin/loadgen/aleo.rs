@@ -21,7 +21,7 @@ use switchyard_tests::lines::{LineReader, show};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::algo_shares::{Answer, Conn, Work};
+use crate::engine::{Answer, Conn, Work};
 
 /// What an ALEO miner keeps to make shares.
 pub struct AleoWork {
@@ -32,12 +32,12 @@ pub struct AleoWork {
     /// IceRiver: hex of the extranonce1 the subscribe result gave.
     nonce: String,
     /// The last `mining.set_target` / `set_difficulty` / notify difficulty.
-    pub difficulty: Option<f64>,
+    difficulty: Option<f64>,
 }
 
-impl AleoWork {
+impl Work for AleoWork {
     /// Appends one `mining.submit` line with request id `id` (next counter).
-    pub fn write_submit(&mut self, buf: &mut Vec<u8>, id: u64) {
+    fn write_submit(&mut self, buf: &mut Vec<u8>, id: u64) {
         let counter = self.counter;
         self.counter = self.counter.wrapping_add(1);
         let mut line = String::with_capacity(200);
@@ -63,7 +63,7 @@ impl AleoWork {
     }
 
     /// An answer to a submit, or a job / target (kept); `None` otherwise.
-    pub fn on_line(&mut self, line: &[u8]) -> Option<Answer> {
+    fn on_line(&mut self, line: &[u8]) -> Option<Answer> {
         match Message::parse(line) {
             Ok(Message::Response(r)) => {
                 let id = r.id.as_u64()?;
@@ -77,6 +77,12 @@ impl AleoWork {
         }
     }
 
+    fn difficulty(&self) -> f64 {
+        self.difficulty.unwrap_or(0.0)
+    }
+}
+
+impl AleoWork {
     fn on_request(&mut self, req: &Request) {
         match ServerMethod::from_request(req, Some(self.dialect)) {
             Ok(ServerMethod::Notify(n)) => {
@@ -100,7 +106,7 @@ pub async fn handshake(
     worker: &str,
     index: usize,
     salt: u16,
-) -> anyhow::Result<Conn> {
+) -> anyhow::Result<Conn<AleoWork>> {
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
@@ -159,6 +165,6 @@ pub async fn handshake(
     Ok(Conn {
         reader,
         writer,
-        work: Work::Aleo(work),
+        work,
     })
 }

@@ -24,7 +24,7 @@ use switchyard_tests::rx_pool::share_result;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use crate::algo_shares::{Answer, Conn};
+use crate::engine::{Answer, Conn, Work};
 
 /// What a RandomX miner keeps to make shares.
 pub struct RxWork {
@@ -33,12 +33,12 @@ pub struct RxWork {
     /// Lower 3 bytes of the next nonce.
     counter: u32,
     /// Highest difficulty of a target received (1 = every nonce passes).
-    pub max_difficulty: u64,
+    max_difficulty: u64,
 }
 
-impl RxWork {
+impl Work for RxWork {
     /// Appends one `submit` line with request id `id` (next nonce).
-    pub fn write_submit(&mut self, buf: &mut Vec<u8>, id: u64) {
+    fn write_submit(&mut self, buf: &mut Vec<u8>, id: u64) {
         let c = self.counter.to_le_bytes();
         let nonce = [c[0], c[1], c[2], self.job.blob[NICEHASH_OFFSET]];
         self.counter = (self.counter + 1) & 0x00ff_ffff;
@@ -56,7 +56,7 @@ impl RxWork {
     }
 
     /// An answer to a submit, or a new job (kept); `None` for anything else.
-    pub fn on_line(&mut self, line: &[u8]) -> Option<Answer> {
+    fn on_line(&mut self, line: &[u8]) -> Option<Answer> {
         match Message::parse(line) {
             Ok(Message::Response(r)) => {
                 let id = r.id.as_u64()?;
@@ -72,6 +72,13 @@ impl RxWork {
         }
     }
 
+    /// The highest difficulty of a target received.
+    fn difficulty(&self) -> f64 {
+        self.max_difficulty as f64
+    }
+}
+
+impl RxWork {
     fn take_job(&mut self, job: Job) {
         self.max_difficulty = self.max_difficulty.max(job.difficulty());
         self.job = job;
@@ -80,7 +87,7 @@ impl RxWork {
 
 /// Connects and logs in as `worker` (algo rx/0); the login result carries
 /// the session id and the first job.
-pub async fn handshake(addr: SocketAddr, worker: &str) -> anyhow::Result<Conn> {
+pub async fn handshake(addr: SocketAddr, worker: &str) -> anyhow::Result<Conn<RxWork>> {
     let stream = TcpStream::connect(addr)
         .await
         .with_context(|| format!("connecting to {addr}"))?;
@@ -122,7 +129,7 @@ pub async fn handshake(addr: SocketAddr, worker: &str) -> anyhow::Result<Conn> {
         return Ok(Conn {
             reader,
             writer,
-            work: crate::algo_shares::Work::Rx(work),
+            work,
         });
     }
 }

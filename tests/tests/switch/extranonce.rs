@@ -24,6 +24,8 @@ fn set_extranonce_count(m: &ScriptedMiner) -> usize {
 
 #[tokio::test]
 async fn subscribed_and_plain_miners_both_mine_across_a_switch() {
+    // The clock offset is set once per process.
+    switchyard_tests::own_process!();
     let target = Utc.with_ymd_and_hms(2026, 11, 23, 11, 59, 56).unwrap();
     let offset = (target - Utc::now()).num_milliseconds();
     assert!(switchyard_dataplane::clock::set_offset_ms(offset));

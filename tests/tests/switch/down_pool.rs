@@ -13,6 +13,8 @@ const T: Duration = Duration::from_secs(30);
 
 #[tokio::test]
 async fn the_hashrate_stays_on_the_current_pool_while_the_new_one_is_down() {
+    // The clock offset is set once per process.
+    switchyard_tests::own_process!();
     let target = Utc.with_ymd_and_hms(2026, 11, 23, 11, 59, 57).unwrap();
     let offset = (target - Utc::now()).num_milliseconds();
     // One clock serves both the control plane and the data plane.

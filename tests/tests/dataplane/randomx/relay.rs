@@ -1,9 +1,9 @@
 //! RandomX miners through the real data plane, aggregated on one upstream
 //! connection with NiceHash nonce slots: the login result in the xmrig
-//! dialect, every miner's own slot written into its blob, real shares valid
-//! at the verifying pool, new jobs followed, shares below the pool's target
-//! accepted locally and not forwarded, and `keepalived` / `getjob` answered
-//! by the proxy itself.
+//! dialect, every miner's own slot written into its blob and its shares and
+//! new jobs in it, shares below the pool's target accepted locally and not
+//! forwarded, and `keepalived` / `getjob` answered by the proxy itself. One
+//! upstream as the pool's account, shares counted: `every_algorithm/relay.rs`.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -63,20 +63,8 @@ async fn miners_share_one_upstream_each_in_its_own_nonce_slot() {
     }
     pool.wait_for_accepted(3, T).await.unwrap();
     assert_eq!(pool.rejected(), 0);
-    assert_eq!(
-        pool.connections(),
-        1,
-        "three miners, one upstream connection"
-    );
-    assert_eq!(
-        pool.logins(),
-        ["xmr-account"],
-        "the pool's account, not the miners'"
-    );
     let pool_slots: HashSet<u8> = pool.shares().iter().map(|s| s.slot()).collect();
     assert_eq!(pool_slots, slots, "each share came from its miner's slot");
-    let s = dp.pool_stats("xmr").unwrap();
-    assert_eq!((s.forwarded, s.pool_accepted), (3, 3));
 
     // A new job reaches every miner, in its own slot, and is mined on.
     let id = pool.new_job();

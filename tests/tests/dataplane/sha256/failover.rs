@@ -1,6 +1,7 @@
-//! Failover and upstream trouble through the real data plane: miners stay
-//! connected and get the new pool's job; a miner that connects while every
-//! pool is down is still read and answered.
+//! Upstream trouble through the real data plane: a miner that connects
+//! while every pool is down is still read and answered, stalled pools,
+//! upstream reconnects and `mining.set_extranonce`. Failover itself is in
+//! `every_algorithm/failover.rs`.
 
 use std::time::Duration;
 
@@ -9,53 +10,6 @@ use switchyard_tests::dp::{pool, start, test_config};
 use switchyard_tests::{Fault, PoolConfig, ScriptedMiner, ScriptedPool};
 
 const T: Duration = Duration::from_secs(20);
-
-#[tokio::test]
-async fn failover_to_the_next_pool_keeps_miners_and_returns_when_the_first_is_back() {
-    let a = ScriptedPool::start(PoolConfig::default()).await.unwrap();
-    let b = ScriptedPool::start(PoolConfig::default()).await.unwrap();
-    let a_addr = a.addr();
-    let (dp, addr) = start(test_config(vec![
-        pool("a", a.addr(), PoolMode::Aggregate),
-        pool("b", b.addr(), PoolMode::Aggregate),
-    ]))
-    .await
-    .unwrap();
-    let mut m1 = ScriptedMiner::ready(addr, "cgminer", "w.1").await.unwrap();
-    let mut m2 = ScriptedMiner::ready(addr, "cgminer", "w.2").await.unwrap();
-    let e1_before = m1.extranonce1.clone();
-    assert_eq!(dp.active_pool().as_deref(), Some("a"));
-
-    // Pool a goes away: the miners get b's job without reconnecting.
-    a.stop().await.unwrap();
-    let old = m1.latest_job.clone().unwrap();
-    m1.wait_for_new_job(&old).await.unwrap();
-    let old2 = m2.latest_job.clone().unwrap();
-    m2.wait_for_new_job(&old2).await.unwrap();
-    assert_eq!(dp.active_pool().as_deref(), Some("b"));
-    assert_eq!(
-        m1.extranonce1, e1_before,
-        "extranonce1 stays stable across pools"
-    );
-    for m in [&mut m1, &mut m2] {
-        let share = m.find_share().await.unwrap();
-        assert!(m.submit(&share).await.unwrap().is_ok());
-    }
-    b.wait_for_accepted(2, T).await.unwrap();
-
-    // Pool a is back: hashrate returns to it.
-    let a2 = ScriptedPool::start_on(a_addr, PoolConfig::default())
-        .await
-        .unwrap();
-    let old = m1.latest_job.clone().unwrap();
-    m1.wait_for_new_job(&old).await.unwrap();
-    a2.wait_for_connections(1, T).await.unwrap();
-    let share = m1.find_share().await.unwrap();
-    assert!(m1.submit(&share).await.unwrap().is_ok());
-    a2.wait_for_accepted(1, T).await.unwrap();
-    assert_eq!(dp.active_pool().as_deref(), Some("a"));
-    dp.shutdown(Duration::from_secs(2)).await;
-}
 
 #[tokio::test]
 async fn a_miner_connecting_while_the_pool_is_down_is_answered_once_it_is_up() {

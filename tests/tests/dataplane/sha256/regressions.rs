@@ -155,6 +155,8 @@ fn capture_pool_messages() {
 
 #[tokio::test]
 async fn client_show_message_is_not_dropped_and_does_not_break_the_session() {
+    // The global tracing subscriber is set once per process.
+    switchyard_tests::own_process!();
     capture_pool_messages();
     let (p, dp, addr) = setup(PoolConfig::default(), |_| {}).await;
     let mut m = ScriptedMiner::ready(addr, AGENT, "wallet.a").await.unwrap();

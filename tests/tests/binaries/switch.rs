@@ -63,6 +63,8 @@ async fn stop(child: &mut Child) {
 
 #[tokio::test]
 async fn a_switch_and_a_data_plane_restart_with_the_real_binaries() {
+    // The clock offset is set once per process.
+    switchyard_tests::own_process!();
     // Build (if needed) before the clock starts running towards noon.
     bin("dataplane");
     // Both child processes (and this one) see 11:59:53 UTC about now.

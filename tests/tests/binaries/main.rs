@@ -1,0 +1,10 @@
+//! The real binaries (`controlplane`, `dataplane`) as processes: single-
+//! machine mode for each algorithm, the daemon commands, share history with
+//! no loss, a switch across a data-plane restart.
+
+mod aleo_single_machine;
+mod controlplane_daemon;
+mod no_loss;
+mod rx_single_machine;
+mod single_machine;
+mod switch;

@@ -1,0 +1,16 @@
+//! The control plane end to end: `ctl` against a real control plane, the
+//! data plane's control-plane link, sites, and secrets kept out of output.
+
+mod ctl_aleo_dialects;
+mod ctl_audit;
+mod ctl_auth;
+mod ctl_config;
+mod ctl_dataplanes_breakers;
+mod ctl_override;
+mod ctl_pools;
+mod ctl_schedules;
+mod ctl_shares_stats;
+mod ctl_sites;
+mod dp_control_client;
+mod secrets_never_print;
+mod two_sites;

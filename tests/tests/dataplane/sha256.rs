@@ -1,0 +1,11 @@
+//! SHA-256 (Stratum V1) miners through the data plane.
+
+mod bad_input;
+mod breaker_recovery;
+mod failover;
+mod miner_tls;
+mod orphan_answers;
+mod regressions;
+mod regressions_shares;
+mod relay;
+mod tls_pool;
