@@ -1,6 +1,6 @@
 //! ctl's argument structs (`Cli`, `Settings`) never show the admin token or
 //! a pool password in `Debug` output (the other crates' structs:
-//! tests/tests/secrets_never_print.rs in switchyard-tests).
+//! tests/tests/controlplane/secrets_never_print.rs in switchyard-tests).
 
 use clap::Parser;
 use switchyard_ctl::cli::Cli;
