@@ -33,7 +33,7 @@ pub use awaiting::Awaiting;
 pub(crate) use ctx::worker_name;
 pub use ctx::{SessionCtx, pool_username};
 pub use end::{SessionEnd, Side};
-pub(crate) use forward::forward;
+pub(crate) use forward::{submission, unsent};
 pub use stream::{MinerRead, MinerWrite, plain, tls};
 
 /// The write side of a miner connection: lines are queued in `out` while an

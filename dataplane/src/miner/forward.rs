@@ -1,36 +1,37 @@
 //! Handing a share the proxy accepted to the pool, the same for every
 //! dialect: the share's event is marked forwarded and travels with the
-//! request, so the pool's answer (or its absence) completes it.
+//! request, so the pool's answer (or its absence) completes it. Two plain
+//! functions around the caller's own `send().await`, so that an idle
+//! session's future (its task's allocation) does not grow by a nested one.
 
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::SendError;
 
 use crate::events::{EventSink, ShareEvent};
 use crate::outcome::{self, Verdict};
 use crate::upstream::{PoolInfo, PoolShare, ReplyTo, UpstreamCmd};
 
-/// Sends `share` to the upstream its job came from (the old pool's during
-/// the grace period after a switch); the answer comes back through
-/// `reply`'s inbox. False when that upstream is gone: the share is then
-/// recorded as not forwarded, and the caller refuses it in its dialect.
-pub(crate) async fn forward(
-    events: &EventSink,
-    upstream: &mpsc::Sender<UpstreamCmd>,
+/// The request that carries `share` and its event (marked accepted by the
+/// proxy and forwarded) to the upstream its job came from; the answer
+/// comes back through `reply`'s inbox.
+pub(crate) fn submission(
     pool: &PoolInfo,
     share: PoolShare,
     mut reply: ReplyTo,
     mut ev: ShareEvent,
-) -> bool {
+) -> UpstreamCmd {
     outcome::local(&mut ev, &Verdict::Accepted);
     ev.forwarded = true;
-    reply.event = Some(Box::new(ev.clone()));
+    reply.event = Some(Box::new(ev));
     pool.stats.forwarded();
-    if upstream
-        .send(UpstreamCmd::Submit { share, reply })
-        .await
-        .is_ok()
+    UpstreamCmd::Submit { share, reply }
+}
+
+/// A submission whose upstream is gone: its share is recorded as not
+/// forwarded (the caller refuses it to the miner in its dialect).
+pub(crate) fn unsent(events: &EventSink, pool: &PoolInfo, SendError(cmd): SendError<UpstreamCmd>) {
+    if let UpstreamCmd::Submit { reply, .. } = cmd
+        && let Some(ev) = reply.event
     {
-        return true;
+        outcome::record_not_forwarded(events, pool, *ev);
     }
-    outcome::record_not_forwarded(events, pool, ev);
-    false
 }

@@ -138,8 +138,9 @@ impl AleoSession {
             kill: self.kill.clone(),
         };
         let share = PoolShare::Aleo(s);
-        let events = &self.ctx.events;
-        if !miner::forward(events, &job.cmd_tx, &job.pool, share, reply, ev).await {
+        let cmd = miner::submission(&job.pool, share, reply, ev);
+        if let Err(unsent) = job.cmd_tx.send(cmd).await {
+            miner::unsent(&self.ctx.events, &job.pool, unsent);
             self.refuse(id, codes::OTHER, "Not connected to the pool");
         }
     }

@@ -132,8 +132,9 @@ impl RxSession {
             kill: self.kill.clone(),
         };
         let share = PoolShare::Randomx(submit);
-        let events = &self.ctx.events;
-        if !miner::forward(events, &job.cmd_tx, &job.pool, share, reply, ev).await {
+        let cmd = miner::submission(&job.pool, share, reply, ev);
+        if let Err(unsent) = job.cmd_tx.send(cmd).await {
+            miner::unsent(&self.ctx.events, &job.pool, unsent);
             self.error(id, "Not connected to the pool");
         }
     }

@@ -202,8 +202,9 @@ impl Session {
                     kill: self.kill.clone(),
                 };
                 let share = PoolShare::Sha256(submit);
-                let events = &self.ctx.events;
-                if !miner::forward(events, &job.to_upstream, &job.pool, share, reply, ev).await {
+                let cmd = miner::submission(&job.pool, share, reply, ev);
+                if let Err(unsent) = job.to_upstream.send(cmd).await {
+                    miner::unsent(&self.ctx.events, &job.pool, unsent);
                     let refusal = Response::error(id, codes::OTHER, "Not connected to the pool");
                     self.reply(refusal);
                 }
