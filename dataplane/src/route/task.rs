@@ -64,7 +64,16 @@ impl RouteTask {
             p.plans.mark_changed();
         }
         loop {
-            let wake = self.table.next_wake(now());
+            // The table counts in whole ms; take off the part of the current
+            // ms already gone so that a switch wakes at its instant, not up
+            // to 1 ms after it.
+            let t = clock::now();
+            let n = Now {
+                wall_ms: t.timestamp_millis(),
+                mono: tokio::time::Instant::now(),
+            };
+            let gone = Duration::from_nanos(u64::from(t.timestamp_subsec_nanos() % 1_000_000));
+            let wake = self.table.next_wake(n).map(|d| d.saturating_sub(gone));
             let sleep = async {
                 match wake {
                     Some(d) => tokio::time::sleep(d).await,
