@@ -3,15 +3,18 @@
 //! Generated from `proto/switchyard/v1/*.proto` at build time; messages
 //! holding a password, token or config file get the masked `Debug` of
 //! [`redact`]. [`Secret`] is the one type for a password or token held in
-//! a struct, on either side of the contract.
+//! a struct, on either side of the contract, and [`Algorithm`] the one
+//! algorithm family type.
 
 #![allow(clippy::all, clippy::pedantic)]
 
+mod algorithm;
 pub mod contract;
 pub mod labels;
 pub mod redact;
 mod secret;
 
+pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use contract::{CONTRACT_METADATA, CONTRACT_VERSION};
 pub use labels::known;
 pub use secret::Secret;
