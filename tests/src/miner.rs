@@ -1,24 +1,24 @@
 //! `ScriptedMiner`: a Stratum V1 miner driven step by step by a test. It
 //! tracks what the server tells it (jobs, difficulty, extranonce, version
-//! mask) while it waits for answers, and mines real shares on the CPU.
+//! mask) while it waits for answers, and mines real shares on the CPU. Its
+//! socket, ids and queues are the shared scripted client's ([`LineClient`]),
+//! as for the RandomX and ALEO miners.
 
 pub mod mine;
 mod shares;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use switchyard_stratum::v1::{Notify, ServerMethod, SubscribeResult};
 use switchyard_stratum::{Message, Request, Response};
-use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
-use crate::lines::{DEFAULT_TIMEOUT, LineReader, show, write_line};
-use crate::tls::{ReadHalf, WriteHalf};
+use crate::scripted_io::client::{LineClient, Read};
 
 /// A job as the miner received it, with the terms in effect at that moment.
 #[derive(Debug, Clone)]
@@ -34,15 +34,10 @@ pub struct MinerJob {
 pub const AGENT: &str = "switchyard-scripted-miner/0.1";
 
 pub struct ScriptedMiner {
-    reader: LineReader<ReadHalf>,
-    writer: WriteHalf,
-    local_addr: SocketAddr,
-    next_id: u64,
-    timeout: Duration,
+    io: LineClient,
     worker: Option<String>,
     counter: u64,
     roll_version: bool,
-    closed: bool,
     /// What the server told the miner.
     pub subscription_id: Option<String>,
     pub extranonce1: Vec<u8>,
@@ -51,12 +46,6 @@ pub struct ScriptedMiner {
     pub version_mask: Option<u32>,
     pub jobs: HashMap<String, MinerJob>,
     pub latest_job: Option<String>,
-    /// Every server request received, in order.
-    pub notifications: Vec<Request>,
-    /// Lines that were not stratum, and notifications with unusable params.
-    pub errors: Vec<String>,
-    unclaimed_notifications: VecDeque<Request>,
-    unclaimed_responses: VecDeque<Response>,
 }
 
 impl ScriptedMiner {
@@ -69,17 +58,11 @@ impl ScriptedMiner {
         addr: SocketAddr,
         tls: Option<&TlsConnector>,
     ) -> anyhow::Result<Self> {
-        let (reader, writer, local_addr) = crate::tls::connect(addr, tls).await?;
         Ok(ScriptedMiner {
-            reader: LineReader::new(reader),
-            writer,
-            local_addr,
-            next_id: 1,
-            timeout: DEFAULT_TIMEOUT,
+            io: LineClient::connect_with(addr, false, tls).await?,
             worker: None,
             counter: 0,
             roll_version: true,
-            closed: false,
             subscription_id: None,
             extranonce1: Vec::new(),
             extranonce2_size: 0,
@@ -87,10 +70,6 @@ impl ScriptedMiner {
             version_mask: None,
             jobs: HashMap::new(),
             latest_job: None,
-            notifications: Vec::new(),
-            errors: Vec::new(),
-            unclaimed_notifications: VecDeque::new(),
-            unclaimed_responses: VecDeque::new(),
         })
     }
 
@@ -117,12 +96,22 @@ impl ScriptedMiner {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.io.local_addr
     }
 
     /// How long each wait lasts (default `DEFAULT_TIMEOUT`).
     pub fn set_timeout(&mut self, timeout: Duration) {
-        self.timeout = timeout;
+        self.io.timeout = timeout;
+    }
+
+    /// Every server request received, in order.
+    pub fn notifications(&self) -> &[Request] {
+        &self.io.notifications
+    }
+
+    /// Lines that were not stratum, and notifications with unusable params.
+    pub fn errors(&self) -> &[String] {
+        &self.io.errors
     }
 
     /// Whether `find_share` rolls version bits once a mask is known (default on).
@@ -147,18 +136,12 @@ impl ScriptedMiner {
 
     /// Writes bytes as one line (a `\n` is added when missing).
     pub async fn send_raw(&mut self, line: &[u8]) -> anyhow::Result<()> {
-        write_line(&mut self.writer, line)
-            .await
-            .context("miner: writing")
+        self.io.send_raw(line).await
     }
 
     /// Sends a request with the next id and returns that id.
     pub async fn send_request(&mut self, method: &str, params: Value) -> anyhow::Result<Value> {
-        let id = json!(self.next_id);
-        self.next_id += 1;
-        self.send_request_with_id(id.clone(), method, params)
-            .await?;
-        Ok(id)
+        self.io.send_request(method, params).await
     }
 
     pub async fn send_request_with_id(
@@ -171,6 +154,11 @@ impl ScriptedMiner {
             .await
     }
 
+    /// The next id this miner would send.
+    pub(crate) fn next_id(&mut self) -> Value {
+        self.io.next_id()
+    }
+
     /// Sends a request and waits for the answer with its id.
     pub async fn request(&mut self, method: &str, params: Value) -> anyhow::Result<Response> {
         let id = self.send_request(method, params).await?;
@@ -180,61 +168,26 @@ impl ScriptedMiner {
     /// Reads one line and files it: answers are queued, server requests are
     /// applied to the tracked state and queued.
     async fn pump(&mut self, deadline: Instant, what: &str) -> anyhow::Result<()> {
-        let line = self.read_line(deadline, what).await?;
-        self.file(line).await
-    }
-
-    async fn read_line(&mut self, deadline: Instant, what: &str) -> anyhow::Result<Vec<u8>> {
-        if self.closed {
-            bail!(
-                "miner {}: connection closed, cannot wait for {what}",
-                self.local_addr
-            );
-        }
-        match tokio::time::timeout_at(deadline, self.reader.next_line()).await {
-            Err(_) => Err(anyhow!(
-                "miner {}: timed out waiting for {what}",
-                self.local_addr
-            )),
-            Ok(Ok(Some(line))) => Ok(line),
-            Ok(Ok(None)) => {
-                self.closed = true;
-                bail!(
-                    "miner {}: connection closed while waiting for {what}",
-                    self.local_addr
-                )
-            }
-            Ok(Err(e)) => {
-                self.closed = true;
-                bail!(
-                    "miner {}: read error while waiting for {what}: {e}",
-                    self.local_addr
-                )
-            }
-        }
-    }
-
-    async fn file(&mut self, line: Vec<u8>) -> anyhow::Result<()> {
-        match Message::parse(&line) {
-            Ok(Message::Response(r)) => self.unclaimed_responses.push_back(r),
-            Ok(Message::Request(req)) => {
+        match self.io.read(deadline, what).await? {
+            Read::Request(req) => {
                 self.apply(&req).await?;
-                self.unclaimed_notifications.push_back(req);
+                self.io.keep(req);
+                Ok(())
             }
-            Err(e) => self
-                .errors
-                .push(format!("not stratum ({e}): {}", show(&line))),
+            Read::Other => Ok(()),
+            Read::Closed => bail!(
+                "miner {}: connection closed while waiting for {what}",
+                self.io.local_addr
+            ),
         }
-        Ok(())
     }
 
     /// Updates the tracked state from a server request.
     async fn apply(&mut self, req: &Request) -> anyhow::Result<()> {
-        self.notifications.push(req.clone());
         let method = match ServerMethod::from_request(req) {
             Ok(m) => m,
             Err(e) => {
-                self.errors.push(e.to_string());
+                self.io.errors.push(e.to_string());
                 return Ok(());
             }
         };
@@ -273,8 +226,12 @@ impl ScriptedMiner {
     /// The next raw line from the socket (skipping the queues). Server
     /// requests in it still update the tracked state.
     pub async fn recv_line_timeout(&mut self, timeout: Duration) -> anyhow::Result<Vec<u8>> {
-        let line = self.read_line(Instant::now() + timeout, "a line").await?;
+        let line = self
+            .io
+            .read_line(Instant::now() + timeout, "a line")
+            .await?;
         if let Ok(Message::Request(req)) = Message::parse(&line) {
+            self.io.notifications.push(req.clone());
             self.apply(&req).await?;
         }
         Ok(line)
@@ -284,47 +241,42 @@ impl ScriptedMiner {
     /// filed as usual.
     pub async fn expect_closed(&mut self, timeout: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + timeout;
-        while !self.closed {
-            match tokio::time::timeout_at(deadline, self.reader.next_line()).await {
+        loop {
+            match self.io.read(deadline, "the connection to close").await {
+                Ok(Read::Closed) => return Ok(()),
+                Ok(Read::Request(req)) => {
+                    self.apply(&req).await?;
+                    self.io.keep(req);
+                }
+                Ok(Read::Other) => {}
                 Err(_) => bail!(
                     "miner {}: still connected after {timeout:?}",
-                    self.local_addr
+                    self.io.local_addr
                 ),
-                Ok(Ok(Some(line))) => self.file(line).await?,
-                Ok(Ok(None) | Err(_)) => self.closed = true,
             }
         }
-        Ok(())
     }
 
     pub fn is_closed(&self) -> bool {
-        self.closed
+        self.io.is_closed()
     }
 
     /// Closes the write side (the peer reads EOF).
     pub async fn shutdown(&mut self) -> anyhow::Result<()> {
-        self.writer.shutdown().await.context("miner: shutdown")
+        self.io.shutdown().await
     }
 
     // ---- waiting ----
 
     /// Takes the first queued answer with this id, reading until it comes.
     pub async fn wait_response(&mut self, id: &Value) -> anyhow::Result<Response> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.io.deadline();
         loop {
-            if let Some(i) = self.unclaimed_responses.iter().position(|r| r.id == *id) {
-                return Ok(self.unclaimed_responses.remove(i).expect("index in range"));
+            if let Some(r) = self.io.take_response(id) {
+                return Ok(r);
             }
             if let Err(e) = self.pump(deadline, &format!("the answer to id {id}")).await {
-                let others: Vec<String> = self
-                    .unclaimed_responses
-                    .iter()
-                    .map(|r| r.id.to_string())
-                    .collect();
-                return Err(e.context(format!(
-                    "unclaimed answers have ids [{}]",
-                    others.join(", ")
-                )));
+                return Err(e.context(self.io.unclaimed_ids()));
             }
         }
     }
@@ -332,17 +284,10 @@ impl ScriptedMiner {
     /// Takes the first queued server request with this method, reading until
     /// one comes.
     pub async fn wait_for_notification(&mut self, method: &str) -> anyhow::Result<Request> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.io.deadline();
         loop {
-            if let Some(i) = self
-                .unclaimed_notifications
-                .iter()
-                .position(|r| r.method == method)
-            {
-                return Ok(self
-                    .unclaimed_notifications
-                    .remove(i)
-                    .expect("index in range"));
+            if let Some(r) = self.io.take_notification(method) {
+                return Ok(r);
             }
             self.pump(deadline, method).await?;
         }
@@ -354,7 +299,7 @@ impl ScriptedMiner {
         what: &str,
         mut cond: impl FnMut(&Self) -> bool,
     ) -> anyhow::Result<()> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = self.io.deadline();
         while !cond(self) {
             self.pump(deadline, what).await?;
         }

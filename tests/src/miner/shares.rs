@@ -2,7 +2,7 @@
 //! submitting, one at a time or pipelined (with the cpuminer same-id quirk).
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::Value;
 use switchyard_stratum::v1::Submit;
 use switchyard_stratum::{Request, Response};
 
@@ -69,8 +69,7 @@ impl ScriptedMiner {
         let mut ids = Vec::new();
         let mut buf = Vec::new();
         for share in shares {
-            let id = json!(self.next_id);
-            self.next_id += 1;
+            let id = self.next_id();
             buf.extend(Request::new(id.clone(), "mining.submit", share.to_params()).to_line());
             ids.push(id);
         }

@@ -16,7 +16,7 @@ use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 const T: Duration = Duration::from_secs(30);
 
 fn set_extranonce_count(m: &ScriptedMiner) -> usize {
-    m.notifications
+    m.notifications()
         .iter()
         .filter(|n| n.method == "mining.set_extranonce")
         .count()

@@ -55,7 +55,7 @@ async fn a_miner_connecting_while_the_pool_is_down_is_answered_once_it_is_up() {
         m.version_mask,
         Some(0),
         "the pool refused version rolling: the miner is told {:?}",
-        m.notifications
+        m.notifications()
             .iter()
             .map(|n| n.method.clone())
             .collect::<Vec<_>>()
@@ -150,7 +150,7 @@ async fn set_extranonce_from_the_pool_updates_the_proxy_state() {
     assert!(r.is_ok(), "share after set_extranonce: {r:?}");
     p.wait_for_accepted(1, T).await.unwrap();
     assert!(
-        m.notifications
+        m.notifications()
             .iter()
             .all(|n| n.method != "mining.set_extranonce"),
         "a miner that did not subscribe to it never gets set_extranonce"

@@ -318,7 +318,11 @@ async fn a_joining_miner_gets_the_current_difficulty_and_job_at_once() {
     // No new job from the pool: what comes is the replay of the current state.
     let job = m.wait_for_job().await.unwrap();
     assert_eq!(job.prevhash, p.current_job().prevhash, "the current job");
-    let methods: Vec<&str> = m.notifications.iter().map(|n| n.method.as_str()).collect();
+    let methods: Vec<&str> = m
+        .notifications()
+        .iter()
+        .map(|n| n.method.as_str())
+        .collect();
     let diff_at = methods.iter().position(|n| *n == "mining.set_difficulty");
     let job_at = methods.iter().position(|n| *n == "mining.notify");
     assert!(

@@ -36,7 +36,7 @@ fn code(r: &switchyard_stratum::Response) -> Option<i64> {
 }
 
 fn sent_difficulties(m: &ScriptedMiner) -> Vec<f64> {
-    m.notifications
+    m.notifications()
         .iter()
         .filter(|n| n.method == "mining.set_difficulty")
         .filter_map(|n| n.params[0].as_f64())
@@ -262,7 +262,7 @@ async fn miners_with_and_without_extranonce_subscribe_both_mine_after_failover()
     );
     for m in [&subscribed, &plain] {
         assert!(
-            m.notifications
+            m.notifications()
                 .iter()
                 .all(|n| n.method != "mining.set_extranonce"),
             "no set_extranonce when the extranonce is stable"
