@@ -131,6 +131,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if problems.is_empty() {
                 let import = load(&file)?;
                 problems = switchyard_controlplane::miner_tls::problems(&import);
+                if let Err(e) = import
+                    .logging
+                    .rotation
+                    .parse::<switchyard_dataplane::logfile::Rotation>()
+                {
+                    problems.push(format!("logging.rotation: {e}"));
+                }
                 for w in switchyard_model::dialects::import_warnings(&import) {
                     println!("warning: {w}");
                 }
@@ -240,7 +247,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            init_logging(&level, log_file.as_deref())?;
+            init_logging(&level, log_file.as_deref(), &import.logging)?;
             let listen = listen
                 .map(|l| {
                     l.parse()
@@ -347,35 +354,33 @@ async fn wait_for_signal(pid_file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_logging(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
-    use tracing_subscriber::EnvFilter;
-    let level = match level.to_ascii_uppercase().as_str() {
+/// The seed's `logging:` section: the level (DEBUG .. CRITICAL), the file
+/// rotated by `rotation` keeping `retention` old files, and `format: json`
+/// for one JSON object a line (any other format is the plain text lines).
+fn init_logging(
+    level: &str,
+    file: Option<&Path>,
+    seed: &switchyard_model::config::Logging,
+) -> anyhow::Result<()> {
+    use switchyard_dataplane::logfile::{self, LogSpec, Rotation};
+    let filter = match level.to_ascii_uppercase().as_str() {
         "DEBUG" => "debug",
         "WARNING" | "WARN" => "warn",
         "ERROR" | "CRITICAL" => "error",
         "TRACE" => "trace",
         _ => "info",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match file {
-        Some(path) => {
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).ok();
-            }
-            let f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open log file {}", path.display()))?;
-            builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(f))
-                .init();
-        }
-        None => builder.with_writer(std::io::stderr).init(),
-    }
-    Ok(())
+    let rotation: Rotation = seed
+        .rotation
+        .parse()
+        .map_err(|e| anyhow::anyhow!("logging.rotation: {e}"))?;
+    logfile::init(&LogSpec {
+        filter,
+        file,
+        rotation,
+        retention: seed.retention as usize,
+        json: seed.format.trim().eq_ignore_ascii_case("json"),
+    })
 }
 
 /// How `init` describes the admin token file's protection.

@@ -254,6 +254,14 @@ pub enum PoolMode {
 pub struct Logging {
     /// error, warn, info, debug or trace (or a tracing filter).
     pub level: String,
+    /// A log file (relative to the working directory); none: stderr.
+    pub file: Option<String>,
+    /// When the file rotates: a size (`"50 MB"`) or `"daily"` / `"hourly"`.
+    pub rotation: String,
+    /// Rotated files kept besides the live one.
+    pub retention: u32,
+    /// `text` or `json` (one JSON object a line).
+    pub format: String,
 }
 
 fn sha256() -> Algorithm {

@@ -284,3 +284,27 @@ pools:
     let text = Config::from_yaml(&sha_dialect).unwrap_err().to_string();
     assert!(text.contains("pools[0] (\"a\").dialect"), "{text}");
 }
+
+#[test]
+fn logging_rotation_retention_and_format_are_checked_and_named() {
+    let c = Config::from_yaml(MINIMAL).expect("valid");
+    assert_eq!(
+        (
+            c.logging.rotation.as_str(),
+            c.logging.retention,
+            c.logging.format.as_str()
+        ),
+        ("50 MB", 10, "text"),
+        "the seed's defaults"
+    );
+    let yaml = format!(
+        "{MINIMAL}logging:\n  file: dp.log\n  rotation: \"10 parsecs\"\n  retention: 0\n  format: xml\n"
+    );
+    let err = Config::from_yaml(&yaml).unwrap_err().to_string();
+    for field in ["logging.rotation", "logging.retention", "logging.format"] {
+        assert!(err.contains(field), "{field} not named in: {err}");
+    }
+    let ok = format!("{MINIMAL}logging:\n  file: dp.log\n  rotation: daily\n  format: json\n");
+    let c = Config::from_yaml(&ok).expect("valid");
+    assert_eq!(c.logging.file.as_deref(), Some("dp.log"));
+}

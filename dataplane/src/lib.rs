@@ -15,6 +15,7 @@ pub mod dupcache;
 pub mod events;
 pub mod limits;
 pub mod listener;
+pub mod logfile;
 pub mod miner;
 pub mod miner_tls;
 pub mod net;

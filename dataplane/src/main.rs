@@ -72,13 +72,24 @@ fn main() -> ExitCode {
                 }
             };
             let level = log_level.unwrap_or_else(|| cfg.logging.level.clone());
-            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-            // Logs on stderr: stdout carries the listening line for scripts.
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_writer(std::io::stderr)
-                .init();
+            let l = &cfg.logging;
+            // Logs on stderr (or the configured file): stdout carries the
+            // listening line for scripts.
+            let spec = switchyard_dataplane::logfile::LogSpec {
+                filter: &level,
+                file: l.file.as_deref().map(std::path::Path::new),
+                // Checked by Config::load.
+                rotation: l
+                    .rotation
+                    .parse()
+                    .unwrap_or(switchyard_dataplane::logfile::Rotation::Daily),
+                retention: l.retention as usize,
+                json: l.format == "json",
+            };
+            if let Err(e) = switchyard_dataplane::logfile::init(&spec) {
+                eprintln!("{}: {e:#}", config.display());
+                return ExitCode::from(2);
+            }
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(r) => r,
                 Err(e) => {

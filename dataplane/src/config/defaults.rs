@@ -7,6 +7,10 @@ impl Default for Logging {
     fn default() -> Self {
         Logging {
             level: "info".into(),
+            file: None,
+            rotation: "50 MB".into(),
+            retention: 10,
+            format: "text".into(),
         }
     }
 }

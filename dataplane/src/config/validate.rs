@@ -10,6 +10,7 @@ impl Config {
     /// Checks every field; reports every problem at once.
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut errs = self.controlplane.problems();
+        self.validate_logging(&mut errs);
         let all = self.listeners.all();
         if all.is_empty() {
             errs.push(
@@ -164,6 +165,25 @@ impl Config {
             Ok(())
         } else {
             Err(ConfigErrors(errs))
+        }
+    }
+
+    fn validate_logging(&self, errs: &mut Vec<String>) {
+        let l = &self.logging;
+        if let Err(e) = l.rotation.parse::<crate::logfile::Rotation>() {
+            errs.push(format!("logging.rotation: {e}"));
+        }
+        if l.retention == 0 {
+            errs.push("logging.retention: keep at least 1 rotated file".into());
+        }
+        if !matches!(l.format.as_str(), "text" | "json") {
+            errs.push(format!(
+                "logging.format: {:?} is not a format (text or json)",
+                l.format
+            ));
+        }
+        if l.file.as_deref().is_some_and(|f| f.trim().is_empty()) {
+            errs.push("logging.file: is empty: give a file path (or leave the field out)".into());
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod aleo_single_machine;
 mod controlplane_daemon;
+mod log_rotation;
 mod no_loss;
 mod rx_single_machine;
 mod single_machine;
