@@ -1,6 +1,7 @@
 //! Compiles the .proto files with the pure-Rust `protox` (no protoc needed)
 //! and generates the tonic clients and servers from the descriptors, without
-//! the derived `Debug` of the messages that hold secrets (src/redact.rs).
+//! the derived `Debug` of the messages that hold secrets (src/redact.rs),
+//! and writes the encoded descriptor set for server reflection.
 
 const SECRET_HOLDERS: [&str; 7] = [
     ".switchyard.v1.AddSiteResponse",
@@ -22,6 +23,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("cargo:rerun-if-changed={f}");
     }
     let fds = protox::compile(files, ["."])?;
+    // The descriptors themselves, for gRPC server reflection.
+    let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
+    std::fs::write(
+        out.join("switchyard_descriptor.bin"),
+        prost::Message::encode_to_vec(&fds),
+    )?;
     tonic_prost_build::configure()
         // Messages holding a password, a token or a config file: their
         // `Debug` is written by hand in src/redact.rs, with the secret masked.

@@ -212,9 +212,27 @@ impl ControlPlane {
                     )
                 })?;
         }
+        // Standard gRPC tooling (grpc_health_probe, grpcurl, Kubernetes
+        // probes) checks and explores the control plane without the .proto
+        // files and without a token: health says whether it serves,
+        // reflection describes the services (never any data).
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_serving::<AdminServer<grpc::admin::AdminService>>()
+            .await;
+        health
+            .set_serving::<DataPlaneServer<grpc::dataplane::DataPlaneService>>()
+            .await;
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(switchyard_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .map_err(|e| anyhow::anyhow!("gRPC reflection: {e}"))?;
         let server = builder
             .add_service(admin)
             .add_service(dataplane)
+            .add_service(health_service)
+            .add_service(reflection)
             .serve_with_incoming_shutdown(
                 tokio_stream::wrappers::TcpListenerStream::new(listener),
                 async move {

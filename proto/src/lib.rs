@@ -23,5 +23,9 @@ pub mod v1 {
     tonic::include_proto!("switchyard.v1");
 }
 
+/// The contract's encoded `FileDescriptorSet` (for gRPC server reflection).
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/switchyard_descriptor.bin"));
+
 /// The metadata key carrying `Bearer <token>` on every call.
 pub const AUTHORIZATION: &str = "authorization";
