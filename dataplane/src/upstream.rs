@@ -103,7 +103,7 @@ impl<P> Conn<P> {
                 deadline,
             },
         );
-        out.extend(self.io.request_line(id, method, &params));
+        out.extend(self.io.request_line(id, method, params));
     }
 }
 

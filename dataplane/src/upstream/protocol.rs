@@ -117,15 +117,15 @@ impl PoolIo {
     }
 
     /// A line to the pool in the connection's JSON-RPC style.
-    pub fn request_line(&self, id: u64, method: &str, params: &Params) -> Vec<u8> {
+    pub fn request_line(&self, id: u64, method: &str, params: Params) -> Vec<u8> {
         match params {
             Params::Parsed(p) => {
-                let mut req = Request::new(id, method, p.clone());
+                let mut req = Request::new(id, method, p);
                 req.jsonrpc = self.jsonrpc;
                 req.to_line()
             }
             Params::Verbatim(p) => {
-                switchyard_stratum::raw::request_line(&id.into(), self.jsonrpc, method, p)
+                switchyard_stratum::raw::request_line(&id.into(), self.jsonrpc, method, &p)
             }
         }
     }
