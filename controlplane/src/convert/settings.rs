@@ -13,6 +13,7 @@ pub fn data_plane_settings(proxy: &Proxy) -> pb::DataPlaneSettings {
     let v = &proxy.validation;
     let d = &proxy.difficulty;
     pb::DataPlaneSettings {
+        offline_after_s: 0,
         connections: Some(pb::ConnectionSettings {
             miner_read_timeout_s: g.miner_read_timeout,
             miner_write_timeout_s: g.miner_write_timeout,
