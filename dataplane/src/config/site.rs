@@ -91,6 +91,7 @@ mod tests {
     /// Every field set, each to a value no default has.
     fn every_field() -> pb::DataPlaneSettings {
         pb::DataPlaneSettings {
+            offline_after_s: 0,
             connections: Some(pb::ConnectionSettings {
                 miner_read_timeout_s: 400,
                 miner_write_timeout_s: 7,
