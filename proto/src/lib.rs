@@ -10,6 +10,7 @@
 
 mod algorithm;
 pub mod contract;
+pub mod hashrate;
 pub mod labels;
 pub mod redact;
 mod secret;
