@@ -16,10 +16,12 @@ use crate::difficulty::vardiff::VarDiffConfig;
 use crate::limits::IpLimitsConfig;
 
 mod defaults;
+pub mod http;
 pub mod link;
 pub mod site;
 mod validate;
 
+pub use http::{Http, Workers};
 pub use link::ControlPlaneLink;
 
 /// A whole data-plane config file.
@@ -35,6 +37,8 @@ pub struct Config {
     pub pools: Vec<Pool>,
     pub logging: Logging,
     pub controlplane: ControlPlaneLink,
+    pub http: Http,
+    pub workers: Workers,
 }
 
 /// The miner listeners. A file without `listeners:` gets SHA-256 on
@@ -241,7 +245,7 @@ pub struct Pool {
     pub dialect: Option<switchyard_stratum::aleo::Dialect>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PoolMode {
     #[default]

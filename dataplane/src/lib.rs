@@ -13,6 +13,7 @@ pub mod control;
 pub mod difficulty;
 pub mod dupcache;
 pub mod events;
+pub mod http;
 pub mod limits;
 pub mod listener;
 pub mod logfile;
@@ -26,6 +27,7 @@ pub mod reason;
 pub mod route;
 pub mod sha256;
 pub mod stats;
+pub mod telemetry;
 pub mod tls;
 pub mod upstream;
 
@@ -53,6 +55,8 @@ pub struct Plane {
     pub router: route::RouterHandle,
     pub stats: Arc<ListenerStats>,
     pools: Vec<Arc<PoolInfo>>,
+    limiter: Arc<Mutex<limits::IpLimiter>>,
+    capacity: usize,
 }
 
 impl Plane {
@@ -69,6 +73,10 @@ pub struct DataPlane {
     pub link: Option<Arc<control::ControlLink>>,
     /// Counters of the SHA-256 listener (all zero when it is off).
     pub listener_stats: Arc<ListenerStats>,
+    /// What the monitoring endpoints read.
+    pub view: Arc<telemetry::view::View>,
+    /// The bound address of the HTTP endpoints, when `http.listen` is set.
+    pub http_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -118,7 +126,35 @@ impl DataPlane {
                 tracing::warn!(pool = %p.name, algorithm = %p.algorithm, "pool ignored: no listener for its algorithm (listeners.{})", p.algorithm);
             }
         }
+        let http_socket = match &config.http.listen {
+            Some(l) => Some(
+                TcpListener::bind(l)
+                    .await
+                    .with_context(|| format!("http.listen: cannot listen on {l}"))?,
+            ),
+            None => None,
+        };
+        let http_token = config
+            .http
+            .token_file
+            .as_deref()
+            .map(|f| http::read_token(std::path::Path::new(f)))
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("http.token_file: {e}"))?;
+        let site = link
+            .as_ref()
+            .and_then(|l| l.plans().borrow().as_ref().map(|p| p.site.clone()))
+            .unwrap_or_else(|| "local".to_owned());
+        let telemetry = telemetry::Telemetry::new(
+            &site,
+            Duration::from_secs(config.workers.offline_after),
+            config
+                .http
+                .worker_metrics
+                .then_some(config.http.worker_metrics_cap),
+        );
         let tracker = TaskTracker::new();
+        let mut event_stats = None;
         let events = match &link {
             Some(link) => {
                 let l = link.clone();
@@ -137,7 +173,8 @@ impl DataPlane {
                 let dir = std::path::PathBuf::from(&config.controlplane.state_dir);
                 let (sink, stats, task) =
                     events::start(&dir, &config.controlplane, send, shutdown.child_token())?;
-                link.attach_event_stats(stats);
+                link.attach_event_stats(stats.clone());
+                event_stats = Some(stats);
                 let tracked = tracker.clone();
                 tracked.spawn(async move {
                     let _ = task.await;
@@ -147,6 +184,7 @@ impl DataPlane {
             }
             None => events::EventSink::disabled(),
         };
+        let events = events.with_telemetry(telemetry.clone());
         let keepalive = config.limits.tcp_keepalive.then(|| net::Keepalive {
             idle: Duration::from_secs(config.limits.keepalive_idle),
             interval: Duration::from_secs(config.limits.keepalive_interval),
@@ -209,7 +247,9 @@ impl DataPlane {
                 .as_ref()
                 .map(|l| control::linked::observer(l, algorithm));
             let plans = link.as_ref().map(|l| control::linked::plans(l, algorithm));
+            let plane_capacity = capacity;
             let router = route::start(
+                algorithm,
                 pools.clone(),
                 params,
                 observer,
@@ -239,6 +279,7 @@ impl DataPlane {
                 version_mask,
                 stats: stats.clone(),
                 events: events.clone(),
+                telemetry: telemetry.clone(),
             });
             let mut addrs = Vec::new();
             let limiter = Arc::new(Mutex::new(limits::IpLimiter::new(config.ip_limits())));
@@ -262,13 +303,43 @@ impl DataPlane {
                 router,
                 stats,
                 pools,
+                limiter,
+                capacity: plane_capacity,
             });
         }
         let listener_stats = planes
             .iter()
             .find(|p| p.algorithm == Algorithm::Sha256)
             .map_or_else(Default::default, |p| p.stats.clone());
+        let view = Arc::new(telemetry::view::View {
+            telemetry: telemetry.clone(),
+            planes: planes
+                .iter()
+                .map(|p| telemetry::view::PlaneView {
+                    algorithm: p.algorithm,
+                    addrs: p.addrs.clone(),
+                    router: p.router.clone(),
+                    stats: p.stats.clone(),
+                    limiter: p.limiter.clone(),
+                    capacity: p.capacity,
+                })
+                .collect(),
+            link: link.clone(),
+            events: event_stats,
+            started_ms: clock::now_ms(),
+        });
+        tracker.spawn(telemetry::run_sweeper(view.clone(), shutdown.child_token()));
+        let mut http_addr = None;
+        if let Some(socket) = http_socket {
+            http_addr = Some(socket.local_addr()?);
+            tracing::info!(address = %socket.local_addr()?, token = http_token.is_some(), "HTTP endpoints: /healthz /readyz /status /metrics");
+            let registry = Arc::new(http::registry_of(view.clone()));
+            let app = http::dataplane_routes(view.clone(), registry, http_token);
+            tracker.spawn(http::serve(socket, app, shutdown.child_token()));
+        }
         Ok(DataPlane {
+            view,
+            http_addr,
             planes,
             link,
             listener_stats,

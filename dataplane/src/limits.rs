@@ -61,6 +61,16 @@ pub enum Refusal {
     RateExceeded { limit: u32 },
 }
 
+impl Refusal {
+    /// The `result` label of `switchyard_miner_connections_total`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Refusal::Banned { .. } | Refusal::RateExceeded { .. } => "banned",
+            Refusal::TooManyConnections { .. } => "over_limit",
+        }
+    }
+}
+
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -116,6 +126,8 @@ pub struct IpLimiter {
     /// How far ahead of now the bucket may run: `60 s - interval`.
     burst: Duration,
     ips: HashMap<IpAddr, Entry>,
+    /// Bans handed out since the start.
+    bans_total: u64,
 }
 
 impl IpLimiter {
@@ -132,7 +144,13 @@ impl IpLimiter {
             interval,
             burst,
             ips: HashMap::new(),
+            bans_total: 0,
         }
+    }
+
+    /// Bans handed out since the start.
+    pub fn bans_total(&self) -> u64 {
+        self.bans_total
     }
 
     pub fn config(&self) -> &IpLimitsConfig {
@@ -167,6 +185,7 @@ impl IpLimiter {
             if tat.saturating_duration_since(now) > self.burst {
                 let ban = self.cfg.ban_duration.min(MAX_BAN);
                 if !ban.is_zero() {
+                    self.bans_total += 1;
                     entry.banned_until = now.checked_add(ban);
                     entry.tat = None;
                 }
@@ -292,6 +311,8 @@ mod tests {
         }
         assert_eq!(l.admit(a, t), Err(Refusal::RateExceeded { limit: 3 }));
         assert_eq!(l.banned(t), 1);
+        assert_eq!(l.bans_total(), 1);
+        assert_eq!(Refusal::RateExceeded { limit: 3 }.label(), "banned");
         let later = t + Duration::from_secs(100);
         assert_eq!(
             l.admit(a, later),

@@ -78,7 +78,11 @@ impl Listener {
             while let Ok(ip) = release_rx.try_recv() {
                 self.limits().release(ip);
             }
-            if let Some(reason) = self.refuse(peer, &permits) {
+            if let Some((result, reason)) = self.refuse(peer, &permits) {
+                self.ctx
+                    .telemetry
+                    .connections
+                    .add((self.ctx.algorithm, result));
                 let refused = self.ctx.stats.refused.fetch_add(1, Relaxed) + 1;
                 tracing::debug!(miner = %peer, %reason, "connection refused");
                 if loud.allow() {
@@ -114,6 +118,7 @@ impl Listener {
                         Err(e) => {
                             // Only this connection is lost.
                             let n = ctx.stats.tls_failures.fetch_add(1, Relaxed) + 1;
+                            ctx.telemetry.connections.add((ctx.algorithm, "tls_error"));
                             tracing::debug!(miner = %peer, error = %e, tls_failures = n, "TLS handshake failed");
                             return;
                         }
@@ -131,17 +136,22 @@ impl Listener {
         }
     }
 
-    fn refuse(&mut self, peer: SocketAddr, permits: &Semaphore) -> Option<String> {
+    /// Why a connection is refused: the `result` label
+    /// (`over_limit`, `banned`) and the text for the log.
+    fn refuse(&mut self, peer: SocketAddr, permits: &Semaphore) -> Option<(&'static str, String)> {
         if permits.available_permits() == 0 {
-            return Some(format!(
-                "listener is at its limit of {} connections",
-                self.max_connections
+            return Some((
+                "over_limit",
+                format!(
+                    "listener is at its limit of {} connections",
+                    self.max_connections
+                ),
             ));
         }
         self.limits()
             .admit(peer.ip(), Instant::now())
             .err()
-            .map(|r| r.to_string())
+            .map(|r| (r.label(), r.to_string()))
     }
 
     /// The shared limiter (a poisoned lock is taken over: its counters are

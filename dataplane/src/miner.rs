@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{LineError, LineReader};
+use crate::telemetry::miners::MinerHandle;
 use crate::upstream::{PoolAnswer, UpstreamState};
 
 mod awaiting;
@@ -87,7 +88,7 @@ pub trait MinerProtocol: Send + Sized {
 
     fn new(
         ctx: Arc<SessionCtx>,
-        peer: SocketAddr,
+        miner: MinerHandle,
         io: MinerIo,
         inbox: mpsc::Sender<Box<PoolAnswer>>,
         kill: CancellationToken,
@@ -143,6 +144,7 @@ pub struct Counted(Arc<SessionCtx>);
 
 impl Counted {
     pub fn new(ctx: Arc<SessionCtx>) -> Self {
+        ctx.telemetry.connections.add((ctx.algorithm, "accepted"));
         ctx.stats.active.fetch_add(1, Relaxed);
         ctx.stats.total.fetch_add(1, Relaxed);
         Counted(ctx)
@@ -167,15 +169,20 @@ pub async fn run<P: MinerProtocol>(
     let mut reader = LineReader::new(read, ctx.config.limits.max_line_length);
     let (inbox_tx, mut inbox) = mpsc::channel(ctx.config.limits.outbound_queue);
     let kill = shutdown.child_token();
+    let miner = ctx
+        .telemetry
+        .miners
+        .connect(ctx.algorithm, peer, crate::clock::now_ms());
     let mut p = P::new(
         ctx.clone(),
-        peer,
+        miner,
         MinerIo::new(write),
         inbox_tx,
         kill.clone(),
     );
     let end = serve(&ctx, &mut p, &mut reader, &mut inbox, &kill).await;
     let side = end.side();
+    ctx.telemetry.disconnects.add((ctx.algorithm, end.cause()));
     tracing::debug!(miner = %peer, reason = %end, ?side, algorithm = P::NAME, "miner disconnected");
     // Answers already queued still complete their shares' events (later
     // ones are recorded by the upstream: the inbox is closed).

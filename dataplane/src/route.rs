@@ -50,12 +50,21 @@ impl PoolRuntime {
 pub struct Route {
     pub generation: u64,
     pub pool: Option<Arc<PoolRuntime>>,
+    /// Why this pool: `initial`, `schedule`, `override` or `failover`.
+    pub reason: &'static str,
+    /// When the route took this pool (unix ms; 0 before any).
+    pub since_ms: i64,
 }
+
+/// The pools a route task knows, newest settings last (for status).
+pub type PoolList = Arc<ArcSwap<Vec<Arc<PoolRuntime>>>>;
 
 /// What sessions hold of the route task.
 #[derive(Clone)]
 pub struct RouterHandle {
     pub route: watch::Receiver<Arc<Route>>,
+    /// Every pool of the route task (a plan's pools appear as it names them).
+    pub pools: PoolList,
     req_tx: mpsc::Sender<RouterReq>,
     pub params: UpstreamParams,
 }
@@ -113,6 +122,7 @@ impl RouterHandle {
 /// Starts the route task for `pools` (in preference order), following
 /// `plans` when the data plane has a control plane.
 pub fn start(
+    algorithm: crate::config::Algorithm,
     pools: Vec<Arc<PoolInfo>>,
     params: UpstreamParams,
     observer: Option<ConnectObserver>,
@@ -132,7 +142,10 @@ pub fn start(
     let (route_tx, route_rx) = watch::channel(Arc::new(Route {
         generation: 0,
         pool: None,
+        reason: "initial",
+        since_ms: 0,
     }));
+    let list: PoolList = Arc::new(ArcSwap::from_pointee(pools.clone()));
     let (req_tx, req_rx) = mpsc::channel(256);
     let (events_tx, events_rx) = mpsc::channel(1024);
     let params = UpstreamParams {
@@ -141,16 +154,19 @@ pub fn start(
     };
     let handle = RouterHandle {
         route: route_rx,
+        pools: list.clone(),
         req_tx,
         params: params.clone(),
     };
     let task = RouteTask {
+        algorithm,
         pools,
         table: table::RouteTable::new(&names),
         observer,
         params,
         route_tx,
         generation: 0,
+        list,
     };
     tokio::spawn(task.run(req_rx, events_rx, plans, shutdown));
     handle

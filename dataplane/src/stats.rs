@@ -2,7 +2,7 @@
 //! and pool verdicts with normalised reasons, kept apart as the seed does.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use crate::reason::ReasonCounts;
 
@@ -18,6 +18,12 @@ pub struct PoolStats {
     pub pool_rejected: AtomicU64,
     local_reasons: Mutex<Option<ReasonCounts>>,
     pool_reasons: Mutex<Option<ReasonCounts>>,
+    /// Connect attempts by result: ok, refused (or another network error),
+    /// timeout, tls_error, auth_rejected, handshake_error.
+    pub connect_results: crate::telemetry::tally::Tally<&'static str>,
+    /// New jobs from the pool, and when the last one came (unix ms).
+    pub jobs: AtomicU64,
+    pub last_job_ms: AtomicI64,
 }
 
 /// A point-in-time copy of one pool's counters.
@@ -61,6 +67,12 @@ impl PoolStats {
     pub fn connect_failed(&self) {
         self.connect_failures.fetch_add(1, Relaxed);
     }
+    /// A new job from the pool.
+    pub fn job(&self) {
+        self.jobs.fetch_add(1, Relaxed);
+        self.last_job_ms.store(crate::clock::now_ms(), Relaxed);
+    }
+
     pub fn forwarded(&self) {
         self.forwarded.fetch_add(1, Relaxed);
     }

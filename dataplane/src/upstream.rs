@@ -155,6 +155,7 @@ impl<P: PoolProtocol> Task<P> {
                     // event must find the connection ready.
                     self.link.publish(|s| s.status = Status::Ready);
                     pool.stats.connected();
+                    pool.stats.connect_results.add("ok");
                     tracing::info!(pool = %pool.name, host = %addr.host, port = addr.port, "upstream ready");
                     self.event(UpstreamEvent::Ready {
                         upstream,
@@ -188,6 +189,7 @@ impl<P: PoolProtocol> Task<P> {
                 }
                 Err(lost) => {
                     pool.stats.connect_failed();
+                    pool.stats.connect_results.add(lost.connect_result());
                     let error = lost.to_string();
                     self.link.publish(|s| {
                         s.status = Status::Down;

@@ -41,6 +41,7 @@ use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
 use crate::miner::SessionCtx;
 use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
+use crate::telemetry::miners::MinerHandle;
 use crate::upstream::{PoolAnswer, UpstreamHandle, UpstreamState};
 
 mod handshake;
@@ -73,6 +74,8 @@ struct Attached {
 pub struct AleoSession {
     ctx: Arc<SessionCtx>,
     peer: SocketAddr,
+    /// This connection in the telemetry's registry.
+    miner: MinerHandle,
     io: MinerIo,
     inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
     kill: CancellationToken,
@@ -116,7 +119,7 @@ impl MinerProtocol for AleoSession {
 
     fn new(
         ctx: Arc<SessionCtx>,
-        peer: SocketAddr,
+        miner: MinerHandle,
         io: MinerIo,
         inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
         kill: CancellationToken,
@@ -125,7 +128,8 @@ impl MinerProtocol for AleoSession {
         AleoSession {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
             ctx,
-            peer,
+            peer: miner.peer(),
+            miner,
             io,
             inbox_tx,
             kill,
@@ -294,6 +298,7 @@ impl AleoSession {
             return;
         }
         self.sent_difficulty = Some(d);
+        self.miner.set_difficulty(d);
         let dialect = self.dialect.unwrap_or(Dialect::IceRiver);
         let m = match self.pool_set {
             Some(super::PoolDifficulty::Target(_)) => {

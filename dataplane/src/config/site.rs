@@ -30,6 +30,9 @@ pub const LAN: [&str; 6] = [
 /// Overwrites the parts of `cfg` that the site's settings set; a section
 /// left out keeps `cfg`'s values.
 pub fn apply(cfg: &mut Config, s: &pb::DataPlaneSettings) {
+    if s.offline_after_s > 0 {
+        cfg.workers.offline_after = u64::from(s.offline_after_s);
+    }
     if let Some(c) = &s.connections {
         let l = &mut cfg.limits;
         l.miner_idle_timeout = f64::from(c.miner_read_timeout_s).max(MIN_MINER_IDLE);
@@ -91,7 +94,7 @@ mod tests {
     /// Every field set, each to a value no default has.
     fn every_field() -> pb::DataPlaneSettings {
         pb::DataPlaneSettings {
-            offline_after_s: 0,
+            offline_after_s: 1234,
             connections: Some(pb::ConnectionSettings {
                 miner_read_timeout_s: 400,
                 miner_write_timeout_s: 7,
@@ -142,6 +145,7 @@ mod tests {
             (61, 11, 4)
         );
         assert_eq!(cfg.upstream.idle_timeout, 240.0);
+        assert_eq!(cfg.workers.offline_after, 1234);
         let v = &cfg.validation;
         assert_eq!(
             (v.reject_duplicates, v.reject_stale, v.share_cache_size),

@@ -11,6 +11,10 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigErrors> {
         let mut errs = self.controlplane.problems();
         self.validate_logging(&mut errs);
+        errs.extend(self.http.problems("http"));
+        if self.workers.offline_after == 0 {
+            errs.push("workers.offline_after: must be at least 1 second".into());
+        }
         let all = self.listeners.all();
         if all.is_empty() {
             errs.push(

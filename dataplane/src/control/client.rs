@@ -348,7 +348,7 @@ impl Task {
                 spool_events: ev.as_ref().map_or(0, |e| e.spool_events.load(Relaxed)),
                 spool_bytes: ev.as_ref().map_or(0, |e| e.spool_bytes.load(Relaxed)),
                 events_dropped: ev.as_ref().map_or(0, |e| e.dropped()),
-                idle_workers: Vec::new(),
+                idle_workers: h.idle_workers.clone(),
             }
         };
         if report.results.len() == MAX_RESULTS_PER_REPORT {

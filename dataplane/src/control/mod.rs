@@ -69,6 +69,8 @@ struct Health {
     /// Of those, how many were already logged.
     dropped_logged: u64,
     active: Vec<pb::ActivePool>,
+    /// Connected workers with no share within offline_after.
+    idle_workers: Vec<pb::IdleWorker>,
     miners: u32,
     connections_total: u64,
     disconnections_total: u64,
@@ -221,6 +223,16 @@ impl ControlLink {
     /// The current plan (None until one is known), then every new one.
     pub fn plans(&self) -> watch::Receiver<Option<Arc<RoutingPlan>>> {
         self.shared.plans.subscribe()
+    }
+
+    /// The latest plan version acknowledged, with its error (empty: applied).
+    pub fn acked(&self) -> Option<(u64, String)> {
+        self.shared.ack.borrow().clone()
+    }
+
+    /// Workers connected but silent, for the next health reports.
+    pub fn set_idle_workers(&self, idle: Vec<pb::IdleWorker>) {
+        self.shared.health().idle_workers = idle;
     }
 
     /// The stable id kept in `<state_dir>/dataplane-id`.

@@ -31,6 +31,9 @@ pub struct ShareEvent {
     pub pool_verdict: Option<Verdict>,
     /// Round trip to the pool in microseconds; 0 when not forwarded.
     pub pool_latency_us: u64,
+    /// The miner connection it came from (the telemetry's id; 0: none).
+    /// Not part of the record.
+    pub conn: u64,
 }
 
 impl ShareEvent {
@@ -90,6 +93,7 @@ mod tests {
             forwarded: pool.is_some(),
             pool_verdict: pool,
             pool_latency_us: 7,
+            conn: 0,
         }
         .to_wire()
     }

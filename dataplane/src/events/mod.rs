@@ -104,6 +104,8 @@ impl Loud {
 #[derive(Clone, Default)]
 pub struct EventSink {
     inner: Option<Arc<SinkInner>>,
+    /// Counts every share recorded, shipped or not (standalone too).
+    telemetry: Option<Arc<crate::telemetry::Telemetry>>,
 }
 
 impl std::fmt::Debug for EventSink {
@@ -124,7 +126,20 @@ struct SinkInner {
 impl EventSink {
     /// A sink that records nothing (standalone mode).
     pub fn disabled() -> Self {
-        EventSink { inner: None }
+        EventSink::default()
+    }
+
+    /// The same sink, also counting every share into `telemetry`.
+    pub fn with_telemetry(self, telemetry: Arc<crate::telemetry::Telemetry>) -> Self {
+        EventSink {
+            telemetry: Some(telemetry),
+            ..self
+        }
+    }
+
+    /// The telemetry the shares are counted into, if any.
+    pub fn telemetry(&self) -> Option<&Arc<crate::telemetry::Telemetry>> {
+        self.telemetry.as_ref()
     }
 
     /// A sink over a bounded channel of `capacity` events, its receiver
@@ -140,6 +155,7 @@ impl EventSink {
         };
         let sink = EventSink {
             inner: Some(Arc::new(inner)),
+            telemetry: None,
         };
         (sink, rx, stats)
     }
@@ -152,6 +168,9 @@ impl EventSink {
     /// Hands one event to the shipper (an empty id gets a fresh one). Never
     /// blocks: when the channel is full the event is dropped and counted.
     pub fn record(&self, mut ev: ShareEvent) {
+        if let Some(t) = &self.telemetry {
+            t.on_share(&ev);
+        }
         let Some(inner) = &self.inner else { return };
         if ev.id.is_empty() {
             ev.id = new_event_id();

@@ -19,8 +19,10 @@ pub struct SessionCtx {
     pub prefixes: Mutex<PrefixAllocator>,
     pub version_mask: u32,
     pub stats: Arc<ListenerStats>,
-    /// Where share events go (disabled in standalone mode).
+    /// Where share events go (shipped only with a control plane; always
+    /// counted into `telemetry`).
     pub events: crate::events::EventSink,
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 /// A pool username for a passthrough miner: `{worker}` filled in, or the

@@ -31,6 +31,19 @@ pub enum SessionEnd {
 }
 
 impl SessionEnd {
+    /// The `cause` label of `switchyard_miner_disconnects_total`.
+    pub fn cause(&self) -> &'static str {
+        match self {
+            SessionEnd::Stopped => "stopped",
+            SessionEnd::MinerClosed => "client_closed",
+            SessionEnd::HandshakeTimeout => "handshake_timeout",
+            SessionEnd::IdleTimeout => "idle",
+            SessionEnd::WriteTimeout => "write_timeout",
+            SessionEnd::ClosedByProxy => "closed_by_proxy",
+            SessionEnd::Read(_) | SessionEnd::Write(_) => "network_error",
+        }
+    }
+
     pub fn side(&self) -> Side {
         match self {
             SessionEnd::Stopped | SessionEnd::ClosedByProxy => Side::Proxy,
@@ -77,6 +90,7 @@ mod tests {
         ];
         for (end, side) in cases {
             assert_eq!(end.side(), side, "{end}");
+            assert!(!end.cause().is_empty());
         }
         assert_eq!(SessionEnd::IdleTimeout.to_string(), "idle timeout");
     }

@@ -30,6 +30,7 @@ use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
 use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
 use crate::miner::{SessionCtx, pool_username};
+use crate::telemetry::miners::MinerHandle;
 use crate::upstream::{PoolAnswer, Status, UpstreamHandle, UpstreamState};
 
 mod login;
@@ -63,6 +64,8 @@ struct Attached {
 pub struct RxSession {
     ctx: Arc<SessionCtx>,
     peer: SocketAddr,
+    /// This connection in the telemetry's registry.
+    miner: MinerHandle,
     io: MinerIo,
     inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
     kill: CancellationToken,
@@ -86,7 +89,7 @@ impl MinerProtocol for RxSession {
 
     fn new(
         ctx: Arc<SessionCtx>,
-        peer: SocketAddr,
+        miner: MinerHandle,
         io: MinerIo,
         inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
         kill: CancellationToken,
@@ -95,7 +98,8 @@ impl MinerProtocol for RxSession {
         RxSession {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
             ctx,
-            peer,
+            peer: miner.peer(),
+            miner,
             io,
             inbox_tx,
             kill,

@@ -31,6 +31,10 @@ pub struct AlgoPlan {
     pub failover: Vec<String>,
     /// Pools not to connect to (breaker open).
     pub open_breakers: Vec<String>,
+    /// The pool the schedule names at the plan's making.
+    pub scheduled_pool: String,
+    /// While a manual override is in force (0: none).
+    pub override_until_ms: i64,
 }
 
 /// The pool the plan wants at a time, and since when (the switch's
@@ -56,6 +60,8 @@ impl AlgoPlan {
                 .collect(),
             failover: a.failover.clone(),
             open_breakers: a.open_breakers.clone(),
+            scheduled_pool: a.scheduled_pool.clone(),
+            override_until_ms: a.override_until_unix_ms,
         }
     }
 
@@ -77,6 +83,26 @@ impl AlgoPlan {
                     since_ms: s.at_ms,
                 },
             )
+    }
+
+    /// Why `pool` has the hashrate at `now_ms` (the `reason` label of
+    /// `switchyard_route_info`): the plan's target by its schedule, an
+    /// override or the end of one; anything else is a failover.
+    pub fn why(&self, pool: &str, now_ms: i64) -> &'static str {
+        let target = self.target_at(now_ms);
+        if target.pool != pool {
+            return "failover";
+        }
+        if target.since_ms > 0 {
+            return "schedule";
+        }
+        if self.override_until_ms > now_ms {
+            "override"
+        } else if !self.scheduled_pool.is_empty() && self.scheduled_pool != pool {
+            "failover"
+        } else {
+            "schedule"
+        }
     }
 
     /// The next switch still ahead of `now_ms`.
@@ -180,7 +206,26 @@ mod tests {
             switches: vec![switch(1_000, "bch"), switch(2_000, "btc")],
             failover: vec!["bch".into(), "backup".into()],
             open_breakers: vec![],
+            scheduled_pool: "btc".into(),
+            override_until_ms: 0,
         }
+    }
+
+    #[test]
+    fn why_a_pool_has_the_hashrate() {
+        let mut a = algo();
+        assert_eq!(a.why("btc", 10), "schedule");
+        assert_eq!(a.why("bch", 1_500), "schedule", "a switch's pool");
+        assert_eq!(a.why("backup", 1_500), "failover");
+        a.override_until_ms = 900;
+        assert_eq!(a.why("btc", 10), "override");
+        a.override_until_ms = 0;
+        a.scheduled_pool = "bch".into();
+        assert_eq!(
+            a.why("btc", 10),
+            "failover",
+            "the scheduled pool's breaker is open"
+        );
     }
 
     #[test]

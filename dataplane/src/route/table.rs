@@ -137,6 +137,17 @@ impl RouteTable {
         self.active
     }
 
+    /// Why `pool` has the hashrate at `now_ms`: standalone, `initial` for
+    /// the first pool of the config and `failover` for the others; with a
+    /// plan, as the plan says ([`super::plan::AlgoPlan::why`]).
+    pub fn why(&self, pool: usize, now_ms: i64) -> &'static str {
+        match self.following.as_ref().and_then(|f| f.plan.algo.as_ref()) {
+            Some(plan) => plan.why(&self.slots[pool].name, now_ms),
+            None if self.preference.first() == Some(&pool) => "initial",
+            None => "failover",
+        }
+    }
+
     /// A routing plan (a new version, or the same one again).
     pub fn on_plan(&mut self, plan: PlanInput, now: Now) -> Vec<Action> {
         let version = plan.version;

@@ -53,6 +53,8 @@ fn plan(version: u64, switches: &[(i64, &str)]) -> PlanInput {
                 .collect(),
             failover: vec!["backup".into()],
             open_breakers: vec![],
+            scheduled_pool: "btc".into(),
+            override_until_ms: 0,
         }),
         lead_ms: 100,
         switch_timeout: Duration::from_secs(60),

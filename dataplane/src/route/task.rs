@@ -35,12 +35,15 @@ pub struct Plans {
 }
 
 pub(super) struct RouteTask {
+    pub algorithm: Algorithm,
     pub pools: Vec<Arc<PoolRuntime>>,
     pub table: RouteTable,
     pub observer: Option<ConnectObserver>,
     pub params: UpstreamParams,
     pub route_tx: watch::Sender<Arc<Route>>,
     pub generation: u64,
+    /// The pools as status shows them (kept equal to `pools`).
+    pub list: super::PoolList,
 }
 
 fn now() -> Now {
@@ -170,6 +173,7 @@ impl RouteTask {
             }),
             upstreams: ArcSwap::from_pointee(Vec::new()),
         }));
+        self.list.store(Arc::new(self.pools.clone()));
     }
 
     fn on_event(&mut self, ev: UpstreamEvent) {
@@ -237,15 +241,26 @@ impl RouteTask {
             .map(|p| p.info.name.clone());
         self.generation += 1;
         let rt = pool.map(|i| self.pools[i].clone());
+        let now = clock::now_ms();
+        let reason = pool.map_or("failover", |i| self.table.why(i, now));
+        let to = rt.as_ref().map(|p| p.info.name.clone());
         tracing::info!(
             from = from.as_deref().unwrap_or("-"),
-            to = rt.as_ref().map(|p| &*p.info.name).unwrap_or("-"),
+            to = to.as_deref().unwrap_or("-"),
+            reason,
             generation = self.generation,
             "route changed"
         );
+        if let (Some(from), Some(to), Some(t)) = (&from, &to, self.params.share_events.telemetry())
+            && from != to
+        {
+            t.switches.add((self.algorithm, reason));
+        }
         self.route_tx.send_replace(Arc::new(Route {
             generation: self.generation,
             pool: rt,
+            reason,
+            since_ms: now,
         }));
     }
 

@@ -24,6 +24,7 @@ use crate::miner::{
 use crate::route::PoolRuntime;
 use crate::sha256::job::Job;
 use crate::sha256::validate::{self, MinerView, Verdict};
+use crate::telemetry::miners::MinerHandle;
 use crate::upstream::{
     PoolAnswer, PoolInfo, PoolShare, ReplyTo, Status, UpstreamCmd, UpstreamHandle, UpstreamState,
 };
@@ -63,6 +64,8 @@ struct Attached {
 pub struct Session {
     ctx: Arc<SessionCtx>,
     peer: SocketAddr,
+    /// This connection in the telemetry's registry.
+    miner: MinerHandle,
     io: MinerIo,
     inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
     kill: CancellationToken,
@@ -91,7 +94,7 @@ impl MinerProtocol for Session {
 
     fn new(
         ctx: Arc<SessionCtx>,
-        peer: SocketAddr,
+        miner: MinerHandle,
         io: MinerIo,
         inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
         kill: CancellationToken,
@@ -101,7 +104,8 @@ impl MinerProtocol for Session {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
             m: ctx.config.aggregation.miner_extranonce2_size,
             ctx,
-            peer,
+            peer: miner.peer(),
+            miner,
             io,
             inbox_tx,
             kill,
@@ -400,6 +404,7 @@ impl Session {
             && self.sent_difficulty != Some(d)
         {
             self.sent_difficulty = Some(d);
+            self.miner.set_difficulty(d);
             self.send(ServerMethod::SetDifficulty(d));
         }
     }

@@ -107,6 +107,15 @@ impl UpstreamState {
         }
     }
 
+    /// Which jobs the state holds (their addresses; 0 for none), to tell a
+    /// new job from any other change.
+    pub fn job_ids(&self) -> (usize, usize, usize) {
+        fn id<T>(j: &Option<Arc<T>>) -> usize {
+            j.as_ref().map_or(0, |j| Arc::as_ptr(j) as usize)
+        }
+        (id(&self.job), id(&self.rx_job), id(&self.aleo_job))
+    }
+
     /// Forgets the last connection's work (a new connection is starting).
     pub fn clear_work(&mut self) {
         self.job = None;

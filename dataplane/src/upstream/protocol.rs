@@ -74,8 +74,20 @@ pub struct Link {
 }
 
 impl Link {
+    /// Changes the state sessions read; a new job (of any dialect) is
+    /// counted for the pool.
     pub fn publish(&self, f: impl FnOnce(&mut UpstreamState)) {
-        self.state_tx.send_modify(|s| f(Arc::make_mut(s)));
+        let mut new_job = false;
+        self.state_tx.send_modify(|s| {
+            let s = Arc::make_mut(s);
+            let before = s.job_ids();
+            f(s);
+            let after = s.job_ids();
+            new_job = after != before && after != (0, 0, 0);
+        });
+        if new_job {
+            self.pool.stats.job();
+        }
     }
 
     /// A pool notification the proxy does not understand: every attached
@@ -149,6 +161,20 @@ pub enum Lost {
 impl Lost {
     pub fn write(e: std::io::Error) -> Lost {
         Lost::Network(format!("write: {e}"))
+    }
+
+    /// A failed connect attempt's `result` label: timeout, tls_error and
+    /// refused (any other network error) from the network; auth_rejected
+    /// when the pool refused the credentials, else handshake_error.
+    pub fn connect_result(&self) -> &'static str {
+        match self {
+            Lost::Network(m) if m.contains("timed out") => "timeout",
+            Lost::Network(m) if m.contains("TLS") || m.contains("certificate") => "tls_error",
+            Lost::Network(_) => "refused",
+            Lost::Pool(m) if m.contains("authoriz") || m.contains("login") => "auth_rejected",
+            Lost::Pool(m) if m.contains("timed out") => "timeout",
+            _ => "handshake_error",
+        }
     }
 
     /// Whose doing it was, for logs.

@@ -201,6 +201,10 @@ impl AleoSession {
         }
         if let Some(id) = self.pending_authorize.take() {
             self.authorized = true;
+            if let Some(w) = &self.worker {
+                self.miner
+                    .set_worker(&crate::sha256::session::bounded(w), crate::clock::now_ms());
+            }
             tracing::debug!(miner = %self.peer, worker = ?self.worker, pool = %pool.name, "aleo miner authorized");
             self.reply(ok_response(dialect, id, Value::Bool(true)));
         }

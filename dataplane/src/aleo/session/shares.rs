@@ -68,6 +68,7 @@ impl AleoSession {
             worker: bounded(&worker),
             job_id: bounded(s.job_id()),
             miner_difficulty: difficulty,
+            conn: self.miner.id(),
             ..crate::events::new_event()
         }
     }

@@ -22,6 +22,8 @@ impl RxSession {
             return;
         }
         self.login = Some(login);
+        let worker = crate::sha256::session::bounded(self.worker());
+        self.miner.set_worker(&worker, crate::clock::now_ms());
         // Answered once the route's pool has a job for this miner, within a
         // bounded wait (the serve loop's timer).
         self.pending_login.start(id, self.ctx.timing.subscribe_wait);

@@ -45,6 +45,7 @@ impl RxSession {
             worker: bounded(self.worker()),
             job_id: bounded(job_id),
             miner_difficulty: difficulty,
+            conn: self.miner.id(),
             ..crate::events::new_event()
         }
     }

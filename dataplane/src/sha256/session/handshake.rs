@@ -116,6 +116,8 @@ impl Session {
 
     pub(super) async fn on_authorize(&mut self, id: Value, user: String) {
         let first = self.authorized.is_none();
+        self.miner
+            .set_worker(&super::bounded(&user), crate::clock::now_ms());
         self.authorized = Some(user);
         self.reply(Response::ok(id, json!(true)));
         if first && self.subscribed {

@@ -44,6 +44,7 @@ impl Session {
             worker: bounded(self.authorized.as_deref().unwrap_or_default()),
             job_id: bounded(job_id),
             miner_difficulty,
+            conn: self.miner.id(),
             ..crate::events::new_event()
         }
     }
