@@ -1,9 +1,11 @@
 //! The real binaries (`controlplane`, `dataplane`) as processes: single-
 //! machine mode for each algorithm, the daemon commands, share history with
-//! no loss, a switch across a data-plane restart.
+//! no loss, a switch across a data-plane restart; the deployment files
+//! (`deploy/`) checked with systemd-analyze and promtool.
 
 mod aleo_single_machine;
 mod controlplane_daemon;
+mod deploy;
 mod log_rotation;
 mod no_loss;
 mod rx_single_machine;
