@@ -23,6 +23,7 @@ pub mod convert;
 pub mod daemon;
 pub mod embedded;
 pub mod grpc;
+pub mod http;
 pub mod miner_tls;
 pub mod planner;
 pub mod report;
@@ -48,6 +49,8 @@ pub struct Options {
 
 /// A running control plane.
 pub struct ControlPlane {
+    /// False once the gRPC server has stopped (readiness).
+    grpc_up: Arc<std::sync::atomic::AtomicBool>,
     addr: SocketAddr,
     /// The embedded data plane's plaintext loopback port (TLS mode only).
     internal_addr: Option<SocketAddr>,
@@ -167,6 +170,7 @@ impl ControlPlane {
             import_settings,
             shutdown: rx.clone(),
             internal_tokens: Default::default(),
+            metrics: Default::default(),
         });
 
         let listen = match opts.listen {
@@ -239,10 +243,13 @@ impl ControlPlane {
                     let _ = srx.wait_for(|v| *v).await;
                 },
             );
+        let grpc_up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let up = grpc_up.clone();
         let mut tasks = vec![tokio::spawn(async move {
             if let Err(e) = server.await {
                 tracing::error!(error = %e, "gRPC server failed");
             }
+            up.store(false, std::sync::atomic::Ordering::Relaxed);
         })];
         // With TLS, the embedded data plane gets a plaintext loopback port of
         // its own (only in-process tokens accepted there): the operator's
@@ -283,12 +290,41 @@ impl ControlPlane {
         tasks.push(tokio::spawn(retention(store, cp.share_retention_days, rx)));
         tracing::info!(%addr, tls = opts.tls.is_some(), database = %opts.database.display(), "control plane listening");
         Ok(ControlPlane {
+            grpc_up,
             addr,
             internal_addr,
             shutdown,
             tasks,
             ctx,
         })
+    }
+
+    /// Serves the monitoring endpoints on `listen` (with the embedded data
+    /// plane's `view` in single-machine mode) until shutdown; returns the
+    /// bound address.
+    pub async fn serve_http(
+        &mut self,
+        listen: &str,
+        token: Option<String>,
+        view: Option<Arc<switchyard_dataplane::telemetry::view::View>>,
+    ) -> anyhow::Result<SocketAddr> {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let (addr, task) = http::start(
+            self.ctx.clone(),
+            self.grpc_up.clone(),
+            view,
+            listen,
+            token,
+            stop.clone(),
+        )
+        .await?;
+        let mut rx = self.ctx.shutdown.clone();
+        self.tasks.push(tokio::spawn(async move {
+            let _ = rx.wait_for(|v| *v).await;
+            stop.cancel();
+        }));
+        self.tasks.push(task);
+        Ok(addr)
     }
 
     /// Where an in-process data plane connects: plaintext on loopback (with

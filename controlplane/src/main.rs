@@ -260,7 +260,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 _ => None,
             };
             rt.block_on(async {
-                let cp = ControlPlane::start(Options {
+                let mut cp = ControlPlane::start(Options {
                     config: import.clone(),
                     database: database.clone(),
                     listen,
@@ -274,6 +274,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     switchyard_controlplane::embedded::start(&cp, &import, &database).await?
                 };
+                if let Some(listen) = &import.controlplane.http_listen {
+                    let token = import
+                        .controlplane
+                        .http_token_file
+                        .as_ref()
+                        .map(|f| switchyard_dataplane::http::read_token(&beside(&path, f)))
+                        .transpose()
+                        .map_err(|e| anyhow::anyhow!("controlplane.http_token_file: {e}"))?;
+                    let view = dp.as_ref().map(|d| d.view.clone());
+                    let a = cp.serve_http(listen, token, view).await?;
+                    println!("controlplane http listening on {a}");
+                }
                 let _pid = daemon::write_pid_file(&pid_file)?;
                 // For scripts and tests that start with --listen 127.0.0.1:0.
                 println!("controlplane listening on {}", cp.addr());

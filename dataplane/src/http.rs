@@ -22,8 +22,9 @@ use crate::telemetry::view::View;
 
 /// Longest query string accepted.
 pub const MAX_QUERY: usize = 1024;
-/// The exposition's content type (OpenMetrics text, what the encoder writes).
-pub const METRICS_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The exposition's content type: the classic Prometheus text format,
+/// which every scraper and `promtool check metrics` read.
+pub const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The token in `path` (surrounding whitespace removed; it must not be empty).
 pub fn read_token(path: &Path) -> Result<String, String> {
@@ -36,11 +37,45 @@ pub fn read_token(path: &Path) -> Result<String, String> {
     Ok(t.to_owned())
 }
 
-/// `/metrics` text of `registry`.
+/// `/metrics` text of `registry`, in the classic text format.
 pub fn metrics_text(registry: &Registry) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     prometheus_client::encoding::text::encode(&mut out, registry)?;
-    Ok(out)
+    Ok(classic(&out))
+}
+
+/// OpenMetrics text (what prometheus-client writes) as the classic
+/// format: a counter family is named as its `_total` samples are, and the
+/// `# EOF` and `# UNIT` lines go.
+fn classic(open_metrics: &str) -> String {
+    let counters: std::collections::HashSet<&str> = open_metrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open_metrics.len() + counters.len() * 12);
+    for line in open_metrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .into_iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (p, rest)));
+        match meta {
+            Some((p, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                out.push_str(p);
+                out.push_str(name);
+                if counters.contains(name) {
+                    out.push_str("_total");
+                }
+                out.push(' ');
+                out.push_str(tail);
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// A response with the metrics of `registry`.
@@ -182,9 +217,34 @@ async fn status(
     }
 }
 
-/// A registry holding `view`'s metrics (the data plane's own process).
+/// A registry holding `view`'s metrics and the process's (a standalone
+/// data plane's one registry).
 pub fn registry_of(view: Arc<View>) -> Registry {
     let mut r = Registry::default();
+    r.register_collector(Box::new(crate::telemetry::process::ProcessCollector {
+        components: vec!["dataplane"],
+    }));
     r.register_collector(Box::new(view));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_as_their_samples_and_eof_goes() {
+        let om = "# HELP a_b Things.\n# TYPE a_b counter\na_b_total{x=\"1\"} 2\n# HELP g A gauge.\n# TYPE g gauge\ng 1\n# EOF\n";
+        assert_eq!(
+            classic(om),
+            "# HELP a_b_total Things.\n# TYPE a_b_total counter\na_b_total{x=\"1\"} 2\n# HELP g A gauge.\n# TYPE g gauge\ng 1\n"
+        );
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(same(b"secret", b"secret"));
+        assert!(!same(b"secret", b"secreT"));
+        assert!(!same(b"secret", b"secret2"));
+    }
 }

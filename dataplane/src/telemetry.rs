@@ -8,6 +8,7 @@
 
 pub mod encode;
 pub mod miners;
+pub mod process;
 pub mod rate;
 pub mod shares;
 pub mod status;
@@ -26,7 +27,7 @@ use miners::{Miners, Share, Transition, WorkerState};
 use shares::ShareCounters;
 use tally::Tally;
 
-/// How often worker states are brought up to date (and changes logged).
+/// Most time between two sweeps of worker states (changes logged).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(10);
 /// More changes than this in one sweep are logged as one summary line.
 pub const SUMMARISE_OVER: usize = 5;
@@ -159,7 +160,9 @@ pub const MAX_IDLE_REPORTED: usize = 10_000;
 /// the idle workers to the control-plane link for its health reports.
 pub async fn run_sweeper(view: Arc<view::View>, shutdown: CancellationToken) {
     let t = &view.telemetry;
-    let mut every = tokio::time::interval(SWEEP_EVERY);
+    // A quarter of offline_after (a short one in tests), at most SWEEP_EVERY.
+    let period = Duration::from_millis((t.offline_after_ms() / 4).max(250) as u64).min(SWEEP_EVERY);
+    let mut every = tokio::time::interval(period);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

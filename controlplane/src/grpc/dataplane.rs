@@ -180,12 +180,16 @@ impl DataPlane for DataPlaneService {
                 "share events refused as invalid"
             );
         }
+        let started = std::time::Instant::now();
         let inserted = self
             .ctx
             .store
             .insert_shares(&site.name, &id, &events)
             .await
             .map_err(status)?;
+        let m = &self.ctx.metrics;
+        m.ingest_seconds.observe(started.elapsed().as_secs_f64());
+        m.ingested.add_n(site.name.clone(), inserted);
         let n = events.len() as u64;
         Ok(Response::new(pb::ShareBatchAck {
             inserted: inserted as u32,

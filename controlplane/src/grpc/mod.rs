@@ -42,6 +42,8 @@ pub struct Ctx {
     pub internal_tokens: std::sync::Mutex<HashMap<String, i64>>,
     /// Flips to true at shutdown: plan streams end so the server can stop.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// The control plane's own metrics (`/metrics`).
+    pub metrics: Arc<crate::http::CpMetrics>,
 }
 
 /// What the control plane knows of a connected data plane right now.

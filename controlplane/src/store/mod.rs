@@ -111,6 +111,28 @@ impl Store {
         &self.path
     }
 
+    /// Whether the database takes writes now: takes the write lock and
+    /// lets it go (`BEGIN IMMEDIATE`, `ROLLBACK`).
+    pub async fn check_writable(&self) -> Result<()> {
+        let mut conn = self.write.acquire().await?;
+        sqlx::query("BEGIN IMMEDIATE").execute(&mut *conn).await?;
+        sqlx::query("ROLLBACK").execute(&mut *conn).await?;
+        Ok(())
+    }
+
+    /// Bytes of the database file and its write-ahead log.
+    pub fn size_bytes(&self) -> u64 {
+        let wal = self.path.with_extension(match self.path.extension() {
+            Some(e) => format!("{}-wal", e.to_string_lossy()),
+            None => "wal".into(),
+        });
+        [&self.path, &wal]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+
     pub async fn close(&self) {
         self.read.close().await;
         self.write.close().await;

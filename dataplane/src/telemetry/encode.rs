@@ -70,13 +70,6 @@ impl View {
         let t = &self.telemetry;
         let site = t.site();
         let site = &*site;
-        let version = env!("CARGO_PKG_VERSION");
-        gauge(
-            d,
-            "switchyard_build_info",
-            "Build of this process (always 1).",
-            &[(vec![("version", version), ("component", "dataplane")], 1.0)],
-        )?;
         let rows: Vec<_> = self
             .planes
             .iter()

@@ -16,12 +16,16 @@ impl<K: Ord> Default for Tally<K> {
 
 impl<K: Ord + Clone> Tally<K> {
     pub fn add(&self, key: K) {
+        self.add_n(key, 1);
+    }
+
+    pub fn add_n(&self, key: K, n: u64) {
         *self
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .entry(key)
-            .or_default() += 1;
+            .or_default() += n;
     }
 
     /// Makes `key` appear (at 0) so that a series exists before its first event.

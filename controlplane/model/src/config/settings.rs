@@ -40,6 +40,13 @@ pub struct ControlPlaneSettings {
     pub tls_cert: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_key: Option<String>,
+    /// The monitoring endpoints (`/healthz`, `/readyz`, `/status`,
+    /// `/metrics`), `host:port`; none: off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<String>,
+    /// A file with the bearer token `/status` and `/metrics` require.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_token_file: Option<String>,
 }
 
 impl Default for ControlPlaneSettings {
@@ -57,6 +64,8 @@ impl Default for ControlPlaneSettings {
             site_name: "default".to_string(),
             tls_cert: None,
             tls_key: None,
+            http_listen: None,
+            http_token_file: None,
         }
     }
 }
@@ -103,14 +112,20 @@ pub(crate) fn read_controlplane(s: &mut Section<'_>, p: &mut Problems) -> Contro
         site_name: s.string(p, "site_name", &d.site_name),
         tls_cert: s.opt_string(p, "tls_cert"),
         tls_key: s.opt_string(p, "tls_key"),
+        http_listen: s.opt_string(p, "http_listen"),
+        http_token_file: s.opt_string(p, "http_token_file"),
     };
     if let Err(e) = check_listen(&c.listen) {
         p.push(Problem::new(s.at("listen"), e));
+    }
+    if let Some(Err(e)) = c.http_listen.as_deref().map(check_listen) {
+        p.push(Problem::new(s.at("http_listen"), e));
     }
     for (key, v) in [
         ("database", Some(&c.database)),
         ("pid_file", c.pid_file.as_ref()),
         ("log_file", c.log_file.as_ref()),
+        ("http_token_file", c.http_token_file.as_ref()),
     ] {
         if v.is_some_and(|v| v.trim().is_empty()) {
             p.push(Problem::new(
