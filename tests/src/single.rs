@@ -31,6 +31,8 @@ pub struct SingleMachine {
     pub miners: HashMap<String, SocketAddr>,
     /// Every stdout line read while starting.
     pub startup_lines: Vec<String>,
+    /// The monitoring endpoints, with `controlplane.http_listen` set.
+    pub http: Option<SocketAddr>,
 }
 
 impl SingleMachine {
@@ -65,12 +67,16 @@ impl SingleMachine {
         let mut cp = None;
         let mut miners = HashMap::new();
         let mut startup_lines = Vec::new();
+        let mut http = None;
         while cp.is_none() || algorithms.iter().any(|a| !miners.contains_key(*a)) {
             let line = tokio::time::timeout(T, lines.next_line())
                 .await
                 .expect("startup lines")
                 .expect("read stdout")
                 .expect("a line before exit");
+            if let Some(a) = line.strip_prefix("controlplane http listening on ") {
+                http = Some(a.trim().parse().expect("an address"));
+            }
             if let Some(a) = line.strip_prefix("controlplane listening on ") {
                 cp = Some(a.trim().to_string());
             }
@@ -88,6 +94,7 @@ impl SingleMachine {
             token_file: dir.join("switchyard.db.admin-token").display().to_string(),
             miners,
             startup_lines,
+            http,
         }
     }
 

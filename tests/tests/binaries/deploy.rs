@@ -85,7 +85,7 @@ fn read(rel: &str) -> String {
 
 /// The tool's path on `PATH`; `None` (after a `SKIPPED:` line) when it is
 /// missing outside CI. Under `SWITCHYARD_CI` a missing tool fails the test.
-fn tool(name: &str, apt_package: &str) -> Option<PathBuf> {
+pub(crate) fn tool(name: &str, apt_package: &str) -> Option<PathBuf> {
     let found = std::env::var_os("PATH").and_then(|paths| {
         std::env::split_paths(&paths)
             .map(|dir| dir.join(name))

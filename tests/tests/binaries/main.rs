@@ -7,6 +7,7 @@ mod aleo_single_machine;
 mod controlplane_daemon;
 mod deploy;
 mod log_rotation;
+mod monitoring;
 mod no_loss;
 mod rx_single_machine;
 mod single_machine;

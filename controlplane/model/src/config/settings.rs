@@ -118,7 +118,7 @@ pub(crate) fn read_controlplane(s: &mut Section<'_>, p: &mut Problems) -> Contro
     if let Err(e) = check_listen(&c.listen) {
         p.push(Problem::new(s.at("listen"), e));
     }
-    if let Some(Err(e)) = c.http_listen.as_deref().map(check_listen) {
+    if let Some(Err(e)) = c.http_listen.as_deref().map(|l| check_address(l, true)) {
         p.push(Problem::new(s.at("http_listen"), e));
     }
     for (key, v) in [
@@ -185,11 +185,17 @@ pub(crate) fn read_logging(s: &mut Section<'_>, p: &mut Problems) -> Logging {
 
 /// `host:port` (IPv6 hosts in brackets), with a port from 1 to 65535.
 fn check_listen(listen: &str) -> Result<(), String> {
+    check_address(listen, false)
+}
+
+/// As [`check_listen`]; port 0 (any free port, printed at start) allowed
+/// when `any_port`.
+fn check_address(listen: &str, any_port: bool) -> Result<(), String> {
     let bad = || {
         format!("{listen:?} is not a listen address: expected host:port, e.g. \"127.0.0.1:50051\"")
     };
     let (host, port) = listen.rsplit_once(':').ok_or_else(bad)?;
-    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0);
+    let port_ok = port.parse::<u16>().is_ok_and(|p| p > 0 || any_port);
     let host_ok = !host.is_empty()
         && !host.contains(char::is_whitespace)
         && (!host.contains(':') || host.starts_with('['));
