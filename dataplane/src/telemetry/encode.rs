@@ -58,6 +58,8 @@ impl std::fmt::Debug for View {
 
 impl Collector for View {
     fn encode(&self, mut d: DescriptorEncoder) -> Fmt {
+        // States and their change counter agree in one scrape.
+        self.telemetry.sweep(clock::now_ms());
         self.encode_miners(&mut d)?;
         self.encode_shares(&mut d)?;
         self.encode_upstreams(&mut d)?;

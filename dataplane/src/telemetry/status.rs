@@ -31,6 +31,7 @@ impl View {
     /// The whole status document at `now_ms`.
     pub fn status(&self, q: &StatusQuery, now_ms: i64) -> Value {
         let t = &self.telemetry;
+        t.sweep(now_ms);
         let limit = q.limit.unwrap_or(MAX_PAGE).min(MAX_PAGE);
         let (total, miners) = t
             .miners

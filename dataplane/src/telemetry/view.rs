@@ -86,7 +86,25 @@ impl PlaneView {
     pub fn not_ready(&self) -> Option<String> {
         let route = self.router.route.borrow().clone();
         match &route.pool {
-            None => Some(format!("{}: no pool has the route", self.algorithm)),
+            None => {
+                let pools: Vec<String> = self
+                    .pools()
+                    .iter()
+                    .map(|p| match self.live(p).error {
+                        Some(e) => format!("pool {} ({e})", p.info.name),
+                        None => format!("pool {} (connecting)", p.info.name),
+                    })
+                    .collect();
+                Some(if pools.is_empty() {
+                    format!("{}: no pool to mine on", self.algorithm)
+                } else {
+                    format!(
+                        "{}: no pool is connected: {}",
+                        self.algorithm,
+                        pools.join(", ")
+                    )
+                })
+            }
             Some(p) if p.ready_upstream().is_none() => Some(format!(
                 "{}: pool {} is not connected{}",
                 self.algorithm,

@@ -4,6 +4,7 @@ mod bad_input;
 mod breaker_recovery;
 mod failover;
 mod miner_tls;
+mod monitoring;
 mod orphan_answers;
 mod regressions;
 mod regressions_shares;
