@@ -62,6 +62,7 @@ impl MinerIo {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
+        ctx.stats.tx_bytes.fetch_add(out.len() as u64, Relaxed);
         match tokio::time::timeout(ctx.timing.miner_write, self.writer.write_all(&out)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(SessionEnd::Write(e)),
@@ -166,7 +167,8 @@ pub async fn run<P: MinerProtocol>(
     peer: SocketAddr,
     shutdown: CancellationToken,
 ) {
-    let mut reader = LineReader::new(read, ctx.config.limits.max_line_length);
+    let mut reader = LineReader::new(read, ctx.config.limits.max_line_length)
+        .counted(ctx.stats.rx_bytes.clone());
     let (inbox_tx, mut inbox) = mpsc::channel(ctx.config.limits.outbound_queue);
     let kill = shutdown.child_token();
     let miner = ctx

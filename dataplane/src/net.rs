@@ -57,6 +57,8 @@ pub struct LineReader<R> {
     buf: BytesMut,
     max: usize,
     scanned: usize,
+    /// Bytes read, added to a shared counter (traffic metrics).
+    counter: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 const INITIAL: usize = 512;
@@ -68,6 +70,7 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             buf: BytesMut::new(),
             max,
             scanned: 0,
+            counter: None,
         }
     }
 
@@ -100,6 +103,9 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 self.buf.reserve(grow);
             }
             let n = self.inner.read_buf(&mut self.buf).await?;
+            if let Some(c) = &self.counter {
+                c.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+            }
             if n == 0 {
                 if self.buf.iter().all(u8::is_ascii_whitespace) {
                     return Ok(None);
@@ -110,6 +116,12 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
                 return Ok(Some(line));
             }
         }
+    }
+
+    /// Counts every byte read into `counter` as well.
+    pub fn counted(mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.counter = Some(counter);
+        self
     }
 
     /// Bytes buffered and not yet returned (for memory accounting in tests).

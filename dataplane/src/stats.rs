@@ -24,6 +24,9 @@ pub struct PoolStats {
     /// New jobs from the pool, and when the last one came (unix ms).
     pub jobs: AtomicU64,
     pub last_job_ms: AtomicI64,
+    /// Bytes from and to the pool, every connection together.
+    pub rx_bytes: std::sync::Arc<AtomicU64>,
+    pub tx_bytes: std::sync::Arc<AtomicU64>,
 }
 
 /// A point-in-time copy of one pool's counters.
@@ -122,4 +125,7 @@ pub struct ListenerStats {
     pub refused: AtomicU64,
     /// Connections to a TLS listener whose handshake failed.
     pub tls_failures: AtomicU64,
+    /// Bytes from and to miners.
+    pub rx_bytes: std::sync::Arc<AtomicU64>,
+    pub tx_bytes: AtomicU64,
 }

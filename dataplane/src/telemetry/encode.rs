@@ -403,6 +403,30 @@ impl View {
             "switchyard_pool_switches",
             "Route changes from one pool to another, by reason.",
             &sw,
+        )?;
+        let mut bytes = Vec::new();
+        for (p, list) in &pools {
+            let algo = p.algorithm.as_str();
+            let up = |f: fn(&crate::stats::PoolStats) -> u64| {
+                list.iter().map(|x| f(&x.info.stats)).sum::<u64>()
+            };
+            for (dir, n) in [
+                ("downstream_rx", p.stats.rx_bytes.load(Relaxed)),
+                ("downstream_tx", p.stats.tx_bytes.load(Relaxed)),
+                ("upstream_rx", up(|s| s.rx_bytes.load(Relaxed))),
+                ("upstream_tx", up(|s| s.tx_bytes.load(Relaxed))),
+            ] {
+                bytes.push((
+                    vec![("site", site), ("algo", algo), ("direction", dir)],
+                    n as f64,
+                ));
+            }
+        }
+        counter(
+            d,
+            "switchyard_network_bytes",
+            "Stratum bytes by direction: from and to miners (downstream), from and to pools (upstream).",
+            &bytes,
         )
     }
 

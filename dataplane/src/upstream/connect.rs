@@ -31,7 +31,8 @@ pub(super) async fn open(link: &Link, addr: &PoolAddr) -> Result<PoolIo, Lost> {
         (Box::new(r), Box::new(w))
     };
     Ok(PoolIo {
-        reader: LineReader::new(r, MAX_LINE),
+        reader: LineReader::new(r, MAX_LINE).counted(link.pool.stats.rx_bytes.clone()),
+        tx: link.pool.stats.tx_bytes.clone(),
         writer: w,
         next_id: 1,
         peer: format!("{host}:{port}"),

@@ -106,6 +106,8 @@ pub struct PoolIo {
     pub reader: LineReader<PoolRead>,
     pub writer: PoolWrite,
     pub next_id: u64,
+    /// Bytes written, for the traffic metrics.
+    pub tx: Arc<std::sync::atomic::AtomicU64>,
     /// `host:port` of the pool this socket reaches (for messages).
     pub peer: String,
     /// Whether requests carry `"jsonrpc":"2.0"` (RandomX, AleoStratum3).
@@ -114,6 +116,8 @@ pub struct PoolIo {
 
 impl PoolIo {
     pub async fn write(&mut self, bytes: &[u8]) -> Result<(), Lost> {
+        self.tx
+            .fetch_add(bytes.len() as u64, std::sync::atomic::Ordering::Relaxed);
         self.writer.write_all(bytes).await.map_err(Lost::write)
     }
 

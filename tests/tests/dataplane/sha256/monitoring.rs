@@ -109,6 +109,19 @@ async fn a_worker_goes_online_idle_and_offline_and_each_change_is_counted() {
     );
     assert!(work > 0.0, "the opt-in per-worker series: {}", r.body);
     assert_eq!(sample_sum(&r.body, "switchyard_miners_connected", &[]), 1.0);
+    for dir in [
+        "downstream_rx",
+        "downstream_tx",
+        "upstream_rx",
+        "upstream_tx",
+    ] {
+        let n = sample_sum(
+            &r.body,
+            "switchyard_network_bytes_total",
+            &[("direction", dir)],
+        );
+        assert!(n > 100.0, "{dir}: {n}");
+    }
 
     // Silent but connected: idle, counted once.
     let r = until(http, "/metrics", "the silent worker is idle", |r| {
