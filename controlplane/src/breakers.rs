@@ -23,6 +23,8 @@ pub struct Breakers {
     store: Store,
     settings: BreakerSettings,
     map: Mutex<HashMap<(i64, i64), Entry>>,
+    /// Transitions since this process started, by (site, pool, new state).
+    pub transitions: switchyard_dataplane::telemetry::tally::Tally<(String, String, &'static str)>,
 }
 
 impl Breakers {
@@ -51,6 +53,7 @@ impl Breakers {
             store,
             settings,
             map: Mutex::new(map),
+            transitions: Default::default(),
         })
     }
 
@@ -173,6 +176,14 @@ impl Breakers {
             self.persist(site_id, pool_id, e, &transitions).await?;
         }
         for t in &transitions {
+            self.transitions.add((
+                site.to_string(),
+                pool.to_string(),
+                match t.to.as_str() {
+                    "half-open" => "half_open",
+                    other => other,
+                },
+            ));
             tracing::warn!(site, pool, from = t.from.as_str(), to = t.to.as_str(), reason = %t.reason, "breaker");
         }
         Ok(!transitions.is_empty())

@@ -26,7 +26,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::grpc::Ctx;
 
+mod grpc_metrics;
 mod metrics;
+pub use grpc_metrics::GrpcMetricsLayer;
 pub use metrics::CpMetrics;
 
 /// How long readiness waits for the database's write lock.

@@ -198,6 +198,7 @@ impl ControlPlane {
         // Keepalive pings find data planes that vanished without closing
         // their plan stream, so `ctl dataplane list` shows them disconnected.
         let mut builder = tonic::transport::Server::builder()
+            .layer(http::GrpcMetricsLayer(ctx.metrics.clone()))
             .tcp_nodelay(true)
             .http2_keepalive_interval(Some(std::time::Duration::from_secs(20)))
             .http2_keepalive_timeout(Some(std::time::Duration::from_secs(20)));

@@ -26,6 +26,10 @@ pub struct CpMetrics {
     pub ingested: Tally<String>,
     /// Seconds to store one batch.
     pub ingest_seconds: Histogram,
+    /// gRPC requests by (service, method, code).
+    grpc: Tally<(&'static str, String, &'static str)>,
+    /// gRPC request time, by service.
+    grpc_seconds: Mutex<std::collections::BTreeMap<&'static str, Histogram>>,
     snapshot: Mutex<Snapshot>,
 }
 
@@ -33,6 +37,7 @@ pub struct CpMetrics {
 struct Snapshot {
     dataplanes: Vec<(String, u64)>,
     breakers: Vec<(String, String, String)>,
+    transitions: Vec<((String, String, &'static str), u64)>,
     db_bytes: u64,
 }
 
@@ -43,12 +48,59 @@ impl Default for CpMetrics {
             ingest_seconds: Histogram::new(
                 prometheus_client::metrics::histogram::exponential_buckets(0.001, 2.0, 14),
             ),
+            grpc: Tally::default(),
+            grpc_seconds: Mutex::default(),
             snapshot: Mutex::default(),
         }
     }
 }
 
+/// A status code as its label (`OK`, `INVALID_ARGUMENT`, ...).
+fn code_label(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "CANCELLED",
+        Unknown => "UNKNOWN",
+        InvalidArgument => "INVALID_ARGUMENT",
+        DeadlineExceeded => "DEADLINE_EXCEEDED",
+        NotFound => "NOT_FOUND",
+        AlreadyExists => "ALREADY_EXISTS",
+        PermissionDenied => "PERMISSION_DENIED",
+        ResourceExhausted => "RESOURCE_EXHAUSTED",
+        FailedPrecondition => "FAILED_PRECONDITION",
+        Aborted => "ABORTED",
+        OutOfRange => "OUT_OF_RANGE",
+        Unimplemented => "UNIMPLEMENTED",
+        Internal => "INTERNAL",
+        Unavailable => "UNAVAILABLE",
+        DataLoss => "DATA_LOSS",
+        Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
 impl CpMetrics {
+    /// One gRPC request answered.
+    pub fn grpc_request(
+        &self,
+        service: &'static str,
+        method: String,
+        code: tonic::Code,
+        seconds: f64,
+    ) {
+        self.grpc.add((service, method, code_label(code)));
+        self.grpc_seconds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(service)
+            .or_insert_with(|| {
+                Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+                    0.0005, 4.0, 10,
+                ))
+            })
+            .observe(seconds);
+    }
+
     /// Brings the gauges up to date (before a scrape).
     pub async fn refresh(&self, ctx: &Ctx) {
         let sites = ctx.store.sites().await.unwrap_or_default();
@@ -71,6 +123,7 @@ impl CpMetrics {
         *self.snapshot.lock().unwrap_or_else(|e| e.into_inner()) = Snapshot {
             dataplanes,
             breakers,
+            transitions: ctx.breakers.transitions.snapshot(),
             db_bytes: ctx.store.size_bytes(),
         };
     }
@@ -124,6 +177,48 @@ impl Collector for CpMetrics {
                     ("state", st),
                 ])?)?;
             }
+        }
+        let mut m = d.encode_descriptor(
+            "switchyard_cp_grpc_requests",
+            "gRPC requests answered, by service, method and status code.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((service, method, code), n) in self.grpc.snapshot() {
+            ConstCounter::new(n).encode(m.encode_family(&[
+                ("service", service),
+                ("method", method.as_str()),
+                ("code", code),
+            ])?)?;
+        }
+        let hists: Vec<(&'static str, Histogram)> = self
+            .grpc_seconds
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(s, h)| (*s, h.clone()))
+            .collect();
+        let mut m = d.encode_descriptor(
+            "switchyard_cp_grpc_request_seconds",
+            "Time to answer a gRPC request (to its first response for a stream).",
+            None,
+            MetricType::Histogram,
+        )?;
+        for (service, h) in &hists {
+            h.encode(m.encode_family(&[("service", *service)])?)?;
+        }
+        let mut m = d.encode_descriptor(
+            "switchyard_breaker_transitions",
+            "Circuit breaker state changes since the control plane started, by the state entered.",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((site, pool, to), n) in &s.transitions {
+            ConstCounter::new(*n).encode(m.encode_family(&[
+                ("site", site.as_str()),
+                ("pool", pool.as_str()),
+                ("to", *to),
+            ])?)?;
         }
         Ok(())
     }

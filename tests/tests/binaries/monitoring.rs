@@ -206,5 +206,36 @@ async fn the_endpoints_show_what_the_pool_saw() {
     let none = get(http, "/status?worker=nobody", Some(TOKEN)).await.json();
     assert_eq!(none["dataplane"]["miners"]["total"], 0);
 
+    // The control plane's series: every share stored once, the data
+    // plane's gRPC calls counted.
+    let deadline = tokio::time::Instant::now() + T;
+    let text = loop {
+        let text = get(http, "/metrics", Some(TOKEN)).await.body;
+        let stored = sample_sum(&text, "switchyard_cp_share_events_ingested_total", &[]);
+        if stored == N as f64 {
+            break text;
+        }
+        assert!(stored < N as f64, "more stored than submitted: {stored}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the shares reach the control plane: {stored}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let calls = sample_sum(
+        &text,
+        "switchyard_cp_grpc_requests_total",
+        &[
+            ("service", "switchyard.v1.DataPlane"),
+            ("method", "ReportShares"),
+            ("code", "OK"),
+        ],
+    );
+    assert!(calls >= 1.0, "{text}");
+    assert_eq!(
+        sample_sum(&text, "switchyard_cp_dataplanes_connected", &[]),
+        1.0
+    );
+
     sm.stop().await;
 }
