@@ -154,7 +154,7 @@ impl ControlPlane {
                 horizon: chrono::Duration::hours(i64::from(cp.plan_horizon_hours)),
             },
         );
-        planner.refresh().await?;
+        planner.refresh_because("start").await?;
         let (shutdown, rx) = watch::channel(false);
         let mut import_settings = opts.config.clone();
         import_settings.pools.clear();

@@ -42,6 +42,9 @@ pub struct Planner {
     state: Mutex<State>,
     plans: std::sync::Mutex<HashMap<i64, watch::Sender<Arc<pb::RoutingPlan>>>>,
     wake: Notify,
+    /// Recomputations of every site's plan, by cause: start, timer (a
+    /// switch or boundary came), admin (a change through ctl), breaker.
+    pub recomputes: switchyard_dataplane::telemetry::tally::Tally<&'static str>,
 }
 
 #[derive(Default)]
@@ -60,6 +63,7 @@ impl Planner {
             state: Mutex::new(State::default()),
             plans: std::sync::Mutex::new(HashMap::new()),
             wake: Notify::new(),
+            recomputes: Default::default(),
         })
     }
 
@@ -96,12 +100,18 @@ impl Planner {
     /// Recomputes every site's plan now (after an admin change or a breaker
     /// transition) and re-arms the timer.
     pub async fn refresh(&self) -> Result<(), StoreError> {
-        self.recompute_all().await?;
+        self.refresh_because("admin").await
+    }
+
+    /// [`Planner::refresh`], counted under `cause`.
+    pub async fn refresh_because(&self, cause: &'static str) -> Result<(), StoreError> {
+        self.recompute_all(cause).await?;
         self.wake.notify_one();
         Ok(())
     }
 
-    async fn recompute_all(&self) -> Result<(), StoreError> {
+    async fn recompute_all(&self, cause: &'static str) -> Result<(), StoreError> {
+        self.recomputes.add(cause);
         let now = clock::now();
         let mut state = self.state.lock().await;
         self.breakers.tick(now).await?;
@@ -141,7 +151,7 @@ impl Planner {
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let mut compute = true;
         loop {
-            if compute && let Err(e) = self.recompute_all().await {
+            if compute && let Err(e) = self.recompute_all("timer").await {
                 tracing::error!(error = %e, "planner: cannot compute plans; retrying in 5 s");
                 tokio::select! {
                     _ = tokio::time::sleep(std::time::Duration::from_secs(5)) => continue,

@@ -282,7 +282,11 @@ impl DataPlane for DataPlaneService {
         }
         self.ctx.store.touch_dataplane(&id).await.map_err(status)?;
         if changed {
-            self.ctx.planner.refresh().await.map_err(status)?;
+            self.ctx
+                .planner
+                .refresh_because("breaker")
+                .await
+                .map_err(status)?;
         }
         Ok(Response::new(pb::HealthAck {}))
     }

@@ -38,6 +38,7 @@ struct Snapshot {
     dataplanes: Vec<(String, u64)>,
     breakers: Vec<(String, String, String)>,
     transitions: Vec<((String, String, &'static str), u64)>,
+    recomputes: Vec<(&'static str, u64)>,
     db_bytes: u64,
 }
 
@@ -124,6 +125,7 @@ impl CpMetrics {
             dataplanes,
             breakers,
             transitions: ctx.breakers.transitions.snapshot(),
+            recomputes: ctx.planner.recomputes.snapshot(),
             db_bytes: ctx.store.size_bytes(),
         };
     }
@@ -177,6 +179,15 @@ impl Collector for CpMetrics {
                     ("state", st),
                 ])?)?;
             }
+        }
+        let mut m = d.encode_descriptor(
+            "switchyard_cp_plan_recomputes",
+            "Recomputations of the routing plans, by cause: start, timer, admin, breaker.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (cause, n) in &s.recomputes {
+            ConstCounter::new(*n).encode(m.encode_family(&[("cause", *cause)])?)?;
         }
         let mut m = d.encode_descriptor(
             "switchyard_cp_grpc_requests",
