@@ -109,7 +109,6 @@ pub struct Worker {
     pub rejected: u64,
     /// Accepted difficulty in all (the per-worker work counter).
     pub work: f64,
-    pub rate: RateWindow,
     /// The state the last sweep saw (transitions are logged once).
     pub seen: WorkerState,
 }
@@ -124,7 +123,6 @@ impl Worker {
             accepted: 0,
             rejected: 0,
             work: 0.0,
-            rate: RateWindow::new(now_ms),
             seen: WorkerState::Online,
         }
     }
@@ -236,7 +234,6 @@ impl Miners {
         if s.accepted {
             w.accepted += 1;
             w.work += s.difficulty.max(0.0);
-            w.rate.add(s.at_ms, s.difficulty);
         } else {
             w.rejected += 1;
         }

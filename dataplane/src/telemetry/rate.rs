@@ -6,20 +6,21 @@
 pub const MINUTES: usize = 15;
 const MINUTE_MS: i64 = 60_000;
 
-/// Work per wall-clock minute, in a ring of [`MINUTES`] buckets.
+/// Work per wall-clock minute, in a ring of [`MINUTES`] buckets (minute
+/// since the epoch and its work, 8 bytes each: one per miner connection).
 #[derive(Debug, Clone)]
 pub struct RateWindow {
     /// When counting began (a connection's start): before 15 minutes have
     /// passed the rate is over the time since then.
     start_ms: i64,
-    buckets: [(i64, f64); MINUTES],
+    buckets: [(u32, f32); MINUTES],
 }
 
 impl RateWindow {
     pub fn new(start_ms: i64) -> RateWindow {
         RateWindow {
             start_ms,
-            buckets: [(i64::MIN, 0.0); MINUTES],
+            buckets: [(0, 0.0); MINUTES],
         }
     }
 
@@ -30,10 +31,11 @@ impl RateWindow {
         }
         let minute = now_ms.div_euclid(MINUTE_MS);
         let b = &mut self.buckets[minute.rem_euclid(MINUTES as i64) as usize];
-        if b.0 != minute {
-            *b = (minute, 0.0);
+        let m = minute as u32;
+        if b.0 != m {
+            *b = (m, 0.0);
         }
-        b.1 += work;
+        b.1 += work as f32;
     }
 
     /// Work per second at `now_ms`: the work of the current and the last 14
@@ -45,8 +47,8 @@ impl RateWindow {
         let work: f64 = self
             .buckets
             .iter()
-            .filter(|(m, _)| (oldest..=minute).contains(m))
-            .map(|(_, w)| w)
+            .filter(|(m, _)| (oldest..=minute).contains(&i64::from(*m)))
+            .map(|(_, w)| f64::from(*w))
             .sum();
         let window_ms = now_ms - oldest * MINUTE_MS;
         let span_ms = (now_ms - self.start_ms).min(window_ms).max(1_000);
