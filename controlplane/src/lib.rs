@@ -49,6 +49,8 @@ pub struct Options {
 
 /// A running control plane.
 pub struct ControlPlane {
+    /// gRPC health: NOT_SERVING from the start of a shutdown.
+    health: tonic_health::server::HealthReporter,
     /// False once the gRPC server has stopped (readiness).
     grpc_up: Arc<std::sync::atomic::AtomicBool>,
     addr: SocketAddr,
@@ -291,6 +293,7 @@ impl ControlPlane {
         tasks.push(tokio::spawn(retention(store, cp.share_retention_days, rx)));
         tracing::info!(%addr, tls = opts.tls.is_some(), database = %opts.database.display(), "control plane listening");
         Ok(ControlPlane {
+            health,
             grpc_up,
             addr,
             internal_addr,
@@ -373,6 +376,14 @@ impl ControlPlane {
 
     /// Stops serving, logs the final report and closes the database.
     pub async fn shutdown(self) {
+        // Probes see the stop before the server goes.
+        self.health
+            .set_not_serving::<AdminServer<grpc::admin::AdminService>>()
+            .await;
+        self.health
+            .set_not_serving::<DataPlaneServer<grpc::dataplane::DataPlaneService>>()
+            .await;
+        self.health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
         let _ = self.shutdown.send(true);
         for t in self.tasks {
             let _ = t.await;

@@ -74,3 +74,28 @@ async fn health_and_reflection_answer_without_a_token() {
     assert!(!fd.file_descriptor_proto.is_empty());
     c.cp.shutdown().await;
 }
+
+#[tokio::test]
+async fn health_turns_not_serving_when_the_control_plane_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = common::start(dir.path()).await;
+    let channel = common::channel(&c.cp).await;
+    let mut health = HealthClient::new(channel);
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+    let stop = tokio::spawn(c.cp.shutdown());
+    let next = watch
+        .next()
+        .await
+        .expect("a status before the stream ends")
+        .expect("a status, not an error");
+    assert_eq!(next.status(), ServingStatus::NotServing);
+    stop.await.unwrap();
+}
