@@ -5,7 +5,7 @@
 //! snapshot; their pruning; and the first instant the share ledger covers
 //! (the hashrates' divisor starts there at the earliest).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -93,12 +93,15 @@ impl Store {
         let mut tx = self.read.begin().await?;
 
         let mut q = QueryBuilder::new(
-            "SELECT site, algorithm, worker, last_share_ms, last_difficulty, dataplane_id FROM workers WHERE 1 = 1",
+            "SELECT id, site, algorithm, worker, last_share_ms, last_difficulty, dataplane_id FROM workers WHERE 1 = 1",
         );
         filters(&mut q, site, algorithm, "");
-        let latest: Vec<Latest> = q.build_query_as().fetch_all(&mut *tx).await?;
-        for l in latest {
-            merge_latest(&mut rows, l);
+        let latest: Vec<(i64, String, String, String, i64, f64, String)> =
+            q.build_query_as().fetch_all(&mut *tx).await?;
+        let mut ids: HashMap<i64, Key> = HashMap::with_capacity(latest.len());
+        for (id, s, a, wk, at, diff, dp) in latest {
+            ids.insert(id, (s.clone(), a.clone(), wk.clone()));
+            merge_latest(&mut rows, (s, a, wk, at, diff, dp));
         }
 
         let parts = [
@@ -116,23 +119,29 @@ impl Store {
             ),
         ];
         for (table, col, counts_from, works) in parts {
-            let mut q = sums_query(col, counts_from, works);
+            // Grouped by the integer id; the names come from `ids` (an id
+            // missing there is of another site or algorithm).
+            let mut q = sums_query("worker_id", col, counts_from, works);
             let lo = counts_from
                 .into_iter()
                 .chain(works.into_iter().flatten())
                 .min();
             q.push(format!(" FROM {table} WHERE {col} >= "))
                 .push_bind(lo.unwrap_or(0));
-            filters(&mut q, site, algorithm, "");
-            q.push(" GROUP BY site, algorithm, worker");
-            let sums: Vec<Sums> = q.build_query_as().fetch_all(&mut *tx).await?;
-            merge_sums(&mut rows, sums);
+            q.push(" GROUP BY worker_id");
+            let sums: Vec<(i64, i64, i64, f64, f64, f64)> =
+                q.build_query_as().fetch_all(&mut *tx).await?;
+            let named = sums.into_iter().filter_map(|(id, acc, rej, w15, w1, w24)| {
+                let (s, a, wk) = ids.get(&id)?.clone();
+                Some((s, a, wk, acc, rej, w15, w1, w24))
+            });
+            merge_sums(&mut rows, named);
         }
 
         // The events not summarised yet: their sums and latest shares (the
         // bare columns of a query with one MAX() come from its row).
         let works = [w.from_15m_ms, w.from_1h_ms, w.from_24h_ms].map(Some);
-        let mut q = sums_query("at_ms", counts, works);
+        let mut q = sums_query("site, algorithm, worker", "at_ms", counts, works);
         q.push(
             ", MAX(at_ms), miner_difficulty, dataplane_id FROM share_events WHERE ".to_string()
                 + TAIL,
@@ -156,7 +165,7 @@ impl Store {
         tx.commit().await?;
         for (s, a, wk, acc, rej, w15, w1, w24, at, diff, dp) in tail {
             merge_latest(&mut rows, (s.clone(), a.clone(), wk.clone(), at, diff, dp));
-            merge_sums(&mut rows, vec![(s, a, wk, acc, rej, w15, w1, w24)]);
+            merge_sums(&mut rows, [(s, a, wk, acc, rej, w15, w1, w24)]);
         }
         Ok(rows.into_values().collect())
     }
@@ -203,10 +212,11 @@ impl Store {
     }
 }
 
-/// `SELECT site, algorithm, worker, accepted, rejected, work x3` over
-/// `table`, counting from `counts_from` (0 without) and summing work from
-/// each of `works` (0 without).
+/// `SELECT {key}, accepted, rejected, work x3`, counting from
+/// `counts_from` (0 without) and summing work from each of `works` (0
+/// without), by the time column `col` (`at_ms`: raw events).
 fn sums_query(
+    key: &str,
     col: &str,
     counts_from: Option<i64>,
     works: [Option<i64>; 3],
@@ -221,7 +231,7 @@ fn sums_query(
     } else {
         ("accepted", "rejected", "accepted_work")
     };
-    let mut q = QueryBuilder::new("SELECT site, algorithm, worker");
+    let mut q = QueryBuilder::new(format!("SELECT {key}"));
     for what in [accepted, rejected] {
         match counts_from {
             Some(t) => {
@@ -285,7 +295,7 @@ fn merge_latest(rows: &mut BTreeMap<Key, WorkerRow>, l: Latest) {
     }
 }
 
-fn merge_sums(rows: &mut BTreeMap<Key, WorkerRow>, sums: Vec<Sums>) {
+fn merge_sums(rows: &mut BTreeMap<Key, WorkerRow>, sums: impl IntoIterator<Item = Sums>) {
     for (site, algorithm, worker, acc, rej, w15, w1, w24) in sums {
         let r = entry(rows, (site, algorithm, worker));
         r.accepted += acc;
@@ -298,47 +308,56 @@ fn merge_sums(rows: &mut BTreeMap<Key, WorkerRow>, sums: Vec<Sums>) {
 
 /// The summary pass's part: the events `seq` in `(mark, last]` into
 /// `workers` (latest share by time: a replayed old event does not move
-/// it back) and the two bucket tables. Each statement reads the new
-/// events once, grouped in the tables' key order.
+/// it back) and the two bucket tables. The new events are read once,
+/// grouped per worker and 5 minutes into a temporary table; the three
+/// tables are filled from it, the buckets in their key order.
 pub(super) async fn summarise_workers(
     tx: &mut sqlx::Transaction<'_, Sqlite>,
     mark: i64,
     last: i64,
 ) -> Result<()> {
-    const BUCKETS: &str = "SELECT ({unit_expr}) AS b, site, algorithm, worker, \
-         SUM(verdict = 'accepted'), SUM(verdict <> 'accepted'), \
-         TOTAL(CASE WHEN verdict = 'accepted' THEN miner_difficulty END) \
-         FROM share_events WHERE seq > ?1 AND seq <= ?2 GROUP BY 1, 2, 3, 4";
-    let upsert = |table: &str, col: &str, unit: i64| {
+    const JOIN: &str = "FROM temp.pass_workers p JOIN workers w \
+         ON w.site = p.site AND w.algorithm = p.algorithm AND w.worker = p.worker WHERE true";
+    const ADD: &str = "DO UPDATE SET accepted = accepted + excluded.accepted, \
+         rejected = rejected + excluded.rejected, accepted_work = accepted_work + excluded.accepted_work";
+    let statements = [
+        "CREATE TEMP TABLE IF NOT EXISTS pass_workers (b INTEGER NOT NULL, site TEXT NOT NULL, \
+         algorithm TEXT NOT NULL, worker TEXT NOT NULL, accepted INTEGER NOT NULL, rejected INTEGER NOT NULL, \
+         work REAL NOT NULL, last_ms INTEGER NOT NULL, last_difficulty REAL NOT NULL, dataplane_id TEXT NOT NULL)"
+            .to_string(),
+        "DELETE FROM temp.pass_workers".to_string(),
+        // One MAX(): the bare columns come from the latest share's row.
         format!(
-            "INSERT INTO {table} ({col}, site, algorithm, worker, accepted, rejected, accepted_work) {} \
-             ON CONFLICT ({col}, site, algorithm, worker) DO UPDATE SET \
-             accepted = accepted + excluded.accepted, rejected = rejected + excluded.rejected, \
-             accepted_work = accepted_work + excluded.accepted_work",
-            BUCKETS.replace("{unit_expr}", &format!("(at_ms / {unit}) * {unit}"))
-        )
-    };
-    for sql in [
-        "INSERT INTO workers (site, algorithm, worker, first_seen_ms, last_share_ms, last_difficulty, dataplane_id) \
-         SELECT site, algorithm, worker, first, at_ms, miner_difficulty, dataplane_id FROM ( \
-         SELECT site, algorithm, worker, at_ms, miner_difficulty, dataplane_id, MIN(at_ms) OVER w AS first, \
-         ROW_NUMBER() OVER (w ORDER BY at_ms DESC, seq DESC) AS n \
-         FROM share_events WHERE seq > ?1 AND seq <= ?2 WINDOW w AS (PARTITION BY site, algorithm, worker)) \
-         WHERE n = 1 \
+            "INSERT INTO temp.pass_workers SELECT (at_ms / {BUCKET_MS}) * {BUCKET_MS}, site, algorithm, worker, \
+             SUM(verdict = 'accepted'), SUM(verdict <> 'accepted'), \
+             TOTAL(CASE WHEN verdict = 'accepted' THEN miner_difficulty END), \
+             MAX(at_ms), miner_difficulty, dataplane_id \
+             FROM share_events WHERE seq > ?1 AND seq <= ?2 GROUP BY site, algorithm, worker, 1"
+        ),
+        "INSERT INTO workers (site, algorithm, worker, last_share_ms, last_difficulty, dataplane_id) \
+         SELECT site, algorithm, worker, MAX(last_ms), last_difficulty, dataplane_id FROM temp.pass_workers \
+         WHERE true GROUP BY site, algorithm, worker \
          ON CONFLICT (site, algorithm, worker) DO UPDATE SET \
-         first_seen_ms = MIN(first_seen_ms, excluded.first_seen_ms), \
          last_difficulty = CASE WHEN excluded.last_share_ms >= last_share_ms THEN excluded.last_difficulty ELSE last_difficulty END, \
          dataplane_id = CASE WHEN excluded.last_share_ms >= last_share_ms THEN excluded.dataplane_id ELSE dataplane_id END, \
          last_share_ms = MAX(last_share_ms, excluded.last_share_ms)"
             .to_string(),
-        upsert("worker_5min", "bucket_ms", BUCKET_MS),
-        upsert("worker_hourly", "hour_ms", HOUR_MS),
-    ] {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(mark)
-            .bind(last)
-            .execute(&mut **tx)
-            .await?;
+        format!(
+            "INSERT INTO worker_5min (bucket_ms, worker_id, accepted, rejected, accepted_work) \
+             SELECT p.b, w.id, p.accepted, p.rejected, p.work {JOIN} ORDER BY 1, 2 \
+             ON CONFLICT (bucket_ms, worker_id) {ADD}"
+        ),
+        format!(
+            "INSERT INTO worker_hourly (hour_ms, worker_id, accepted, rejected, accepted_work) \
+             SELECT (p.b / {HOUR_MS}) * {HOUR_MS}, w.id, SUM(p.accepted), SUM(p.rejected), TOTAL(p.work) \
+             {JOIN} GROUP BY 1, 2 ON CONFLICT (hour_ms, worker_id) {ADD}"
+        ),
+    ];
+    for sql in statements {
+        let binds = sql.contains("?1");
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let q = if binds { q.bind(mark).bind(last) } else { q };
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
