@@ -78,7 +78,7 @@ pub fn routing_plan(
 
 /// A site's stored `proxy:` section; `None` when there is none, or when it
 /// no longer reads (logged: its data planes then keep their own settings).
-fn site_proxy(site: &SiteRow) -> Option<Proxy> {
+pub(crate) fn site_proxy(site: &SiteRow) -> Option<Proxy> {
     if site.proxy_yaml.trim().is_empty() {
         return None;
     }

@@ -400,7 +400,8 @@ pub fn site_token_file(database: &Path, site: &str) -> PathBuf {
 }
 
 /// Rolls raw share events older than the retention period up into hourly
-/// counts, once an hour.
+/// counts, and drops the workers' buckets the windows no longer need, once
+/// an hour.
 async fn retention(store: Store, days: u32, mut shutdown: watch::Receiver<bool>) {
     loop {
         let before = clock::now_ms() - i64::from(days) * 86_400_000;
@@ -412,6 +413,9 @@ async fn retention(store: Store, days: u32, mut shutdown: watch::Receiver<bool>)
                 "rolled up share events older than the retention period"
             ),
             Err(e) => tracing::warn!(error = %e, "share roll-up failed"),
+        }
+        if let Err(e) = store.prune_workers(clock::now_ms(), before).await {
+            tracing::warn!(error = %e, "pruning the workers' buckets failed");
         }
         tokio::select! {
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}

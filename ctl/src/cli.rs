@@ -71,8 +71,10 @@ pub enum Command {
     Dataplane(cmd::dataplane::DataplaneCmd),
     /// Individual shares from the history.
     Shares(cmd::shares::SharesArgs),
-    /// Accepted/rejected counts per pool and time window (default: the last 24h).
+    /// Accepted/rejected counts and hashrate per pool and time window (default: the last 24h).
     Stats(cmd::stats::StatsArgs),
+    /// Workers seen in the last 24h (--since): state, last share, hashrate, counts.
+    Workers(cmd::workers::WorkersArgs),
     /// Validate, import or export the YAML configuration.
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::Value;
+use switchyard_model::{Algorithm, hashrate};
 
 use crate::error::{CtlError, CtlResult};
 use crate::values::{clean, fmt_age, fmt_difficulty, fmt_time, rfc3339, to_utc};
@@ -125,6 +126,17 @@ impl Cell {
             human: fmt_difficulty(v),
             machine: num(Some(v)),
             csv: v.to_string(),
+        }
+    }
+
+    /// A hashrate of `algorithm` (a contract value): `112.4 TH/s` for
+    /// people (`work/s` for ALEO), the number in H/s for machines.
+    pub fn hashrate(algorithm: i32, rate: f64) -> Cell {
+        let unit = Algorithm::from_wire(algorithm).map_or("H/s", hashrate::unit);
+        Cell::Custom {
+            human: hashrate::format_unit(rate, unit),
+            machine: num(Some(rate)),
+            csv: rate.to_string(),
         }
     }
 

@@ -266,6 +266,92 @@ fn dataplanes_breakers_shares_stats() {
 }
 
 #[test]
+fn stats_hashrate_and_workers() {
+    let (_, out, _) = ctl(&["stats"]);
+    let head = out.lines().nth(2).unwrap();
+    assert!(head.contains("HASHRATE"), "{out}");
+    assert!(out.contains("112.4 TH/s"), "{out}");
+    let (_, out, _) = ctl(&["stats", "-o", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["hashrate_hs"].as_f64(), Some(112.4e12), "{out}");
+    assert_eq!(v[0]["hashrate_unit"], "H/s");
+    assert_eq!(v[0]["accepted_difficulty"].as_f64(), Some(131072.0));
+    let (_, out, _) = ctl(&["stats", "-o", "csv"]);
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .contains(",hashrate_hs,hashrate_unit,"),
+        "{out}"
+    );
+    assert!(out.contains(",112400000000000,H/s,"), "{out}");
+
+    let (code, out, _) = ctl(&["workers"]);
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("workers with a share since"), "{out}");
+    for title in [
+        "SITE",
+        "STATE",
+        "LAST SHARE",
+        "HASHRATE 15M",
+        "HASHRATE 24H",
+        "DATA PLANE",
+    ] {
+        assert!(lines[2].contains(title), "{title}: {out}");
+    }
+    let rig = lines[3];
+    for cell in [
+        "acct.rig1",
+        "online",
+        "s ago (",
+        "112.4 TH/s",
+        "110.0 TH/s",
+        "8.1 kH/s",
+        "1234",
+        "65536",
+        "dp-1",
+    ] {
+        assert!(rig.contains(cell), "{cell}: {out}");
+    }
+    // ALEO is work per second, never H/s; nothing known shows as -.
+    let prover = lines[4];
+    for cell in ["prover7", "idle", "0 work/s", "3.0 Mwork/s", "0.042 work/s"] {
+        assert!(prover.contains(cell), "{cell}: {out}");
+    }
+    assert!(!prover.contains("H/s"), "{out}");
+
+    let (_, out, _) = ctl(&["workers", "-o", "json", "--state", "idle"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{out}");
+    assert_eq!(v[0]["state"], "idle");
+    assert_eq!(v[0]["algorithm"], "zksnark");
+    assert_eq!(v[0]["hashrate_unit"], "work/s");
+    assert_eq!(v[0]["hashrate_1h_hs"].as_f64(), Some(3.0e6));
+    assert_eq!(v[0]["last_share"], serde_json::Value::Null);
+    assert_eq!(v[0]["difficulty"], serde_json::Value::Null);
+    let (_, out, _) = ctl(&["workers", "-o", "json", "--algo", "sha256"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["hashrate_15m_hs"].as_f64(), Some(112.4e12));
+    assert_eq!(v[0]["accepted"], 1234);
+    assert_eq!(v[0]["dataplane_id"], "dp-1");
+    assert!(v[0]["last_share_unix_ms"].as_i64().unwrap() > 0);
+    let (_, out, _) = ctl(&["workers", "-o", "csv"]);
+    assert!(
+        out.starts_with(
+            "site,algorithm,worker,state,last_share,last_share_unix_ms,hashrate_15m_hs,"
+        ),
+        "{out}"
+    );
+
+    let (code, _, err) = ctl(&["workers", "--state", "asleep"]);
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = ctl(&["workers", "--since", "3d"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("error: since: too far back"), "{err}");
+}
+
+#[test]
 fn config_files() {
     let dir = std::env::temp_dir().join(format!("ctl-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

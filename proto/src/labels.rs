@@ -1,10 +1,10 @@
 //! The label of every contract enum value: the lower-case name the
 //! database stores, ctl prints and config files spell (`sha256`,
-//! `accepted`, `stale job`, `passthrough`, `iceriver`, `schedule`), and
+//! `accepted`, `stale job`, `passthrough`, `iceriver`, `schedule`, `idle`), and
 //! back. UNSPECIFIED has the empty label. Also [`known`]: an enum field as
 //! prost holds it (`i32`), checked, with an error naming the field.
 
-use crate::v1::{AleoDialect, Algorithm, PoolMode, Reason, SwitchReason, Verdict};
+use crate::v1::{AleoDialect, Algorithm, PoolMode, Reason, SwitchReason, Verdict, WorkerState};
 
 /// `label()`, `from_label()` and `ALL` for a generated enum, given the
 /// labels of its values other than UNSPECIFIED.
@@ -66,6 +66,12 @@ labels!(PoolMode {
 labels!(AleoDialect {
     Aleostratum3 => "aleostratum3",
     Iceriver => "iceriver",
+});
+
+labels!(WorkerState {
+    Online => "online",
+    Idle => "idle",
+    Offline => "offline",
 });
 
 labels!(SwitchReason {
@@ -131,6 +137,7 @@ mod tests {
         round_trip!(PoolMode);
         round_trip!(AleoDialect);
         round_trip!(SwitchReason);
+        round_trip!(WorkerState);
         assert_eq!(Reason::Stale.label(), "stale job");
         assert_eq!(SwitchReason::OverrideEnds.label(), "override-ends");
     }

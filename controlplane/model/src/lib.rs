@@ -10,6 +10,7 @@
 //! - [`config`]: the crypto-stratum-proxy YAML (and its multi-site form),
 //!   validated with every problem named at once.
 //! - [`dialects`]: the warning for ALEO schedules that mix pool dialects.
+//! - [`hashrate`]: hashrate from accepted share difficulty, and its units.
 //! - [`Secret`]: a password or token that never prints (it lives in
 //!   `switchyard-proto`, which the data plane shares; re-exported here).
 
@@ -17,6 +18,7 @@ pub mod algo;
 pub mod breaker;
 pub mod config;
 pub mod dialects;
+pub mod hashrate;
 pub mod plan;
 pub mod problem;
 pub mod schedule;

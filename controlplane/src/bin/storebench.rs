@@ -6,8 +6,10 @@
 //! `--days`; a few sites and pools, thousands of workers, 2% rejections with
 //! reasons) through `Store::insert_shares` in data-plane-sized batches, then
 //! times the history queries operators run, several runs each, and prints a
-//! table against the targets. Run it through `bench/store.sh`; the figures are
-//! in BENCHMARKS.md, "Control plane: share store".
+//! table against the targets, the worker queries of `ctl workers` among them
+//! (`storebench/workers.rs`). Run it through `bench/store.sh`; the figures
+//! are in BENCHMARKS.md, "Control plane: share store" and "Workers and
+//! hashrate queries (issue 12)".
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -21,6 +23,9 @@ use sqlx::Connection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
 use switchyard_controlplane::store::shares::SUMMARY_LAG;
 use switchyard_controlplane::store::{ShareFilter, ShareInsert, Store};
+
+#[path = "storebench/workers.rs"]
+mod workers;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -515,6 +520,7 @@ async fn queries(
         .await?;
         timings.push(t);
     }
+    timings.extend(workers::timings(a, store, fleet, end_ms).await?);
     let (site, events) = (replay.0, &replay.1);
     let mut t = time("replay of a stored batch", a.runs, |_| async move {
         let n = store

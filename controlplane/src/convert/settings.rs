@@ -13,7 +13,7 @@ pub fn data_plane_settings(proxy: &Proxy) -> pb::DataPlaneSettings {
     let v = &proxy.validation;
     let d = &proxy.difficulty;
     pb::DataPlaneSettings {
-        offline_after_s: 0,
+        offline_after_s: g.offline_after,
         connections: Some(pb::ConnectionSettings {
             miner_read_timeout_s: g.miner_read_timeout,
             miner_write_timeout_s: g.miner_write_timeout,
@@ -65,6 +65,7 @@ global:
   keepalive_idle: 61
   keepalive_interval: 11
   keepalive_count: 4
+  offline_after: 900
 validation:
   reject_duplicates: false
   reject_stale: false
@@ -96,6 +97,8 @@ difficulty:
         let proxy = parse_proxy_yaml(EVERY_SETTING).unwrap();
         let wire = data_plane_settings(&proxy).encode_to_vec();
         let settings = pb::DataPlaneSettings::decode(wire.as_slice()).unwrap();
+        // The data plane's use of it is its own; the wire carries it.
+        assert_eq!(settings.offline_after_s, 900);
         let mut own = Config::default();
         own.controlplane.endpoint = Some("http://127.0.0.1:1".into());
         own.controlplane.token = Some("t".into());
@@ -142,6 +145,7 @@ difficulty:
         // Every value differs from the defaults, so none arrived by accident.
         let defaults = Proxy::default();
         assert_ne!(proxy.global.keepalive_idle, defaults.global.keepalive_idle);
+        assert_ne!(proxy.global.offline_after, defaults.global.offline_after);
         assert_ne!(proxy.difficulty, defaults.difficulty);
         assert_ne!(proxy.validation, defaults.validation);
     }

@@ -13,8 +13,8 @@ use switchyard_proto::v1::admin_server::Admin;
 use tonic::{Request, Response, Status};
 
 use super::{
-    Ctx, admin_config, admin_pools, admin_query, admin_schedule, hash_token, invalid, new_token,
-    status,
+    Ctx, admin_config, admin_pools, admin_query, admin_schedule, admin_workers, hash_token,
+    invalid, new_token, status,
 };
 use crate::clock;
 use crate::convert;
@@ -375,6 +375,15 @@ impl Admin for AdminService {
         req: Request<pb::StatsRequest>,
     ) -> Result<Response<pb::StatsResponse>, Status> {
         admin_query::stats(self, req.into_inner())
+            .await
+            .map(Response::new)
+    }
+
+    async fn list_workers(
+        &self,
+        req: Request<pb::ListWorkersRequest>,
+    ) -> Result<Response<pb::ListWorkersResponse>, Status> {
+        admin_workers::list(self, req.into_inner())
             .await
             .map(Response::new)
     }

@@ -1,15 +1,17 @@
 //! Admin handlers for share history and statistics: the filter's enums
-//! read, and the stored names (algorithm, verdicts, reason) given back as
-//! the contract's enums.
+//! read, the stored names (algorithm, verdicts, reason) given back as the
+//! contract's enums, and each stats row's hashrate.
 
+use switchyard_model::{Algorithm, hashrate};
 use switchyard_proto::known;
 use switchyard_proto::v1 as pb;
 use tonic::Status;
 
 use super::admin::{AdminService, algorithm_filter};
 use super::{invalid, status};
+use crate::clock;
 use crate::convert::stored;
-use crate::store::ShareFilter;
+use crate::store::{ShareFilter, StatsRow};
 
 /// Most rows one `ctl shares` call returns.
 const MAX_ROWS: u32 = 100_000;
@@ -93,10 +95,14 @@ pub(super) async fn stats(
         ));
     }
     let rows = a.ctx.store.stats(&f, window_ms).await.map_err(status)?;
+    let ledger = a.ctx.store.ledger_start_ms().await.map_err(status)?;
+    let now = clock::now_ms();
     Ok(pb::StatsResponse {
         pools: rows
             .into_iter()
             .map(|s| pb::PoolStats {
+                hashrate_hs: hashrate_of(&s, &f, window_ms, ledger, now),
+                accepted_difficulty: s.accepted_difficulty,
                 window_start_unix_ms: s.window_start_ms,
                 site: s.site,
                 algorithm: stored(&s.algorithm, pb::Algorithm::from_label) as i32,
@@ -119,6 +125,34 @@ pub(super) async fn stats(
             })
             .collect(),
     })
+}
+
+/// A stats row's accepted work per second of its window: the window
+/// (or the whole range) cut to the filter's since and until and to the
+/// time the ledger covers (see [`hashrate::covered_ms`]).
+fn hashrate_of(
+    s: &StatsRow,
+    f: &ShareFilter,
+    window_ms: i64,
+    ledger: Option<i64>,
+    now: i64,
+) -> f64 {
+    let Ok(algorithm) = s.algorithm.parse::<Algorithm>() else {
+        return 0.0;
+    };
+    let (mut start, mut end) = if window_ms > 0 {
+        (s.window_start_ms, s.window_start_ms + window_ms)
+    } else {
+        (i64::MIN, i64::MAX)
+    };
+    if let Some(since) = f.since_ms {
+        start = start.max(since);
+    }
+    if let Some(until) = f.until_ms {
+        end = end.min(until);
+    }
+    let covered = hashrate::covered_ms(start, end, ledger, now);
+    hashrate::rate(algorithm, s.accepted_difficulty, covered)
 }
 
 #[cfg(test)]

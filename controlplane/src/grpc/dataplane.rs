@@ -1,7 +1,8 @@
 //! The data-plane service: registration with a site token, the plan stream,
 //! plan acknowledgements, batched share events (idempotent by id) and health
-//! reports feeding the circuit breakers.
+//! reports feeding the circuit breakers and the idle workers of `ctl workers`.
 
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -59,6 +60,40 @@ fn check_id(id: &str) -> Result<(), Status> {
         return Err(invalid("dataplane_id", "at most 128 printable characters"));
     }
     Ok(())
+}
+
+/// Most idle workers one health report may name (the contract's limit).
+pub const MAX_IDLE_WORKERS: usize = 10_000;
+
+/// A health report's idle workers, keyed by (algorithm label, worker), or
+/// the first bad one named.
+fn idle_workers(list: &[pb::IdleWorker]) -> Result<HashMap<(String, String), i64>, Status> {
+    if list.len() > MAX_IDLE_WORKERS {
+        return Err(invalid(
+            "idle_workers",
+            format!("{} workers; at most {MAX_IDLE_WORKERS}", list.len()),
+        ));
+    }
+    let mut out = HashMap::with_capacity(list.len());
+    for (i, w) in list.iter().enumerate() {
+        let field = format!("idle_workers[{i}].algorithm");
+        let algorithm: pb::Algorithm =
+            switchyard_proto::known(&field, w.algorithm).map_err(Status::invalid_argument)?;
+        if algorithm == pb::Algorithm::Unspecified {
+            return Err(invalid(&field, "must be SHA256, RANDOMX or ZKSNARK"));
+        }
+        if w.worker.is_empty() || w.worker.len() > MAX_TEXT {
+            return Err(invalid(
+                &format!("idle_workers[{i}].worker"),
+                format!("must be 1 to {MAX_TEXT} bytes"),
+            ));
+        }
+        out.insert(
+            (algorithm.label().to_string(), w.worker.clone()),
+            w.last_share_unix_ms.max(0),
+        );
+    }
+    Ok(out)
 }
 
 type PlanStream = Pin<Box<dyn Stream<Item = Result<pb::RoutingPlan, Status>> + Send>>;
@@ -206,6 +241,8 @@ impl DataPlane for DataPlaneService {
         let id = req.get_ref().dataplane_id.clone();
         let site = self.registered(&req, &id).await?;
         let h = req.into_inner();
+        // Checked before anything of the report is applied.
+        let idle = idle_workers(&h.idle_workers)?;
         let mut changed = false;
         for (i, r) in h.results.iter().enumerate() {
             let pool = match self.ctx.store.pool(&r.pool).await {
@@ -270,6 +307,7 @@ impl DataPlane for DataPlaneService {
                 );
             }
             e.events_dropped = h.events_dropped;
+            e.idle_workers = idle;
             for a in &h.active {
                 match pb::Algorithm::try_from(a.algorithm) {
                     Ok(pb::Algorithm::Unspecified) | Err(_) => {}
@@ -316,6 +354,10 @@ impl Drop for StreamGuard {
         let mut live = self.ctx.live();
         if let Some(e) = live.get_mut(&self.id) {
             e.streams = e.streams.saturating_sub(1);
+            if e.streams == 0 {
+                // Gone: its miners are no longer "still connected".
+                e.idle_workers.clear();
+            }
         }
     }
 }

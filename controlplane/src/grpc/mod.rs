@@ -17,6 +17,7 @@ mod admin_config;
 mod admin_pools;
 mod admin_query;
 mod admin_schedule;
+mod admin_workers;
 pub mod dataplane;
 mod share_events;
 
@@ -62,6 +63,11 @@ pub struct Live {
     pub spool_events: u64,
     pub spool_bytes: u64,
     pub events_dropped: u64,
+    /// Workers it still has connected but without a share for the site's
+    /// offline_after, as its last health report listed them: (algorithm,
+    /// worker) -> its last accepted share (0 if none). Emptied when its
+    /// plan stream closes; only read while it is connected.
+    pub idle_workers: HashMap<(String, String), i64>,
 }
 
 impl Ctx {

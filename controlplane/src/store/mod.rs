@@ -22,6 +22,7 @@ mod schedules;
 mod share_stats;
 pub mod shares;
 mod sites;
+pub mod workers;
 
 pub use breakers::BreakerRow;
 pub use dataplanes::DataPlaneRow;
@@ -29,6 +30,7 @@ pub use pools::{PoolPatch, PoolRow};
 pub use schedules::{OverrideRow, SlotRow};
 pub use shares::{ShareFilter, ShareInsert, ShareRow, StatsRow};
 pub use sites::{SiteRow, SwitchEvent};
+pub use workers::{WorkerRow, WorkerWindows};
 
 /// Embedded migrations (`migrations/*.sql`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -171,3 +173,5 @@ pub(crate) fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_workers;

@@ -1,6 +1,7 @@
 //! Per-pool statistics per window for `ctl stats` and the report: whole
 //! hours from the `share_hourly` counts kept at ingest, raw rows only for
-//! the partial hours at either end of the range, plus rolled-up history.
+//! the partial hours at either end of the range, plus rolled-up history;
+//! with the accepted shares' difficulty sum for the hashrate.
 
 use sqlx::{QueryBuilder, Sqlite};
 
@@ -28,8 +29,8 @@ impl Store {
             let lo = f.since_ms.map(ceil_hour);
             let hi = f.until_ms.map(|t| t.div_euclid(HOUR_MS) * HOUR_MS);
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-                "SELECT {} AS w, site, algorithm, pool, verdict, reason, forwarded, SUM(shares) \
-                 FROM share_hourly WHERE 1 = 1",
+                "SELECT {} AS w, site, algorithm, pool, verdict, reason, forwarded, SUM(shares), \
+                 TOTAL(difficulty_sum) FROM share_hourly WHERE 1 = 1",
                 bucket("hour_ms", window_ms)
             ));
             push_columns(&mut q, f, "");
@@ -83,8 +84,9 @@ fn ceil_hour(t: i64) -> i64 {
     if h < t { h + HOUR_MS } else { h }
 }
 
-/// (window, site, algorithm, pool, verdict, reason, forwarded, shares).
-type Counted = (i64, String, String, String, String, String, bool, i64);
+/// (window, site, algorithm, pool, verdict, reason, forwarded, shares,
+/// difficulty sum).
+type Counted = (i64, String, String, String, String, String, bool, i64, f64);
 
 /// Stats rows by (window, site, algorithm, pool).
 #[derive(Default)]
@@ -92,7 +94,7 @@ struct StatsMap(std::collections::BTreeMap<(i64, String, String, String), StatsR
 
 impl StatsMap {
     fn add(&mut self, base: Option<i64>, rows: Vec<Counted>) {
-        for (w, site, algo, pool, verdict, reason, forwarded, n) in rows {
+        for (w, site, algo, pool, verdict, reason, forwarded, n, difficulty) in rows {
             let w = base.unwrap_or(w);
             let row =
                 self.0
@@ -106,6 +108,7 @@ impl StatsMap {
                     });
             if verdict == "accepted" {
                 row.accepted += n;
+                row.accepted_difficulty += difficulty;
                 if !forwarded {
                     row.local_only += n;
                 }
@@ -142,8 +145,8 @@ async fn raw_counts(
     window_ms: i64,
 ) -> Result<()> {
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-        "SELECT {} AS w, site, algorithm, pool, verdict, COALESCE(reason, ''), forwarded, COUNT(*) \
-         FROM share_events WHERE 1 = 1",
+        "SELECT {} AS w, site, algorithm, pool, verdict, COALESCE(reason, ''), forwarded, COUNT(*), \
+         TOTAL(miner_difficulty) FROM share_events WHERE 1 = 1",
         bucket("at_ms", window_ms)
     ));
     if let Some(worker) = &f.worker {
@@ -167,7 +170,8 @@ async fn raw_counts(
 
     // Roll-ups say nothing of forwarding: none counts as local-only.
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-        "SELECT {} AS w, site, algorithm, pool, verdict, reason, 1, SUM(shares) FROM share_rollups WHERE 1 = 1",
+        "SELECT {} AS w, site, algorithm, pool, verdict, reason, 1, SUM(shares), TOTAL(difficulty_sum) \
+         FROM share_rollups WHERE 1 = 1",
         bucket("hour_ms", window_ms)
     ));
     push_columns(&mut q, f, "");

@@ -79,6 +79,8 @@ pub struct StatsRow {
     pub accepted: i64,
     pub rejected: i64,
     pub local_only: i64,
+    /// The sum of the accepted shares' miner (target) difficulty: their work.
+    pub accepted_difficulty: f64,
     /// (reason, count), most frequent first.
     pub reasons: Vec<(String, i64)>,
 }
@@ -304,7 +306,8 @@ impl Store {
 }
 
 /// Adds the events after `mark` (the current `up_to_seq`) to the summaries
-/// and moves the mark to the latest.
+/// (the worker index, daily counts, and the workers' tables of
+/// [`super::workers`]) and moves the mark to the latest.
 async fn summarise(tx: &mut sqlx::Transaction<'_, Sqlite>, mark: i64) -> Result<()> {
     let last: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM share_events")
         .fetch_one(&mut **tx)
@@ -312,6 +315,7 @@ async fn summarise(tx: &mut sqlx::Transaction<'_, Sqlite>, mark: i64) -> Result<
     let Some(last) = last.filter(|&l| l > mark) else {
         return Ok(());
     };
+    super::workers::summarise_workers(tx, mark, last).await?;
     for sql in [
         // In the index's order: each worker's page is written once.
         "INSERT OR IGNORE INTO share_worker_index (worker, at_ms, seq) \

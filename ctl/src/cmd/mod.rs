@@ -10,6 +10,7 @@ pub mod shares;
 pub mod site;
 pub mod stats;
 pub mod status;
+pub mod workers;
 
 use crate::cli::Command;
 use crate::client::Ctx;
@@ -27,6 +28,7 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> CtlResult {
         Command::Dataplane(c) => dataplane::run(ctx, c).await,
         Command::Shares(a) => shares::run(ctx, a).await,
         Command::Stats(a) => stats::run(ctx, a).await,
+        Command::Workers(a) => workers::run(ctx, a).await,
         Command::Config(c) => config::run(ctx, c).await,
     }
 }

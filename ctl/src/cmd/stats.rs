@@ -1,9 +1,11 @@
 //! `ctl stats`: accepted and rejected share counts per time window and pool,
-//! with percentages and the most common reject reasons.
+//! with percentages, the hashrate the accepted shares stand for and the
+//! most common reject reasons.
 
 use chrono::{DurationRound, TimeDelta, Utc};
 use clap::Args;
 use serde_json::json;
+use switchyard_model::{Algorithm, hashrate};
 use switchyard_proto::v1::{PoolStats, ReasonCount, StatsRequest};
 
 use super::shares::FilterArgs;
@@ -35,8 +37,16 @@ const COLUMNS: &[Column] = &[
     Column::new("accepted_percent", "ACC %"),
     Column::new("rejected_percent", "REJ %"),
     Column::new("local_only", "LOCAL ONLY"),
+    Column::new("hashrate_hs", "HASHRATE"),
+    Column::machine("hashrate_unit"),
+    Column::machine("accepted_difficulty"),
     Column::new("reasons", "TOP REASONS"),
 ];
+
+/// `H/s`, or `work/s` for ALEO (its difficulty is not a hash count).
+pub fn hashrate_unit(algorithm: i32) -> &'static str {
+    Algorithm::from_wire(algorithm).map_or("H/s", hashrate::unit)
+}
 
 /// `(accepted %, rejected %)`, `None` when there were no shares.
 pub fn percentages(accepted: u64, rejected: u64) -> (Option<f64>, Option<f64>) {
@@ -110,6 +120,9 @@ pub fn row(p: &PoolStats) -> Vec<Cell> {
         Cell::Pct(acc),
         Cell::Pct(rej),
         Cell::U64(p.local_only),
+        Cell::hashrate(p.algorithm, p.hashrate_hs),
+        Cell::text(hashrate_unit(p.algorithm)),
+        Cell::F64(Some(p.accepted_difficulty)),
         reasons_cell(&p.reasons),
     ]
 }

@@ -310,7 +310,56 @@ impl Admin for Fake {
                 rejected: 1,
                 reasons,
                 local_only: 5,
+                accepted_difficulty: 2.0 * 65536.0,
+                hashrate_hs: 112.4e12,
             }],
+        }))
+    }
+    async fn list_workers(&self, r: Request<ListWorkersRequest>) -> R<ListWorkersResponse> {
+        check(&r)?;
+        let r = r.into_inner();
+        let now = chrono::Utc::now().timestamp_millis();
+        if r.since_unix_ms != 0 && now - r.since_unix_ms > 48 * 3_600_000 {
+            return Err(Status::invalid_argument("since: too far back"));
+        }
+        let rig = WorkerRow {
+            site: "farm-a".into(),
+            algorithm: Algorithm::Sha256.into(),
+            worker: "acct.rig1".into(),
+            state: WorkerState::Online.into(),
+            last_share_unix_ms: now - 3_000,
+            hashrate_15m_hs: 112.4e12,
+            hashrate_1h_hs: 110.0e12,
+            hashrate_24h_hs: 8.1e3,
+            accepted: 1234,
+            rejected: 5,
+            dataplane_id: "dp-1".into(),
+            difficulty: 65536.0,
+        };
+        let prover = WorkerRow {
+            algorithm: Algorithm::Zksnark.into(),
+            worker: "prover7".into(),
+            state: WorkerState::Idle.into(),
+            last_share_unix_ms: 0,
+            hashrate_15m_hs: 0.0,
+            hashrate_1h_hs: 3.0e6,
+            hashrate_24h_hs: 0.042,
+            accepted: 0,
+            rejected: 0,
+            difficulty: 0.0,
+            dataplane_id: String::new(),
+            ..rig.clone()
+        };
+        let workers = [rig, prover]
+            .into_iter()
+            .filter(|w| r.state == 0 || w.state == r.state)
+            .filter(|w| r.algorithm == 0 || w.algorithm == r.algorithm)
+            .collect();
+        Ok(Response::new(ListWorkersResponse {
+            workers,
+            now_unix_ms: now,
+            since_unix_ms: now - 86_400_000,
+            counts_from_unix_ms: now - 86_400_000,
         }))
     }
     async fn import_config(&self, r: Request<ImportConfigRequest>) -> R<ImportConfigResponse> {

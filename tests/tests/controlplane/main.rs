@@ -11,6 +11,7 @@ mod ctl_pools;
 mod ctl_schedules;
 mod ctl_shares_stats;
 mod ctl_sites;
+mod ctl_workers;
 mod dp_control_client;
 mod secrets_never_print;
 mod two_sites;

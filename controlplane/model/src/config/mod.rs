@@ -34,7 +34,8 @@ pub use file::{ConfigFile, ScheduleEntry, Site};
 pub use import::{Import, SiteDef};
 pub use pool::{AleoDialect, PoolDef, PoolMode};
 pub use proxy::{
-    CircuitBreakerSettings, DifficultySettings, Listener, Proxy, ProxyGlobal, ShareValidation,
+    CircuitBreakerSettings, DEFAULT_OFFLINE_AFTER, DifficultySettings, Listener, Proxy,
+    ProxyGlobal, ShareValidation,
 };
 pub use servers::Server;
 pub use settings::{ControlPlaneSettings, LOG_LEVELS, Logging};

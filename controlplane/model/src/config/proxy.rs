@@ -39,6 +39,18 @@ pub struct ProxyGlobal {
     pub keepalive_count: u32,
     pub share_submit_retries: u32,
     pub pending_shares_timeout: u32,
+    /// A worker with no share for this long is no longer online: `idle`
+    /// while a data plane still has it connected, `offline` once gone
+    /// (`ctl workers`). Switchyard's own; absent from older stored sections.
+    #[serde(default = "default_offline_after")]
+    pub offline_after: u32,
+}
+
+/// `proxy.global.offline_after` when not set: 10 minutes.
+pub const DEFAULT_OFFLINE_AFTER: u32 = 600;
+
+fn default_offline_after() -> u32 {
+    DEFAULT_OFFLINE_AFTER
 }
 
 /// `proxy.validation`: local duplicate and stale share checks.
@@ -112,6 +124,7 @@ impl Default for ProxyGlobal {
             keepalive_count: 3,
             share_submit_retries: 3,
             pending_shares_timeout: 10,
+            offline_after: DEFAULT_OFFLINE_AFTER,
         }
     }
 }
@@ -276,6 +289,7 @@ fn read_global(g: &mut Section<'_>, p: &mut Problems) -> ProxyGlobal {
         keepalive_count: g.u32(p, "keepalive_count", 3, 1..=127),
         share_submit_retries: g.u32(p, "share_submit_retries", 3, 1..=10),
         pending_shares_timeout: g.u32(p, "pending_shares_timeout", 10, 1..=600),
+        offline_after: g.u32(p, "offline_after", DEFAULT_OFFLINE_AFTER, 1..=86_400),
     }
 }
 
@@ -428,7 +442,7 @@ mod tests {
     #[test]
     fn ranges_and_cross_field_rules() {
         let (_, p) = read(
-            "global: {max_connections: 0, keepalive_count: 500}\nvalidation: {share_cache_size: 5}\n\
+            "global: {max_connections: 0, keepalive_count: 500, offline_after: 0}\nvalidation: {share_cache_size: 5}\n\
              difficulty: {buffer_min: 0.10, buffer_start: 0.05}\ncircuit_breaker: {failure_threshold: 0}\n\
              randomx: {enabled: true, bind_port: 3333}\n",
         );
@@ -438,6 +452,7 @@ mod tests {
             [
                 "proxy.global.max_connections",
                 "proxy.global.keepalive_count",
+                "proxy.global.offline_after",
                 "proxy.validation.share_cache_size",
                 "proxy.difficulty.buffer_start",
                 "proxy.circuit_breaker.failure_threshold",
@@ -445,9 +460,9 @@ mod tests {
             ]
         );
         assert!(
-            p[5].message.contains("also the port of sha256"),
+            p[6].message.contains("also the port of sha256"),
             "{}",
-            p[5].message
+            p[6].message
         );
     }
 
