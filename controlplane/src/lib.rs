@@ -383,14 +383,25 @@ impl ControlPlane {
         self.health
             .set_not_serving::<DataPlaneServer<grpc::dataplane::DataPlaneService>>()
             .await;
-        self.health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
+        self.health
+            .set_service_status("", tonic_health::ServingStatus::NotServing)
+            .await;
         let _ = self.shutdown.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        // The gRPC server waits for open streams to end; a client's health
+        // watch never does by itself: after STOP_WAIT it is cut.
+        for mut t in self.tasks {
+            if tokio::time::timeout(STOP_WAIT, &mut t).await.is_err() {
+                tracing::warn!(wait = ?STOP_WAIT, "a task did not stop in time (a client stream still open); stopping it");
+                t.abort();
+                let _ = t.await;
+            }
         }
         self.ctx.store.close().await;
     }
 }
+
+/// How long a stopping control plane waits for each of its tasks.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where an imported site's data-plane token is written (mode 0600 on unix).
 pub fn site_token_file(database: &Path, site: &str) -> PathBuf {

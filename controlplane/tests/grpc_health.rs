@@ -97,5 +97,7 @@ async fn health_turns_not_serving_when_the_control_plane_stops() {
         .expect("a status before the stream ends")
         .expect("a status, not an error");
     assert_eq!(next.status(), ServingStatus::NotServing);
+    // The watch stays open: the stop still completes (the stream is cut).
     stop.await.unwrap();
+    drop(watch);
 }

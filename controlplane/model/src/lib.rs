@@ -18,7 +18,7 @@ pub mod algo;
 pub mod breaker;
 pub mod config;
 pub mod dialects;
-pub mod hashrate;
+pub use switchyard_proto::hashrate;
 pub mod plan;
 pub mod problem;
 pub mod schedule;

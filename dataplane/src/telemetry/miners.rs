@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::rate::RateWindow;
 use crate::config::Algorithm;
+use switchyard_proto::hashrate;
 
 /// A worker gone this long is forgotten.
 pub const FORGET_AFTER_MS: i64 = 24 * 3600 * 1000;
@@ -285,7 +286,7 @@ impl Miners {
             if total <= offset || out.len() >= limit {
                 continue;
             }
-            let rate = e.algorithm.hashrate(st.rate.per_second(now_ms), 1.0);
+            let rate = st.rate.per_second(now_ms) * hashrate::work_per_difficulty(e.algorithm);
             out.push(MinerSnapshot {
                 id: e.id,
                 worker: name.to_owned(),
@@ -297,7 +298,7 @@ impl Miners {
                 rejected: st.rejected,
                 last_share_ms: st.last_share_ms,
                 hashrate_hs: rate,
-                hashrate: e.algorithm.format_hashrate(rate),
+                hashrate: hashrate::format(e.algorithm, rate),
             });
         }
         (total, out)

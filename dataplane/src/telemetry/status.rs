@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::view::{PlaneView, View};
 use crate::route::plan::AlgoPlan;
+use switchyard_proto::hashrate;
 
 /// Most miners in one answer.
 pub const MAX_PAGE: usize = 1000;
@@ -114,7 +115,7 @@ impl View {
                                 s.shares[0][0] + s.shares[1][0],
                                 s.shares[0][1] + s.shares[1][1],
                                 s.forwarded,
-                                algo.hashrate(s.rate.per_second(now_ms), 1.0),
+                                s.rate.per_second(now_ms) * hashrate::work_per_difficulty(algo),
                             )
                         })
                 });
@@ -133,7 +134,7 @@ impl View {
                     "last_job_age_s": (last_job > 0).then(|| (now_ms - last_job).max(0) as f64 / 1000.0),
                     "shares": {"accepted": accepted, "rejected": rejected, "forwarded": forwarded},
                     "hashrate_hs": rate,
-                    "hashrate": algo.format_hashrate(rate),
+                    "hashrate": hashrate::format(algo, rate),
                     "last_error": live.error,
                 })
             })
@@ -144,8 +145,8 @@ impl View {
             "listen": p.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "miners": p.stats.active.load(Relaxed),
             "hashrate_hs": total_rate,
-            "hashrate": algo.format_hashrate(total_rate),
-            "hashrate_unit": algo.hashrate_unit(),
+            "hashrate": hashrate::format(algo, total_rate),
+            "hashrate_unit": hashrate::unit(algo),
             "route": {
                 "pool": route.pool.as_ref().map(|r| &*r.info.name),
                 "reason": route.pool.as_ref().map(|_| route.reason),
