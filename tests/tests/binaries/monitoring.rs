@@ -239,3 +239,76 @@ async fn the_endpoints_show_what_the_pool_saw() {
 
     sm.stop().await;
 }
+
+/// `ctl workers` rows for `worker` (the state of each).
+async fn states(sm: &SingleMachine, worker: &str) -> Vec<String> {
+    let rows = sm.ctl_json(&["workers"]).await;
+    rows.as_array()
+        .map(|r| {
+            r.iter()
+                .filter(|w| w["worker"] == worker)
+                .map(|w| w["state"].as_str().unwrap_or("?").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Polls `ctl workers` until `worker` is in `state` (bounded: the data
+/// plane's sweep and health reports run on their own timers).
+async fn until_state(sm: &SingleMachine, worker: &str, state: &str) {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let now = states(sm, worker).await;
+        if now.iter().any(|s| s == state) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{worker} never {state} in ctl workers (last: {now:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_stops_is_idle_then_offline_in_ctl_workers_and_the_metrics() {
+    let pool = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("http.token"), TOKEN).unwrap();
+    let yaml =
+        yaml(pool.addr().port()).replace("proxy:\n", "proxy:\n  global: { offline_after: 2 }\n");
+    let sm = SingleMachine::start(dir.path(), &yaml, &["sha256"]).await;
+    let http = sm.http.expect("http");
+
+    let mut m = ScriptedMiner::ready(sm.miners("sha256"), "cgminer", "farm.rig9")
+        .await
+        .unwrap();
+    let share = m.find_share().await.unwrap();
+    assert!(m.submit(&share).await.unwrap().is_ok());
+    until_state(&sm, "farm.rig9", "online").await;
+
+    // It stops submitting but stays connected: idle (its data plane says so).
+    until_state(&sm, "farm.rig9", "idle").await;
+    let text = get(http, "/metrics", Some(TOKEN)).await.body;
+    assert_eq!(
+        sample_sum(&text, "switchyard_workers", &[("state", "idle")]),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        sample_sum(&text, "switchyard_worker_offline_total", &[]),
+        1.0,
+        "{text}"
+    );
+
+    // Gone: offline.
+    drop(m);
+    until_state(&sm, "farm.rig9", "offline").await;
+    let text = get(http, "/metrics", Some(TOKEN)).await.body;
+    assert_eq!(
+        sample_sum(&text, "switchyard_workers", &[("state", "offline")]),
+        1.0,
+        "{text}"
+    );
+    sm.stop().await;
+}
