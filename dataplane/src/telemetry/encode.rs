@@ -36,6 +36,23 @@ fn family<V: Copy>(
     Ok(())
 }
 
+/// The rows of a tally by (algorithm, label): labels `site`, `algo`, `key`.
+fn by_algo<'a>(
+    site: &'a str,
+    key: &'static str,
+    t: &super::tally::Tally<(crate::config::Algorithm, &'static str)>,
+) -> Vec<(Labels<'a>, f64)> {
+    t.snapshot()
+        .into_iter()
+        .map(|((a, v), n)| {
+            (
+                vec![("site", site), ("algo", a.as_str()), (key, v)],
+                n as f64,
+            )
+        })
+        .collect()
+}
+
 fn counter(d: &mut DescriptorEncoder, name: &str, help: &str, rows: &[(Labels<'_>, f64)]) -> Fmt {
     family(d, name, help, MetricType::Counter, rows, |v, e| {
         ConstCounter::new(v).encode(e)
@@ -89,34 +106,14 @@ impl View {
         for p in &self.planes {
             t.connections.touch((p.algorithm, "accepted"));
         }
-        let rows: Vec<_> = t
-            .connections
-            .snapshot()
-            .into_iter()
-            .map(|((a, r), n)| {
-                (
-                    vec![("site", site), ("algo", a.as_str()), ("result", r)],
-                    n as f64,
-                )
-            })
-            .collect();
+        let rows = by_algo(site, "result", &t.connections);
         counter(
             d,
             "switchyard_miner_connections",
             "Miner connections by result: accepted, over_limit, banned, tls_error.",
             &rows,
         )?;
-        let rows: Vec<_> = t
-            .disconnects
-            .snapshot()
-            .into_iter()
-            .map(|((a, c), n)| {
-                (
-                    vec![("site", site), ("algo", a.as_str()), ("cause", c)],
-                    n as f64,
-                )
-            })
-            .collect();
+        let rows = by_algo(site, "cause", &t.disconnects);
         counter(
             d,
             "switchyard_miner_disconnects",
@@ -386,18 +383,12 @@ impl View {
             "The pool that has the hashrate now (1), and why: initial, schedule, override, failover.",
             &route,
         )?;
-        let mut sw = Vec::new();
         for p in &self.planes {
             for r in ["schedule", "override", "failover", "initial"] {
                 self.telemetry.switches.touch((p.algorithm, r));
             }
         }
-        for ((a, r), n) in self.telemetry.switches.snapshot() {
-            sw.push((
-                vec![("site", site), ("algo", a.as_str()), ("reason", r)],
-                n as f64,
-            ));
-        }
+        let sw = by_algo(site, "reason", &self.telemetry.switches);
         counter(
             d,
             "switchyard_pool_switches",
