@@ -182,7 +182,10 @@ pub async fn run<P: MinerProtocol>(
         inbox_tx,
         kill.clone(),
     );
-    let end = serve(&ctx, &mut p, &mut reader, &mut inbox, &kill).await;
+    let mut followed = ctx.router.route.borrow().generation;
+    let end = serve(&ctx, &mut p, &mut reader, &mut inbox, &kill, &mut followed).await;
+    // Leaving on an older route: the switch's fan-out no longer waits for it.
+    ctx.telemetry.fanout.followed(ctx.algorithm, followed, true);
     let side = end.side();
     ctx.telemetry.disconnects.add((ctx.algorithm, end.cause()));
     tracing::debug!(miner = %peer, reason = %end, ?side, algorithm = P::NAME, "miner disconnected");
@@ -201,8 +204,10 @@ async fn serve<P: MinerProtocol>(
     reader: &mut LineReader<MinerRead>,
     inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
     kill: &CancellationToken,
+    followed: &mut u64,
 ) -> SessionEnd {
     let mut route = ctx.router.route.clone();
+    let mut new_route = None;
     let started = Instant::now();
     let mut last_read = Instant::now();
     loop {
@@ -232,7 +237,10 @@ async fn serve<P: MinerProtocol>(
                     Err(LineError::Io(e)) => return SessionEnd::Read(e),
                 }
             }
-            Ok(()) = route.changed() => p.on_route().await,
+            Ok(()) = route.changed() => {
+                new_route = Some(route.borrow().generation);
+                p.on_route().await;
+            }
             Ok(()) = async { match up_state { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
                 p.on_upstream_state();
             }
@@ -252,6 +260,10 @@ async fn serve<P: MinerProtocol>(
         p.after_event();
         if let Err(e) = p.io().flush(ctx).await {
             return e;
+        }
+        if let Some(g) = new_route.take() {
+            *followed = g;
+            ctx.telemetry.fanout.followed(ctx.algorithm, g, false);
         }
         if p.closing() {
             return SessionEnd::ClosedByProxy;

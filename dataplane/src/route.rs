@@ -167,6 +167,7 @@ pub fn start(
         route_tx,
         generation: 0,
         list,
+        last_served: None,
     };
     tokio::spawn(task.run(req_rx, events_rx, plans, shutdown));
     handle

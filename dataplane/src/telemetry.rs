@@ -7,6 +7,7 @@
 //! [`view::View`] puts it together with the planes' live state.
 
 pub mod encode;
+pub mod fanout;
 pub mod miners;
 pub mod process;
 pub mod rate;
@@ -48,6 +49,8 @@ pub struct Telemetry {
     pub switches: Tally<(Algorithm, &'static str)>,
     /// Workers that went from online to idle or offline.
     pub went_offline: Tally<Algorithm>,
+    /// How long switches take to reach every miner.
+    pub fanout: fanout::Fanout,
     /// Per-worker series in `/metrics`: at most this many (None: off).
     pub worker_metrics: Option<usize>,
 }
@@ -67,6 +70,7 @@ impl Telemetry {
             disconnects: Tally::default(),
             switches: Tally::default(),
             went_offline: Tally::default(),
+            fanout: Default::default(),
             worker_metrics,
         })
     }

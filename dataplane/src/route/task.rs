@@ -44,6 +44,8 @@ pub(super) struct RouteTask {
     pub generation: u64,
     /// The pools as status shows them (kept equal to `pools`).
     pub list: super::PoolList,
+    /// The last pool that had the route (a failover may pass through none).
+    pub last_served: Option<Arc<str>>,
 }
 
 fn now() -> Now {
@@ -251,10 +253,17 @@ impl RouteTask {
             generation = self.generation,
             "route changed"
         );
-        if let (Some(from), Some(to), Some(t)) = (&from, &to, self.params.share_events.telemetry())
-            && from != to
-        {
+        let switched = match (&self.last_served, &to) {
+            (Some(last), Some(to)) => last != to,
+            _ => false,
+        };
+        if to.is_some() {
+            self.last_served.clone_from(&to);
+        }
+        if let (true, Some(t)) = (switched, self.params.share_events.telemetry()) {
             t.switches.add((self.algorithm, reason));
+            let miners = t.miners.connected_of(self.algorithm);
+            t.fanout.begin(self.algorithm, self.generation, miners);
         }
         self.route_tx.send_replace(Arc::new(Route {
             generation: self.generation,

@@ -282,6 +282,15 @@ impl View {
             for (l, h) in &latency {
                 h.encode(m.encode_family(l)?)?;
             }
+            let mut m = d.encode_descriptor(
+                "switchyard_switch_fanout_seconds",
+                "From a route change to every miner connected at it having followed it.",
+                None,
+                MetricType::Histogram,
+            )?;
+            for (a, h) in self.telemetry.fanout.histograms() {
+                h.encode(m.encode_family(&vec![("site", site), ("algo", a.as_str())])?)?;
+            }
             Ok(())
         })
     }

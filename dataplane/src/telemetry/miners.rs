@@ -202,6 +202,14 @@ impl Miners {
         lock(&self.conns).len()
     }
 
+    /// Connections of `algorithm` now.
+    pub fn connected_of(&self, algorithm: Algorithm) -> usize {
+        lock(&self.conns)
+            .values()
+            .filter(|e| e.algorithm == algorithm)
+            .count()
+    }
+
     /// Counts a share (its connection's and its worker's).
     pub fn on_share(&self, s: &Share<'_>) {
         let entry = (s.conn != 0)

@@ -50,6 +50,15 @@ async fn miners_fail_over_to_the_next_pool_and_come_back<A: Algo>() {
     a.stop().await.unwrap();
     wait_for_job_of::<A>(&mut miners, &b).await;
     assert_eq!(dp.active_pool_of(A::ALGORITHM).as_deref(), Some("b"));
+    // The switch reached every miner: its fan-out time is observed once.
+    let registry = switchyard_dataplane::http::registry_of(dp.view.clone());
+    let text = switchyard_dataplane::http::metrics_text(&registry).unwrap();
+    let switched = switchyard_tests::http::sample_sum(
+        &text,
+        "switchyard_switch_fanout_seconds_count",
+        &[("algo", A::ALGORITHM.as_str())],
+    );
+    assert_eq!(switched, 1.0, "{text}");
     mine_all::<A>(&mut miners).await;
     b.wait_for_accepted(MINERS, T).await.unwrap();
     for i in 0..MINERS {
