@@ -24,6 +24,9 @@ pub struct PoolStats {
     /// New jobs from the pool, and when the last one came (unix ms).
     pub jobs: AtomicU64,
     pub last_job_ms: AtomicI64,
+    /// Whether a connection is up, and since when that holds (unix ms).
+    up: std::sync::atomic::AtomicBool,
+    pub state_since_ms: AtomicI64,
     /// Bytes from and to the pool, every connection together.
     pub rx_bytes: std::sync::Arc<AtomicU64>,
     pub tx_bytes: std::sync::Arc<AtomicU64>,
@@ -70,6 +73,14 @@ impl PoolStats {
     pub fn connect_failed(&self) {
         self.connect_failures.fetch_add(1, Relaxed);
     }
+    /// A connection came up (`true`) or went down or failed (`false`):
+    /// `state_since_ms` moves when that changes the pool's state.
+    pub fn set_up(&self, up: bool) {
+        if self.up.swap(up, Relaxed) != up || self.state_since_ms.load(Relaxed) == 0 {
+            self.state_since_ms.store(crate::clock::now_ms(), Relaxed);
+        }
+    }
+
     /// A new job from the pool.
     pub fn job(&self) {
         self.jobs.fetch_add(1, Relaxed);

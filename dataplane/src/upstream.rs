@@ -156,6 +156,7 @@ impl<P: PoolProtocol> Task<P> {
                     self.link.publish(|s| s.status = Status::Ready);
                     pool.stats.connected();
                     pool.stats.connect_results.add("ok");
+                    pool.stats.set_up(true);
                     tracing::info!(pool = %pool.name, host = %addr.host, port = addr.port, "upstream ready");
                     self.event(UpstreamEvent::Ready {
                         upstream,
@@ -167,6 +168,7 @@ impl<P: PoolProtocol> Task<P> {
                     match end {
                         End::Shutdown => return,
                         End::Lost(lost) => {
+                            pool.stats.set_up(false);
                             tracing::warn!(pool = %pool.name, error = %lost, fault = lost.side(), "upstream lost");
                             let error = lost.to_string();
                             self.link.publish(|s| s.error = Some(error.as_str().into()));
@@ -190,6 +192,7 @@ impl<P: PoolProtocol> Task<P> {
                 Err(lost) => {
                     pool.stats.connect_failed();
                     pool.stats.connect_results.add(lost.connect_result());
+                    pool.stats.set_up(false);
                     let error = lost.to_string();
                     self.link.publish(|s| {
                         s.status = Status::Down;

@@ -126,6 +126,7 @@ impl View {
                     "tls": pool.info.addr.tls,
                     "mode": pool.info.mode,
                     "up": live.up,
+                    "since_ms": stats.state_since_ms.load(Relaxed),
                     "active": route.pool.as_ref().is_some_and(|r| r.info.name == pool.info.name),
                     "connections": {"connecting": live.connecting, "up": live.ready, "down": live.down},
                     "difficulty": live.difficulty,

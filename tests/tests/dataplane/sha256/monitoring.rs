@@ -135,6 +135,9 @@ async fn a_worker_goes_online_idle_and_offline_and_each_change_is_counted() {
     );
     let s = get(http, "/status", Some(TOKEN)).await.json();
     assert_eq!(s["workers"]["idle"], 1, "{s}");
+    let a = &s["algorithms"][0]["pools"][0];
+    assert_eq!(a["up"], true, "{a}");
+    assert!(a["since_ms"].as_i64().is_some_and(|t| t > 0), "{a}");
     assert_eq!(s["miners"]["list"][0]["worker"], "w.rig1", "{s}");
     assert_eq!(s["miners"]["list"][0]["accepted"], 1, "{s}");
 
