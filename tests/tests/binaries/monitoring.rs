@@ -102,7 +102,10 @@ async fn the_endpoints_show_what_the_pool_saw() {
         let share = m.find_share().await.unwrap();
         assert!(m.submit(&share).await.unwrap().is_ok());
     }
+    // At once (the estimate is over the time since the connection): the
+    // miner's status, its answers all in.
     let elapsed = connected.elapsed().as_secs_f64();
+    let status = get(http, "/status?worker=rig7", Some(TOKEN)).await;
     pool.wait_for_accepted(N, T).await.unwrap();
     let difficulty = m
         .difficulty
@@ -179,7 +182,6 @@ async fn the_endpoints_show_what_the_pool_saw() {
     }
 
     // /status: the miner with its counts and a hashrate near the true one.
-    let status = get(http, "/status?worker=rig7", Some(TOKEN)).await;
     assert_eq!(status.status, 200, "{}", status.body);
     let s = status.json();
     let miners = &s["dataplane"]["miners"];
