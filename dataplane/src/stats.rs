@@ -8,9 +8,6 @@ use crate::reason::ReasonCounts;
 
 #[derive(Debug, Default)]
 pub struct PoolStats {
-    pub connect_attempts: AtomicU64,
-    pub connections: AtomicU64,
-    pub connect_failures: AtomicU64,
     pub local_accepted: AtomicU64,
     pub local_rejected: AtomicU64,
     pub forwarded: AtomicU64,
@@ -64,15 +61,12 @@ fn list(m: &Mutex<Option<ReasonCounts>>) -> Vec<(String, u64)> {
 }
 
 impl PoolStats {
-    pub fn connect_attempt(&self) {
-        self.connect_attempts.fetch_add(1, Relaxed);
+    /// A connect attempt ended with `result` (`ok`, or why it failed).
+    pub fn connect_result(&self, result: &'static str) {
+        self.connect_results.add(result);
+        self.set_up(result == "ok");
     }
-    pub fn connected(&self) {
-        self.connections.fetch_add(1, Relaxed);
-    }
-    pub fn connect_failed(&self) {
-        self.connect_failures.fetch_add(1, Relaxed);
-    }
+
     /// A connection came up (`true`) or went down or failed (`false`):
     /// `state_since_ms` moves when that changes the pool's state.
     pub fn set_up(&self, up: bool) {
@@ -112,10 +106,13 @@ impl PoolStats {
     }
 
     pub fn snapshot(&self) -> PoolSnapshot {
+        let results = self.connect_results.snapshot();
+        let connections = self.connect_results.get(&"ok");
+        let connect_failures = results.iter().map(|(_, n)| n).sum::<u64>() - connections;
         PoolSnapshot {
-            connect_attempts: self.connect_attempts.load(Relaxed),
-            connections: self.connections.load(Relaxed),
-            connect_failures: self.connect_failures.load(Relaxed),
+            connect_attempts: connections + connect_failures,
+            connections,
+            connect_failures,
             local_accepted: self.local_accepted.load(Relaxed),
             local_rejected: self.local_rejected.load(Relaxed),
             forwarded: self.forwarded.load(Relaxed),

@@ -147,16 +147,13 @@ impl<P: PoolProtocol> Task<P> {
                 s.clear_work();
                 s.error = None;
             });
-            pool.stats.connect_attempt();
             match self.connect(&addr).await {
                 Ok(conn) => {
                     backoff.reset();
                     // Ready state first, then the event: whoever hears the
                     // event must find the connection ready.
                     self.link.publish(|s| s.status = Status::Ready);
-                    pool.stats.connected();
-                    pool.stats.connect_results.add("ok");
-                    pool.stats.set_up(true);
+                    pool.stats.connect_result("ok");
                     tracing::info!(pool = %pool.name, host = %addr.host, port = addr.port, "upstream ready");
                     self.event(UpstreamEvent::Ready {
                         upstream,
@@ -190,9 +187,7 @@ impl<P: PoolProtocol> Task<P> {
                     }
                 }
                 Err(lost) => {
-                    pool.stats.connect_failed();
-                    pool.stats.connect_results.add(lost.connect_result());
-                    pool.stats.set_up(false);
+                    pool.stats.connect_result(lost.connect_result());
                     let error = lost.to_string();
                     self.link.publish(|s| {
                         s.status = Status::Down;

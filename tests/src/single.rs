@@ -20,6 +20,23 @@ use crate::cp::{bin, ctl_raw};
 /// Bound on startup, on a share reaching the history and on the stop.
 const T: Duration = Duration::from_secs(60);
 
+/// A single-machine config: SHA-256 miners on 127.0.0.1:0 mining all day
+/// on one pool `main` at `pool_port`; `controlplane_extra` is more of the
+/// `controlplane:` section (lines indented by two spaces).
+pub fn sha256_yaml(pool_port: u16, controlplane_extra: &str) -> String {
+    format!(
+        r#"
+controlplane:
+  timezone: "UTC"
+{controlplane_extra}proxy:
+  sha256: {{ enabled: true, bind_host: "127.0.0.1", bind_port: 0 }}
+servers:
+  sha256:
+    - {{ name: main, host: "127.0.0.1", port: {pool_port}, username: "farm.main", password: "x", start: "00:00", end: "24:00" }}
+"#
+    )
+}
+
 /// A running single-machine control plane.
 pub struct SingleMachine {
     child: Child,

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use switchyard_tests::http::{family_names, get, sample_sum};
-use switchyard_tests::single::SingleMachine;
+use switchyard_tests::single::{SingleMachine, sha256_yaml};
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 
 use crate::deploy::{names_used, tool};
@@ -22,18 +22,9 @@ const N: usize = 20;
 const EVERY: Duration = Duration::from_millis(150);
 
 fn yaml(pool_port: u16) -> String {
-    format!(
-        r#"
-controlplane:
-  timezone: "UTC"
-  http_listen: "127.0.0.1:0"
-  http_token_file: "http.token"
-proxy:
-  sha256: {{ enabled: true, bind_host: "127.0.0.1", bind_port: 0 }}
-servers:
-  sha256:
-    - {{ name: main, host: "127.0.0.1", port: {pool_port}, username: "farm.main", password: "x", start: "00:00", end: "24:00" }}
-"#
+    sha256_yaml(
+        pool_port,
+        "  http_listen: \"127.0.0.1:0\"\n  http_token_file: \"http.token\"\n",
     )
 }
 

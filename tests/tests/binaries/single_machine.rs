@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use switchyard_tests::single::SingleMachine;
+use switchyard_tests::single::{SingleMachine, sha256_yaml};
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 
 const T: Duration = Duration::from_secs(60);
@@ -14,18 +14,7 @@ const T: Duration = Duration::from_secs(60);
 async fn the_control_plane_runs_an_embedded_data_plane_that_miners_mine_through() {
     let pool = ScriptedPool::start(PoolConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let port = pool.addr().port();
-    let yaml = format!(
-        r#"
-controlplane:
-  timezone: "UTC"
-proxy:
-  sha256: {{ enabled: true, bind_host: "127.0.0.1", bind_port: 0 }}
-servers:
-  sha256:
-    - {{ name: main, host: "127.0.0.1", port: {port}, username: "farm.main", password: "x", start: "00:00", end: "24:00" }}
-"#
-    );
+    let yaml = sha256_yaml(pool.addr().port(), "");
     let sm = SingleMachine::start(dir.path(), &yaml, &["sha256"]).await;
 
     let mut m = ScriptedMiner::ready(sm.miners("sha256"), "cgminer", "farm.rig7")
