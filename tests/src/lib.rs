@@ -6,6 +6,7 @@ pub mod aleo_pool;
 pub mod algo;
 pub mod cp;
 pub mod dp;
+pub mod dp_process;
 pub mod http;
 pub mod lines;
 pub mod linked;

@@ -1,9 +1,11 @@
 //! Share history with no loss (design.md decision 5): every share a miner
 //! submits becomes one [`ShareEvent`] with a UUIDv7 id. Sessions hand events
-//! to an [`EventSink`] (cheap to clone, never blocks, never awaits), which
-//! turns them into the contract's form ([`WireEvent`]); the [`shipper`]
-//! task writes them to the bounded on-disk [`spool`] and sends them in
-//! batches to the control plane until each id is acknowledged.
+//! to an [`EventSink`] (cheap to clone, never awaits), which turns them into
+//! the contract's form ([`WireEvent`]) and appends them to the bounded
+//! on-disk [`spool`] with one `write()` before the session answers the
+//! miner: an answered share's event survives a SIGKILL. The [`shipper`]
+//! task sends them in batches to the control plane until each id is
+//! acknowledged, and fsyncs the spool at most every 100 ms.
 //! Every way an event can be lost is counted in [`EventStats`] and logged
 //! at error level, at most once per [`LOUD_EVERY`].
 
@@ -11,16 +13,16 @@ mod event;
 mod record;
 pub mod shipper;
 pub mod spool;
+pub mod tail;
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc::{self, error::TrySendError};
-
 pub use event::{ShareEvent, WireEvent};
 pub use shipper::{SendFuture, start};
 pub use spool::Spool;
+pub use tail::Tail;
 
 /// Most often one kind of loss is logged.
 pub const LOUD_EVERY: Duration = Duration::from_secs(10);
@@ -45,15 +47,18 @@ pub fn new_event() -> ShareEvent {
 pub struct EventStats {
     /// Events handed to the sink.
     pub recorded: AtomicU64,
-    /// Events written to the spool.
+    /// Events written to the spool (before their miners were answered).
     pub spooled: AtomicU64,
     /// Events the control plane acknowledged (removed from the spool).
     pub acked: AtomicU64,
     /// Dropped because the spool reached `spool_max_bytes`.
     pub dropped_full: AtomicU64,
-    /// Dropped because the sink's channel was full (the writer fell behind).
+    /// Always 0 since sessions write the spool themselves (there is no
+    /// channel to fill); kept for the metric's `cause="busy"` series.
     pub dropped_busy: AtomicU64,
-    /// Dropped because the shipper had stopped (recorded after shutdown).
+    /// Always 0 since events recorded after the shipper stopped are still
+    /// written to the spool (and shipped at the next start); kept for the
+    /// metric's `cause="closed"` series.
     pub dropped_closed: AtomicU64,
     /// Dropped because writing the spool failed (disk error).
     pub dropped_io: AtomicU64,
@@ -117,10 +122,10 @@ impl std::fmt::Debug for EventSink {
 }
 
 struct SinkInner {
-    tx: mpsc::Sender<WireEvent>,
+    tail: Arc<Tail>,
     stats: Arc<EventStats>,
-    loud_busy: Loud,
-    loud_closed: Loud,
+    loud_full: Loud,
+    loud_io: Loud,
 }
 
 impl EventSink {
@@ -142,22 +147,18 @@ impl EventSink {
         self.telemetry.as_ref()
     }
 
-    /// A sink over a bounded channel of `capacity` events, its receiver
-    /// (drained by the shipper) and the stats it counts into.
-    pub fn channel(capacity: usize) -> (EventSink, mpsc::Receiver<WireEvent>, Arc<EventStats>) {
-        let (tx, rx) = mpsc::channel(capacity.max(1));
-        let stats = Arc::new(EventStats::default());
+    /// A sink writing to `tail` (the spool's write end), counting into `stats`.
+    pub fn new(tail: Arc<Tail>, stats: Arc<EventStats>) -> Self {
         let inner = SinkInner {
-            tx,
-            stats: stats.clone(),
-            loud_busy: Loud::default(),
-            loud_closed: Loud::default(),
+            tail,
+            stats,
+            loud_full: Loud::default(),
+            loud_io: Loud::default(),
         };
-        let sink = EventSink {
+        EventSink {
             inner: Some(Arc::new(inner)),
             telemetry: None,
-        };
-        (sink, rx, stats)
+        }
     }
 
     /// Whether events go anywhere.
@@ -165,8 +166,10 @@ impl EventSink {
         self.inner.is_some()
     }
 
-    /// Hands one event to the shipper (an empty id gets a fresh one). Never
-    /// blocks: when the channel is full the event is dropped and counted.
+    /// Writes one event to the spool (an empty id gets a fresh one) with one
+    /// `write()` under a short lock: when this returns, the event survives a
+    /// SIGKILL, so call it before answering the miner. Never awaits; a full
+    /// spool or a disk error drops the event, counted and logged.
     pub fn record(&self, mut ev: ShareEvent) {
         if let Some(t) = &self.telemetry {
             t.on_share(&ev);
@@ -177,25 +180,25 @@ impl EventSink {
         }
         let stats = &inner.stats;
         stats.recorded.fetch_add(1, Relaxed);
-        match inner.tx.try_send(ev.to_wire()) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                stats.dropped_busy.fetch_add(1, Relaxed);
-                if inner.loud_busy.allow() {
-                    tracing::error!(
-                        dropped_busy = stats.dropped_busy.load(Relaxed),
-                        dropped_total = stats.dropped(),
-                        "share events LOST: the spool writer is not keeping up (channel full)"
-                    );
+        match inner.tail.append(std::slice::from_ref(&ev.to_wire())) {
+            Ok(a) => {
+                stats.spooled.fetch_add(a.stored as u64, Relaxed);
+                if a.refused > 0 {
+                    stats.dropped_full.fetch_add(a.refused as u64, Relaxed);
+                    if inner.loud_full.allow() {
+                        tracing::error!(
+                            dropped_full = stats.dropped_full.load(Relaxed),
+                            spool_bytes = stats.spool_bytes.load(Relaxed),
+                            "share events LOST: the spool is full (controlplane.spool_max_bytes); is the control plane reachable?"
+                        );
+                    }
                 }
             }
-            Err(TrySendError::Closed(_)) => {
-                stats.dropped_closed.fetch_add(1, Relaxed);
-                if inner.loud_closed.allow() {
-                    tracing::error!(
-                        dropped_closed = stats.dropped_closed.load(Relaxed),
-                        "share events LOST: recorded after the shipper stopped"
-                    );
+            Err(e) => {
+                stats.dropped_io.fetch_add(1, Relaxed);
+                if inner.loud_io.allow() {
+                    tracing::error!(error = %e, dropped_io = stats.dropped_io.load(Relaxed),
+                        "share events LOST: cannot write the spool");
                 }
             }
         }
@@ -225,19 +228,38 @@ mod tests {
     }
 
     #[test]
-    fn the_sink_never_blocks_and_counts_drops() {
-        let (sink, mut rx, stats) = EventSink::channel(4);
-        for _ in 0..10 {
-            sink.record(ShareEvent::default());
-        }
-        assert_eq!(stats.recorded.load(Relaxed), 10);
-        assert_eq!(stats.dropped_busy.load(Relaxed), 6);
-        let ev = rx.try_recv().unwrap();
-        assert!(!ev.id.is_empty(), "an empty id is filled in");
-        rx.close();
+    fn a_recorded_event_is_in_the_spool_file_when_record_returns() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path(), 1 << 20).unwrap();
+        let stats = Arc::new(EventStats::default());
+        let sink = EventSink::new(spool.tail().clone(), stats.clone());
         sink.record(ShareEvent::default());
-        assert_eq!(stats.dropped_closed.load(Relaxed), 1);
-        assert_eq!(stats.dropped(), 7);
+        assert_eq!(stats.recorded.load(Relaxed), 1);
+        assert_eq!(stats.spooled.load(Relaxed), 1);
+        // "SIGKILL": the spool is dropped unsynced, read back from the files.
+        drop((sink, spool));
+        let mut again = Spool::open(tmp.path(), 1 << 20).unwrap();
+        let got = again.next_batch(10).unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].id.len(), 36, "an empty id is filled in");
+    }
+
+    #[test]
+    fn a_full_spool_drops_and_counts() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path(), 4096).unwrap();
+        let stats = Arc::new(EventStats::default());
+        let sink = EventSink::new(spool.tail().clone(), stats.clone());
+        for _ in 0..200 {
+            sink.record(new_event());
+        }
+        let (kept, full) = (
+            stats.spooled.load(Relaxed),
+            stats.dropped_full.load(Relaxed),
+        );
+        assert!(kept > 0 && full > 0, "{kept} kept, {full} dropped");
+        assert_eq!(kept + full, 200);
+        assert_eq!(stats.dropped(), full);
     }
 
     #[test]

@@ -1,20 +1,20 @@
-//! The shipper task: drains the sink's channel into the [`Spool`] and sends
-//! batches to the control plane until every event is acknowledged.
+//! The shipper task: reads what the sessions appended to the [`Spool`] and
+//! sends batches to the control plane until every event is acknowledged.
 //!
-//! - Writes: each chunk taken from the channel is one `write()`; an fsync
-//!   runs at most every [`SYNC_INTERVAL`], in `spawn_blocking`.
+//! - Writes: the sessions append themselves (see [`super::tail`]); the
+//!   shipper wakes at most once per batch or fsync to learn of them. An
+//!   fsync runs at most every [`SYNC_INTERVAL`], in `spawn_blocking`.
 //! - Batches: at most `batch_max_events`, sent as soon as that many are
 //!   waiting, else `batch_interval` after the first waiting one arrived; one
 //!   batch in flight at a time, bounded by [`SEND_TIMEOUT`]. Only the
 //!   acknowledged ids leave the spool; on failure (or a partial ack) the
 //!   rest is resent after a capped, jittered backoff while spooling goes on.
 //! - Losses: a full spool drops (and counts, and logs at error at most every
-//!   10 s) the new events; so does a write error.
-//! - Shutdown (the token): the channel is closed and flushed to disk and
-//!   fsynced, one last send is tried within [`SHUTDOWN_SEND_DEADLINE`] (an
-//!   in-flight one is awaited instead), then the task ends. Events recorded
-//!   after that count as `dropped_closed`: cancel the shipper after the
-//!   sessions are stopped.
+//!   10 s) the new events; so does a write error (the sink does both).
+//! - Shutdown (the token): the spool is fsynced, one last send is tried
+//!   within [`SHUTDOWN_SEND_DEADLINE`] (an in-flight one is awaited
+//!   instead), then the task ends. Events recorded after that are still
+//!   written to the spool and sent at the next start.
 
 use std::future::Future;
 use std::path::Path;
@@ -24,23 +24,18 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use super::spool::Spool;
-use super::{EventSink, EventStats, Loud, WireEvent};
+use super::{EventSink, EventStats, WireEvent};
 use crate::backoff::Backoff;
 use crate::config::ControlPlaneLink;
 
 /// What `send` returns: the ids the control plane acknowledged.
 pub type SendFuture = Pin<Box<dyn Future<Output = anyhow::Result<Vec<String>>> + Send + 'static>>;
 
-/// Events the sink buffers before the writer; beyond, they are dropped.
-pub const CHANNEL_CAPACITY: usize = 16_384;
-/// Most events taken from the channel per spool write.
-const RECV_CHUNK: usize = 4096;
 /// Most often the spool is fsynced.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(100);
 /// Bound on one batch round trip.
@@ -73,7 +68,8 @@ where
             "share spool: resuming unacknowledged events"
         );
     }
-    let (sink, rx, stats) = EventSink::channel(CHANNEL_CAPACITY);
+    let stats = Arc::new(EventStats::default());
+    let sink = EventSink::new(spool.tail().clone(), stats.clone());
     let shipper = Shipper {
         spool,
         stats: stats.clone(),
@@ -86,10 +82,8 @@ where
         sync_at: None,
         last_sync: Instant::now(),
         backoff: Backoff::new(RETRY_MIN, RETRY_MAX),
-        loud_full: Loud::default(),
-        loud_io: Loud::default(),
     };
-    let task = tokio::spawn(shipper.run(rx, shutdown));
+    let task = tokio::spawn(shipper.run(shutdown));
     Ok((sink, stats, task))
 }
 
@@ -107,8 +101,6 @@ struct Shipper<F> {
     sync_at: Option<Instant>,
     last_sync: Instant,
     backoff: Backoff,
-    loud_full: Loud,
-    loud_io: Loud,
 }
 
 async fn wait(f: &mut Option<SendFuture>) -> anyhow::Result<Vec<String>> {
@@ -122,15 +114,18 @@ impl<F> Shipper<F>
 where
     F: Fn(Vec<WireEvent>) -> SendFuture,
 {
-    async fn run(mut self, mut rx: mpsc::Receiver<WireEvent>, shutdown: CancellationToken) {
-        let mut buf = Vec::with_capacity(RECV_CHUNK);
+    async fn run(mut self, shutdown: CancellationToken) {
+        let tail = self.spool.tail().clone();
         let mut inflight: Option<SendFuture> = None;
-        let mut rx_open = true;
         if self.spool.unsent() > 0 {
             self.ready_at = Some(Instant::now());
         }
-        self.gauges();
         loop {
+            // Woken by the next append only while that would change a timer.
+            if self.ready_at.is_none() || self.sync_at.is_none() {
+                tail.arm();
+            }
+            self.absorb();
             let send_at = if inflight.is_none() {
                 self.send_at()
             } else {
@@ -138,7 +133,7 @@ where
             };
             let sync_at = self.sync_at;
             tokio::select! {
-                // Timers before the channel: a busy channel must not starve them.
+                // Timers before appends: a busy spool must not starve them.
                 biased;
                 () = shutdown.cancelled() => break,
                 r = wait(&mut inflight) => {
@@ -151,17 +146,10 @@ where
                 () = sleep_until(send_at.unwrap_or_else(Instant::now)), if send_at.is_some() => {
                     inflight = self.send_next();
                 }
-                n = rx.recv_many(&mut buf, RECV_CHUNK), if rx_open => {
-                    rx_open = n > 0;
-                    self.store(&mut buf);
-                }
+                () = tail.news() => {}
             }
         }
-        rx.close();
-        while let Ok(ev) = rx.try_recv() {
-            buf.push(ev);
-        }
-        self.store(&mut buf);
+        self.absorb();
         self.sync().await;
         let deadline = Instant::now() + SHUTDOWN_SEND_DEADLINE;
         if inflight.is_none() {
@@ -199,42 +187,17 @@ where
         Some(self.retry_at.map_or(ready, |r| r.max(ready)))
     }
 
-    fn store(&mut self, buf: &mut Vec<WireEvent>) {
-        if buf.is_empty() {
-            return;
+    /// Takes in what the sessions appended: schedules the batch and the
+    /// fsync, updates the gauges.
+    fn absorb(&mut self) {
+        let now = Instant::now();
+        if self.spool.refresh() > 0 {
+            self.ready_at.get_or_insert(now + self.interval);
         }
-        let n = buf.len() as u64;
-        let s = &self.stats;
-        match self.spool.append(buf) {
-            Ok(stored) => {
-                let stored = stored as u64;
-                s.spooled.fetch_add(stored, Relaxed);
-                if stored < n {
-                    s.dropped_full.fetch_add(n - stored, Relaxed);
-                    if self.loud_full.allow() {
-                        tracing::error!(
-                            dropped_full = s.dropped_full.load(Relaxed),
-                            spool_bytes = self.spool.bytes(),
-                            "share events LOST: the spool is full (controlplane.spool_max_bytes); is the control plane reachable?"
-                        );
-                    }
-                }
-                if stored > 0 {
-                    let now = Instant::now();
-                    self.ready_at.get_or_insert(now + self.interval);
-                    self.sync_at
-                        .get_or_insert((self.last_sync + SYNC_INTERVAL).max(now));
-                }
-            }
-            Err(e) => {
-                s.dropped_io.fetch_add(n, Relaxed);
-                if self.loud_io.allow() {
-                    tracing::error!(error = %e, dropped_io = s.dropped_io.load(Relaxed),
-                        "share events LOST: cannot write the spool");
-                }
-            }
+        // Also what `next_batch` took in since.
+        if self.sync_at.is_none() && self.spool.tail().unsynced() {
+            self.sync_at = Some((self.last_sync + SYNC_INTERVAL).max(now));
         }
-        buf.clear();
         self.gauges();
     }
 

@@ -17,10 +17,14 @@
 //! (a SIGKILL mid-write, a power loss) ends its segment, which is truncated
 //! there with a warning; everything before it survives.
 //!
-//! Durability: [`Spool::append`] is one `write()` per call, so a killed process
-//! loses nothing already appended; data reaches the disk at the next
-//! [`SyncWork::run`] (the shipper runs it at most every 100 ms, off the async
-//! threads), so a power loss can lose the last ~100 ms of events.
+//! Two ends: the [`Tail`] (shared by the sessions, see its module) appends
+//! with one `write()` per call in the recording session's thread, before
+//! the miner is answered, so a killed process loses nothing a miner saw
+//! answered; data reaches the disk at the next [`SyncWork::run`] (the
+//! shipper runs it at most every 100 ms, off the async threads), so a power
+//! loss can lose the last ~100 ms of events. The [`Spool`] (the shipper's)
+//! reads, hands out and retires; it learns of appends in
+//! [`Spool::refresh`].
 //!
 //! Formats: records written before contract 2 (by an older data plane)
 //! hold the events' strings; they are read into the typed fields as they
@@ -33,8 +37,9 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use prost::Message;
 use switchyard_proto::contract;
@@ -42,15 +47,9 @@ use switchyard_proto::v1::ShareEvent;
 
 pub use super::record::SyncWork;
 use super::record::{self, HEADER, Pos, list_segments, read_ack, scan, seg_path, write_ack};
+use super::tail::{Segment, Tail};
 
 const MAX_SEGMENT: u64 = 4 << 20;
-
-#[derive(Debug)]
-struct Segment {
-    seq: u64,
-    /// Valid bytes (the file's length).
-    len: u64,
-}
 
 /// A record handed out (or skipped) and not yet behind the ack cursor.
 #[derive(Debug)]
@@ -60,15 +59,18 @@ struct Entry {
     acked: bool,
 }
 
-/// The spool; see the module doc.
+/// The spool's reader end (the shipper's); see the module doc.
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
-    max_bytes: u64,
-    segment_bytes: u64,
-    /// Oldest first; never empty; the last is the active one.
+    /// The write end, shared with the sessions' [`super::EventSink`].
+    tail: Arc<Tail>,
+    /// Oldest first; never empty; the last is the active one as of the
+    /// last [`Spool::refresh`].
     segments: VecDeque<Segment>,
-    writer: File,
+    /// Bytes on disk and events refused, as of the last refresh.
+    bytes: u64,
+    refused: u64,
     ack: Pos,
     read: Pos,
     /// Records at or after `read` (kept exact, re-synced when caught up).
@@ -76,10 +78,6 @@ pub struct Spool {
     inflight: VecDeque<Entry>,
     /// Ids acknowledged beyond the ack cursor before a rewind: not resent.
     skip: HashSet<String>,
-    refused: u64,
-    dirty: Vec<File>,
-    active_dirty: bool,
-    dir_dirty: bool,
 }
 
 impl Spool {
@@ -123,31 +121,53 @@ impl Spool {
             });
             dir_dirty = true;
         }
-        let active = segments.back().map_or(ack.seq, |s| s.seq);
-        let writer = OpenOptions::new()
-            .append(true)
-            .open(seg_path(dir, active))?;
+        let active = segments.back().copied().unwrap_or(Segment {
+            seq: ack.seq,
+            len: 0,
+        });
+        let bytes = segments.iter().map(|s| s.len).sum();
+        let segment_bytes = (max_bytes / 8).clamp(4096, MAX_SEGMENT);
+        let tail = Tail::open(dir, active, bytes, max_bytes, segment_bytes, dir_dirty)?;
         Ok(Spool {
             dir: dir.to_path_buf(),
-            max_bytes,
-            segment_bytes: (max_bytes / 8).clamp(4096, MAX_SEGMENT),
+            tail: Arc::new(tail),
             segments,
-            writer,
+            bytes,
+            refused: 0,
             ack,
             read: ack,
             unsent,
             inflight: VecDeque::new(),
             skip: HashSet::new(),
-            refused: 0,
-            dirty: Vec::new(),
-            active_dirty: false,
-            dir_dirty,
         })
+    }
+
+    /// The write end, for [`super::EventSink`]s.
+    pub fn tail(&self) -> &Arc<Tail> {
+        &self.tail
+    }
+
+    /// Takes in what was appended since the last call (new records, sealed
+    /// segments, the active one's length); returns how many new records.
+    pub fn refresh(&mut self) -> u64 {
+        let mut guard = self.tail.lock();
+        let t = &mut *guard;
+        for s in t.sealed.drain(..).chain(std::iter::once(t.active)) {
+            match self.segments.back_mut() {
+                Some(b) if b.seq == s.seq => b.len = s.len,
+                _ => self.segments.push_back(s),
+            }
+        }
+        self.bytes = t.bytes;
+        self.refused = t.refused;
+        let new = std::mem::take(&mut t.appended);
+        self.unsent += new;
+        new
     }
 
     /// Bytes of segment files on disk (what `max_bytes` bounds).
     pub fn bytes(&self) -> u64 {
-        self.segments.iter().map(|s| s.len).sum()
+        self.bytes
     }
 
     /// Unacknowledged events (in flight or not yet handed out).
@@ -179,73 +199,17 @@ impl Spool {
         self.segments.len()
     }
 
-    fn active(&mut self) -> &mut Segment {
-        self.segments
-            .back_mut()
-            .expect("a spool always has a segment")
-    }
-
-    /// Appends events with one write; returns how many were stored. The
-    /// others did not fit under `max_bytes` (or were empty or oversized) and
-    /// are refused. On an I/O error nothing is stored.
+    /// Appends events (see [`Tail::append`]) and takes them in; returns
+    /// how many were stored.
     pub fn append(&mut self, evs: &[ShareEvent]) -> io::Result<usize> {
-        if self.active().len >= self.segment_bytes {
-            self.rotate()?;
-        }
-        let used = self.bytes();
-        let mut buf = Vec::new();
-        let mut stored = 0;
-        for ev in evs {
-            let room = self.max_bytes.saturating_sub(used + buf.len() as u64);
-            if HEADER + ev.encoded_len() as u64 <= room && record::encode(ev, &mut buf) {
-                stored += 1;
-            }
-        }
-        self.refused += (evs.len() - stored) as u64;
-        if stored == 0 {
-            return Ok(0);
-        }
-        let start = self.active().len;
-        if let Err(e) = self.writer.write_all(&buf) {
-            self.refused -= stored as u64;
-            let _ = self.writer.set_len(start);
-            return Err(e);
-        }
-        self.active().len += buf.len() as u64;
-        self.active_dirty = true;
-        self.unsent += stored as u64;
-        Ok(stored)
-    }
-
-    fn rotate(&mut self) -> io::Result<()> {
-        let seq = self.active().seq + 1;
-        let f = OpenOptions::new()
-            .append(true)
-            .create_new(true)
-            .open(seg_path(&self.dir, seq))?;
-        let old = std::mem::replace(&mut self.writer, f);
-        if std::mem::take(&mut self.active_dirty) {
-            self.dirty.push(old);
-        }
-        self.dir_dirty = true;
-        self.segments.push_back(Segment { seq, len: 0 });
-        Ok(())
+        let r = self.tail.append(evs);
+        self.refresh();
+        Ok(r?.stored)
     }
 
     /// What to fsync now (see [`SyncWork`]).
-    pub fn take_sync(&mut self) -> io::Result<SyncWork> {
-        let mut w = SyncWork {
-            files: std::mem::take(&mut self.dirty),
-            dir: None,
-        };
-        if self.active_dirty {
-            w.files.push(self.writer.try_clone()?);
-            self.active_dirty = false;
-        }
-        if std::mem::take(&mut self.dir_dirty) {
-            w.dir = Some(File::open(&self.dir)?);
-        }
-        Ok(w)
+    pub fn take_sync(&self) -> io::Result<SyncWork> {
+        self.tail.take_sync()
     }
 
     /// fsyncs in place.
@@ -272,6 +236,7 @@ impl Spool {
     /// Up to `max` unacknowledged events not in flight, oldest first; they
     /// are in flight until acknowledged or rewound.
     pub fn next_batch(&mut self, max: usize) -> io::Result<Vec<ShareEvent>> {
+        self.refresh();
         let mut out = Vec::new();
         while out.len() < max {
             self.read = self.normalize(self.read);
@@ -391,19 +356,32 @@ impl Spool {
             seq: s.seq,
             off: s.len,
         });
-        if end.is_some_and(|e| self.ack == e && e.off >= self.segment_bytes / 16) {
-            self.rotate()?;
+        if end.is_some_and(|e| self.ack == e) {
+            let mut t = self.tail.lock();
+            // Unless an append came in meanwhile (then it is not all acked).
+            if t.active == (Segment { seq: self.ack.seq, len: self.ack.off })
+                && t.active.len >= t.segment_bytes / 16
+            {
+                t.rotate()?;
+            }
+            drop(t);
+            self.refresh();
         }
         self.ack = self.normalize(self.ack);
         self.read = self.read.max(self.ack);
         let mut removed = Vec::new();
         while self.segments.front().is_some_and(|s| s.seq < self.ack.seq) {
-            removed.extend(self.segments.pop_front().map(|s| s.seq));
+            removed.extend(self.segments.pop_front());
+        }
+        if !removed.is_empty() {
+            let mut t = self.tail.lock();
+            t.bytes -= removed.iter().map(|s| s.len).sum::<u64>();
+            self.bytes = t.bytes;
         }
         if self.ack != before {
             write_ack(&self.dir, self.ack)?;
         }
-        for seq in removed {
+        for Segment { seq, .. } in removed {
             if let Err(e) = fs::remove_file(seg_path(&self.dir, seq)) {
                 tracing::warn!(segment = seq, error = %e, "share spool: cannot delete an acknowledged segment");
             }

@@ -9,57 +9,14 @@
 //! Unix only: the data plane binary's clean restart is driven by SIGTERM.
 #![cfg(unix)]
 
-use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use switchyard_tests::cp::{ControlPlane, bin};
+use switchyard_tests::dp_process::{spawn, stop};
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const T: Duration = Duration::from_secs(60);
-
-/// Starts the `dataplane` binary on `config`; returns it and its miners' address.
-async fn dataplane(config: &std::path::Path, offset: &str) -> (Child, SocketAddr) {
-    let mut child = Command::new(bin("dataplane"))
-        .args(["start", "--foreground", "--config"])
-        .arg(config)
-        .env("SWITCHYARD_CLOCK_OFFSET_MS", offset)
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn dataplane");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = tokio::time::timeout(T, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(a) = line.strip_prefix("dataplane listening for sha256 miners on ") {
-                return a.trim().parse().unwrap();
-            }
-        }
-        panic!("the dataplane exited before listening");
-    })
-    .await
-    .expect("the dataplane listens");
-    (child, addr)
-}
-
-async fn stop(child: &mut Child) {
-    let pid = child.id().unwrap() as i32;
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(pid).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let status = tokio::time::timeout(T, child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
-}
 
 #[tokio::test]
 async fn a_switch_and_a_data_plane_restart_with_the_real_binaries() {
@@ -103,7 +60,7 @@ servers:
             cp.path("dp-state").display()
         ),
     );
-    let (mut dp, addr) = dataplane(&dp_config, &offset).await;
+    let (mut dp, addr) = spawn(&dp_config, &[("SWITCHYARD_CLOCK_OFFSET_MS", &offset)]).await;
 
     let mut m = ScriptedMiner::ready(addr, "cgminer", "farm.rig1")
         .await
@@ -130,7 +87,7 @@ servers:
     // comes back on the new pool; the miner reconnects and mines on.
     stop(&mut dp).await;
     m.expect_closed(T).await.unwrap();
-    let (mut dp, addr) = dataplane(&dp_config, &offset).await;
+    let (mut dp, addr) = spawn(&dp_config, &[("SWITCHYARD_CLOCK_OFFSET_MS", &offset)]).await;
     let mut m = ScriptedMiner::ready(addr, "cgminer", "farm.rig1")
         .await
         .unwrap();
