@@ -144,6 +144,12 @@ pub struct Limits {
     pub max_connections_per_minute: u32,
     pub ban_duration: f64,
     pub allow: Vec<String>,
+    /// Connections per address that have not finished their handshake,
+    /// allow-listed networks included; 0 = no cap.
+    pub max_pending_per_ip: u32,
+    /// Consecutive protocol errors (unparseable lines, malformed requests)
+    /// after which a miner is disconnected; 0 = never.
+    pub max_protocol_errors: u32,
     pub max_line_length: usize,
     pub outbound_queue: usize,
     pub handshake_timeout: f64,

@@ -21,6 +21,7 @@ pub mod miner;
 pub mod miner_tls;
 pub mod net;
 pub mod outcome;
+pub mod pending;
 pub mod prefix;
 pub mod randomx;
 pub mod reason;

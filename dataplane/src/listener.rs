@@ -1,7 +1,9 @@
 //! The accept loop of one stratum port (one per algorithm; the context's
-//! algorithm picks the session type): applies the connection cap and the
-//! per-IP limits and bans, tunes the socket, spawns a session task. Nothing
-//! slow happens here: handshakes belong to the sessions.
+//! algorithm picks the session type): applies the connection cap (closing
+//! the oldest unfinished handshake to make room, see [`crate::pending`]),
+//! the per-IP limits and bans and the per-address cap on unfinished
+//! handshakes, tunes the socket, spawns a session task. Nothing slow
+//! happens here: handshakes belong to the sessions.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
@@ -9,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -20,6 +22,7 @@ use crate::miner::SessionCtx;
 use crate::miner::{self, MinerRead, MinerWrite};
 use crate::miner_tls::MinerTls;
 use crate::net::{Keepalive, tune};
+use crate::pending::{Pending, PendingSlot};
 use crate::randomx::session::RxSession;
 use crate::sha256::session::Session;
 
@@ -49,7 +52,10 @@ impl Drop for IpSlot {
 
 impl Listener {
     pub async fn run(mut self, shutdown: CancellationToken, tracker: TaskTracker) {
-        let permits = Arc::new(Semaphore::new(self.max_connections));
+        let pending = Pending::new(
+            self.max_connections,
+            self.ctx.config.limits.max_pending_per_ip,
+        );
         let (release_tx, mut release_rx) = mpsc::unbounded_channel();
         let mut sweep = tokio::time::interval(Duration::from_secs(30));
         let loud = crate::events::Loud::default();
@@ -78,37 +84,37 @@ impl Listener {
             while let Ok(ip) = release_rx.try_recv() {
                 self.limits().release(ip);
             }
-            if let Some((result, reason)) = self.refuse(peer, &permits) {
-                self.ctx
-                    .telemetry
-                    .connections
-                    .add((self.ctx.algorithm, result));
-                let refused = self.ctx.stats.refused.fetch_add(1, Relaxed) + 1;
-                tracing::debug!(miner = %peer, %reason, "connection refused");
-                if loud.allow() {
-                    // At most one line per interval: a flood must not flood the log.
-                    tracing::warn!(
-                        algorithm = %self.ctx.algorithm,
-                        miner = %peer,
-                        %reason,
-                        refused_total = refused,
-                        "miner connections refused by the per-IP limits (limits.allow exempts networks)"
-                    );
+            let token = shutdown.child_token();
+            let slot = match self.admit(peer, &pending, &token) {
+                Ok(slot) => slot,
+                Err((result, reason)) => {
+                    self.ctx
+                        .telemetry
+                        .connections
+                        .add((self.ctx.algorithm, result));
+                    let refused = self.ctx.stats.refused.fetch_add(1, Relaxed) + 1;
+                    tracing::debug!(miner = %peer, %reason, "connection refused");
+                    if loud.allow() {
+                        // At most one line per interval: a flood must not flood the log.
+                        tracing::warn!(
+                            algorithm = %self.ctx.algorithm,
+                            miner = %peer,
+                            %reason,
+                            refused_total = refused,
+                            "miner connections refused (limits.allow exempts networks from the per-IP limits)"
+                        );
+                    }
+                    drop(stream);
+                    continue;
                 }
-                drop(stream);
-                continue;
-            }
-            let Ok(permit) = permits.clone().try_acquire_owned() else {
-                continue;
             };
             tune(&stream, self.keepalive);
-            let slot = IpSlot {
+            let ip_slot = IpSlot {
                 ip: peer.ip(),
                 release: release_tx.clone(),
             };
             let ctx = self.ctx.clone();
             let counted = miner::Counted::new(ctx.clone());
-            let token = shutdown.child_token();
             let tls = self.tls.clone();
             tracker.spawn(async move {
                 let (r, w): (MinerRead, MinerWrite) = match tls {
@@ -125,33 +131,49 @@ impl Listener {
                     },
                 };
                 match ctx.algorithm {
-                    Algorithm::Randomx => miner::run::<RxSession>(ctx, r, w, peer, token).await,
-                    Algorithm::Zksnark => miner::run::<AleoSession>(ctx, r, w, peer, token).await,
-                    Algorithm::Sha256 => miner::run::<Session>(ctx, r, w, peer, token).await,
+                    Algorithm::Randomx => {
+                        miner::run::<RxSession>(ctx, r, w, peer, token, slot).await;
+                    }
+                    Algorithm::Zksnark => {
+                        miner::run::<AleoSession>(ctx, r, w, peer, token, slot).await;
+                    }
+                    Algorithm::Sha256 => miner::run::<Session>(ctx, r, w, peer, token, slot).await,
                 }
                 drop(counted);
-                drop(slot);
-                drop(permit);
+                drop(ip_slot);
             });
         }
     }
 
-    /// Why a connection is refused: the `result` label
-    /// (`over_limit`, `banned`) and the text for the log.
-    fn refuse(&mut self, peer: SocketAddr, permits: &Semaphore) -> Option<(&'static str, String)> {
-        if permits.available_permits() == 0 {
-            return Some((
-                "over_limit",
-                format!(
-                    "listener is at its limit of {} connections",
-                    self.max_connections
-                ),
-            ));
-        }
+    /// Admits a connection (its slot, among the unfinished handshakes), or
+    /// says why not: the `result` label (`over_limit`, `banned`,
+    /// `pending_limit`, ...) and the text for the log. A full listener
+    /// closes its oldest unfinished handshake (counted in `evicted`) rather
+    /// than refuse.
+    fn admit(
+        &mut self,
+        peer: SocketAddr,
+        pending: &Arc<Pending>,
+        token: &CancellationToken,
+    ) -> Result<PendingSlot, (&'static str, String)> {
+        let ip = peer.ip();
         self.limits()
-            .admit(peer.ip(), Instant::now())
-            .err()
-            .map(|r| (r.label(), r.to_string()))
+            .admit(ip, Instant::now())
+            .map_err(|r| (r.label(), r.to_string()))?;
+        match pending.admit(ip, token.clone()) {
+            Ok(a) => {
+                if let Some(old) = a.evicted {
+                    let n = self.ctx.stats.evicted.fetch_add(1, Relaxed) + 1;
+                    tracing::debug!(miner = %peer, evicted = %old, evicted_total = n,
+                        "listener full: closed the oldest connection that had not finished its handshake");
+                }
+                Ok(a.slot)
+            }
+            Err(r) => {
+                self.limits().release(ip);
+                Err((r.label(), r.to_string()))
+            }
+        }
     }
 
     /// The shared limiter (a poisoned lock is taken over: its counters are

@@ -22,6 +22,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::net::{LineError, LineReader};
+use crate::pending::PendingSlot;
 use crate::telemetry::miners::MinerHandle;
 use crate::upstream::{PoolAnswer, UpstreamState};
 
@@ -32,6 +33,7 @@ mod forward;
 mod stream;
 pub use awaiting::Awaiting;
 pub(crate) use ctx::worker_name;
+pub use ctx::{MAX_USERNAME, check_username};
 pub use ctx::{SessionCtx, pool_username};
 pub use end::{SessionEnd, Side};
 pub(crate) use forward::{submission, unsent};
@@ -42,6 +44,8 @@ pub use stream::{MinerRead, MinerWrite, plain, tls};
 pub struct MinerIo {
     writer: MinerWrite,
     pub out: Vec<u8>,
+    /// The line being handled was a protocol error (see [`MinerIo::protocol_error`]).
+    protocol_error: bool,
 }
 
 impl MinerIo {
@@ -49,7 +53,16 @@ impl MinerIo {
         MinerIo {
             writer,
             out: Vec::new(),
+            protocol_error: false,
         }
+    }
+
+    /// The line being handled is a protocol error (not JSON-RPC, a request
+    /// that does not parse, an unknown method the dialect cannot relay):
+    /// `limits.max_protocol_errors` of them in a row close the connection.
+    /// A refused share is not one (it is a verdict, recorded).
+    pub fn protocol_error(&mut self) {
+        self.protocol_error = true;
     }
 
     /// Queues a line (it ends in `\n`).
@@ -159,13 +172,15 @@ impl Drop for Counted {
     }
 }
 
-/// Runs a miner connection to its end.
+/// Runs a miner connection to its end. `slot` is its place among the
+/// listener's unfinished handshakes, given up when the handshake is done.
 pub async fn run<P: MinerProtocol>(
     ctx: Arc<SessionCtx>,
     read: MinerRead,
     write: MinerWrite,
     peer: SocketAddr,
     shutdown: CancellationToken,
+    mut slot: PendingSlot,
 ) {
     let mut reader = LineReader::new(read, ctx.config.limits.max_line_length)
         .counted(ctx.stats.rx_bytes.clone());
@@ -183,7 +198,19 @@ pub async fn run<P: MinerProtocol>(
         kill.clone(),
     );
     let mut followed = ctx.router.route.borrow().generation;
-    let end = serve(&ctx, &mut p, &mut reader, &mut inbox, &kill, &mut followed).await;
+    let mut end = serve(
+        &ctx,
+        &mut p,
+        &mut reader,
+        &mut inbox,
+        &kill,
+        &mut followed,
+        &mut slot,
+    )
+    .await;
+    if matches!(end, SessionEnd::Stopped) && slot.was_evicted() {
+        end = SessionEnd::Evicted;
+    }
     // Leaving on an older route: the switch's fan-out no longer waits for it.
     ctx.telemetry.fanout.followed(ctx.algorithm, followed, true);
     let side = end.side();
@@ -205,11 +232,14 @@ async fn serve<P: MinerProtocol>(
     inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
     kill: &CancellationToken,
     followed: &mut u64,
+    slot: &mut PendingSlot,
 ) -> SessionEnd {
     let mut route = ctx.router.route.clone();
     let mut new_route = None;
     let started = Instant::now();
     let mut last_read = Instant::now();
+    let max_errors = ctx.config.limits.max_protocol_errors;
+    let mut errors = 0u32;
     loop {
         let idle_limit = if p.handshake_done() {
             last_read + ctx.timing.miner_idle
@@ -231,7 +261,17 @@ async fn serve<P: MinerProtocol>(
             line = reader.next_line() => {
                 last_read = Instant::now();
                 match line {
-                    Ok(Some(line)) => p.on_line(&line).await,
+                    Ok(Some(line)) => {
+                        p.on_line(&line).await;
+                        if std::mem::take(&mut p.io().protocol_error) {
+                            errors += 1;
+                            if max_errors > 0 && errors >= max_errors {
+                                return SessionEnd::ProtocolErrors(errors);
+                            }
+                        } else {
+                            errors = 0;
+                        }
+                    }
                     Ok(None) => return SessionEnd::MinerClosed,
                     Err(LineError::TooLong(max)) => p.on_line_too_long(max),
                     Err(LineError::Io(e)) => return SessionEnd::Read(e),
@@ -256,6 +296,9 @@ async fn serve<P: MinerProtocol>(
                     p.refuse_unavailable(id);
                 }
             }
+        }
+        if !slot.is_done() && p.handshake_done() {
+            slot.done();
         }
         p.after_event();
         if let Err(e) = p.io().flush(ctx).await {

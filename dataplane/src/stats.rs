@@ -133,6 +133,9 @@ pub struct ListenerStats {
     pub refused: AtomicU64,
     /// Connections to a TLS listener whose handshake failed.
     pub tls_failures: AtomicU64,
+    /// Connections closed before finishing their handshake to make room in
+    /// the full listener.
+    pub evicted: AtomicU64,
     /// Bytes from and to miners.
     pub rx_bytes: std::sync::Arc<AtomicU64>,
     pub tx_bytes: AtomicU64,

@@ -13,6 +13,7 @@ pub mod linked;
 pub mod miner;
 pub mod own_process;
 pub mod pool;
+pub mod raw;
 pub mod rx_miner;
 pub mod rx_pool;
 pub mod scripted_io;

@@ -242,6 +242,7 @@ impl AleoSession {
             Ok(Message::Request(req)) => req,
             Ok(Message::Response(_)) => return,
             Err(e) => {
+                self.io.protocol_error();
                 self.error(Value::Null, codes::OTHER, &format!("Invalid message: {e}"));
                 return;
             }
@@ -250,6 +251,7 @@ impl AleoSession {
         let method = match ClientMethod::from_line(&req, line, self.dialect) {
             Ok(m) => m,
             Err(e) => {
+                self.io.protocol_error();
                 self.error(req.id, codes::OTHER, &e.to_string());
                 return;
             }
@@ -260,6 +262,7 @@ impl AleoSession {
             ClientMethod::Submit(s) => self.on_submit(req.id, s).await,
             ClientMethod::Unknown { method, .. } => {
                 // Never relayed: an ALEO pool speaks nothing else.
+                self.io.protocol_error();
                 let shown: String = method.chars().take(40).collect();
                 self.error(
                     req.id,

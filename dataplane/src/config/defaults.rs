@@ -145,6 +145,8 @@ impl Default for Limits {
             max_connections_per_minute: 120,
             ban_duration: 300.0,
             allow: Vec::new(),
+            max_pending_per_ip: 256,
+            max_protocol_errors: 10,
             max_line_length: 64 * 1024,
             outbound_queue: 64,
             handshake_timeout: 60.0,

@@ -359,7 +359,11 @@ impl Spool {
         if end.is_some_and(|e| self.ack == e) {
             let mut t = self.tail.lock();
             // Unless an append came in meanwhile (then it is not all acked).
-            if t.active == (Segment { seq: self.ack.seq, len: self.ack.off })
+            if t.active
+                == (Segment {
+                    seq: self.ack.seq,
+                    len: self.ack.off,
+                })
                 && t.active.len >= t.segment_bytes / 16
             {
                 t.rotate()?;

@@ -26,6 +26,11 @@ pub enum SessionEnd {
     WriteTimeout,
     /// The session refused the miner (no pool, wrong dialect, bad line ...).
     ClosedByProxy,
+    /// This many protocol errors in a row (`limits.max_protocol_errors`).
+    ProtocolErrors(u32),
+    /// Closed before finishing its handshake to make room in a full
+    /// listener (the oldest unfinished handshake goes first).
+    Evicted,
     Read(io::Error),
     Write(io::Error),
 }
@@ -40,14 +45,17 @@ impl SessionEnd {
             SessionEnd::IdleTimeout => "idle",
             SessionEnd::WriteTimeout => "write_timeout",
             SessionEnd::ClosedByProxy => "closed_by_proxy",
+            SessionEnd::ProtocolErrors(_) => "protocol_errors",
+            SessionEnd::Evicted => "evicted",
             SessionEnd::Read(_) | SessionEnd::Write(_) => "network_error",
         }
     }
 
     pub fn side(&self) -> Side {
         match self {
-            SessionEnd::Stopped | SessionEnd::ClosedByProxy => Side::Proxy,
+            SessionEnd::Stopped | SessionEnd::ClosedByProxy | SessionEnd::Evicted => Side::Proxy,
             SessionEnd::MinerClosed
+            | SessionEnd::ProtocolErrors(_)
             | SessionEnd::HandshakeTimeout
             | SessionEnd::IdleTimeout
             | SessionEnd::WriteTimeout => Side::Miner,
@@ -65,6 +73,10 @@ impl fmt::Display for SessionEnd {
             SessionEnd::IdleTimeout => f.write_str("idle timeout"),
             SessionEnd::WriteTimeout => f.write_str("write timeout: miner is not reading"),
             SessionEnd::ClosedByProxy => f.write_str("closed by the proxy"),
+            SessionEnd::ProtocolErrors(n) => write!(f, "{n} protocol errors in a row"),
+            SessionEnd::Evicted => {
+                f.write_str("closed before finishing its handshake: the listener was full")
+            }
             SessionEnd::Read(e) => write!(f, "read error: {e}"),
             SessionEnd::Write(e) => write!(f, "write error: {e}"),
         }
@@ -81,6 +93,8 @@ mod tests {
         let cases = [
             (SessionEnd::Stopped, Side::Proxy),
             (SessionEnd::ClosedByProxy, Side::Proxy),
+            (SessionEnd::Evicted, Side::Proxy),
+            (SessionEnd::ProtocolErrors(10), Side::Miner),
             (SessionEnd::MinerClosed, Side::Miner),
             (SessionEnd::HandshakeTimeout, Side::Miner),
             (SessionEnd::IdleTimeout, Side::Miner),
@@ -93,5 +107,9 @@ mod tests {
             assert!(!end.cause().is_empty());
         }
         assert_eq!(SessionEnd::IdleTimeout.to_string(), "idle timeout");
+        assert_eq!(
+            SessionEnd::ProtocolErrors(10).to_string(),
+            "10 protocol errors in a row"
+        );
     }
 }

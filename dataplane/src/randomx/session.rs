@@ -194,6 +194,7 @@ impl RxSession {
             Ok(Message::Request(req)) => req,
             Ok(Message::Response(_)) => return,
             Err(e) => {
+                self.io.protocol_error();
                 self.error(Value::Null, &format!("Invalid message: {e}"));
                 return;
             }
@@ -201,6 +202,7 @@ impl RxSession {
         let method = match ClientMethod::from_request(&req) {
             Ok(m) => m,
             Err(e) => {
+                self.io.protocol_error();
                 self.error(req.id, &e.to_string());
                 return;
             }
@@ -213,6 +215,7 @@ impl RxSession {
             }
             ClientMethod::GetJob { .. } => self.on_getjob(req.id),
             ClientMethod::Unknown { method, .. } => {
+                self.io.protocol_error();
                 let shown: String = method.chars().take(40).collect();
                 self.error(req.id, &format!("Unsupported method {shown:?}"));
             }

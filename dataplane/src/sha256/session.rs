@@ -211,6 +211,7 @@ impl Session {
             Ok(Message::Request(req)) => req,
             Ok(Message::Response(_)) => return, // e.g. an answer to client.get_version
             Err(e) => {
+                self.io.protocol_error();
                 self.reply(Response::error(
                     Value::Null,
                     codes::OTHER,
@@ -222,6 +223,7 @@ impl Session {
         let method = match ClientMethod::from_request(&req) {
             Ok(m) => m,
             Err(e) => {
+                self.io.protocol_error();
                 self.reply(Response::error(req.id, codes::OTHER, &e.to_string()));
                 return;
             }

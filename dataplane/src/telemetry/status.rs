@@ -158,6 +158,7 @@ impl View {
             "limits": {
                 "refused": p.stats.refused.load(Relaxed),
                 "tls_failures": p.stats.tls_failures.load(Relaxed),
+                "evicted_unfinished_handshakes": p.stats.evicted.load(Relaxed),
                 "banned_ips": limiter.banned(std::time::Instant::now()),
                 "bans_total": limiter.bans_total(),
             },

@@ -45,7 +45,9 @@ async fn mine(addr: SocketAddr, worker: String, first: watch::Sender<bool>) -> (
         return (worker, t);
     };
     'mining: loop {
-        let ids: Vec<Value> = (0..BURST).map(|k| json!(1_000_000 + t.submitted + k)).collect();
+        let ids: Vec<Value> = (0..BURST)
+            .map(|k| json!(1_000_000 + t.submitted + k))
+            .collect();
         let mut lines = Vec::new();
         for id in &ids {
             lines.extend(Request::new(id.clone(), "mining.submit", share.to_params()).to_line());
@@ -68,7 +70,9 @@ async fn mine(addr: SocketAddr, worker: String, first: watch::Sender<bool>) -> (
 /// Shares in the ledger per worker.
 async fn ledger(cp: &ControlPlane) -> BTreeMap<String, u64> {
     let out = cp
-        .ctl(&["-o", "json", "shares", "--since", "30d", "--limit", "100000"])
+        .ctl(&[
+            "-o", "json", "shares", "--since", "30d", "--limit", "100000",
+        ])
         .await;
     let rows = out.json();
     let rows = rows.as_array().expect("a list of shares");
@@ -117,7 +121,10 @@ async fn sigkill_of_the_data_plane_under_load_never_loses_an_answered_share() {
         tokio::time::sleep(Duration::from_millis(at)).await;
         kill(&mut dp).await;
         for m in miners {
-            let (w, t) = tokio::time::timeout(T, m).await.expect("miner ends").unwrap();
+            let (w, t) = tokio::time::timeout(T, m)
+                .await
+                .expect("miner ends")
+                .unwrap();
             tallies.insert(w, t);
         }
     }

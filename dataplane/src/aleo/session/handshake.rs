@@ -48,6 +48,11 @@ impl AleoSession {
             self.error(id, codes::UNAUTHORIZED, "Missing worker name");
             return;
         }
+        if let Err(why) = crate::miner::check_username(user) {
+            self.io.protocol_error();
+            self.error(id, codes::UNAUTHORIZED, &why);
+            return;
+        }
         if self.worker.is_some() {
             if self.authorized {
                 // More workers on one connection: their shares go under the

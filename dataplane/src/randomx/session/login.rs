@@ -21,6 +21,14 @@ impl RxSession {
             self.error(id, "Missing login");
             return;
         }
+        let rigid = login.rigid.as_deref().unwrap_or_default();
+        if let Err(why) = crate::miner::check_username(&login.login)
+            .and_then(|()| crate::miner::check_username(rigid))
+        {
+            self.io.protocol_error();
+            self.error(id, &why);
+            return;
+        }
         self.login = Some(login);
         let worker = crate::sha256::session::bounded(self.worker());
         self.miner.set_worker(&worker, crate::clock::now_ms());

@@ -115,6 +115,11 @@ impl Session {
     }
 
     pub(super) async fn on_authorize(&mut self, id: Value, user: String) {
+        if let Err(why) = crate::miner::check_username(&user) {
+            self.io.protocol_error();
+            self.reply(Response::error(id, codes::UNAUTHORIZED, &why));
+            return;
+        }
         let first = self.authorized.is_none();
         self.miner
             .set_worker(&super::bounded(&user), crate::clock::now_ms());

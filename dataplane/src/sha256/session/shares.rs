@@ -228,11 +228,30 @@ impl Session {
     }
 }
 
-/// Miner-chosen text in an event, cut to what the control plane stores.
+/// Miner-chosen text in an event, cut to what the control plane stores,
+/// control characters replaced (U+FFFD): the ledger, logs and labels never
+/// get a raw newline or escape sequence from a miner.
 pub(crate) fn bounded(s: &str) -> String {
     let mut end = s.len().min(200);
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_string()
+    let s = &s[..end];
+    if s.chars().any(char::is_control) {
+        s.chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect()
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn event_text_is_cut_and_has_no_control_characters() {
+        assert_eq!(super::bounded("rig1"), "rig1");
+        assert_eq!(super::bounded("rig\n1\u{1b}"), "rig\u{fffd}1\u{fffd}");
+        assert_eq!(super::bounded(&"é".repeat(150)).len(), 200);
+    }
 }

@@ -11,13 +11,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::Config;
-use switchyard_stratum::{Message, Response, codes};
+use switchyard_stratum::{Response, codes};
 use switchyard_tests::dp::with_one_pool;
-use switchyard_tests::lines::LineReader;
-use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool, within};
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use switchyard_tests::raw::Raw;
+use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
 
 const T: Duration = Duration::from_secs(20);
 const AGENT: &str = "cgminer/4.11.1";
@@ -40,67 +37,6 @@ async fn still_mines(p: &ScriptedPool, m: &mut ScriptedMiner) {
 fn error_of(r: &Response) -> (Option<i64>, String) {
     r.error_parts()
         .unwrap_or_else(|| panic!("an error answer, got {r:?}"))
-}
-
-/// A bare connection: exact bytes out, lines in, and a way to see the close.
-struct Raw {
-    reader: LineReader<OwnedReadHalf>,
-    writer: OwnedWriteHalf,
-}
-
-impl Raw {
-    async fn connect(addr: SocketAddr) -> Raw {
-        let stream = within("connect", T, TcpStream::connect(addr))
-            .await
-            .unwrap()
-            .unwrap();
-        let (r, w) = stream.into_split();
-        Raw {
-            reader: LineReader::new(r),
-            writer: w,
-        }
-    }
-
-    /// Writes exactly `bytes` (no newline added).
-    async fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).await.unwrap();
-    }
-
-    /// The next line parsed as an answer.
-    async fn answer(&mut self) -> Response {
-        let line = within("an answer", T, self.reader.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .expect("an answer, not the end of the connection");
-        match Message::parse(&line) {
-            Ok(Message::Response(r)) => r,
-            other => panic!("expected an answer, got {other:?}"),
-        }
-    }
-
-    /// The peer closes without sending anything (EOF, or a reset).
-    async fn expect_closed_at_once(&mut self) {
-        match within("the close", T, self.reader.next_line())
-            .await
-            .unwrap()
-        {
-            Ok(None) | Err(_) => {}
-            Ok(Some(line)) => panic!(
-                "expected the connection closed, got {:?}",
-                String::from_utf8_lossy(&line)
-            ),
-        }
-    }
-
-    /// Reads whatever comes until the peer closes.
-    async fn expect_closed(&mut self) {
-        within("the close", T, async {
-            while let Ok(Some(_)) = self.reader.next_line().await {}
-        })
-        .await
-        .unwrap();
-    }
 }
 
 fn subscribe_line() -> Vec<u8> {

@@ -1,0 +1,323 @@
+//! Connections that have not finished their stratum handshake, per
+//! listener: a device on the LAN that opens connections and never
+//! subscribes/authorizes must not lock honest miners out.
+//!
+//! - Each address may hold at most `max_pending_per_ip` of them at once,
+//!   allow-listed networks included (the per-IP limits exempt those; this
+//!   cap does not): beyond, a new connection is refused.
+//! - When the listener is full, the oldest unfinished handshake is closed to
+//!   make room before a new connection is refused; miners past their
+//!   handshake are never closed for room.
+//!
+//! [`Pending`] owns the listener's connection slots (a semaphore of
+//! `max_connections` permits). While a connection has not finished its
+//! handshake its permit sits in its [`Entry`], so that closing it for room
+//! hands the permit straight to the newcomer (no waiting for the closed
+//! session to wind down, no queue). [`PendingSlot::done`] moves the permit
+//! into the session's slot for good; dropping the slot gives it back.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+/// A listener's connection slots and its unfinished handshakes; see the
+/// module doc.
+#[derive(Debug)]
+pub struct Pending {
+    max_per_ip: u32,
+    max_connections: usize,
+    permits: Arc<Semaphore>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next: u64,
+    /// Oldest first.
+    by_age: BTreeMap<u64, Entry>,
+    per_ip: HashMap<IpAddr, u32>,
+}
+
+/// An unfinished handshake: its address, its session's kill token, and its
+/// connection slot (handed to a newcomer if it is closed for room).
+#[derive(Debug)]
+struct Entry {
+    ip: IpAddr,
+    kill: CancellationToken,
+    permit: OwnedSemaphorePermit,
+}
+
+/// Why [`Pending::admit`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The address already has `limit` unfinished handshakes.
+    TooManyPending { limit: u32 },
+    /// Every one of the listener's `max` connections is past its handshake.
+    Full { max: usize },
+}
+
+impl Refused {
+    /// The `result` label of the connections metric.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Refused::TooManyPending { .. } => "pending_limit",
+            Refused::Full { .. } => "over_limit",
+        }
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::TooManyPending { limit } => write!(
+                f,
+                "{limit} connections from this address have not finished their handshake (limits.max_pending_per_ip)"
+            ),
+            Refused::Full { max } => write!(
+                f,
+                "listener is at its limit of {max} connections, every one past its handshake"
+            ),
+        }
+    }
+}
+
+/// A connection let in: its slot, and the address of the unfinished
+/// handshake closed to make room, if one was.
+#[derive(Debug)]
+pub struct Admitted {
+    pub slot: PendingSlot,
+    pub evicted: Option<IpAddr>,
+}
+
+impl Pending {
+    /// `max_connections` slots; at most `max_per_ip` unfinished handshakes
+    /// per address (0: no cap).
+    pub fn new(max_connections: usize, max_per_ip: u32) -> Arc<Pending> {
+        Arc::new(Pending {
+            max_per_ip,
+            max_connections,
+            permits: Arc::new(Semaphore::new(max_connections)),
+            inner: Mutex::new(Inner::default()),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Plain maps updated in single steps: a poisoned lock is taken over.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Lets a new connection from `ip` in (its session stops on `kill`): a
+    /// free slot, else the slot of the oldest unfinished handshake, which is
+    /// closed; refused when the address is at its cap or nothing can be
+    /// closed.
+    pub fn admit(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        kill: CancellationToken,
+    ) -> Result<Admitted, Refused> {
+        let ip = ip.to_canonical();
+        let mut g = self.lock();
+        let n = g.per_ip.get(&ip).copied().unwrap_or(0);
+        if self.max_per_ip > 0 && n >= self.max_per_ip {
+            return Err(Refused::TooManyPending {
+                limit: self.max_per_ip,
+            });
+        }
+        let (permit, evicted) = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => (p, None),
+            Err(_) => {
+                let Some((_, old)) = g.by_age.pop_first() else {
+                    return Err(Refused::Full {
+                        max: self.max_connections,
+                    });
+                };
+                g.forget(old.ip);
+                old.kill.cancel();
+                (old.permit, Some(old.ip))
+            }
+        };
+        *g.per_ip.entry(ip).or_default() += 1;
+        let seq = g.next;
+        g.next += 1;
+        g.by_age.insert(seq, Entry { ip, kill, permit });
+        let slot = PendingSlot {
+            pending: self.clone(),
+            seq: Some(seq),
+            permit: None,
+        };
+        Ok(Admitted { slot, evicted })
+    }
+
+    /// Connections that have not finished their handshake.
+    pub fn len(&self) -> usize {
+        self.lock().by_age.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Free connection slots.
+    pub fn available(&self) -> usize {
+        self.permits.available_permits()
+    }
+
+    fn remove(&self, seq: u64) -> Option<OwnedSemaphorePermit> {
+        let mut g = self.lock();
+        let e = g.by_age.remove(&seq)?;
+        g.forget(e.ip);
+        Some(e.permit)
+    }
+}
+
+impl Inner {
+    fn forget(&mut self, ip: IpAddr) {
+        if let Some(n) = self.per_ip.get_mut(&ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
+    }
+}
+
+/// A connection's slot: among the unfinished handshakes until
+/// [`PendingSlot::done`], then its own until dropped.
+#[derive(Debug)]
+pub struct PendingSlot {
+    pending: Arc<Pending>,
+    seq: Option<u64>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl PendingSlot {
+    /// The handshake is done: the connection keeps its slot for good.
+    pub fn done(&mut self) {
+        if let Some(seq) = self.seq.take() {
+            self.permit = self.pending.remove(seq);
+        }
+    }
+
+    /// Whether [`PendingSlot::done`] was called.
+    pub fn is_done(&self) -> bool {
+        self.seq.is_none()
+    }
+
+    /// Whether the connection was closed to make room (its slot went to a
+    /// newcomer).
+    pub fn was_evicted(&self) -> bool {
+        self.seq
+            .is_some_and(|seq| !self.pending.lock().by_age.contains_key(&seq))
+    }
+}
+
+impl Drop for PendingSlot {
+    fn drop(&mut self) {
+        if let Some(seq) = self.seq.take() {
+            self.pending.remove(seq);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn admit(p: &Arc<Pending>, from: &str) -> Result<PendingSlot, Refused> {
+        p.admit(ip(from), CancellationToken::new()).map(|a| a.slot)
+    }
+
+    #[test]
+    fn each_address_is_capped_and_gets_its_room_back() {
+        let p = Pending::new(100, 2);
+        let a = admit(&p, "10.0.0.1").unwrap();
+        let mut b = admit(&p, "10.0.0.1").unwrap();
+        let e = admit(&p, "10.0.0.1").unwrap_err();
+        assert_eq!(e, Refused::TooManyPending { limit: 2 });
+        assert!(e.to_string().contains("max_pending_per_ip"), "{e}");
+        // Another address is not affected; IPv4-mapped counts as IPv4.
+        let _c = admit(&p, "10.0.0.2").unwrap();
+        assert!(admit(&p, "::ffff:10.0.0.1").is_err());
+        b.done();
+        assert!(b.is_done());
+        let _d = admit(&p, "10.0.0.1").unwrap();
+        drop(a);
+        let _e = admit(&p, "10.0.0.1").unwrap();
+        assert_eq!(p.len(), 3, "c, d and e");
+        assert_eq!(
+            p.available(),
+            100 - 4,
+            "b keeps its slot after its handshake"
+        );
+        drop(b);
+        assert_eq!(p.available(), 100 - 3);
+    }
+
+    #[test]
+    fn a_full_listener_gives_the_oldest_unfinished_handshakes_slot_to_a_newcomer() {
+        let p = Pending::new(3, 0);
+        let (k1, k2, k3) = (
+            CancellationToken::new(),
+            CancellationToken::new(),
+            CancellationToken::new(),
+        );
+        let mut s1 = p.admit(ip("10.0.0.1"), k1.clone()).unwrap().slot;
+        let s2 = p.admit(ip("10.0.0.2"), k2.clone()).unwrap().slot;
+        let s3 = p.admit(ip("10.0.0.3"), k3.clone()).unwrap().slot;
+        assert_eq!(p.available(), 0);
+        // The first finished its handshake: it is never closed for room.
+        s1.done();
+        let a = p.admit(ip("10.0.0.4"), CancellationToken::new()).unwrap();
+        assert_eq!(a.evicted, Some(ip("10.0.0.2")));
+        assert!(s2.was_evicted() && !s3.was_evicted() && !s1.was_evicted());
+        assert!(k2.is_cancelled() && !k1.is_cancelled() && !k3.is_cancelled());
+        // The evicted session ending gives nothing back: its slot moved.
+        drop(s2);
+        assert_eq!(p.available(), 0);
+        let b = p.admit(ip("10.0.0.5"), CancellationToken::new()).unwrap();
+        assert_eq!(b.evicted, Some(ip("10.0.0.3")));
+        drop(s3);
+        let c = p.admit(ip("10.0.0.6"), CancellationToken::new()).unwrap();
+        assert_eq!(c.evicted, Some(ip("10.0.0.4")));
+        drop((a, b, c));
+        // Only s1 is left, past its handshake: a full listener refuses.
+        let _x = p.admit(ip("10.0.0.7"), CancellationToken::new()).unwrap();
+        let _y = p.admit(ip("10.0.0.8"), CancellationToken::new()).unwrap();
+        let z = p.admit(ip("10.0.0.9"), CancellationToken::new()).unwrap();
+        assert!(z.evicted.is_some());
+        drop(z);
+        drop((_x, _y));
+        assert!(p.is_empty());
+        assert!(!k1.is_cancelled());
+    }
+
+    #[test]
+    fn a_listener_full_of_finished_handshakes_refuses() {
+        let p = Pending::new(2, 0);
+        let mut a = admit(&p, "10.0.0.1").unwrap();
+        let mut b = admit(&p, "10.0.0.2").unwrap();
+        a.done();
+        b.done();
+        assert_eq!(admit(&p, "10.0.0.3").unwrap_err(), Refused::Full { max: 2 });
+        drop(a);
+        assert!(admit(&p, "10.0.0.3").is_ok());
+    }
+
+    #[test]
+    fn no_cap_means_any_number() {
+        let p = Pending::new(1000, 0);
+        let slots: Vec<_> = (0..1000).map(|_| admit(&p, "10.0.0.1").unwrap()).collect();
+        assert_eq!(p.len(), 1000);
+        drop(slots);
+        assert!(p.is_empty());
+        assert_eq!(p.available(), 1000);
+        assert!(p.lock().per_ip.is_empty(), "nothing left per address");
+    }
+}
