@@ -133,7 +133,8 @@ pub fn target_to_difficulty(target: u64) -> Option<u64> {
 }
 
 /// Difficulty -> inverse target: `u64::MAX / difficulty` (0 counts as 1).
-/// Reads back as `difficulty` exactly up to 2^32, never below it.
+/// Reads back as `difficulty` exactly below 2^32 (2^32 itself reads back
+/// as 2^32 + 1: no target gives it), never below it.
 pub fn difficulty_to_target(difficulty: u64) -> u64 {
     u64::MAX / difficulty.max(1)
 }
