@@ -52,7 +52,7 @@ impl DataPlaneService {
     }
 }
 
-fn check_id(id: &str) -> Result<(), Status> {
+pub fn check_id(id: &str) -> Result<(), Status> {
     if id.trim().is_empty() {
         return Err(invalid("dataplane_id", "must not be empty"));
     }
@@ -67,7 +67,7 @@ pub const MAX_IDLE_WORKERS: usize = 10_000;
 
 /// A health report's idle workers, keyed by (algorithm label, worker), or
 /// the first bad one named.
-fn idle_workers(list: &[pb::IdleWorker]) -> Result<HashMap<(String, String), i64>, Status> {
+pub fn idle_workers(list: &[pb::IdleWorker]) -> Result<HashMap<(String, String), i64>, Status> {
     if list.len() > MAX_IDLE_WORKERS {
         return Err(invalid(
             "idle_workers",

@@ -19,7 +19,7 @@ mod admin_query;
 mod admin_schedule;
 mod admin_workers;
 pub mod dataplane;
-mod share_events;
+pub mod share_events;
 
 pub use admin_config::apply as admin_config_apply;
 
