@@ -119,7 +119,11 @@ impl Listener {
             tracker.spawn(async move {
                 let (r, w): (MinerRead, MinerWrite) = match tls {
                     None => miner::plain(stream),
-                    Some(tls) => match tls.accept(stream, ctx.timing.handshake).await {
+                    Some(tls) => match tokio::select! {
+                        r = tls.accept(stream, ctx.timing.handshake) => r,
+                        // Closed for room before its TLS handshake ended.
+                        () = token.cancelled() => return,
+                    } {
                         Ok(halves) => halves,
                         Err(e) => {
                             // Only this connection is lost.

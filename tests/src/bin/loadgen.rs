@@ -1,5 +1,5 @@
 //! `loadgen`: load generator and benchmark helper for the data plane: share
-//! throughput and latency (SHA-256, RandomX, ALEO), idle connections, job
+//! throughput and latency (SHA-256, RandomX, ALEO), idle and silent (hostile) connections, job
 //! fan-out, a scheduled switch (through a control plane's data plane), and
 //! scripted pools or an in-process data plane to point them at. Figures go to stdout; each
 //! measuring mode ends with one `RESULT ...` line of `key=value` pairs.
@@ -28,6 +28,8 @@ mod rx;
 mod serve;
 #[path = "loadgen/shares.rs"]
 mod shares;
+#[path = "loadgen/silent.rs"]
+mod silent;
 #[path = "loadgen/stats.rs"]
 mod stats;
 #[path = "loadgen/switch.rs"]
@@ -58,6 +60,9 @@ enum Command {
     Shares(shares::Args),
     /// Opens N miners (subscribe, authorize, first job) and holds them.
     Idle(idle::Args),
+    /// Opens N connections that never say a word, from many loopback source
+    /// addresses (a hostile LAN device), optionally reopening each one closed.
+    Silent(silent::Args),
     /// Connects N miners, triggers new jobs at a `loadgen pool` through its
     /// control port and times how long until every miner has each one.
     Fanout(fanout::Args),
@@ -105,6 +110,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Shares(a) => shares::run(a).await,
             Command::Idle(a) => idle::run(a).await,
+            Command::Silent(a) => silent::run(a).await,
             Command::Fanout(a) => fanout::run(a).await,
             Command::Switch(a) => switch::run(a).await,
             Command::RxShares(a) => algo_shares::run_rx(a).await,
