@@ -13,5 +13,7 @@ mod ctl_shares_stats;
 mod ctl_sites;
 mod ctl_workers;
 mod dp_control_client;
+mod grpc_tls;
 mod secrets_never_print;
+mod site_isolation;
 mod two_sites;
