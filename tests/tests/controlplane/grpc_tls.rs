@@ -110,7 +110,8 @@ async fn a_data_plane_links_over_tls_only_to_a_certificate_it_can_verify() {
         ("plaintext", format!("http://127.0.0.1:{port}"), None),
     ];
     for (i, (what, endpoint, ca)) in bad.into_iter().enumerate() {
-        let (l, stop) = start_link(endpoint, &token, ca, &dir.path().join(format!("dp-bad{i}"))).await;
+        let (l, stop) =
+            start_link(endpoint, &token, ca, &dir.path().join(format!("dp-bad{i}"))).await;
         let mut up = l.connected();
         // Absence can only be shown with a bound: a first attempt fails at once.
         let r = tokio::time::timeout(Duration::from_secs(3), up.wait_for(|c| *c)).await;
@@ -163,7 +164,11 @@ async fn the_embedded_data_planes_plaintext_port_takes_only_in_process_tokens() 
     // An in-process token (what `controlplane start` gives its own data plane) works.
     let own = cp.internal_site_token("default").await.unwrap();
     let mut c = DataPlaneClient::with_interceptor(channel().await, Bearer(own));
-    let reg = c.register(register).await.expect("in-process token").into_inner();
+    let reg = c
+        .register(register)
+        .await
+        .expect("in-process token")
+        .into_inner();
     assert_eq!(reg.site, "default");
     cp.shutdown().await;
 }

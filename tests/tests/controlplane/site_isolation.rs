@@ -179,7 +179,10 @@ async fn a_site_token_cannot_register_as_or_act_for_another_sites_data_plane() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     for _ in 0..10 {
-        let err = a.report_health(health("b-dp", "bpool", false)).await.unwrap_err();
+        let err = a
+            .report_health(health("b-dp", "bpool", false))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     }
 
@@ -190,18 +193,33 @@ async fn a_site_token_cannot_register_as_or_act_for_another_sites_data_plane() {
     assert_eq!(after.len(), 1, "{after:?}");
     let (x, y) = (&before[0], &after[0]);
     assert_eq!(
-        (&y.id, &y.site, &y.version, &y.hostname, y.acked_plan_version, &y.ack_error),
-        (&x.id, &x.site, &x.version, &x.hostname, x.acked_plan_version, &x.ack_error),
+        (
+            &y.id,
+            &y.site,
+            &y.version,
+            &y.hostname,
+            y.acked_plan_version,
+            &y.ack_error
+        ),
+        (
+            &x.id,
+            &x.site,
+            &x.version,
+            &x.hostname,
+            x.acked_plan_version,
+            &x.ack_error
+        ),
     );
     assert_eq!(y.site, "b");
-    let (shares, _) = cp.store().query_shares(&site_shares("b"), 100).await.unwrap();
+    let (shares, _) = cp
+        .store()
+        .query_shares(&site_shares("b"), 100)
+        .await
+        .unwrap();
     assert!(shares.is_empty(), "{shares:?}");
     assert_eq!(cp.store().share_count().await.unwrap(), 0);
     let breakers = cp.store().breakers(None).await.unwrap();
-    assert!(
-        breakers.iter().all(|r| r.state == "closed"),
-        "{breakers:?}"
-    );
+    assert!(breakers.iter().all(|r| r.state == "closed"), "{breakers:?}");
     cp.shutdown().await;
 }
 
@@ -221,7 +239,11 @@ async fn a_site_token_writes_only_its_own_sites_shares_breakers_and_workers() {
         .unwrap()
         .into_inner();
     assert_eq!(ack.inserted, 1);
-    let (b_before, _) = cp.store().query_shares(&site_shares("b"), 10).await.unwrap();
+    let (b_before, _) = cp
+        .store()
+        .query_shares(&site_shares("b"), 10)
+        .await
+        .unwrap();
 
     let mut a = client(&cp, &token(dir.path(), "a")).await;
     let (reg, _, mut a_stream) = register_and_watch(&mut a, "a-dp").await;
@@ -229,7 +251,15 @@ async fn a_site_token_writes_only_its_own_sites_shares_breakers_and_workers() {
     // a's events name b's pool and reuse the id of b's event: the new one
     // is stored under site a, the reused id overwrites nothing.
     let mine = share(now_ms(), "bpool", "a-rig", true, "accepted", "accepted", "");
-    let mut replay = share(now_ms(), "bpool", "a-forged", true, "rejected", "rejected", "stale");
+    let mut replay = share(
+        now_ms(),
+        "bpool",
+        "a-forged",
+        true,
+        "rejected",
+        "rejected",
+        "stale",
+    );
     replay.id = b_event.id.clone();
     let ack = a
         .report_shares(pb::ShareBatch {
@@ -240,13 +270,25 @@ async fn a_site_token_writes_only_its_own_sites_shares_breakers_and_workers() {
         .unwrap()
         .into_inner();
     assert_eq!((ack.inserted, ack.duplicates), (1, 1), "{ack:?}");
-    let (b_after, _) = cp.store().query_shares(&site_shares("b"), 10).await.unwrap();
+    let (b_after, _) = cp
+        .store()
+        .query_shares(&site_shares("b"), 10)
+        .await
+        .unwrap();
     assert_eq!(b_after, b_before, "b's history is unchanged");
     assert_eq!(b_after[0].worker, "b-rig");
-    let (a_rows, _) = cp.store().query_shares(&site_shares("a"), 10).await.unwrap();
+    let (a_rows, _) = cp
+        .store()
+        .query_shares(&site_shares("a"), 10)
+        .await
+        .unwrap();
     assert_eq!(a_rows.len(), 1, "{a_rows:?}");
     assert_eq!(
-        (a_rows[0].id.as_str(), a_rows[0].site.as_str(), a_rows[0].dataplane_id.as_str()),
+        (
+            a_rows[0].id.as_str(),
+            a_rows[0].site.as_str(),
+            a_rows[0].dataplane_id.as_str()
+        ),
         (mine.id.as_str(), "a", "a-dp")
     );
 
@@ -254,7 +296,9 @@ async fn a_site_token_writes_only_its_own_sites_shares_breakers_and_workers() {
     // for it, never b's: b's plan does not change.
     let b_version = cp.store().sites().await.unwrap();
     for _ in 0..10 {
-        a.report_health(health("a-dp", "bpool", false)).await.unwrap();
+        a.report_health(health("a-dp", "bpool", false))
+            .await
+            .unwrap();
     }
     let breakers = cp.store().breakers(None).await.unwrap();
     assert!(
@@ -271,7 +315,10 @@ async fn a_site_token_writes_only_its_own_sites_shares_breakers_and_workers() {
     let plan = tokio::time::timeout(WAIT, async {
         loop {
             let p = a_stream.next().await.expect("stream open").expect("plan");
-            if p.algorithms.iter().any(|x| x.open_breakers.contains(&"bpool".to_string())) {
+            if p.algorithms
+                .iter()
+                .any(|x| x.open_breakers.contains(&"bpool".to_string()))
+            {
                 return p;
             }
         }
@@ -304,7 +351,10 @@ async fn a_site_token_writes_only_its_own_sites_shares_breakers_and_workers() {
         .expect("admin lists b's workers")
         .into_inner();
     assert!(
-        b_workers.workers.iter().all(|w| w.worker != "a-idle-rig" && w.worker != "a-rig"),
+        b_workers
+            .workers
+            .iter()
+            .all(|w| w.worker != "a-idle-rig" && w.worker != "a-rig"),
         "{b_workers:?}"
     );
     let a_workers = adm.list_workers(workers("a")).await.unwrap().into_inner();
@@ -435,7 +485,9 @@ async fn no_site_token_opens_any_admin_call() {
         remove_site(pb::RemoveSiteRequest { name: "b".into() }),
         add_pool(pb::PoolSettings::default()),
         update_pool(pb::UpdatePoolRequest::default()),
-        remove_pool(pb::PoolName { name: "bpool".into() }),
+        remove_pool(pb::PoolName {
+            name: "bpool".into()
+        }),
         set_pool_enabled(pb::SetPoolEnabledRequest::default()),
         list_pools(pb::ListPoolsRequest::default()),
         set_schedule(pb::SetScheduleRequest::default()),
