@@ -111,6 +111,14 @@ fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
     let mut f = options
         .open(path)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    // The mode above applies only to a new file: one that existed keeps
+    // its own, which may let others read it.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", path.display()))?;
+    }
     writeln!(f, "{secret}")?;
     Ok(())
 }

@@ -77,6 +77,23 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub async fn open(path: &Path) -> anyhow::Result<Store> {
+        // The database holds the pools' passwords: a new one is readable by
+        // its owner only. SQLite gives its -wal and -shm files the mode of
+        // the database file.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => anyhow::bail!("cannot create database {}: {e}", path.display()),
+            }
+        }
         let url = format!("sqlite://{}", path.display());
         let base = SqliteConnectOptions::from_str(&url)?
             .create_if_missing(true)

@@ -14,6 +14,7 @@ mod ctl_sites;
 mod ctl_workers;
 mod dp_control_client;
 mod grpc_tls;
+mod secret_files;
 mod secrets_never_print;
 mod site_isolation;
 mod two_sites;
