@@ -94,8 +94,9 @@ pub fn metrics_response(registry: &Registry) -> Response {
     }
 }
 
-/// Constant-time comparison of two tokens.
-fn same(a: &[u8], b: &[u8]) -> bool {
+/// Constant-time comparison of two tokens (the time depends on the
+/// lengths only).
+pub fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

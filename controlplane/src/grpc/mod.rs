@@ -106,7 +106,7 @@ pub fn bearer<T>(req: &Request<T>) -> Result<&str, Status> {
 /// check: usable in an interceptor).
 pub fn check_admin(req: &Request<()>, admin_hash: &str) -> Result<(), Status> {
     let token = bearer(req)?;
-    if hash_token(token) != admin_hash {
+    if !switchyard_dataplane::http::same(hash_token(token).as_bytes(), admin_hash.as_bytes()) {
         return Err(Status::unauthenticated("invalid admin token"));
     }
     // The caller's contract (ctl sends it on every call).
@@ -176,4 +176,39 @@ pub fn status(e: StoreError) -> Status {
 
 pub fn invalid(field: &str, message: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("{field}: {message}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(token: &str) -> Request<()> {
+        let mut req = Request::new(());
+        let m = req.metadata_mut();
+        m.insert(
+            switchyard_proto::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
+        m.insert(
+            switchyard_proto::CONTRACT_METADATA,
+            switchyard_proto::CONTRACT_VERSION.into(),
+        );
+        req
+    }
+
+    #[test]
+    fn the_admin_token_is_checked_by_its_whole_hash() {
+        let token = new_token("admin");
+        let hash = hash_token(&token);
+        assert!(check_admin(&request(&token), &hash).is_ok());
+        let mut wrong = token.clone();
+        wrong.pop();
+        for bad in [wrong.as_str(), "", "x", &hash] {
+            let err = check_admin(&request(bad), &hash).unwrap_err();
+            assert_eq!(err.code(), tonic::Code::Unauthenticated, "{bad:?}");
+        }
+        // A token of a site is not the admin token.
+        let site = new_token("site");
+        assert!(check_admin(&request(&site), &hash).is_err());
+    }
 }
