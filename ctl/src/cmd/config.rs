@@ -136,7 +136,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ConfigCmd) -> CtlResult {
             match file {
                 None => emit(&yaml),
                 Some(path) => {
-                    std::fs::write(&path, &yaml).map_err(|e| {
+                    write_private(&path, &yaml).map_err(|e| {
                         CtlError::Failed(format!("cannot write {}: {e}", path.display()))
                     })?;
                     eprintln!("wrote {} ({} bytes)", path.display(), yaml.len());
@@ -145,6 +145,23 @@ pub async fn run(ctx: &mut Ctx, cmd: ConfigCmd) -> CtlResult {
             }
         }
     }
+}
+
+/// Writes `text` to `path` readable by its owner only (unix): an export
+/// holds the pools' passwords. A regular file that existed is made private
+/// too (not a device such as /dev/stdout).
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    #[cfg(unix)]
+    if f.metadata()?.is_file() {
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    }
+    f.write_all(text.as_bytes())
 }
 
 #[derive(Serialize)]

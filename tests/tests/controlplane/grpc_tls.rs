@@ -2,7 +2,8 @@
 //! control plane serves TLS only; a data plane's link verifies the
 //! certificate against its `ca_file` and the endpoint's host, and refuses
 //! a certificate it cannot verify; the embedded data plane's plaintext
-//! loopback port takes only the process's own in-memory tokens.
+//! loopback port takes only the process's own in-memory tokens; `ctl`
+//! verifies the certificate the same way (`--ca-file`).
 
 use std::path::Path;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use switchyard_dataplane::control::{self, ControlLink};
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::admin_client::AdminClient;
 use switchyard_proto::v1::data_plane_client::DataPlaneClient;
-use switchyard_tests::cp::Bearer;
+use switchyard_tests::cp::{Bearer, ctl_raw};
 use switchyard_tests::tls::TestCert;
 use tokio_util::sync::CancellationToken;
 use tonic::Code;
@@ -170,5 +171,51 @@ async fn the_embedded_data_planes_plaintext_port_takes_only_in_process_tokens() 
         .expect("in-process token")
         .into_inner();
     assert_eq!(reg.site, "default");
+    cp.shutdown().await;
+}
+
+#[tokio::test]
+async fn ctl_talks_over_tls_only_to_a_certificate_it_can_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = TestCert::new();
+    let cp = start_tls_cp(dir.path(), &cert).await;
+    let admin = std::fs::read_to_string(switchyard_controlplane::admin_token_file(
+        &dir.path().join("switchyard.db"),
+    ))
+    .unwrap();
+    let endpoint = format!("https://127.0.0.1:{}", cp.addr().port());
+    let ca = cert.cert_file.display().to_string();
+    let ok = ctl_raw(
+        &[
+            "--endpoint",
+            &endpoint,
+            "--ca-file",
+            &ca,
+            "--token",
+            admin.trim(),
+            "site",
+            "list",
+        ],
+        &[],
+    )
+    .await;
+    assert!(ok.ok().contains("default"), "{ok:?}");
+    let other = TestCert::new();
+    let other_ca = other.cert_file.display().to_string();
+    let plain = format!("http://127.0.0.1:{}", cp.addr().port());
+    for (what, args) in [
+        (
+            "another CA",
+            vec!["--endpoint", &endpoint, "--ca-file", &other_ca],
+        ),
+        ("no CA", vec!["--endpoint", &endpoint]),
+        ("plaintext", vec!["--endpoint", &plain]),
+    ] {
+        let mut args = args;
+        args.extend(["--token", admin.trim(), "site", "list"]);
+        let out = ctl_raw(&args, &[]).await;
+        assert_ne!(out.code, 0, "{what}: {out:?}");
+        assert!(!out.stdout.contains("default"), "{what}: {out:?}");
+    }
     cp.shutdown().await;
 }

@@ -96,3 +96,23 @@ async fn a_linked_data_planes_persisted_plan_is_readable_by_its_owner_only() {
     dp.shutdown(Duration::from_secs(2)).await;
     cp.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_config_export_written_by_ctl_is_readable_by_its_owner_only() {
+    let cp = switchyard_tests::cp::ControlPlane::start().await;
+    let fresh = cp.path("export.yaml");
+    // One that existed, world-readable.
+    let old = cp.write("old-export.yaml", "old\n");
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for file in [&fresh, &old] {
+        cp.ctl(&["config", "export", "--file", file.to_str().unwrap()])
+            .await
+            .ok();
+        let yaml = std::fs::read_to_string(file).unwrap();
+        assert!(
+            yaml.contains("password"),
+            "the export holds passwords: {yaml}"
+        );
+        assert_eq!(mode(file), 0o600, "{}: {:o}", file.display(), mode(file));
+    }
+}
