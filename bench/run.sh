@@ -6,12 +6,16 @@
 # through the real `dataplane` binary (fixed rates and max), data-plane RSS
 # per idle miner (IDLE_MINERS, then up to the open-file limit), and job
 # fan-out time direct vs through the data plane. Every measurement gets a
-# fresh pool (its share tables grow) and a fresh data plane. Prints a
-# summary table; raw outputs stay in $BENCH_OUT. Takes about 4 minutes.
+# fresh pool (its share tables grow) and a fresh data plane. The ledger
+# measurement compares, at LEDGER_RATE, a standalone data plane (no share
+# events) with one linked to a real control plane (every share's event
+# written to the spool before the miner's answer, shipped and stored in
+# SQLite). Prints a summary table; raw outputs stay in $BENCH_OUT. Takes
+# about 5 minutes.
 #
 # Knobs (environment): LAT_RATES MINERS DURATION WARMUP PREFILL MAX_MINERS MAX_WINDOW
-# IDLE_MINERS IDLE_MAX FANOUT_MINERS ROUNDS BENCH_OUT SKIP_BUILD=1
-# ONLY="throughput idle fanout" (a subset).
+# IDLE_MINERS IDLE_MAX FANOUT_MINERS ROUNDS LEDGER_RATE BENCH_OUT SKIP_BUILD=1
+# ONLY="throughput ledger idle fanout" (a subset).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +34,8 @@ ROUNDS=${ROUNDS:-5}
 # not resize (a stall of several ms) inside the measured period.
 PREFILL=${PREFILL:-500000}
 DIFFICULTY=1e-10 # <= 2.33e-10: every nonce is a valid share (see BENCHMARKS.md)
-ONLY=${ONLY:-"throughput idle fanout"}
+LEDGER_RATE=${LEDGER_RATE:-20000}
+ONLY=${ONLY:-"throughput ledger idle fanout"}
 BENCH_OUT=${BENCH_OUT:-$(mktemp -d /tmp/switchyard-bench.XXXXXX)}
 mkdir -p "$BENCH_OUT"
 
@@ -54,11 +59,13 @@ NOFILE=$(ulimit -n)
 IDLE_MAX=${IDLE_MAX:-$((NOFILE - 100))}
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-    cargo build --release -p switchyard-tests -p switchyard-dataplane
+    cargo build --release -p switchyard-tests -p switchyard-dataplane -p switchyard-controlplane \
+        --bin loadgen --bin dataplane --bin controlplane
 fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LOADGEN=$TARGET_DIR/release/loadgen
 DATAPLANE=$TARGET_DIR/release/dataplane
+CONTROLPLANE=$TARGET_DIR/release/controlplane
 
 log() { echo "== $*" >&2; }
 
@@ -127,6 +134,53 @@ EOF
     return 1
 }
 
+# start_cp NAME POOL_ADDR: the real control plane (SQLite, no embedded data
+# plane) with the pool scheduled all day; sets CP_PID CP_ENDPOINT CP_DB.
+start_cp() {
+    local name=$1 pool=$2 cfg=$BENCH_OUT/$1.cp.yaml out=$BENCH_OUT/$1.cp.out
+    CP_DB=$BENCH_OUT/$name.db
+    cat >"$cfg" <<EOF
+controlplane:
+  timezone: "UTC"
+servers:
+  sha256:
+    - { name: bench, host: "${pool%:*}", port: ${pool##*:}, username: "bench-account", password: "x", start: "00:00", end: "24:00" }
+EOF
+    "$CONTROLPLANE" start --foreground --config "$cfg" --db "$CP_DB" --listen 127.0.0.1:0 \
+        --no-dataplane --pid-file "$BENCH_OUT/$name.cp.pid" --log-file "$BENCH_OUT/$name.cp.log" >"$out" 2>&1 &
+    CP_PID=$!
+    PIDS+=("$CP_PID")
+    wait_for "$out" '^controlplane listening on ' 30
+    CP_ENDPOINT=http://$(awk '/^controlplane listening on /{print $4}' "$out")
+}
+
+# start_linked_dp NAME: a data plane linked to the control plane (pools from
+# its plan, share events spooled and shipped); sets DP_PID DP_ADDR.
+start_linked_dp() {
+    local name=$1 port cfg=$BENCH_OUT/$1.dataplane.yaml out=$BENCH_OUT/$1.dataplane.log
+    port=$("$LOADGEN" free-port)
+    cat >"$cfg" <<EOF
+controlplane:
+  endpoint: "$CP_ENDPOINT"
+  token_file: "$CP_DB.site-default.token"
+  state_dir: "$BENCH_OUT/$name.dp-state"
+listeners:
+  sha256:
+    bind: "127.0.0.1:$port"
+    max_connections: 1000000
+limits:
+  allow: ["127.0.0.0/8"]
+logging:
+  level: info
+EOF
+    "$DATAPLANE" start --foreground --config "$cfg" >"$out" 2>&1 &
+    DP_PID=$!
+    PIDS+=("$DP_PID")
+    DP_ADDR=127.0.0.1:$port
+    wait_for "$out" 'site settings from the routing plan applied' 30
+    sleep 1 # the upstream connects to the pool
+}
+
 # get KEY FILE: a value from the RESULT line of FILE.
 get() { grep '^RESULT' "$2" | tail -1 | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 
@@ -192,6 +246,30 @@ if [[ " $ONLY " == *" throughput "* ]]; then
     row "  rejected+unanswered" "$(($(get rejected "$d") + $(get unanswered "$d")))" \
         "$(($(get rejected "$p") + $(get unanswered "$p")))" "0"
     row "  CPU busy (cores)" "$(get cpu_total "$d")" "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
+fi
+
+if [[ " $ONLY " == *" ledger "* ]]; then
+    # The same load through a standalone data plane and a linked one.
+    start_pool ledger-off
+    start_dp ledger-off "$POOL_ADDR"
+    shares ledger-off "$DP_ADDR" --cpu "pool=$POOL_PID" --cpu "dataplane=$DP_PID" \
+        --miners "$MINERS" --rate "$LEDGER_RATE" --prefill "$PREFILL"
+    stop "$DP_PID"
+    stop "$POOL_PID"
+    start_pool ledger-on
+    start_cp ledger-on "$POOL_ADDR"
+    start_linked_dp ledger-on
+    shares ledger-on "$DP_ADDR" --cpu "pool=$POOL_PID" --cpu "dataplane=$DP_PID" --cpu "controlplane=$CP_PID" \
+        --miners "$MINERS" --rate "$LEDGER_RATE" --prefill "$PREFILL"
+    spool=$(du -sk "$BENCH_OUT/ledger-on.dp-state/spool" | cut -f1)
+    stop "$DP_PID"
+    stop "$CP_PID"
+    stop "$POOL_PID"
+    off=$BENCH_OUT/ledger-off.txt on=$BENCH_OUT/ledger-on.txt
+    row "share ledger, $LEDGER_RATE/s (us p50/p90/p99)" "no events" "events spooled+shipped" "added p50 (<50)"
+    row "  latency via data plane" "$(lat "$off")" "$(lat "$on")" "$(($(get p50_us "$on") - $(get p50_us "$off"))) us"
+    row "  CPU busy (cores)" "$(get cpu_total "$off") (dp $(get cpu_dataplane "$off"))" \
+        "$(get cpu_total "$on") (dp $(get cpu_dataplane "$on"), cp $(get cpu_controlplane "$on"))" "spool at end: ${spool} KiB"
 fi
 
 # idle_batch NAME N: one more loadgen holding N idle miners on the data plane

@@ -2,7 +2,8 @@
 //! never say a word, spread over K loopback source addresses (127.0.1.1 ..,
 //! all of 127.0.0.0/8 reaches the host, so each plays a LAN host), and keeps
 //! them open for `--hold` seconds; with `--reconnect` every connection the
-//! server closes is opened again at once (a device that never gives up).
+//! server closes is opened again at once once all are open (a device that
+//! never gives up).
 //! Prints how many connected, how many the server closed and how many
 //! reconnects it made.
 
@@ -50,6 +51,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
     );
     let started = Instant::now();
     let stop = CancellationToken::new();
+    // Reopening starts once all are open (else the reopening of the first
+    // ones closed would slow the opening of the rest).
+    let all_open = CancellationToken::new();
     let mut tasks = Vec::with_capacity(a.connections);
     for i in 0..a.connections {
         let from = IpAddr::V4(Ipv4Addr::new(127, 0, 1, (i % sources as usize) as u8 + 1));
@@ -59,7 +63,9 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         };
         let (closed, reconnects, failed) = (closed.clone(), reconnects.clone(), failed.clone());
         let (target, again, stop) = (a.target, a.reconnect, stop.clone());
+        let all_open = all_open.clone();
         tasks.push(tokio::spawn(async move {
+            all_open.cancelled().await;
             let mut conn = Some(first);
             let mut buf = [0u8; 512];
             while let Some(mut c) = conn.take() {
@@ -92,6 +98,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         }));
     }
     let opened = tasks.len();
+    all_open.cancel();
     println!(
         "silent: {opened} of {} connections open from {sources} sources in {:.2} s",
         a.connections,
