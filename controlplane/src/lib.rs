@@ -99,7 +99,7 @@ pub async fn rotate_admin_token(store: &Store) -> anyhow::Result<String> {
 /// mode; the file inherits its folder's ACLs, which under the user's profile
 /// admit only that user and administrators, so the database (and the token
 /// files beside it) belongs in such a folder there.
-fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -300,6 +300,10 @@ impl ControlPlane {
         tasks.push(tokio::spawn(report::run(ctx.clone(), rx.clone())));
         tasks.push(tokio::spawn(retention(store, cp.share_retention_days, rx)));
         tracing::info!(%addr, tls = opts.tls.is_some(), database = %opts.database.display(), "control plane listening");
+        if opts.tls.is_none() && !addr.ip().is_loopback() {
+            tracing::warn!(%addr,
+                "gRPC without TLS on a non-loopback address: tokens and pool passwords cross the network in clear (controlplane.tls_cert and tls_key, or a tunnel; see SECURITY.md)");
+        }
         Ok(ControlPlane {
             health,
             grpc_up,

@@ -405,8 +405,8 @@ fn init(path: &Path, db: Option<PathBuf>, new_admin_token: bool) -> anyhow::Resu
     if path.exists() {
         println!("{} exists; left as it is", path.display());
     } else {
-        std::fs::write(path, config::sample())
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        // Readable by its owner only: once edited it holds pool passwords.
+        switchyard_controlplane::write_secret(path, config::sample())?;
         println!(
             "wrote a sample config to {} (edit the pools, then `controlplane validate {}`)",
             path.display(),

@@ -116,3 +116,21 @@ async fn a_config_export_written_by_ctl_is_readable_by_its_owner_only() {
         assert_eq!(mode(file), 0o600, "{}: {:o}", file.display(), mode(file));
     }
 }
+
+#[tokio::test]
+async fn the_sample_config_written_by_init_is_readable_by_its_owner_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchyard.yaml");
+    let db = dir.path().join("switchyard.db");
+    let out = switchyard_tests::cp::controlplane(&[
+        "init",
+        "--config",
+        &config.display().to_string(),
+        "--db",
+        &db.display().to_string(),
+    ])
+    .await;
+    out.ok();
+    // It holds the pools' passwords once edited.
+    assert_eq!(mode(&config), 0o600);
+}
