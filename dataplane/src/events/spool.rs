@@ -345,6 +345,10 @@ impl Spool {
         }
     }
 
+    /// Deleting comes before persisting the cursor: on a full disk the
+    /// cursor file cannot be written (ENOSPC), and the acknowledged
+    /// segments must still go to make room. A cursor left behind only
+    /// makes a restart resend (the control plane ignores duplicate ids).
     fn try_advance(&mut self) -> io::Result<()> {
         let before = self.ack;
         while let Some(end) = self.inflight.front().filter(|e| e.acked).map(|e| e.end) {
@@ -359,14 +363,15 @@ impl Spool {
         if end.is_some_and(|e| self.ack == e) {
             let mut t = self.tail.lock();
             // Unless an append came in meanwhile (then it is not all acked).
-            if t.active
+            let all_acked = t.active
                 == (Segment {
                     seq: self.ack.seq,
                     len: self.ack.off,
-                })
-                && t.active.len >= t.segment_bytes / 16
-            {
-                t.rotate()?;
+                });
+            if all_acked && t.active.len >= t.segment_bytes / 16 {
+                if let Err(e) = t.rotate() {
+                    tracing::warn!(error = %e, "share spool: cannot start a new segment; the acknowledged one stays for now");
+                }
             }
             drop(t);
             self.refresh();
@@ -382,13 +387,13 @@ impl Spool {
             t.bytes -= removed.iter().map(|s| s.len).sum::<u64>();
             self.bytes = t.bytes;
         }
-        if self.ack != before {
-            write_ack(&self.dir, self.ack)?;
-        }
         for Segment { seq, .. } in removed {
             if let Err(e) = fs::remove_file(seg_path(&self.dir, seq)) {
                 tracing::warn!(segment = seq, error = %e, "share spool: cannot delete an acknowledged segment");
             }
+        }
+        if self.ack != before {
+            write_ack(&self.dir, self.ack)?;
         }
         Ok(())
     }

@@ -189,6 +189,28 @@ fn fully_acknowledged_segments_are_deleted() {
 }
 
 #[test]
+fn acknowledged_segments_are_deleted_even_when_the_cursor_cannot_be_written() {
+    // A full disk: the cursor's temporary file cannot be written (here it
+    // is a directory); the acknowledged segments must still make room.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = Spool::open(tmp.path(), 64 << 10).unwrap();
+    std::fs::create_dir(tmp.path().join("acked.tmp")).unwrap();
+    for i in 0..20 {
+        s.append(&evs(i * 20..i * 20 + 20)).unwrap();
+    }
+    let files = segments(tmp.path()).len();
+    assert!(files >= 4, "{files} segments");
+    let all = s.next_batch(1000).unwrap();
+    s.ack(&ids(&all[..390]));
+    assert_eq!(segments(tmp.path()).len(), 1, "room made");
+    // A restart resends from the oldest segment left, loses nothing.
+    drop(s);
+    let mut s = Spool::open(tmp.path(), 64 << 10).unwrap();
+    let again = s.next_batch(1000).unwrap();
+    assert!(again.ends_with(&evs(390..400)), "{} resent", again.len());
+}
+
+#[test]
 fn a_fully_acknowledged_spool_starts_a_fresh_segment() {
     let tmp = tempfile::tempdir().unwrap();
     let mut s = Spool::open(tmp.path(), MB).unwrap();
