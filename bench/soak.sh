@@ -23,9 +23,11 @@
 # share went unanswered or the ledger differs.
 #
 # Usage: bench/soak.sh [--minutes N] [--miners N] [--rate R]
+#        bench/soak.sh --report DIR   (the series table again, from DIR/samples.csv;
+#                                      SLOPE_FROM applies)
 # Knobs (environment): SOAK_MINUTES (30) MINERS (5000) RATE (2000 shares/s in
 # all) SWITCH_EVERY (300) RESTART_EVERY (420) RESTART_DOWN (2) SAMPLE_EVERY (10)
-# SLOPE_FROM (60) DRAIN (60 s for answers after sending stops) BENCH_OUT
+# SLOPE_FROM (360) DRAIN (60 s for answers after sending stops) BENCH_OUT
 # SKIP_BUILD=1.
 set -euo pipefail
 
@@ -37,7 +39,8 @@ while [[ $# -gt 0 ]]; do
         --minutes) SOAK_MINUTES=$2; shift 2 ;;
         --miners) MINERS=$2; shift 2 ;;
         --rate) RATE=$2; shift 2 ;;
-        *) echo "usage: $0 [--minutes N] [--miners N] [--rate R]" >&2; exit 2 ;;
+        --report) REPORT_DIR=$2; shift 2 ;;
+        *) echo "usage: $0 [--minutes N] [--miners N] [--rate R] | --report DIR" >&2; exit 2 ;;
     esac
 done
 SOAK_MINUTES=${SOAK_MINUTES:-30}
@@ -47,9 +50,61 @@ SWITCH_EVERY=${SWITCH_EVERY:-300}
 RESTART_EVERY=${RESTART_EVERY:-420}
 RESTART_DOWN=${RESTART_DOWN:-2}
 SAMPLE_EVERY=${SAMPLE_EVERY:-10}
-SLOPE_FROM=${SLOPE_FROM:-60}
+# The data plane's RSS climbs for the first 300 s: each miner's duplicate-share
+# cache fills up to its time-to-live (validation.share_cache_ttl, 300 s).
+SLOPE_FROM=${SLOPE_FROM:-360}
 DRAIN=${DRAIN:-60}
 DIFFICULTY=1e-10 # every nonce is a valid share (BENCHMARKS.md)
+
+# The sampled series (samples.csv has t_s,utc,phase,route first).
+COLS="dp_rss_kib dp_fds dp_threads cp_rss_kib cp_fds cp_threads dp_miners_connected dp_upstream_up dp_workers_online dp_prefixes_used dp_spool_events dp_spool_bytes dp_shares_total cp_events_ingested_total cp_db_bytes"
+# slopes CSV: per column, least squares over the load phase from SLOPE_FROM s,
+# per hour, and over its second half; first and last value of that window,
+# min and max.
+slopes() {
+    local last half
+    last=$(awk -F, '$3 == "load" { t = $1 } END { print t + 0 }' "$1")
+    half=$(((SLOPE_FROM + last) / 2))
+    awk -F, -v from="$SLOPE_FROM" -v half="$half" -v cols="$COLS" '
+        function fit(k, x, v) {
+            cnt[k]++; sx[k] += x; sy[k] += v; sxx[k] += x * x; sxy[k] += x * v
+        }
+        function slope(k,   d) {
+            d = cnt[k] * sxx[k] - sx[k] * sx[k]
+            return d != 0 ? (cnt[k] * sxy[k] - sx[k] * sy[k]) / d : 0
+        }
+        NR == 1 { for (i = 1; i <= NF; i++) idx[$i] = i; next }
+        $3 != "load" || $1 < from { next }
+        {
+            n++
+            ncols = split(cols, c, " ")
+            for (k = 1; k <= ncols; k++) {
+                v = $(idx[c[k]])
+                if (v == "") continue
+                x = $1 / 3600
+                fit(k, x, v)
+                if ($1 >= half) fit(k + 100, x, v)
+                if (!(k in first)) first[k] = v
+                last[k] = v
+                if (!(k in mn) || v + 0 < mn[k]) mn[k] = v + 0
+                if (!(k in mx) || v + 0 > mx[k]) mx[k] = v + 0
+            }
+        }
+        END {
+            printf "%-24s %12s %12s %12s %12s %14s %9s %14s\n", "series", "start", "end", "min", "max", "slope/hour", "% of mean", "2nd half /h"
+            for (k = 1; k <= ncols; k++) {
+                if (cnt[k] < 2) { printf "%-24s (no samples)\n", c[k]; continue }
+                mean = sy[k] / cnt[k]
+                printf "%-24s %12s %12s %12s %12s %14.1f %8.2f%% %14.1f\n", c[k], first[k], last[k], mn[k], mx[k], slope(k), (mean != 0 ? 100 * slope(k) / mean : 0), (cnt[k + 100] >= 2 ? slope(k + 100) : 0)
+            }
+            printf "(%d samples of the load phase from t=%d s; the 2nd half from t=%d s; *_total are counters: their slope is a rate)\n", n, from, half
+        }' "$1"
+}
+
+if [[ -n ${REPORT_DIR:-} ]]; then
+    slopes "$REPORT_DIR/samples.csv"
+    exit 0
+fi
 SOAK_SECS=$(awk -v m="$SOAK_MINUTES" 'BEGIN { printf "%d", m * 60 }')
 BENCH_OUT=${BENCH_OUT:-$(mktemp -d /tmp/switchyard-soak.XXXXXX)}
 mkdir -p "$BENCH_OUT"
@@ -225,7 +280,6 @@ route_pool() { awk '/^switchyard_route_info\{/ && $NF == 1 { if (match($1, /pool
 
 SAMPLES=$BENCH_OUT/samples.csv
 EVENTS=$BENCH_OUT/events.csv
-COLS="dp_rss_kib dp_fds dp_threads cp_rss_kib cp_fds cp_threads dp_miners_connected dp_upstream_up dp_workers_online dp_prefixes_used dp_spool_events dp_spool_bytes dp_shares_total cp_events_ingested_total cp_db_bytes"
 echo "t_s,utc,phase,route,$(echo "$COLS" | tr ' ' ',')" >"$SAMPLES"
 echo "t_s,utc,event,detail" >"$EVENTS"
 event() {
@@ -353,44 +407,8 @@ by_label() {
 }
 
 # --- the report ------------------------------------------------------------
-# slopes: per column, least squares over the load phase from SLOPE_FROM s,
-# per hour; first and last value of that window; min and max overall.
 SLOPES=$BENCH_OUT/slopes.txt
-HALF=$(((SLOPE_FROM + SOAK_SECS) / 2))
-awk -F, -v from="$SLOPE_FROM" -v half="$HALF" -v cols="$COLS" '
-    function fit(k, x, v) {
-        cnt[k]++; sx[k] += x; sy[k] += v; sxx[k] += x * x; sxy[k] += x * v
-    }
-    function slope(k,   d) {
-        d = cnt[k] * sxx[k] - sx[k] * sx[k]
-        return d != 0 ? (cnt[k] * sxy[k] - sx[k] * sy[k]) / d : 0
-    }
-    NR == 1 { for (i = 1; i <= NF; i++) idx[$i] = i; next }
-    $3 != "load" || $1 < from { next }
-    {
-        n++
-        ncols = split(cols, c, " ")
-        for (k = 1; k <= ncols; k++) {
-            v = $(idx[c[k]])
-            if (v == "") continue
-            x = $1 / 3600
-            fit(k, x, v)
-            if ($1 >= half) fit(k + 100, x, v)
-            if (!(k in first)) first[k] = v
-            last[k] = v
-            if (!(k in mn) || v + 0 < mn[k]) mn[k] = v + 0
-            if (!(k in mx) || v + 0 > mx[k]) mx[k] = v + 0
-        }
-    }
-    END {
-        printf "%-24s %12s %12s %12s %12s %14s %9s %14s\n", "series", "start", "end", "min", "max", "slope/hour", "% of mean", "2nd half /h"
-        for (k = 1; k <= ncols; k++) {
-            if (cnt[k] < 2) { printf "%-24s (no samples)\n", c[k]; continue }
-            mean = sy[k] / cnt[k]
-            printf "%-24s %12s %12s %12s %12s %14.1f %8.2f%% %14.1f\n", c[k], first[k], last[k], mn[k], mx[k], slope(k), (mean != 0 ? 100 * slope(k) / mean : 0), (cnt[k + 100] >= 2 ? slope(k + 100) : 0)
-        }
-        printf "(%d samples of the load phase from t=%d s; the 2nd half from t=%d s; *_total are counters: their slope is a rate)\n", n, from, half
-    }' "$SAMPLES" >"$SLOPES"
+slopes "$SAMPLES" >"$SLOPES"
 
 unanswered=$(get unanswered "$R")
 errors=$(get errors "$R")
