@@ -1,7 +1,8 @@
 //! What the share engine counts ([`Tally`]) and prints: the figures and the
-//! `RESULT` line of `loadgen shares` (keys `mode=shares ...`), and of
-//! `rx-shares` / `aleo-shares`, whose strict report adds `errors`,
-//! `prefill_bad` and `verdict` (and `!!!` lines when anything unexpected
+//! `RESULT` line of `loadgen shares` (keys `mode=shares ...`, among them
+//! `sent_all`, every submit including the warm-up's, and `errors`,
+//! connections lost), and of `rx-shares` / `aleo-shares`, whose strict
+//! report adds `prefill_bad` and `verdict` (and `!!!` lines when anything unexpected
 //! happened), plus the CPU the rest of the machine used meanwhile.
 
 use std::collections::HashMap;
@@ -199,11 +200,13 @@ pub fn report<D: Dialect>(
         t.rejected,
         t.unanswered,
     );
+    // Every submit of the run (warm-up included), and connections lost: what
+    // a ledger check compares with (`answered` counts the warm-up's too).
+    let _ = write!(r, " sent_all={} errors={}", t.sent, t.errors);
     if strict {
         let _ = write!(
             r,
-            " errors={} prefill_bad={} verdict={verdict}",
-            t.errors,
+            " prefill_bad={} verdict={verdict}",
             pre.rejected + pre.unanswered + pre.errors,
         );
     }
