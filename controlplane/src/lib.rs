@@ -95,11 +95,16 @@ pub async fn rotate_admin_token(store: &Store) -> anyhow::Result<String> {
     Ok(token)
 }
 
-/// Writes a token file: mode 0600 (its owner only) on unix. Windows has no
-/// mode; the file inherits its folder's ACLs, which under the user's profile
-/// admit only that user and administrators, so the database (and the token
-/// files beside it) belongs in such a folder there.
+/// Writes a token file (the token and a newline); see [`write_private`].
 pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
+    write_private(path, &format!("{secret}\n"))
+}
+
+/// Writes a file readable by its owner only: mode 0600 on unix. Windows has
+/// no mode; the file inherits its folder's ACLs, which under the user's
+/// profile admit only that user and administrators, so the database (and
+/// the token files beside it) belongs in such a folder there.
+pub fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -119,7 +124,7 @@ pub fn write_secret(path: &Path, secret: &str) -> anyhow::Result<()> {
         f.set_permissions(std::fs::Permissions::from_mode(0o600))
             .map_err(|e| anyhow::anyhow!("cannot make {} private: {e}", path.display()))?;
     }
-    writeln!(f, "{secret}")?;
+    f.write_all(text.as_bytes())?;
     Ok(())
 }
 

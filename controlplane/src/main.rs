@@ -406,7 +406,7 @@ fn init(path: &Path, db: Option<PathBuf>, new_admin_token: bool) -> anyhow::Resu
         println!("{} exists; left as it is", path.display());
     } else {
         // Readable by its owner only: once edited it holds pool passwords.
-        switchyard_controlplane::write_secret(path, config::sample())?;
+        switchyard_controlplane::write_private(path, config::sample())?;
         println!(
             "wrote a sample config to {} (edit the pools, then `controlplane validate {}`)",
             path.display(),
