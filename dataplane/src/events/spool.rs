@@ -368,10 +368,11 @@ impl Spool {
                     seq: self.ack.seq,
                     len: self.ack.off,
                 });
-            if all_acked && t.active.len >= t.segment_bytes / 16 {
-                if let Err(e) = t.rotate() {
-                    tracing::warn!(error = %e, "share spool: cannot start a new segment; the acknowledged one stays for now");
-                }
+            if all_acked
+                && t.active.len >= t.segment_bytes / 16
+                && let Err(e) = t.rotate()
+            {
+                tracing::warn!(error = %e, "share spool: cannot start a new segment; the acknowledged one stays for now");
             }
             drop(t);
             self.refresh();
