@@ -27,26 +27,8 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LOADGEN=$TARGET_DIR/release/loadgen
 DATAPLANE=$TARGET_DIR/release/dataplane
 
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-    for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-}
-trap cleanup EXIT
+source "$ROOT/bench/lib.sh"
 
-wait_for() { # FILE REGEX SECONDS
-    local i
-    for ((i = 0; i < $3 * 10; i++)); do
-        grep -qE "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "timed out waiting for /$2/ in $1" >&2
-    cat "$1" >&2
-    return 1
-}
-get() { grep '^RESULT' "$2" | tail -1 | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 "$LOADGEN" pool --difficulty 1e-10 >"$BENCH_OUT/pool.log" 2>&1 &
 PIDS+=("$!")

@@ -39,19 +39,7 @@ ONLY=${ONLY:-"throughput ledger idle fanout"}
 BENCH_OUT=${BENCH_OUT:-$(mktemp -d /tmp/switchyard-bench.XXXXXX)}
 mkdir -p "$BENCH_OUT"
 
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
-}
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
+source "$ROOT/bench/lib.sh"
 
 # As many open files as the hard limit allows (inherited by every process).
 ulimit -n "$(ulimit -Hn)"
@@ -69,26 +57,7 @@ CONTROLPLANE=$TARGET_DIR/release/controlplane
 
 log() { echo "== $*" >&2; }
 
-# wait_for FILE REGEX SECONDS: until a line of FILE matches.
-wait_for() {
-    local file=$1 re=$2 secs=$3 i
-    for ((i = 0; i < secs * 10; i++)); do
-        if grep -qE "$re" "$file" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "timed out waiting for /$re/ in $file:" >&2
-    cat "$file" >&2 || true
-    return 1
-}
 
-# stop PID: SIGTERM, wait, forget it.
-stop() {
-    local pid=$1 p keep=()
-    kill -TERM "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    for p in "${PIDS[@]}"; do [[ $p != "$pid" ]] && keep+=("$p"); done
-    PIDS=("${keep[@]}")
-}
 
 # start_pool NAME: sets POOL_PID POOL_ADDR CTRL_ADDR.
 start_pool() {
@@ -181,10 +150,7 @@ EOF
     sleep 1 # the upstream connects to the pool
 }
 
-# get KEY FILE: a value from the RESULT line of FILE.
-get() { grep '^RESULT' "$2" | tail -1 | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
 SUMMARY=$BENCH_OUT/summary.txt
 : >"$SUMMARY"

@@ -109,15 +109,7 @@ SOAK_SECS=$(awk -v m="$SOAK_MINUTES" 'BEGIN { printf "%d", m * 60 }')
 BENCH_OUT=${BENCH_OUT:-$(mktemp -d /tmp/switchyard-soak.XXXXXX)}
 mkdir -p "$BENCH_OUT"
 
-PIDS=()
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    PIDS=()
-}
-trap cleanup EXIT
-trap 'echo "interrupted" >&2; exit 130' INT TERM
+source "$ROOT/bench/lib.sh"
 
 ulimit -n "$(ulimit -Hn)"
 if (($(ulimit -n) < MINERS + 1000)); then
@@ -134,17 +126,6 @@ LOADGEN=$BIN/loadgen
 
 log() { echo "== $(date -u +%H:%M:%S) $*" >&2; }
 
-# wait_for FILE REGEX SECONDS: until a line of FILE matches.
-wait_for() {
-    local file=$1 re=$2 secs=$3 i
-    for ((i = 0; i < secs * 10; i++)); do
-        if grep -qE "$re" "$file" 2>/dev/null; then return 0; fi
-        sleep 0.1
-    done
-    echo "timed out waiting for /$re/ in $file:" >&2
-    cat "$file" >&2 || true
-    return 1
-}
 
 forget() {
     local p keep=()
@@ -159,8 +140,6 @@ stop() {
     forget "$1"
 }
 
-# get KEY FILE: a value from the RESULT line of FILE.
-get() { grep '^RESULT' "$2" | tail -1 | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }
 
 # The pools: fixed ports, so a restarted pool comes back where it was.
 declare -A POOL_PORT CTRL_PORT POOL_PIDS STARTS

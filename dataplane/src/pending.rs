@@ -5,9 +5,11 @@
 //! - Each address may hold at most `max_pending_per_ip` of them at once,
 //!   allow-listed networks included (the per-IP limits exempt those; this
 //!   cap does not): beyond, a new connection is refused.
-//! - When the listener is full, the oldest unfinished handshake is closed to
-//!   make room before a new connection is refused; miners past their
-//!   handshake are never closed for room.
+//! - When the listener is full, an unfinished handshake is closed to make
+//!   room before a new connection is refused: the oldest one of the address
+//!   holding the most (so a device that floods connections and reopens
+//!   each one closed recycles its own slots rather than an honest miner's
+//!   mid-handshake); miners past their handshake are never closed for room.
 //!
 //! [`Pending`] owns the listener's connection slots (a semaphore of
 //! `max_connections` permits). While a connection has not finished its
@@ -16,7 +18,8 @@
 //! session to wind down, no queue). [`PendingSlot::done`] moves the permit
 //! into the session's slot for good; dropping the slot gives it back.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -36,9 +39,12 @@ pub struct Pending {
 #[derive(Debug, Default)]
 struct Inner {
     next: u64,
-    /// Oldest first.
     by_age: BTreeMap<u64, Entry>,
-    per_ip: HashMap<IpAddr, u32>,
+    /// Each address's unfinished handshakes, oldest first.
+    per_ip: HashMap<IpAddr, BTreeSet<u64>>,
+    /// Every address with some: (how many, its oldest, the address); the
+    /// last is the one to close from (the most, then the oldest).
+    ranked: BTreeSet<(usize, Reverse<u64>, IpAddr)>,
 }
 
 /// An unfinished handshake: its address, its session's kill token, and its
@@ -120,8 +126,8 @@ impl Pending {
     ) -> Result<Admitted, Refused> {
         let ip = ip.to_canonical();
         let mut g = self.lock();
-        let n = g.per_ip.get(&ip).copied().unwrap_or(0);
-        if self.max_per_ip > 0 && n >= self.max_per_ip {
+        let n = g.per_ip.get(&ip).map_or(0, BTreeSet::len);
+        if self.max_per_ip > 0 && n >= self.max_per_ip as usize {
             return Err(Refused::TooManyPending {
                 limit: self.max_per_ip,
             });
@@ -129,19 +135,20 @@ impl Pending {
         let (permit, evicted) = match self.permits.clone().try_acquire_owned() {
             Ok(p) => (p, None),
             Err(_) => {
-                let Some((_, old)) = g.by_age.pop_first() else {
+                let Some(old) = g.victim().and_then(|seq| g.take(seq)) else {
                     return Err(Refused::Full {
                         max: self.max_connections,
                     });
                 };
-                g.forget(old.ip);
                 old.kill.cancel();
                 (old.permit, Some(old.ip))
             }
         };
-        *g.per_ip.entry(ip).or_default() += 1;
         let seq = g.next;
         g.next += 1;
+        g.rank(ip, |set| {
+            set.insert(seq);
+        });
         g.by_age.insert(seq, Entry { ip, kill, permit });
         let slot = PendingSlot {
             pending: self.clone(),
@@ -166,21 +173,41 @@ impl Pending {
     }
 
     fn remove(&self, seq: u64) -> Option<OwnedSemaphorePermit> {
-        let mut g = self.lock();
-        let e = g.by_age.remove(&seq)?;
-        g.forget(e.ip);
-        Some(e.permit)
+        self.lock().take(seq).map(|e| e.permit)
     }
 }
 
 impl Inner {
-    fn forget(&mut self, ip: IpAddr) {
-        if let Some(n) = self.per_ip.get_mut(&ip) {
-            *n -= 1;
-            if *n == 0 {
+    /// Changes `ip`'s set of unfinished handshakes, keeping `ranked` in step.
+    fn rank(&mut self, ip: IpAddr, change: impl FnOnce(&mut BTreeSet<u64>)) {
+        let set = self.per_ip.entry(ip).or_default();
+        if let Some(&oldest) = set.first() {
+            self.ranked.remove(&(set.len(), Reverse(oldest), ip));
+        }
+        change(set);
+        match set.first() {
+            Some(&oldest) => {
+                self.ranked.insert((set.len(), Reverse(oldest), ip));
+            }
+            None => {
                 self.per_ip.remove(&ip);
             }
         }
+    }
+
+    /// The unfinished handshake to close for room: the oldest of the
+    /// address holding the most.
+    fn victim(&self) -> Option<u64> {
+        let &(_, _, ip) = self.ranked.last()?;
+        self.per_ip.get(&ip)?.first().copied()
+    }
+
+    fn take(&mut self, seq: u64) -> Option<Entry> {
+        let e = self.by_age.remove(&seq)?;
+        self.rank(e.ip, |set| {
+            set.remove(&seq);
+        });
+        Some(e)
     }
 }
 
@@ -299,6 +326,33 @@ mod tests {
     }
 
     #[test]
+    fn the_address_holding_the_most_unfinished_handshakes_pays_first() {
+        let p = Pending::new(6, 0);
+        // An honest miner mid-handshake, the oldest of all...
+        let honest = admit(&p, "10.0.0.1").unwrap();
+        // ...then a device that opens five.
+        let flood: Vec<_> = (0..5).map(|_| admit(&p, "10.0.0.66").unwrap()).collect();
+        let mut kept = Vec::new();
+        for _ in 0..20 {
+            let a = p.admit(ip("10.0.0.66"), CancellationToken::new()).unwrap();
+            assert_eq!(a.evicted, Some(ip("10.0.0.66")), "it recycles its own");
+            kept.push(a.slot); // stays open, as the device keeps it
+        }
+        assert!(!honest.was_evicted());
+        assert!(
+            flood.iter().all(PendingSlot::was_evicted),
+            "its oldest went first"
+        );
+        // Equal counts: the oldest goes.
+        let q = Pending::new(2, 0);
+        let a = admit(&q, "10.0.0.1").unwrap();
+        let b = admit(&q, "10.0.0.2").unwrap();
+        let c = q.admit(ip("10.0.0.3"), CancellationToken::new()).unwrap();
+        assert_eq!(c.evicted, Some(ip("10.0.0.1")));
+        assert!(a.was_evicted() && !b.was_evicted());
+    }
+
+    #[test]
     fn a_listener_full_of_finished_handshakes_refuses() {
         let p = Pending::new(2, 0);
         let mut a = admit(&p, "10.0.0.1").unwrap();
@@ -318,6 +372,10 @@ mod tests {
         drop(slots);
         assert!(p.is_empty());
         assert_eq!(p.available(), 1000);
-        assert!(p.lock().per_ip.is_empty(), "nothing left per address");
+        let g = p.lock();
+        assert!(
+            g.per_ip.is_empty() && g.ranked.is_empty(),
+            "nothing left per address"
+        );
     }
 }
