@@ -52,14 +52,10 @@ async fn control_plane_sigkilled_during_ingest_loses_and_duplicates_nothing() {
 
 const ROUNDS: usize = 5;
 
-/// Known to fail until the data plane makes a share's event durable before
-/// the miner's answer (issue 16 item 3, being fixed in
-/// dataplane/src/events/): a SIGKILL loses the events of shares already
-/// answered but not yet in the spool. Seen here: 1 share of 701 missing in
-/// one run of two. Ignored until that fix lands (then remove the
-/// `ignore`); run it with `chaos/run.sh --include-ignored`.
+/// Before the data plane wrote a share's event to the spool before the
+/// miner's answer (issue 16 item 3), this lost answered shares (1 of 701
+/// in one run of two here).
 #[tokio::test]
-#[ignore = "fails until the data plane's SIGKILL fix (issue 16 item 3) lands: a SIGKILL loses answered shares' events"]
 async fn data_plane_sigkilled_with_shares_in_flight_keeps_every_answered_share() {
     let test = "data_plane_sigkilled_with_shares_in_flight";
     let Some(lab) = lab_or_skip(test) else {
@@ -98,8 +94,7 @@ async fn data_plane_sigkilled_with_shares_in_flight_keeps_every_answered_share()
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "KNOWN FAILURE until the data plane's SIGKILL fix (issue 16 item 3) lands: \
-             shares answered to miners are missing from the ledger after a data plane SIGKILL \
+            "shares answered to miners are missing from the ledger after a data plane SIGKILL: \
              (worker, accepted) -> answered: {missing:?}; ledger: {got:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
