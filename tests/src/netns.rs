@@ -1,9 +1,9 @@
 //! Test hosts on real links for the chaos suite (`tests/tests/chaos/`):
 //! Linux network namespaces joined by veth pairs, faults injected on those
 //! links with nftables (drop = a blackhole, `reject with tcp reset` plus
-//! `ss -K` = a cut with RST) and with [`Wire`], a userspace link emulator
-//! for latency and random loss (this kernel has no `sch_netem`; see
-//! RELIABILITY.md).
+//! `ss -K` = a cut with RST) and with [`Wire`] (`chaos/wire.py`), a
+//! userspace link emulator for latency and random loss (this kernel has no
+//! `sch_netem`; see RELIABILITY.md).
 //!
 //! - [`Lab::new`] checks for root and `ip`; a [`Lab`] names everything it
 //!   makes after the process id and a counter (`sy<pid>x<n>-<host>`), so
