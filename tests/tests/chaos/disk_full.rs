@@ -4,9 +4,8 @@
 //! lost events are counted (`/status` spool.lost, the
 //! `switchyard_share_events_lost_total{cause="disk_error"}` metric) and
 //! logged at error; when the link returns the spool drains, and the ledger
-//! holds exactly the answered shares less the counted losses. That new
-//! events are spooled again once the disk has room is the ignored test's
-//! (a product bug: see it).
+//! holds exactly the answered shares less the counted losses; and (the
+//! second test) new events are spooled again once the disk has room.
 
 use std::time::Duration;
 
@@ -35,12 +34,11 @@ async fn a_full_spool_disk_loses_counted_events_and_nothing_else() {
     disk_full("a_full_spool_disk", false).await;
 }
 
-/// Fails: once the link returns and every event is acknowledged, the spool
-/// cannot persist its acknowledgement cursor (`acked.tmp`: ENOSPC) and so
-/// never deletes the acknowledged segments; the disk stays full and every
-/// new event is lost until the data plane restarts.
+/// Once the link returns and every event is acknowledged, the spool
+/// deletes the acknowledged segments and new events are spooled again.
+/// (It failed before 8798f20: the cursor file's write, ENOSPC, came first,
+/// so the segments stayed and every new event was lost until a restart.)
 #[tokio::test]
-#[ignore = "product bug: on a full disk the spool never deletes acknowledged segments (dataplane/src/events/spool.rs try_advance: write_ack fails first)"]
 async fn a_full_spool_disk_recovers_once_the_events_are_acknowledged() {
     disk_full("a_full_spool_disk_recovers", true).await;
 }
