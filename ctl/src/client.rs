@@ -44,6 +44,10 @@ impl tonic::service::Interceptor for Auth {
 
 pub type Client = AdminClient<InterceptedService<Channel, Auth>>;
 
+/// The largest reply `ctl` accepts (tonic's default is 4 MiB, which
+/// `ctl shares` passes at about 12,000 rows).
+const MAX_REPLY_BYTES: usize = 256 << 20;
+
 /// Connection settings from the global flags.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
@@ -82,7 +86,12 @@ impl Ctx {
             )?;
             let auth = auth(&token)?;
             let channel = connect(&self.endpoint, self.settings.ca_file.as_deref()).await?;
-            self.client = Some(AdminClient::with_interceptor(channel, auth));
+            // `ctl shares --limit` goes up to the server's 100,000 rows,
+            // about 35 MB: far above tonic's default 4 MiB for a reply.
+            self.client = Some(
+                AdminClient::with_interceptor(channel, auth)
+                    .max_decoding_message_size(MAX_REPLY_BYTES),
+            );
         }
         self.client
             .as_mut()

@@ -11,6 +11,8 @@ pub mod http;
 pub mod lines;
 pub mod linked;
 pub mod miner;
+#[cfg(target_os = "linux")]
+pub mod netns;
 pub mod own_process;
 pub mod pool;
 pub mod raw;

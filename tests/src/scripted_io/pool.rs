@@ -27,9 +27,21 @@ impl<S: ScriptedState> Pool<S> {
     /// Binds `addr` (for example the address of a pool stopped earlier, to
     /// bring it "back up") and starts serving.
     pub async fn start_on(addr: SocketAddr, config: S::Config) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: binding {addr}: {e}", S::KIND))?;
+        Self::start_listener(listener, config)
+    }
+
+    /// Serves on a listener bound elsewhere (for example in another network
+    /// namespace: [`crate::netns::Lab::listen`]).
+    pub fn start_listener(
+        listener: tokio::net::TcpListener,
+        config: S::Config,
+    ) -> anyhow::Result<Self> {
         let state = S::new(config)?;
         let every = state.job_interval();
-        let server = Server::start(addr, state).await?;
+        let server = Server::start(listener, state)?;
         if let Some(every) = every {
             server.every(every, |s| s.state.modify(|st| st.push_timed_job()));
         }

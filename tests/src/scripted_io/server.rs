@@ -8,7 +8,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -53,11 +52,8 @@ pub struct Server<S> {
 }
 
 impl<S: ScriptedState> Server<S> {
-    /// Binds `addr` and starts accepting.
-    pub async fn start(addr: SocketAddr, state: S) -> anyhow::Result<Arc<Self>> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("{}: binding {addr}", S::KIND))?;
+    /// Starts accepting on a bound listener.
+    pub fn start(listener: TcpListener, state: S) -> anyhow::Result<Arc<Self>> {
         let addr = listener.local_addr()?;
         let server = Arc::new(Server {
             state: Watched::new(format!("pool {addr}"), state),
