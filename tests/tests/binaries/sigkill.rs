@@ -5,6 +5,8 @@
 //! plane's ledger, and no share is in it twice (each worker name is used in
 //! one round only, so a worker's stored shares can be neither fewer than
 //! its answered ones nor more than its submitted ones).
+//! Unix only: the kill is a signal.
+#![cfg(unix)]
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
