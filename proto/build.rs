@@ -1,7 +1,8 @@
 //! Compiles the .proto files with the pure-Rust `protox` (no protoc needed)
 //! and generates the tonic clients and servers from the descriptors, without
 //! the derived `Debug` of the messages that hold secrets (src/redact.rs),
-//! and writes the encoded descriptor set for server reflection.
+//! writes the encoded descriptor set for server reflection, and generates
+//! the messages' serde in protobuf's JSON mapping (pbjson) for the web view.
 
 const SECRET_HOLDERS: [&str; 7] = [
     ".switchyard.v1.AddSiteResponse",
@@ -25,10 +26,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(files, ["."])?;
     // The descriptors themselves, for gRPC server reflection.
     let out = std::path::PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(
-        out.join("switchyard_descriptor.bin"),
-        prost::Message::encode_to_vec(&fds),
-    )?;
+    let encoded = prost::Message::encode_to_vec(&fds);
+    std::fs::write(out.join("switchyard_descriptor.bin"), &encoded)?;
+    pbjson_build::Builder::new()
+        .register_descriptors(&encoded)?
+        .build(&[".switchyard.v1"])?;
     tonic_prost_build::configure()
         // Messages holding a password, a token or a config file: their
         // `Debug` is written by hand in src/redact.rs, with the secret masked.

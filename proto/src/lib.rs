@@ -22,6 +22,8 @@ pub use secret::Secret;
 
 pub mod v1 {
     tonic::include_proto!("switchyard.v1");
+    // serde in protobuf's JSON mapping (the web view's API).
+    include!(concat!(env!("OUT_DIR"), "/switchyard.v1.serde.rs"));
 }
 
 /// The contract's encoded `FileDescriptorSet` (for gRPC server reflection).

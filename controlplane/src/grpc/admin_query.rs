@@ -35,6 +35,40 @@ fn filter(f: Option<pb::ShareFilter>) -> Result<ShareFilter, Status> {
     })
 }
 
+/// Most switches one call returns.
+const MAX_SWITCHES: u32 = 1_000;
+
+pub(super) async fn switches(
+    a: &AdminService,
+    r: pb::ListSwitchesRequest,
+) -> Result<pb::ListSwitchesResponse, Status> {
+    let site = a.site(&r.site).await?;
+    let algorithm = algorithm_filter("algorithm", r.algorithm)?;
+    if r.limit > MAX_SWITCHES {
+        return Err(invalid("limit", format!("at most {MAX_SWITCHES}")));
+    }
+    let limit = if r.limit == 0 { 50 } else { r.limit };
+    let rows = a
+        .ctx
+        .store
+        .switches(&site.name, algorithm.map(|x| x.as_str()), limit)
+        .await
+        .map_err(status)?;
+    Ok(pb::ListSwitchesResponse {
+        switches: rows
+            .into_iter()
+            .map(|e| pb::SwitchRecord {
+                at_unix_ms: e.at_ms,
+                site: e.site,
+                algorithm: stored(&e.algorithm, pb::Algorithm::from_label) as i32,
+                from_pool: e.from_pool,
+                to_pool: e.to_pool,
+                reason: e.reason,
+            })
+            .collect(),
+    })
+}
+
 pub(super) async fn shares(
     a: &AdminService,
     r: pb::QuerySharesRequest,

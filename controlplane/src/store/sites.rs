@@ -153,11 +153,23 @@ impl Store {
         algorithm: &str,
         limit: u32,
     ) -> Result<Vec<SwitchEvent>> {
+        self.switches(site, Some(algorithm), limit).await
+    }
+
+    /// The latest switch events of a site (of one algorithm, or all),
+    /// newest first.
+    pub async fn switches(
+        &self,
+        site: &str,
+        algorithm: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<SwitchEvent>> {
         Ok(sqlx::query_as(
             "SELECT at_ms, site, algorithm, from_pool, to_pool, reason FROM switch_events \
-             WHERE site = ? AND algorithm = ? ORDER BY id DESC LIMIT ?",
+             WHERE site = ? AND (? IS NULL OR algorithm = ?) ORDER BY id DESC LIMIT ?",
         )
         .bind(site)
+        .bind(algorithm)
         .bind(algorithm)
         .bind(limit)
         .fetch_all(&self.read)

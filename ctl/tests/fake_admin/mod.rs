@@ -235,6 +235,11 @@ impl Admin for Fake {
     async fn open_breaker(&self, r: Request<BreakerTarget>) -> R<Breaker> {
         self.reset_breaker(r).await
     }
+    async fn list_switches(&self, r: Request<ListSwitchesRequest>) -> R<ListSwitchesResponse> {
+        check(&r)?;
+        Ok(Response::new(ListSwitchesResponse::default()))
+    }
+
     async fn list_data_planes(
         &self,
         r: Request<ListDataPlanesRequest>,
