@@ -1,5 +1,5 @@
 //! The control plane's monitoring endpoints (`controlplane.http_listen`):
-//! `/healthz`; `/readyz` (the database takes writes and the gRPC server
+//! the web view (`/`, `crate::web`); `/healthz`; `/readyz` (the database takes writes and the gRPC server
 //! runs); `/status` (data planes, breakers, plans, and the embedded data
 //! plane's own status in single-machine mode); `/metrics` (one registry:
 //! this process's build and `process_*`, the control plane's series and
@@ -74,12 +74,13 @@ pub async fn start(
     let open = Router::new()
         .route("/healthz", get(dphttp::healthz))
         .route("/readyz", get(readyz))
-        .with_state(st.clone());
+        .with_state(st.clone())
+        .merge(crate::web::routes(st.ctx.clone()));
     let guarded = Router::new()
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .with_state(st);
-    tracing::info!(address = %addr, token = token.is_some(), "HTTP endpoints: /healthz /readyz /status /metrics");
+    tracing::info!(address = %addr, token = token.is_some(), "HTTP endpoints: / (the web view) /healthz /readyz /status /metrics");
     let app = dphttp::app(open, guarded, token);
     Ok((addr, tokio::spawn(dphttp::serve(socket, app, shutdown))))
 }

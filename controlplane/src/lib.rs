@@ -28,6 +28,7 @@ pub mod miner_tls;
 pub mod planner;
 pub mod report;
 pub mod store;
+pub mod web;
 
 use grpc::{Ctx, hash_token, new_token};
 use planner::{Planner, PlannerSettings};

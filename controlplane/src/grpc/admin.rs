@@ -21,11 +21,21 @@ use crate::convert;
 
 pub struct AdminService {
     pub(super) ctx: Arc<Ctx>,
+    /// Who the audit log names: "admin" (ctl) or "web" (the web view).
+    actor: &'static str,
 }
 
 impl AdminService {
     pub fn new(ctx: Arc<Ctx>) -> Self {
-        AdminService { ctx }
+        AdminService {
+            ctx,
+            actor: "admin",
+        }
+    }
+
+    /// The same service for the web view: its changes are audited as "web".
+    pub fn for_web(ctx: Arc<Ctx>) -> Self {
+        AdminService { ctx, actor: "web" }
     }
 
     pub(super) async fn audit(
@@ -36,7 +46,7 @@ impl AdminService {
     ) -> Result<(), Status> {
         self.ctx
             .store
-            .audit("admin", action, target, detail)
+            .audit(self.actor, action, target, detail)
             .await
             .map_err(status)
     }
@@ -359,6 +369,15 @@ impl Admin for AdminService {
                 .map(|d| convert::dataplane(d, live.get(&d.id)))
                 .collect(),
         }))
+    }
+
+    async fn list_switches(
+        &self,
+        req: Request<pb::ListSwitchesRequest>,
+    ) -> Result<Response<pb::ListSwitchesResponse>, Status> {
+        admin_query::switches(self, req.into_inner())
+            .await
+            .map(Response::new)
     }
 
     async fn query_shares(
