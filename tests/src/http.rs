@@ -1,6 +1,6 @@
-//! A minimal HTTP/1.1 GET for the monitoring endpoints (one request per
-//! connection, `Connection: close`), and reading Prometheus text: the sum
-//! of a metric's samples whose labels match.
+//! A minimal HTTP/1.1 client for the monitoring endpoints and the web view
+//! (one request per connection, `Connection: close`), and reading
+//! Prometheus text: the sum of a metric's samples whose labels match.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,10 +10,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// Bound on one request.
 const T: Duration = Duration::from_secs(20);
 
-/// A response: status code and body.
+/// A response: status code, headers (names in lower case) and body.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
+    pub headers: Vec<(String, String)>,
     pub body: String,
 }
 
@@ -21,17 +22,44 @@ impl Reply {
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
+
+    /// The first header of that (lower-case) name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// `GET target` (a path with its query) with an optional bearer token.
 pub async fn get(addr: SocketAddr, target: &str, token: Option<&str>) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    request(addr, "GET", target, &headers, "").await
+}
+
+/// Any request: `headers` as given (plus Host, Connection and, with a
+/// body, Content-Length).
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Reply {
     tokio::time::timeout(T, async {
         let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        let req =
-            format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n");
+        let mut req =
+            format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if !body.is_empty() || method == "POST" {
+            req.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        req.push_str("\r\n");
+        req.push_str(body);
         s.write_all(req.as_bytes()).await.expect("write request");
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).await.expect("read response");
@@ -50,7 +78,17 @@ pub async fn get(addr: SocketAddr, target: &str, token: Option<&str>) -> Reply {
         } else {
             body.to_owned()
         };
-        Reply { status, body }
+        let headers = head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        Reply {
+            status,
+            headers,
+            body,
+        }
     })
     .await
     .expect("the endpoint answers")

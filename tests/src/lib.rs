@@ -22,6 +22,7 @@ pub mod scripted_io;
 pub mod single;
 pub mod sniffer;
 pub mod tls;
+pub mod tools;
 pub mod watched;
 
 pub use aleo_miner::{ALEO_AGENT, AleoMiner};

@@ -115,6 +115,19 @@ impl SingleMachine {
         }
     }
 
+    /// The admin token (`init` wrote it beside the database).
+    pub fn admin_token(&self) -> String {
+        std::fs::read_to_string(&self.token_file)
+            .expect("the admin token file")
+            .trim()
+            .to_owned()
+    }
+
+    /// The control plane's gRPC endpoint, `http://ADDR`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     /// The miners' address of `algorithm`.
     pub fn miners(&self, algorithm: &str) -> SocketAddr {
         self.miners[algorithm]

@@ -83,24 +83,7 @@ fn read(rel: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The tool's path on `PATH`; `None` (after a `SKIPPED:` line) when it is
-/// missing outside CI. Under `SWITCHYARD_CI` a missing tool fails the test.
-pub(crate) fn tool(name: &str, apt_package: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        if std::env::var_os("SWITCHYARD_CI").is_some() {
-            panic!(
-                "{name} is not installed (apt-get install {apt_package}); SWITCHYARD_CI is set, so the deploy/ check fails"
-            );
-        }
-        eprintln!("SKIPPED: {name} not installed (apt-get install {apt_package})");
-    }
-    found
-}
+pub(crate) use switchyard_tests::tools::tool;
 
 /// Runs the command and fails the test, with its output, unless it succeeds.
 fn run(cmd: &mut Command) -> Output {

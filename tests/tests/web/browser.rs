@@ -1,0 +1,293 @@
+//! The web view in a real Chromium (headless, through ChromeDriver): the
+//! real control plane in single-machine mode with a scripted pool and a
+//! mining miner; sign in; the overview shows the current pool, a hashrate
+//! and the worker counts; an override set through the site page moves the
+//! hashrate (`ctl schedule show` and `ctl status` agree); the pages fit a
+//! phone's width. A screenshot of each page is saved under
+//! `target/tmp/web-screenshots/`. Without Chromium or ChromeDriver the test
+//! says SKIPPED, and fails under `SWITCHYARD_CI`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use switchyard_tests::tools::tool;
+use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::access::farm;
+
+const T: Duration = Duration::from_secs(60);
+
+/// ChromeDriver on a free loopback port, killed on drop.
+struct Driver {
+    _child: Child,
+    url: String,
+    chromium: PathBuf,
+    profile: tempfile::TempDir,
+}
+
+async fn driver() -> Option<Driver> {
+    let chromedriver = tool("chromedriver", "chromium-driver")?;
+    let chromium = tool("chromium", "chromium")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut child = Command::new(chromedriver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start chromedriver");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    tokio::time::timeout(T, async {
+        while let Some(l) = lines.next_line().await.expect("chromedriver output") {
+            if l.contains("started successfully") {
+                return;
+            }
+        }
+        panic!("chromedriver exited before it listened");
+    })
+    .await
+    .expect("chromedriver starts");
+    // Keep draining its output so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Some(Driver {
+        _child: child,
+        url: format!("http://127.0.0.1:{port}"),
+        chromium,
+        profile: tempfile::tempdir().expect("profile dir"),
+    })
+}
+
+/// A browser session; `width`x`height` CSS pixels (a phone: 390x844).
+async fn browser(d: &Driver, width: u32, height: u32) -> Client {
+    let profile = d.profile.path().join(format!("p{width}"));
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": d.chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", format!("--user-data-dir={}", profile.display()),
+                format!("--window-size={width},{height}"),
+            ],
+            // Below 500 pixels the window is not narrowed: a phone's
+            // viewport is emulated instead.
+            "mobileEmulation": {
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 },
+            },
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&d.url)
+        .await
+        .expect("a Chromium session through chromedriver")
+}
+
+fn shots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+async fn shot(c: &Client, name: &str) {
+    let png = c.screenshot().await.expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+    let path = shots().join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("save the screenshot");
+    eprintln!("screenshot: {}", path.display());
+}
+
+/// Evaluates `expr` in the page until `ok` holds for its value (the page
+/// redraws on its own timer: there is nothing to await but the DOM).
+async fn until(c: &Client, expr: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + T;
+    loop {
+        let v = c
+            .execute(&format!("return {expr};"), vec![])
+            .await
+            .unwrap_or(Value::Null);
+        if ok(&v) {
+            return v;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            shot(c, "until-failed").await;
+            let page = c
+                .execute("return document.body.innerText;", vec![])
+                .await
+                .unwrap_or(Value::Null);
+            panic!("the page never showed what {expr} waits for; last: {v}; the page:\n{page}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn text(sel: &str) -> String {
+    format!("(document.querySelector({sel:?})||{{}}).textContent||''")
+}
+
+async fn sign_in(c: &Client, http: SocketAddr, token: &str) {
+    c.goto(&format!("http://{http}/"))
+        .await
+        .expect("open the page");
+    c.wait()
+        .at_most(T)
+        .for_element(Locator::Css("#token"))
+        .await
+        .expect("the sign-in page");
+    c.find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.signin button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // Polled, errors and all: while the form's POST and its redirect
+    // navigate, a lookup can fail for reasons other than absence.
+    until(c, "!!document.querySelector('#problems')", |v| v == true).await;
+}
+
+#[tokio::test]
+async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
+    let Some(d) = driver().await else { return };
+    let (_pool, _dir, sm) = farm().await;
+    let http = sm.http.expect("http_listen is set");
+    // A second pool to move the hashrate to.
+    let backup = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let port = backup.addr().port().to_string();
+    sm.ctl_json(&[
+        "pool",
+        "add",
+        "backup",
+        "--algo",
+        "sha256",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--username",
+        "farm.backup",
+        "--password",
+        "x",
+    ])
+    .await;
+    // A miner mines; its shares reach the history.
+    let mut m = ScriptedMiner::ready(sm.miners("sha256"), "cgminer/4.11.1", "farm.rig1")
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let share = m.find_share().await.unwrap();
+        assert!(m.submit(&share).await.unwrap().is_ok());
+    }
+    sm.wait_for_shares().await;
+
+    let c = browser(&d, 1280, 1000).await;
+    sign_in(&c, http, &sm.admin_token()).await;
+    // The overview: the current pool and why, a hashrate, one worker online.
+    let site = "section.site[data-site=default] tr[data-algorithm=ALGORITHM_SHA256]";
+    let pool = until(&c, &text(&format!("{site} .current-pool")), |v| v == "main").await;
+    assert_eq!(pool, "main");
+    let rate = until(&c, &text(&format!("{site} .hashrate-15m")), |v| {
+        v.as_str()
+            .is_some_and(|s| s.ends_with("H/s") && !s.starts_with("0 "))
+    })
+    .await;
+    eprintln!("overview hashrate: {rate}");
+    until(&c, &text(&format!("{site} .miners")), |v| v == "1 / 0 / 0").await;
+    let why = until(&c, &text(&format!("{site} .pill")), |v| v != "").await;
+    assert_eq!(why, "schedule");
+    shot(&c, "overview").await;
+
+    // The site page: the timeline, then an override to the backup pool.
+    c.goto(&format!("http://{http}/#/site/default"))
+        .await
+        .unwrap();
+    c.wait()
+        .at_most(T)
+        .for_element(Locator::Css("#timeline svg rect.segment"))
+        .await
+        .expect("the 48-hour timeline");
+    c.wait()
+        .at_most(T)
+        .for_element(Locator::Css("#workers table.workers"))
+        .await
+        .expect("the workers table");
+    let workers = until(&c, &text("#workers table.workers tbody"), |v| {
+        v.as_str().is_some_and(|s| s.contains("farm.rig1"))
+    })
+    .await;
+    assert!(workers.as_str().unwrap().contains("online"), "{workers}");
+    shot(&c, "site").await;
+    c.find(Locator::Css("#override-pool-sha256"))
+        .await
+        .unwrap()
+        .select_by_value("backup")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#override-sha256 button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The site page's own state row follows the new plan.
+    let row = "tr[data-algorithm=ALGORITHM_SHA256] .current-pool";
+    until(&c, &text(row), |v| v == "backup").await;
+    // ctl agrees.
+    let show = sm
+        .ctl_json(&["schedule", "show", "--site", "default"])
+        .await;
+    assert!(show.to_string().contains("backup"), "the override: {show}");
+    let status = sm.ctl_json(&["status"]).await;
+    assert!(status.to_string().contains("\"backup\""), "{status}");
+    shot(&c, "site-override").await;
+
+    // The pools page: both pools, the breaker table.
+    c.goto(&format!("http://{http}/#/pools")).await.unwrap();
+    let pools = until(&c, &text("#pools tbody"), |v| {
+        v.as_str()
+            .is_some_and(|s| s.contains("main") && s.contains("backup"))
+    })
+    .await;
+    assert!(pools.as_str().unwrap().contains("enabled"), "{pools}");
+    shot(&c, "pools").await;
+    c.close().await.unwrap();
+
+    // At a phone's width the page fits: wide tables scroll in their card.
+    let c = browser(&d, 390, 844).await;
+    sign_in(&c, http, &sm.admin_token()).await;
+    until(&c, &text(&format!("{site} .current-pool")), |v| {
+        v == "backup"
+    })
+    .await;
+    let fits = c
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        fits,
+        Value::Bool(true),
+        "the overview overflows a phone's width"
+    );
+    shot(&c, "overview-phone").await;
+    c.close().await.unwrap();
+    sm.stop().await;
+}
