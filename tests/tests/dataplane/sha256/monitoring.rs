@@ -163,3 +163,47 @@ async fn a_worker_goes_online_idle_and_offline_and_each_change_is_counted() {
     );
     dp.shutdown(Duration::from_secs(2)).await;
 }
+
+/// The opt-in per-worker series stop at `worker_metrics_cap` workers
+/// (label cardinality stays bounded whatever names miners choose), and a
+/// name with a quote and a backslash is escaped in its label.
+#[tokio::test]
+async fn worker_series_are_capped_and_their_labels_escaped() {
+    let p = ScriptedPool::start(PoolConfig::default()).await.unwrap();
+    let token = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token.path(), TOKEN).unwrap();
+    let mut cfg = test_config(vec![pool("a", p.addr(), PoolMode::Aggregate)]);
+    cfg.http.listen = Some("127.0.0.1:0".into());
+    cfg.http.token_file = Some(token.path().display().to_string());
+    cfg.http.worker_metrics = true;
+    cfg.http.worker_metrics_cap = 1;
+    let (dp, miners) = start(cfg).await.unwrap();
+    let http = dp.http_addr.expect("http.listen is set");
+    let series = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("switchyard_worker_share_work_total{"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+
+    let mut quoted = ScriptedMiner::ready(miners, "cgminer", r#"w.a"b\c"#)
+        .await
+        .unwrap();
+    mine_one(&p, &mut quoted).await;
+    let r = get(http, "/metrics", Some(TOKEN)).await;
+    let s = series(&r.body);
+    assert_eq!(s.len(), 1, "{}", r.body);
+    assert!(s[0].contains(r#"worker="w.a\"b\\c""#), "escaped: {}", s[0]);
+
+    let mut others = Vec::new();
+    for name in ["w.rig2", "w.rig3"] {
+        let mut m = ScriptedMiner::ready(miners, "cgminer", name).await.unwrap();
+        mine_one(&p, &mut m).await;
+        others.push(m);
+    }
+    let r = get(http, "/metrics", Some(TOKEN)).await;
+    assert_eq!(series(&r.body).len(), 1, "capped at one: {}", r.body);
+    // The workers gauge still counts all three.
+    assert_eq!(workers(&r.body, "online"), 3.0, "{}", r.body);
+    dp.shutdown(Duration::from_secs(2)).await;
+}
