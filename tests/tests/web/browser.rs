@@ -5,7 +5,8 @@
 //! hashrate (`ctl schedule show` and `ctl status` agree); the pages fit a
 //! phone's width. A screenshot of each page is saved under
 //! `target/tmp/web-screenshots/`. Without Chromium or ChromeDriver the test
-//! says SKIPPED, and fails under `SWITCHYARD_CI`.
+//! says SKIPPED, and fails under `SWITCHYARD_CI`. The same test runs in
+//! Firefox with `SWITCHYARD_WEB_BROWSER=firefox`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,52 +17,72 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use switchyard_tests::tools::tool;
 use switchyard_tests::{PoolConfig, ScriptedMiner, ScriptedPool};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 use crate::access::farm;
 
 const T: Duration = Duration::from_secs(60);
 
-/// ChromeDriver on a free loopback port, killed on drop.
+/// The browser: Chromium through ChromeDriver (what CI runs), or with
+/// `SWITCHYARD_WEB_BROWSER=firefox` Firefox through geckodriver
+/// (`apt-get install firefox-esr`, `cargo install geckodriver`).
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Chromium,
+    Firefox,
+}
+
+/// The WebDriver server on a free loopback port, killed on drop.
 struct Driver {
     _child: Child,
     url: String,
-    chromium: PathBuf,
+    kind: Kind,
+    browser: PathBuf,
     profile: tempfile::TempDir,
 }
 
 async fn driver() -> Option<Driver> {
-    let chromedriver = tool("chromedriver", "chromium-driver")?;
-    let chromium = tool("chromium", "chromium")?;
+    let kind = match std::env::var("SWITCHYARD_WEB_BROWSER").as_deref() {
+        Ok("firefox") => Kind::Firefox,
+        _ => Kind::Chromium,
+    };
+    let (server, browser) = match kind {
+        Kind::Chromium => (
+            tool("chromedriver", "chromium-driver")?,
+            tool("chromium", "chromium")?,
+        ),
+        Kind::Firefox => (
+            tool("geckodriver", "geckodriver (cargo install geckodriver)")?,
+            tool("firefox-esr", "firefox-esr")?,
+        ),
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
         .port();
-    let mut child = Command::new(chromedriver)
+    let child = Command::new(&server)
         .arg(format!("--port={port}"))
-        .stdout(Stdio::piped())
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .expect("start chromedriver");
-    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        .expect("start the WebDriver server");
+    // Ready when it accepts a connection.
     tokio::time::timeout(T, async {
-        while let Some(l) = lines.next_line().await.expect("chromedriver output") {
-            if l.contains("started successfully") {
-                return;
-            }
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("chromedriver exited before it listened");
     })
     .await
-    .expect("chromedriver starts");
-    // Keep draining its output so it never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    .expect("the WebDriver server listens");
     Some(Driver {
         _child: child,
         url: format!("http://127.0.0.1:{port}"),
-        chromium,
+        kind,
+        browser,
         profile: tempfile::tempdir().expect("profile dir"),
     })
 }
@@ -70,32 +91,54 @@ async fn driver() -> Option<Driver> {
 async fn browser(d: &Driver, width: u32, height: u32) -> Client {
     let profile = d.profile.path().join(format!("p{width}"));
     let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": d.chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", format!("--user-data-dir={}", profile.display()),
-                format!("--window-size={width},{height}"),
-            ],
-            // Below 500 pixels the window is not narrowed: a phone's
-            // viewport is emulated instead.
-            "mobileEmulation": {
-                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 },
-            },
-        }),
-    );
-    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+    match d.kind {
+        Kind::Chromium => caps.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": d.browser,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", format!("--user-data-dir={}", profile.display()),
+                    format!("--window-size={width},{height}"),
+                ],
+                // Below 500 pixels the window is not narrowed: a phone's
+                // viewport is emulated instead.
+                "mobileEmulation": {
+                    "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 },
+                },
+            }),
+        ),
+        Kind::Firefox => {
+            std::fs::create_dir_all(&profile).expect("profile dir");
+            caps.insert(
+                "moz:firefoxOptions".into(),
+                json!({
+                    "binary": d.browser,
+                    "args": [
+                        "-headless", "-profile", profile,
+                        format!("--width={width}"), format!("--height={height}"),
+                    ],
+                }),
+            )
+        }
+    };
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&d.url)
         .await
-        .expect("a Chromium session through chromedriver")
+        .expect("a browser session through the WebDriver server");
+    if d.kind == Kind::Firefox {
+        c.set_window_size(width, height).await.expect("window size");
+    }
+    c
 }
 
 fn shots() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+    let mut dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+    if std::env::var("SWITCHYARD_WEB_BROWSER").as_deref() == Ok("firefox") {
+        dir.push("firefox");
+    }
     std::fs::create_dir_all(&dir).expect("screenshot dir");
     dir
 }
