@@ -175,6 +175,9 @@ pub fn breaker(b: &BreakerRow) -> pb::Breaker {
         changed_at_unix_ms: b.changed_ms,
         retry_at_unix_ms: b.retry_ms.unwrap_or(0),
         last_error: b.last_error.clone(),
+        // Filled by the caller from the data planes' reports.
+        connects_ok: 0,
+        connects_failed: 0,
     }
 }
 

@@ -44,6 +44,7 @@ export async function poolsPage(main) {
     el('td', {}, b.site), el('td', {}, b.pool),
     el('td', {}, pill(b.state, b.state === 'closed' ? 'good' : b.state === 'open' ? 'bad' : 'warn')),
     el('td', { class: 'num' }, n(b.consecutiveFailures)), el('td', { class: 'num' }, n(b.successes)),
+    el('td', { class: 'num connects' }, `${n(b.connectsOk)} / ${n(b.connectsFailed)}`),
     el('td', {}, ago(b.changedAtUnixMs)), el('td', {}, b.lastError || '–'),
     el('td', {}, b.state === 'closed'
       ? el('button', { type: 'button', class: 'danger', on: { click: () => breaker('OpenBreaker', b.site, b.pool, err) } }, 'Open')
@@ -62,7 +63,7 @@ export async function poolsPage(main) {
       el('table', { id: 'pools' }, el('thead', {}, el('tr', {}, ['Pool', 'Algorithm', 'Address', 'State', 'Accepted', 'Rejected', 'Reject %', 'Top reject reasons', '']
         .map((t, i) => el('th', { class: i >= 4 && i <= 6 ? 'num' : '' }, t)))), el('tbody', {}, poolRows))),
     el('section', { class: 'card' }, el('h2', {}, 'Health per site'),
-      brRows.length ? el('table', { id: 'breakers' }, el('thead', {}, el('tr', {}, ['Site', 'Pool', 'Breaker', 'Failures in a row', 'Successes', 'Changed', 'Last error', '']
+      brRows.length ? el('table', { id: 'breakers' }, el('thead', {}, el('tr', {}, ['Site', 'Pool', 'Breaker', 'Failures in a row', 'Successes', 'Connects ok / failed', 'Changed', 'Last error', '']
         .map((t) => el('th', {}, t)))), el('tbody', {}, brRows)) : el('p', { class: 'muted' }, 'No connection results reported yet.'),
       el('h3', {}, 'Take a pool out of a site\'s rotation'), openForm));
 }

@@ -328,9 +328,21 @@ impl Admin for AdminService {
             self.refresh().await?;
         }
         let rows = self.ctx.breakers.list(site_id).await;
-        Ok(Response::new(pb::ListBreakersResponse {
-            breakers: rows.iter().map(convert::breaker).collect(),
-        }))
+        let live = self.ctx.live();
+        let breakers = rows
+            .iter()
+            .map(|r| {
+                let mut b = convert::breaker(r);
+                for l in live.values().filter(|l| l.site_id == r.site_id) {
+                    if let Some(&(ok, failed)) = l.connects.get(&r.pool) {
+                        b.connects_ok += ok;
+                        b.connects_failed += failed;
+                    }
+                }
+                b
+            })
+            .collect();
+        Ok(Response::new(pb::ListBreakersResponse { breakers }))
     }
 
     async fn reset_breaker(

@@ -2,9 +2,10 @@
 //! real control plane in single-machine mode with a scripted pool and a
 //! mining miner; sign in; the overview shows the current pool, a hashrate
 //! and the worker counts; an override set through the site page moves the
-//! hashrate (`ctl schedule show` and `ctl status` agree); the pages fit a
-//! phone's width. A screenshot of each page is saved under
-//! `target/tmp/web-screenshots/`. Without Chromium or ChromeDriver the test
+//! hashrate (`ctl schedule show` and `ctl status` agree); a schedule with
+//! a gap is refused under its field; a breaker opened and reset from the
+//! pools page (`ctl breaker list` agrees); the pages fit a phone's width.
+//! A screenshot of each page is saved under `target/tmp/web-screenshots/`. Without Chromium or ChromeDriver the test
 //! says SKIPPED, and fails under `SWITCHYARD_CI`. The same test runs in
 //! Firefox with `SWITCHYARD_WEB_BROWSER=firefox`.
 
@@ -300,6 +301,28 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
     assert!(status.to_string().contains("\"backup\""), "{status}");
     shot(&c, "site-override").await;
 
+    // A schedule with a gap: refused with the same validation as ctl, the
+    // error shown under the field, the schedule unchanged.
+    let input = c.find(Locator::Css("#schedule-sha256")).await.unwrap();
+    input.clear().await.unwrap();
+    input.send_keys("main@00:00-12:00").await.unwrap();
+    c.find(Locator::Css("#schedule-form-sha256 button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.accept_alert().await.expect("the confirmation dialog");
+    let err = until(&c, &text("#schedule-error-sha256"), |v| {
+        v.as_str().is_some_and(|s| s.contains("12:00"))
+    })
+    .await;
+    eprintln!("schedule error under the field: {err}");
+    let show = sm
+        .ctl_json(&["schedule", "show", "--site", "default"])
+        .await;
+    assert!(show.to_string().contains("24:00"), "unchanged: {show}");
+
     // The pools page: both pools, the breaker table.
     c.goto(&format!("http://{http}/#/pools")).await.unwrap();
     let pools = until(&c, &text("#pools tbody"), |v| {
@@ -309,6 +332,54 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
     .await;
     assert!(pools.as_str().unwrap().contains("enabled"), "{pools}");
     shot(&c, "pools").await;
+
+    // Take main out of the site's rotation, then put it back.
+    c.find(Locator::Css("#breaker-pool"))
+        .await
+        .unwrap()
+        .select_by_value("main")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#breaker-open button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.accept_alert().await.expect("the confirmation dialog");
+    let row = "#breakers tr[data-pool=main]";
+    until(&c, &text(row), |v| {
+        v.as_str().is_some_and(|s| s.contains("open"))
+    })
+    .await;
+    let list = sm.ctl_json(&["breaker", "list"]).await;
+    assert!(
+        list.to_string().contains("\"open\""),
+        "ctl sees it open: {list}"
+    );
+    shot(&c, "pools-breaker-open").await;
+    c.find(Locator::Css("#breaker-reset-default-main"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until(&c, &text(row), |v| {
+        v.as_str().is_some_and(|s| s.contains("closed"))
+    })
+    .await;
+    let list = sm.ctl_json(&["breaker", "list"]).await;
+    assert!(
+        !list.to_string().contains("\"open\""),
+        "ctl sees it closed: {list}"
+    );
+    // The data plane's connection to main, from its health report.
+    let connects = until(&c, &text(&format!("{row} .connects")), |v| {
+        v.as_str()
+            .is_some_and(|s| !s.is_empty() && !s.starts_with("0 "))
+    })
+    .await;
+    assert!(connects.as_str().unwrap().ends_with("/ 0"), "{connects}");
     c.close().await.unwrap();
 
     // At a phone's width the page fits: wide tables scroll in their card.
