@@ -270,6 +270,7 @@ async fn serve<P: MinerProtocol>(
                             }
                         } else {
                             errors = 0;
+                            slot.spoke();
                         }
                     }
                     Ok(None) => return SessionEnd::MinerClosed,

@@ -6,10 +6,15 @@
 //!   allow-listed networks included (the per-IP limits exempt those; this
 //!   cap does not): beyond, a new connection is refused.
 //! - When the listener is full, an unfinished handshake is closed to make
-//!   room before a new connection is refused: the oldest one of the address
-//!   holding the most (so a device that floods connections and reopens
-//!   each one closed recycles its own slots rather than an honest miner's
-//!   mid-handshake); miners past their handshake are never closed for room.
+//!   room before a new connection is refused. First the oldest of those
+//!   that have not sent a single valid request: a miner sends its subscribe
+//!   or login at once, so a connection long silent is the flood, and a
+//!   burst of new honest connections from one address (a farm behind a NAT
+//!   coming back after a power cut) is the youngest, not the first to go.
+//!   Then, of those that have spoken, the oldest one of the address holding
+//!   the most (a device that speaks once and stalls, reopening each one
+//!   closed, recycles its own slots rather than an honest miner's
+//!   mid-handshake). Miners past their handshake are never closed for room.
 //!
 //! [`Pending`] owns the listener's connection slots (a semaphore of
 //! `max_connections` permits). While a connection has not finished its
@@ -40,6 +45,15 @@ pub struct Pending {
 struct Inner {
     next: u64,
     by_age: BTreeMap<u64, Entry>,
+    /// Those that have sent no valid request yet, then those that have.
+    tiers: [Tier; 2],
+}
+
+/// Unfinished handshakes of one kind, by age and by address.
+#[derive(Debug, Default)]
+struct Tier {
+    /// All of them, oldest first.
+    order: BTreeSet<u64>,
     /// Each address's unfinished handshakes, oldest first.
     per_ip: HashMap<IpAddr, BTreeSet<u64>>,
     /// Every address with some: (how many, its oldest, the address); the
@@ -47,11 +61,16 @@ struct Inner {
     ranked: BTreeSet<(usize, Reverse<u64>, IpAddr)>,
 }
 
-/// An unfinished handshake: its address, its session's kill token, and its
-/// connection slot (handed to a newcomer if it is closed for room).
+const SILENT: usize = 0;
+const SPOKEN: usize = 1;
+
+/// An unfinished handshake: its address, whether it has sent a valid
+/// request, its session's kill token, and its connection slot (handed to a
+/// newcomer if it is closed for room).
 #[derive(Debug)]
 struct Entry {
     ip: IpAddr,
+    tier: usize,
     kill: CancellationToken,
     permit: OwnedSemaphorePermit,
 }
@@ -126,7 +145,7 @@ impl Pending {
     ) -> Result<Admitted, Refused> {
         let ip = ip.to_canonical();
         let mut g = self.lock();
-        let n = g.per_ip.get(&ip).map_or(0, BTreeSet::len);
+        let n: usize = g.tiers.iter().map(|t| t.count(ip)).sum();
         if self.max_per_ip > 0 && n >= self.max_per_ip as usize {
             return Err(Refused::TooManyPending {
                 limit: self.max_per_ip,
@@ -146,13 +165,20 @@ impl Pending {
         };
         let seq = g.next;
         g.next += 1;
-        g.rank(ip, |set| {
-            set.insert(seq);
-        });
-        g.by_age.insert(seq, Entry { ip, kill, permit });
+        g.tiers[SILENT].insert(ip, seq);
+        g.by_age.insert(
+            seq,
+            Entry {
+                ip,
+                tier: SILENT,
+                kill,
+                permit,
+            },
+        );
         let slot = PendingSlot {
             pending: self.clone(),
             seq: Some(seq),
+            spoke: false,
             permit: None,
         };
         Ok(Admitted { slot, evicted })
@@ -175,9 +201,59 @@ impl Pending {
     fn remove(&self, seq: u64) -> Option<OwnedSemaphorePermit> {
         self.lock().take(seq).map(|e| e.permit)
     }
+
+    /// Moves `seq` among those that have sent a valid request.
+    fn spoke(&self, seq: u64) {
+        let mut g = self.lock();
+        let Some(e) = g.by_age.get_mut(&seq) else {
+            return;
+        };
+        if e.tier == SPOKEN {
+            return;
+        }
+        e.tier = SPOKEN;
+        let ip = e.ip;
+        g.tiers[SILENT].remove(ip, seq);
+        g.tiers[SPOKEN].insert(ip, seq);
+    }
 }
 
 impl Inner {
+    /// The unfinished handshake to close for room: the oldest silent one,
+    /// else, of those that have spoken, the oldest of the address holding
+    /// the most.
+    fn victim(&self) -> Option<u64> {
+        self.tiers[SILENT]
+            .victim(false)
+            .or_else(|| self.tiers[SPOKEN].victim(true))
+    }
+
+    fn take(&mut self, seq: u64) -> Option<Entry> {
+        let e = self.by_age.remove(&seq)?;
+        self.tiers[e.tier].remove(e.ip, seq);
+        Some(e)
+    }
+}
+
+impl Tier {
+    fn count(&self, ip: IpAddr) -> usize {
+        self.per_ip.get(&ip).map_or(0, BTreeSet::len)
+    }
+
+    fn insert(&mut self, ip: IpAddr, seq: u64) {
+        self.order.insert(seq);
+        self.rank(ip, |set| {
+            set.insert(seq);
+        });
+    }
+
+    fn remove(&mut self, ip: IpAddr, seq: u64) {
+        self.order.remove(&seq);
+        self.rank(ip, |set| {
+            set.remove(&seq);
+        });
+    }
+
     /// Changes `ip`'s set of unfinished handshakes, keeping `ranked` in step.
     fn rank(&mut self, ip: IpAddr, change: impl FnOnce(&mut BTreeSet<u64>)) {
         let set = self.per_ip.entry(ip).or_default();
@@ -195,19 +271,14 @@ impl Inner {
         }
     }
 
-    /// The unfinished handshake to close for room: the oldest of the
-    /// address holding the most.
-    fn victim(&self) -> Option<u64> {
+    /// The oldest of all (silent), or the oldest of the address holding
+    /// the most (spoken).
+    fn victim(&self, by_address: bool) -> Option<u64> {
+        if !by_address {
+            return self.order.first().copied();
+        }
         let &(_, _, ip) = self.ranked.last()?;
         self.per_ip.get(&ip)?.first().copied()
-    }
-
-    fn take(&mut self, seq: u64) -> Option<Entry> {
-        let e = self.by_age.remove(&seq)?;
-        self.rank(e.ip, |set| {
-            set.remove(&seq);
-        });
-        Some(e)
     }
 }
 
@@ -217,10 +288,20 @@ impl Inner {
 pub struct PendingSlot {
     pending: Arc<Pending>,
     seq: Option<u64>,
+    spoke: bool,
     permit: Option<OwnedSemaphorePermit>,
 }
 
 impl PendingSlot {
+    /// The connection sent a valid request: it is closed for room only
+    /// after every silent one.
+    pub fn spoke(&mut self) {
+        if let (Some(seq), false) = (self.seq, self.spoke) {
+            self.spoke = true;
+            self.pending.spoke(seq);
+        }
+    }
+
     /// The handshake is done: the connection keeps its slot for good.
     pub fn done(&mut self) {
         if let Some(seq) = self.seq.take() {
@@ -328,15 +409,19 @@ mod tests {
     #[test]
     fn the_address_holding_the_most_unfinished_handshakes_pays_first() {
         let p = Pending::new(6, 0);
-        // An honest miner mid-handshake, the oldest of all...
-        let honest = admit(&p, "10.0.0.1").unwrap();
-        // ...then a device that opens five.
-        let flood: Vec<_> = (0..5).map(|_| admit(&p, "10.0.0.66").unwrap()).collect();
+        // An honest miner mid-handshake (it has spoken), the oldest of all...
+        let mut honest = admit(&p, "10.0.0.1").unwrap();
+        honest.spoke();
+        // ...then a device that opens five and speaks on each.
+        let mut flood: Vec<_> = (0..5).map(|_| admit(&p, "10.0.0.66").unwrap()).collect();
+        flood.iter_mut().for_each(PendingSlot::spoke);
         let mut kept = Vec::new();
         for _ in 0..20 {
             let a = p.admit(ip("10.0.0.66"), CancellationToken::new()).unwrap();
             assert_eq!(a.evicted, Some(ip("10.0.0.66")), "it recycles its own");
-            kept.push(a.slot); // stays open, as the device keeps it
+            let mut slot = a.slot;
+            slot.spoke();
+            kept.push(slot); // stays open, as the device keeps it
         }
         assert!(!honest.was_evicted());
         assert!(
@@ -345,11 +430,65 @@ mod tests {
         );
         // Equal counts: the oldest goes.
         let q = Pending::new(2, 0);
-        let a = admit(&q, "10.0.0.1").unwrap();
-        let b = admit(&q, "10.0.0.2").unwrap();
+        let mut a = admit(&q, "10.0.0.1").unwrap();
+        let mut b = admit(&q, "10.0.0.2").unwrap();
+        a.spoke();
+        b.spoke();
         let c = q.admit(ip("10.0.0.3"), CancellationToken::new()).unwrap();
         assert_eq!(c.evicted, Some(ip("10.0.0.1")));
         assert!(a.was_evicted() && !b.was_evicted());
+    }
+
+    #[test]
+    fn silent_connections_are_closed_for_room_before_those_that_spoke() {
+        let p = Pending::new(6, 0);
+        // Four miners behind one NAT address, each past its first request...
+        let mut nat: Vec<_> = (0..4).map(|_| admit(&p, "10.0.0.1").unwrap()).collect();
+        for s in &mut nat {
+            s.spoke();
+            s.spoke();
+        }
+        // ...and a device holding fewer, silent ones.
+        let mut flood: Vec<_> = (0..2).map(|_| admit(&p, "10.0.0.66").unwrap()).collect();
+        for _ in 0..10 {
+            let a = p.admit(ip("10.0.0.66"), CancellationToken::new()).unwrap();
+            assert_eq!(a.evicted, Some(ip("10.0.0.66")), "a silent one goes");
+            flood.push(a.slot);
+        }
+        assert!(nat.iter().all(|s| !s.was_evicted()));
+        // Once nothing is silent, the rule within a tier applies again: the
+        // NAT address now holds the most.
+        for s in &mut flood {
+            s.spoke();
+        }
+        let a = p.admit(ip("10.0.0.7"), CancellationToken::new()).unwrap();
+        assert_eq!(
+            a.evicted,
+            Some(ip("10.0.0.1")),
+            "the address holding the most"
+        );
+        drop((nat, flood, a));
+        assert!(p.is_empty());
+    }
+
+    #[test]
+    fn a_burst_from_one_address_outlives_an_older_silent_flood() {
+        let p = Pending::new(8, 0);
+        // A device's silent connections from four addresses fill the room...
+        let _flood: Vec<_> = (0..8)
+            .map(|i| admit(&p, &format!("10.0.1.{}", i % 4 + 1)).unwrap())
+            .collect();
+        // ...then six miners behind one NAT connect at once, before any has
+        // been read: the flood's connections go, oldest first.
+        let burst: Vec<_> = (0..6)
+            .map(|_| p.admit(ip("10.0.0.1"), CancellationToken::new()).unwrap())
+            .collect();
+        assert!(
+            burst
+                .iter()
+                .all(|a| a.evicted.is_some_and(|e| e != ip("10.0.0.1")))
+        );
+        assert!(burst.iter().all(|a| !a.slot.was_evicted()));
     }
 
     #[test]
@@ -374,7 +513,9 @@ mod tests {
         assert_eq!(p.available(), 1000);
         let g = p.lock();
         assert!(
-            g.per_ip.is_empty() && g.ranked.is_empty(),
+            g.tiers
+                .iter()
+                .all(|t| t.per_ip.is_empty() && t.ranked.is_empty() && t.order.is_empty()),
             "nothing left per address"
         );
     }

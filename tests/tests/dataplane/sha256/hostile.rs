@@ -85,12 +85,26 @@ async fn ten_thousand_silent_connections_from_the_lan_do_not_lock_miners_out() {
         evicted >= 10_000 - 1024,
         "a full listener closes its oldest unfinished handshakes: {evicted} closed"
     );
-    // A miner arriving during the attack gets in and mines.
-    let mut after = ScriptedMiner::ready(addr, AGENT, "wallet.after")
-        .await
-        .unwrap();
-    let share = after.find_share().await.unwrap();
-    assert!(after.submit(&share).await.unwrap().is_ok());
+    // Miners arriving during the attack get in and mine: 50 at once from
+    // one address (a farm behind a NAT coming back), whose connections are
+    // the youngest of the unfinished handshakes, not the first closed.
+    let mut burst = tokio::task::JoinSet::new();
+    for i in 0..50 {
+        burst.spawn(
+            async move { ScriptedMiner::ready(addr, AGENT, &format!("wallet.nat{i}")).await },
+        );
+    }
+    let mut arrived = Vec::new();
+    while let Some(m) = burst.join_next().await {
+        arrived.push(
+            m.unwrap()
+                .expect("a miner of the burst finishes its handshake"),
+        );
+    }
+    for m in &mut arrived[..3] {
+        let share = m.find_share().await.unwrap();
+        assert!(m.submit(&share).await.unwrap().is_ok());
+    }
     // The miner connected before was never closed and kept mining.
     let during = mined.load(Relaxed);
     assert!(during > 0, "the connected miner mined during the attack");
