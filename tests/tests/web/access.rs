@@ -75,6 +75,23 @@ async fn call(http: SocketAddr, cookie: &str, csrf: &str, method: &str, body: Va
     .await
 }
 
+/// `Status` with a chosen content type and `Origin` (none: no header).
+async fn status_call(
+    http: SocketAddr,
+    cookie: &str,
+    csrf: &str,
+    content_type: &str,
+    origin: Option<&str>,
+) -> Reply {
+    let mut headers = vec![
+        ("Cookie", cookie),
+        ("X-CSRF-Token", csrf),
+        ("Content-Type", content_type),
+    ];
+    headers.extend(origin.map(|o| ("Origin", o)));
+    request(http, "POST", "/api/admin/Status", &headers, "{}").await
+}
+
 #[tokio::test]
 async fn only_a_signed_in_operator_from_this_origin_gets_in() {
     let (_pool, dir, sm) = farm().await;
@@ -145,32 +162,16 @@ async fn only_a_signed_in_operator_from_this_origin_gets_in() {
     // Calls: the CSRF token and this origin are required.
     let r = call(http, &cookie, "wrong", "Status", json!({})).await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = request(
+    let r = status_call(
         http,
-        "POST",
-        "/api/admin/Status",
-        &[
-            ("Cookie", &cookie),
-            ("X-CSRF-Token", &csrf),
-            ("Content-Type", "application/json"),
-            ("Origin", "http://evil.example"),
-        ],
-        "{}",
+        &cookie,
+        &csrf,
+        "application/json",
+        Some("http://evil.example"),
     )
     .await;
     assert_eq!(r.status, 403, "{}", r.body);
-    let r = request(
-        http,
-        "POST",
-        "/api/admin/Status",
-        &[
-            ("Cookie", &cookie),
-            ("X-CSRF-Token", &csrf),
-            ("Content-Type", "text/plain"),
-        ],
-        "{}",
-    )
-    .await;
+    let r = status_call(http, &cookie, &csrf, "text/plain", None).await;
     assert_eq!(
         r.status, 415,
         "a form post cannot pass for a call: {}",

@@ -180,27 +180,44 @@ fn text(sel: &str) -> String {
     format!("(document.querySelector({sel:?})||{{}}).textContent||''")
 }
 
+async fn click(c: &Client, sel: &str) {
+    c.find(Locator::Css(sel))
+        .await
+        .unwrap_or_else(|e| panic!("{sel}: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {sel}: {e}"));
+}
+
+async fn select(c: &Client, sel: &str, value: &str) {
+    c.find(Locator::Css(sel))
+        .await
+        .unwrap_or_else(|e| panic!("{sel}: {e}"))
+        .select_by_value(value)
+        .await
+        .unwrap_or_else(|e| panic!("select {value} in {sel}: {e}"));
+}
+
+async fn present(c: &Client, sel: &str, what: &str) {
+    c.wait()
+        .at_most(T)
+        .for_element(Locator::Css(sel))
+        .await
+        .unwrap_or_else(|e| panic!("{what} ({sel}): {e}"));
+}
+
 async fn sign_in(c: &Client, http: SocketAddr, token: &str) {
     c.goto(&format!("http://{http}/"))
         .await
         .expect("open the page");
-    c.wait()
-        .at_most(T)
-        .for_element(Locator::Css("#token"))
-        .await
-        .expect("the sign-in page");
+    present(c, "#token", "the sign-in page").await;
     c.find(Locator::Css("#token"))
         .await
         .unwrap()
         .send_keys(token)
         .await
         .unwrap();
-    c.find(Locator::Css("form.signin button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, "form.signin button").await;
     // Polled, errors and all: while the form's POST and its redirect
     // navigate, a lookup can fail for reasons other than absence.
     until(c, "!!document.querySelector('#problems')", |v| v == true).await;
@@ -261,34 +278,16 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
     c.goto(&format!("http://{http}/#/site/default"))
         .await
         .unwrap();
-    c.wait()
-        .at_most(T)
-        .for_element(Locator::Css("#timeline svg rect.segment"))
-        .await
-        .expect("the 48-hour timeline");
-    c.wait()
-        .at_most(T)
-        .for_element(Locator::Css("#workers table.workers"))
-        .await
-        .expect("the workers table");
+    present(&c, "#timeline svg rect.segment", "the 48-hour timeline").await;
+    present(&c, "#workers table.workers", "the workers table").await;
     let workers = until(&c, &text("#workers table.workers tbody"), |v| {
         v.as_str().is_some_and(|s| s.contains("farm.rig1"))
     })
     .await;
     assert!(workers.as_str().unwrap().contains("online"), "{workers}");
     shot(&c, "site").await;
-    c.find(Locator::Css("#override-pool-sha256"))
-        .await
-        .unwrap()
-        .select_by_value("backup")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#override-sha256 button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    select(&c, "#override-pool-sha256", "backup").await;
+    click(&c, "#override-sha256 button[type=submit]").await;
     // The site page's own state row follows the new plan.
     let row = "tr[data-algorithm=ALGORITHM_SHA256] .current-pool";
     until(&c, &text(row), |v| v == "backup").await;
@@ -306,12 +305,7 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
     let input = c.find(Locator::Css("#schedule-sha256")).await.unwrap();
     input.clear().await.unwrap();
     input.send_keys("main@00:00-12:00").await.unwrap();
-    c.find(Locator::Css("#schedule-form-sha256 button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#schedule-form-sha256 button[type=submit]").await;
     c.accept_alert().await.expect("the confirmation dialog");
     let err = until(&c, &text("#schedule-error-sha256"), |v| {
         v.as_str().is_some_and(|s| s.contains("12:00"))
@@ -334,18 +328,8 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
     shot(&c, "pools").await;
 
     // Take main out of the site's rotation, then put it back.
-    c.find(Locator::Css("#breaker-pool"))
-        .await
-        .unwrap()
-        .select_by_value("main")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#breaker-open button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    select(&c, "#breaker-pool", "main").await;
+    click(&c, "#breaker-open button[type=submit]").await;
     c.accept_alert().await.expect("the confirmation dialog");
     let row = "#breakers tr[data-pool=main]";
     until(&c, &text(row), |v| {
@@ -358,12 +342,7 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
         "ctl sees it open: {list}"
     );
     shot(&c, "pools-breaker-open").await;
-    c.find(Locator::Css("#breaker-reset-default-main"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#breaker-reset-default-main").await;
     until(&c, &text(row), |v| {
         v.as_str().is_some_and(|s| s.contains("closed"))
     })
