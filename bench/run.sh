@@ -128,6 +128,7 @@ EOF
 start_linked_dp() {
     local name=$1 port cfg=$BENCH_OUT/$1.dataplane.yaml out=$BENCH_OUT/$1.dataplane.log
     port=$("$LOADGEN" free-port)
+    DP_HTTP_PORT=$("$LOADGEN" free-port)
     cat >"$cfg" <<EOF
 controlplane:
   endpoint: "$CP_ENDPOINT"
@@ -139,6 +140,8 @@ listeners:
     max_connections: 1000000
 limits:
   allow: ["127.0.0.0/8"]
+http:
+  listen: "127.0.0.1:$DP_HTTP_PORT"
 logging:
   level: info
 EOF
@@ -214,19 +217,50 @@ if [[ " $ONLY " == *" throughput "* ]]; then
     row "  CPU busy (cores)" "$(get cpu_total "$d")" "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
 fi
 
+# prefill NAME TARGET: fills the pool's share tables past their last resize
+# (PREFILL shares, uncounted) before a measured run, as --prefill does; then
+# a new clean job, so the measured run's shares are not the prefill's again
+# (the same miners find the same shares on the same job: duplicates).
+prefill() {
+    log "prefill $1: $PREFILL shares -> $2"
+    "$LOADGEN" shares --target "$2" --miners "$MINERS" --rate 0 --window 16 --warmup 0 --duration 1 \
+        --prefill "$PREFILL" >"$BENCH_OUT/$1.prefill.txt" 2>&1
+    "$LOADGEN" ctl --control "$CTRL_ADDR" job clean >/dev/null
+    sleep 1
+}
+
+# spool_drained: waits until the linked data plane's spool is empty (every
+# event of the prefill shipped and stored), so the measured run does not
+# share the machine with the control plane catching up on a backlog.
+spool_drained() {
+    local i events
+    for ((i = 0; i < 600; i++)); do
+        events=$(curl -sf "http://127.0.0.1:$DP_HTTP_PORT/status" |
+            python3 -c 'import json,sys; print(json.load(sys.stdin)["spool"]["events"])' 2>/dev/null || echo "?")
+        [[ $events == 0 ]] && return 0
+        sleep 1
+    done
+    echo "the spool did not drain (events: $events)" >&2
+    return 1
+}
+
 if [[ " $ONLY " == *" ledger "* ]]; then
-    # The same load through a standalone data plane and a linked one.
+    # The same load through a standalone data plane and a linked one, each
+    # after a prefill (and, linked, once the prefill's events are stored).
     start_pool ledger-off
     start_dp ledger-off "$POOL_ADDR"
+    prefill ledger-off "$DP_ADDR"
     shares ledger-off "$DP_ADDR" --cpu "pool=$POOL_PID" --cpu "dataplane=$DP_PID" \
-        --miners "$MINERS" --rate "$LEDGER_RATE" --prefill "$PREFILL"
+        --miners "$MINERS" --rate "$LEDGER_RATE"
     stop "$DP_PID"
     stop "$POOL_PID"
     start_pool ledger-on
     start_cp ledger-on "$POOL_ADDR"
     start_linked_dp ledger-on
+    prefill ledger-on "$DP_ADDR"
+    spool_drained
     shares ledger-on "$DP_ADDR" --cpu "pool=$POOL_PID" --cpu "dataplane=$DP_PID" --cpu "controlplane=$CP_PID" \
-        --miners "$MINERS" --rate "$LEDGER_RATE" --prefill "$PREFILL"
+        --miners "$MINERS" --rate "$LEDGER_RATE"
     spool=$(du -sk "$BENCH_OUT/ledger-on.dp-state/spool" | cut -f1)
     stop "$DP_PID"
     stop "$CP_PID"
