@@ -36,6 +36,18 @@ pub fn default_pid_file() -> PathBuf {
     dir.join("controlplane.pid")
 }
 
+/// The pid file's directory, created if missing; the default fallback in
+/// the shared temp dir must be this user's and closed to others.
+fn pid_dir(path: &Path) -> anyhow::Result<()> {
+    let Some(dir) = path.parent() else {
+        return Ok(());
+    };
+    if dir == platform::private_temp_dir() {
+        return platform::private_dir(dir);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
 /// The pid in a pid file, if the file exists and holds one.
 pub fn read_pid(path: &Path) -> Option<i32> {
     parse_pid(&std::fs::read_to_string(path).ok()?)
@@ -76,9 +88,7 @@ pub fn write_pid_file(path: &Path) -> anyhow::Result<PidFile> {
             path.display()
         );
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
+    pid_dir(path)?;
     let _ = std::fs::remove_file(stop_request_file(path));
     std::fs::write(path, format!("{}\n", std::process::id()))
         .with_context(|| format!("cannot write pid file {}", path.display()))?;
@@ -188,6 +198,9 @@ pub struct Stopped {
 /// Windows a stop request, then termination if it has not exited within
 /// `wait`. `None` when nothing runs.
 pub fn stop(pid_file: &Path, wait: Duration) -> anyhow::Result<Option<Stopped>> {
+    if pid_file.parent().is_some_and(Path::exists) {
+        pid_dir(pid_file)?;
+    }
     let Some(pid) = running(pid_file) else {
         return Ok(None);
     };

@@ -123,3 +123,39 @@ fn tasklist_rows_give_the_image_of_one_pid_in_any_language() {
     assert!(tasklist::same_image("ControlPlane.EXE", "controlplane.exe"));
     assert!(!tasklist::same_image("cmd.exe", "controlplane.exe"));
 }
+
+#[cfg(unix)]
+#[test]
+fn the_pid_files_private_dir_is_created_closed_and_refused_when_open_or_foreign() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = tempfile::tempdir().unwrap();
+    // Missing: created 0700.
+    let d = base.path().join("switchyard-test");
+    platform::private_dir(&d).unwrap();
+    let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    platform::private_dir(&d).unwrap();
+    // Open to others: refused, naming the mode.
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let e = platform::private_dir(&d).unwrap_err().to_string();
+    assert!(
+        e.contains("open to other users") && e.contains("755"),
+        "{e}"
+    );
+    // A symlink planted in its place: refused.
+    let link = base.path().join("planted");
+    std::os::unix::fs::symlink(base.path(), &link).unwrap();
+    let e = platform::private_dir(&link).unwrap_err().to_string();
+    assert!(e.contains("not a directory"), "{e}");
+    // Another user's (only root can make one here): refused.
+    if rustix::process::getuid().is_root() {
+        let theirs = base.path().join("theirs");
+        std::fs::create_dir(&theirs).unwrap();
+        std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+        std::os::unix::fs::chown(&theirs, Some(65534), Some(65534)).unwrap();
+        let e = platform::private_dir(&theirs).unwrap_err().to_string();
+        assert!(e.contains("belongs to uid 65534"), "{e}");
+    } else {
+        eprintln!("not root: the foreign-owner case needs chown, not checked in this run");
+    }
+}

@@ -17,6 +17,45 @@ pub(super) fn private_temp_dir() -> PathBuf {
     std::env::temp_dir().join(format!("switchyard-{}", rustix::process::getuid().as_raw()))
 }
 
+/// `dir` as the home of the pid file: created 0700 when missing; refused
+/// when it is not a directory of this user's closed to others (F7 in
+/// SECURITY.md: another local user who created the shared temp dir's
+/// `switchyard-<uid>` first would control the pid file and what `stop`
+/// signals).
+pub(super) fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+    }
+    let m =
+        std::fs::symlink_metadata(dir).with_context(|| format!("cannot read {}", dir.display()))?;
+    let hint = "set XDG_RUNTIME_DIR or give --pid-file";
+    if !m.is_dir() {
+        bail!(
+            "{} is not a directory (a symlink?): refused for the pid file; {hint}",
+            dir.display()
+        );
+    }
+    let me = rustix::process::getuid().as_raw();
+    if m.uid() != me {
+        bail!(
+            "{} belongs to uid {}, not to this user ({me}): refused for the pid file; {hint}",
+            dir.display(),
+            m.uid()
+        );
+    }
+    if m.mode() & 0o077 != 0 {
+        bail!(
+            "{} is open to other users (mode {:o}): refused for the pid file; chmod 700 it or {hint}",
+            dir.display(),
+            m.mode() & 0o777
+        );
+    }
+    Ok(())
+}
+
 pub(super) fn alive(pid: i32) -> bool {
     let exists = Pid::from_raw(pid).is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
     exists && !zombie(pid)

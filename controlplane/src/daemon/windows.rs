@@ -38,6 +38,12 @@ pub(super) fn private_temp_dir() -> PathBuf {
     std::env::temp_dir().join("switchyard")
 }
 
+/// `dir` as the home of the pid file: created when missing (the profile's
+/// ACLs already keep other users out).
+pub(super) fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))
+}
+
 /// No console (so no console window or Ctrl-C from the starting terminal)
 /// and its own process group. CREATE_NO_WINDOW only matters where
 /// DETACHED_PROCESS is not honoured; with it Windows ignores the flag.

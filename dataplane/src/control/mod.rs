@@ -208,8 +208,21 @@ fn endpoint(url: &str, ca_file: Option<&str>) -> anyhow::Result<Endpoint> {
             .map_err(|err| anyhow::anyhow!("controlplane.ca_file {ca}: {err}"))?;
     } else if !url.starts_with("http://") {
         anyhow::bail!("controlplane.endpoint: {url:?} must start with http:// or https://");
+    } else if !loopback(e.uri().host().unwrap_or("")) {
+        tracing::warn!(endpoint = %url,
+            "the control-plane link is plaintext to another host: the site token and the pools' passwords cross the network in clear (use https:// with controlplane.ca_file, or a tunnel; see SECURITY.md)");
     }
     Ok(e)
+}
+
+/// Whether `host` (of a URI: an IPv6 address in brackets) names this
+/// machine: `localhost` or a loopback address.
+fn loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn hostname() -> String {
@@ -402,3 +415,24 @@ fn now_ms() -> i64 {
 #[cfg(test)]
 #[path = "compat_tests.rs"]
 mod compat_tests;
+
+#[cfg(test)]
+mod tests {
+    use super::loopback;
+
+    #[test]
+    fn only_this_machine_is_loopback_for_the_plaintext_warning() {
+        for h in ["localhost", "LOCALHOST", "127.0.0.1", "127.3.4.5", "[::1]"] {
+            assert!(loopback(h), "{h}");
+        }
+        for h in [
+            "cp.example",
+            "10.0.0.5",
+            "[2001:db8::1]",
+            "",
+            "localhost.evil",
+        ] {
+            assert!(!loopback(h), "{h}");
+        }
+    }
+}
