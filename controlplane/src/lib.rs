@@ -187,6 +187,7 @@ impl ControlPlane {
             shutdown: rx.clone(),
             internal_tokens: Default::default(),
             metrics: Default::default(),
+            token_rotations: watch::channel(0).0,
         });
 
         let listen = match opts.listen {

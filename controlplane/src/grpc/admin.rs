@@ -195,6 +195,26 @@ impl Admin for AdminService {
         Ok(Response::new(pb::Empty {}))
     }
 
+    async fn rotate_site_token(
+        &self,
+        req: Request<pb::RotateSiteTokenRequest>,
+    ) -> Result<Response<pb::AddSiteResponse>, Status> {
+        let r = req.into_inner();
+        let site = self.site(&r.name).await?;
+        let token = new_token("site");
+        self.ctx
+            .store
+            .set_site_token_hash(site.id, &hash_token(&token))
+            .await
+            .map_err(status)?;
+        self.ctx.token_rotations.send_modify(|n| *n += 1);
+        self.audit("site.rotate_token", &r.name, "").await?;
+        Ok(Response::new(pb::AddSiteResponse {
+            site: Some(convert::site(&site)),
+            token,
+        }))
+    }
+
     async fn add_pool(&self, req: Request<pb::PoolSettings>) -> Result<Response<pb::Pool>, Status> {
         admin_pools::add(self, req.into_inner())
             .await

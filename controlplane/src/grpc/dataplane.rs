@@ -14,7 +14,7 @@ use tokio_stream::wrappers::WatchStream;
 use tonic::{Request, Response, Status};
 
 use super::share_events::{MAX_TEXT, share};
-use super::{Ctx, Live, invalid, site_of, status};
+use super::{Ctx, Live, bearer, invalid, site_of, site_of_token, status};
 use crate::clock;
 use crate::store::SiteRow;
 
@@ -144,15 +144,35 @@ impl DataPlane for DataPlaneService {
     ) -> Result<Response<PlanStream>, Status> {
         let id = req.get_ref().dataplane_id.clone();
         let site = self.registered(&req, &id).await?;
+        let token = bearer(&req)?.to_owned();
         let rx = self.ctx.planner.subscribe(site.id).await.map_err(status)?;
-        let guard = StreamGuard::new(self.ctx.clone(), id, site.id);
+        let guard = StreamGuard::new(self.ctx.clone(), id.clone(), site.id);
         let mut shutdown = self.ctx.shutdown.clone();
+        let mut rotations = self.ctx.token_rotations.subscribe();
+        let ctx = self.ctx.clone();
         let plans = WatchStream::new(rx).map(move |plan| {
             let _alive = &guard;
             Ok(pb::RoutingPlan::clone(&plan))
         });
+        // Ends at shutdown, or once the token is no longer the site's (it
+        // was rotated): the data plane must come back with the new one.
+        let revoked = async move {
+            while rotations.changed().await.is_ok() {
+                if !site_of_token(&ctx, &token)
+                    .await
+                    .is_ok_and(|s| s.id == site.id)
+                {
+                    tracing::warn!(site = %site.name, dataplane = %id, "plan stream ended: its site token was replaced");
+                    return;
+                }
+            }
+            std::future::pending::<()>().await;
+        };
         let stream = futures::StreamExt::take_until(plans, async move {
-            let _ = shutdown.wait_for(|v| *v).await;
+            tokio::select! {
+                _ = shutdown.wait_for(|v| *v) => {}
+                () = revoked => {}
+            }
         });
         Ok(Response::new(Box::pin(stream)))
     }

@@ -45,6 +45,9 @@ pub struct Ctx {
     pub shutdown: tokio::sync::watch::Receiver<bool>,
     /// The control plane's own metrics (`/metrics`).
     pub metrics: Arc<crate::http::CpMetrics>,
+    /// Bumped when a site's token is replaced: plan streams check that
+    /// their token still names their site, and end if not.
+    pub token_rotations: tokio::sync::watch::Sender<u64>,
 }
 
 /// What the control plane knows of a connected data plane right now.
@@ -139,7 +142,11 @@ pub fn check_internal(req: &Request<()>, ctx: &Ctx) -> Result<(), Status> {
 
 /// The site whose token the request carries.
 pub async fn site_of<T>(ctx: &Ctx, req: &Request<T>) -> Result<SiteRow, Status> {
-    let token = bearer(req)?;
+    site_of_token(ctx, bearer(req)?).await
+}
+
+/// The site `token` belongs to.
+pub async fn site_of_token(ctx: &Ctx, token: &str) -> Result<SiteRow, Status> {
     let hash = hash_token(token);
     let internal = ctx
         .internal_tokens

@@ -1,9 +1,12 @@
-//! `ctl site add|list|remove`: rig sites, their time zones, plan versions and
-//! the data-plane token that `site add` shows exactly once.
+//! `ctl site add|list|remove|rotate-token`: rig sites, their time zones,
+//! plan versions and the data-plane token that `site add` and
+//! `site rotate-token` show exactly once.
 
 use clap::Subcommand;
 use serde::Serialize;
-use switchyard_proto::v1::{AddSiteRequest, ListSitesRequest, RemoveSiteRequest, Site};
+use switchyard_proto::v1::{
+    AddSiteRequest, ListSitesRequest, RemoveSiteRequest, RotateSiteTokenRequest, Site,
+};
 
 use super::zone;
 use crate::client::{Ctx, Reply};
@@ -25,6 +28,10 @@ pub enum SiteCmd {
     List,
     /// Remove a site (its schedules, overrides and breakers go with it).
     Remove { name: String },
+    /// Replace a site's data-plane token; prints the new one once. The old
+    /// one stops working at once: its data planes are disconnected until
+    /// they are given the new one.
+    RotateToken { name: String },
 }
 
 /// Checks the zone name locally so a typo is caught before the call.
@@ -68,7 +75,17 @@ pub async fn run(ctx: &mut Ctx, cmd: SiteCmd) -> CtlResult {
                 .await
                 .reply(&ctx.endpoint)?;
             let site = r.site.unwrap_or_default();
-            added(ctx.out, &site, &name, &r.token)
+            added(ctx.out, &site, &name, &r.token, false)
+        }
+        SiteCmd::RotateToken { name } => {
+            let r = ctx
+                .client()
+                .await?
+                .rotate_site_token(RotateSiteTokenRequest { name: name.clone() })
+                .await
+                .reply(&ctx.endpoint)?;
+            let site = r.site.unwrap_or_default();
+            added(ctx.out, &site, &name, &r.token, true)
         }
         SiteCmd::List => {
             let r = ctx
@@ -108,13 +125,18 @@ struct AddedJson<'a> {
     token: &'a str,
 }
 
-fn added(out: Format, site: &Site, name: &str, token: &str) -> CtlResult {
+/// A site's token, new (`rotated`: replacing the old one) or with the site.
+fn added(out: Format, site: &Site, name: &str, token: &str, rotated: bool) -> CtlResult {
     let name = if site.name.is_empty() {
         name
     } else {
         &site.name
     };
-    let note = "This token is not shown again: store it now (the data plane needs it to connect).";
+    let note = if rotated {
+        "This token is not shown again: store it now. The old one no longer works: give this one to each data plane of the site (controlplane.token_file) and restart it."
+    } else {
+        "This token is not shown again: store it now (the data plane needs it to connect)."
+    };
     match out {
         Format::Json => {
             let (created_at, created_at_unix_ms) = time_json(site.created_at_unix_ms);
@@ -137,6 +159,9 @@ fn added(out: Format, site: &Site, name: &str, token: &str) -> CtlResult {
             eprintln!("{note}");
             Ok(())
         }
+        Format::Table if rotated => emit(&format!(
+            "site {name}: token replaced\ndata-plane token: {token}\n{note}\n"
+        )),
         Format::Table => emit(&format!(
             "site {name} added (timezone {}, plan version {})\ndata-plane token: {token}\n{note}\n",
             site.timezone, site.plan_version

@@ -111,6 +111,13 @@ impl Admin for Fake {
             r.into_inner().name
         )))
     }
+    async fn rotate_site_token(&self, r: Request<RotateSiteTokenRequest>) -> R<AddSiteResponse> {
+        check(&r)?;
+        Err(Status::not_found(format!(
+            "site {} not found",
+            r.into_inner().name
+        )))
+    }
     async fn add_pool(&self, r: Request<PoolSettings>) -> R<Pool> {
         check(&r)?;
         let p = r.into_inner();

@@ -1,6 +1,7 @@
-//! `ctl site add|list|remove` against a real control plane: the token
-//! printed once works for a data-plane Register (and no longer after the
-//! site is removed), bad input is named, and json / csv outputs parse.
+//! `ctl site add|list|remove|rotate-token` against a real control plane:
+//! the token printed once works for a data-plane Register (and no longer
+//! after the site is removed or its token replaced), bad input is named,
+//! and json / csv outputs parse.
 
 use switchyard_proto::v1 as pb;
 use switchyard_tests::cp::ControlPlane;
@@ -189,4 +190,35 @@ async fn site_add_reports_the_plan_version_the_site_then_has() {
         .unwrap()
         .clone();
     assert_eq!(added["plan_version"], listed["plan_version"]);
+}
+
+#[tokio::test]
+async fn site_rotate_token_prints_a_new_token_and_the_old_one_stops_working() {
+    let cp = ControlPlane::start().await;
+    let old = token_line(
+        cp.ctl(&["site", "add", "farm-r", "--timezone", "UTC"])
+            .await
+            .ok(),
+    );
+    register(&cp, &old, "dp-r")
+        .await
+        .expect("the first token works");
+    let out = cp.ctl(&["site", "rotate-token", "farm-r"]).await;
+    let text = out.ok();
+    assert!(text.contains("site farm-r: token replaced"), "{text}");
+    assert!(text.contains("old one no longer works"), "{text}");
+    let new = token_line(text);
+    assert_ne!(new, old);
+    let e = register(&cp, &old, "dp-r").await.unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated, "{e}");
+    assert_eq!(register(&cp, &new, "dp-r").await.unwrap().site, "farm-r");
+    // JSON carries the token; an unknown site is named.
+    let json = cp
+        .ctl(&["-o", "json", "site", "rotate-token", "farm-r"])
+        .await
+        .json();
+    assert!(json["token"].as_str().is_some_and(|t| t != new), "{json}");
+    let ghost = cp.ctl(&["site", "rotate-token", "nope"]).await;
+    let err = ghost.fails(1);
+    assert!(err.contains("nope") && err.contains("not found"), "{err}");
 }

@@ -17,4 +17,5 @@ mod grpc_tls;
 mod secret_files;
 mod secrets_never_print;
 mod site_isolation;
+mod token_rotation;
 mod two_sites;
