@@ -86,6 +86,9 @@ pub struct Session {
     jobs: VecDeque<JobEntry>,
     last_job: Option<Arc<Job>>,
     dups: DuplicateCache<DupKey>,
+    /// Unknown methods this miner may still have relayed to the shared
+    /// pool connection.
+    relays: shares::RelayBudget,
     closing: bool,
 }
 
@@ -122,6 +125,7 @@ impl MinerProtocol for Session {
             upstream: None,
             jobs: VecDeque::new(),
             last_job: None,
+            relays: shares::RelayBudget::new(Instant::now()),
             closing: false,
         }
     }

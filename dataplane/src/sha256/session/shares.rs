@@ -58,6 +58,13 @@ impl Session {
             ));
             return;
         };
+        if !self.relays.take(Instant::now()) {
+            let msg = format!(
+                "Too many requests for the pool: at most {RELAY_BURST} unknown methods at once and {RELAY_PER_MINUTE} a minute per miner (the pool connection is shared)"
+            );
+            self.reply(Response::error(id, codes::OTHER, &msg));
+            return;
+        }
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
             miner_id: id.clone(),
@@ -253,5 +260,64 @@ mod tests {
         assert_eq!(super::bounded("rig1"), "rig1");
         assert_eq!(super::bounded("rig\n1\u{1b}"), "rig\u{fffd}1\u{fffd}");
         assert_eq!(super::bounded(&"é".repeat(150)).len(), 200);
+    }
+}
+
+/// Unknown methods a miner may have relayed at once, and then a minute: the
+/// pool connection is shared, so one miner must not make the pool see
+/// abuse from the proxy (SECURITY.md F8).
+pub(crate) const RELAY_BURST: u32 = 10;
+pub(crate) const RELAY_PER_MINUTE: u32 = 10;
+
+/// A token bucket of relays: [`RELAY_BURST`] deep, refilled at
+/// [`RELAY_PER_MINUTE`].
+#[derive(Debug)]
+pub(crate) struct RelayBudget {
+    tokens: f64,
+    at: Instant,
+}
+
+impl RelayBudget {
+    pub(crate) fn new(now: Instant) -> Self {
+        RelayBudget {
+            tokens: f64::from(RELAY_BURST),
+            at: now,
+        }
+    }
+
+    /// Takes one relay if there is one left at `now`.
+    pub(crate) fn take(&mut self, now: Instant) -> bool {
+        let refill = now.saturating_duration_since(self.at).as_secs_f64()
+            * f64::from(RELAY_PER_MINUTE)
+            / 60.0;
+        self.tokens = (self.tokens + refill).min(f64::from(RELAY_BURST));
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod relay_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_miner_relays_a_burst_then_ten_a_minute() {
+        let t0 = Instant::now();
+        let mut b = RelayBudget::new(t0);
+        assert!((0..RELAY_BURST).all(|_| b.take(t0)));
+        assert!(!b.take(t0), "the burst is spent");
+        assert!(!b.take(t0 + Duration::from_secs(5)), "not yet");
+        assert!(b.take(t0 + Duration::from_secs(6)), "one every 6 s");
+        assert!(!b.take(t0 + Duration::from_secs(6)));
+        // A long quiet refills to the burst, not beyond.
+        let later = t0 + Duration::from_secs(3600);
+        assert!((0..RELAY_BURST).all(|_| b.take(later)));
+        assert!(!b.take(later));
     }
 }

@@ -145,6 +145,43 @@ async fn an_unknown_method_is_refused_before_authorize_and_relayed_after() {
     dp.shutdown(Duration::from_secs(2)).await;
 }
 
+/// One miner cannot flood the shared pool connection with unknown
+/// methods (SECURITY.md F8): a burst of 10 is relayed, the rest refused
+/// with a clear error until the budget refills; it and others mine on.
+#[tokio::test]
+async fn a_miners_relayed_methods_are_rate_limited() {
+    let (p, dp, addr) = setup(|_| {}).await;
+    let mut good = ScriptedMiner::ready(addr, AGENT, "wallet.good")
+        .await
+        .unwrap();
+    let mut m = ScriptedMiner::ready(addr, AGENT, "wallet.chatty")
+        .await
+        .unwrap();
+    let mut refused = 0;
+    for i in 0..15u64 {
+        let id = json!(1000 + i);
+        m.send_request_with_id(id.clone(), "foo.flood", json!([i]))
+            .await
+            .unwrap();
+        let r = m.wait_response(&id).await.unwrap();
+        let (_, text) = error_of(&r);
+        if text.contains("Too many requests") {
+            assert!(text.contains("a minute per miner"), "{text}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 5, "10 relayed, 5 refused");
+    let relayed = p
+        .requests()
+        .iter()
+        .filter(|(_, q)| q.method == "foo.flood")
+        .count();
+    assert_eq!(relayed, 10, "the pool saw the burst only");
+    still_mines(&p, &mut m).await;
+    still_mines(&p, &mut good).await;
+    dp.shutdown(Duration::from_secs(2)).await;
+}
+
 /// A ready miner and a real share of it, not submitted.
 async fn miner_with_share(addr: SocketAddr) -> (ScriptedMiner, switchyard_stratum::v1::Submit) {
     let mut m = ScriptedMiner::ready(addr, AGENT, "wallet.sloppy")
