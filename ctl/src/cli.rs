@@ -75,6 +75,8 @@ pub enum Command {
     Stats(cmd::stats::StatsArgs),
     /// Workers seen in the last 24h (--since): state, last share, hashrate, counts.
     Workers(cmd::workers::WorkersArgs),
+    /// A site's last pool switches (newest first) with their reason.
+    Switches(cmd::switches::SwitchesArgs),
     /// Validate, import or export the YAML configuration.
     #[command(subcommand)]
     Config(cmd::config::ConfigCmd),

@@ -10,6 +10,7 @@ pub mod shares;
 pub mod site;
 pub mod stats;
 pub mod status;
+pub mod switches;
 pub mod workers;
 
 use crate::cli::Command;
@@ -29,6 +30,7 @@ pub async fn run(ctx: &mut Ctx, command: Command) -> CtlResult {
         Command::Shares(a) => shares::run(ctx, a).await,
         Command::Stats(a) => stats::run(ctx, a).await,
         Command::Workers(a) => workers::run(ctx, a).await,
+        Command::Switches(a) => switches::run(ctx, a).await,
         Command::Config(c) => config::run(ctx, c).await,
     }
 }

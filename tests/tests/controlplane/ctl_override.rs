@@ -112,6 +112,31 @@ async fn an_override_pins_the_pool_until_it_ends_or_is_cleared() {
         (Some("bch"), Some("btc"))
     );
     assert_eq!(active["next_pool"], "btc");
+    // The switch to the override is recorded with its reason (`ctl switches`).
+    let switches = cp
+        .ctl(&["-o", "json", "switches", "--site", "default"])
+        .await
+        .json();
+    let last = &switches[0];
+    assert_eq!(
+        (
+            last["to_pool"].as_str(),
+            last["reason"].as_str(),
+            last["algorithm"].as_str()
+        ),
+        (Some("bch"), Some("override"), Some("sha256")),
+        "{switches:#}"
+    );
+    assert!(
+        last["at_unix_ms"].as_i64().unwrap() >= before,
+        "{switches:#}"
+    );
+    let table = cp
+        .ctl(&["switches", "--site", "default", "--algo", "sha256"])
+        .await;
+    assert!(table.ok().contains("override"), "{table:?}");
+    let ghost = cp.ctl(&["switches", "--site", "nope"]).await;
+    assert!(ghost.fails(1).contains("nope"), "{ghost:?}");
     let next = active["next_switch_unix_ms"].as_i64().unwrap();
     assert!(
         (before + two_hours - 1000..=after + two_hours).contains(&next),
