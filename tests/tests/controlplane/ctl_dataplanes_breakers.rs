@@ -132,7 +132,10 @@ async fn dataplanes_breakers_and_status_show_what_the_data_plane_reported() {
     assert_eq!(open["last_error"], "connection refused #4");
     // The connect results the site's data plane reported.
     assert_eq!(
-        (open["connects_failed"].as_u64(), open["connects_ok"].is_u64()),
+        (
+            open["connects_failed"].as_u64(),
+            open["connects_ok"].is_u64()
+        ),
         (Some(5), true),
         "{open}"
     );
