@@ -71,6 +71,9 @@ export function problems(f) {
     }
     if (n(d.eventsDropped) > 0) out.push(['bad', `Data plane ${d.id} (${d.site}) lost ${n(d.eventsDropped)} share events`]);
   }
+  // Forget plan versions no data plane is behind any more.
+  const current = new Set(f.dataplanes.map((d) => `${d.id} ${n(d.sitePlanVersion)}`));
+  for (const k of behindSince.keys()) if (!current.has(k)) behindSince.delete(k);
   for (const p of f.plans) {
     for (const a of p.active || []) {
       const w = why(f, p.site, a);
