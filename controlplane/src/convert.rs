@@ -142,6 +142,8 @@ pub fn pool_settings(p: &PoolRow) -> pb::PoolSettings {
             p.dialect.as_deref().unwrap_or(""),
             pb::AleoDialect::from_label,
         ) as i32,
+        // Data planes never learn which other sites share a pool.
+        sites: Vec::new(),
     }
 }
 
@@ -150,6 +152,7 @@ pub fn pool(p: &PoolRow) -> pb::Pool {
     pb::Pool {
         settings: Some(pb::PoolSettings {
             password: String::new(),
+            sites: p.sites.0.clone(),
             ..pool_settings(p)
         }),
         password_set: !p.password.is_empty(),

@@ -188,6 +188,8 @@ impl ControlPlane {
             internal_tokens: Default::default(),
             metrics: Default::default(),
             token_rotations: watch::channel(0).0,
+            event_quota: grpc::quota::EventQuota::new(cp.max_site_events_per_day),
+            max_dataplanes_per_site: cp.max_dataplanes_per_site,
         });
 
         let listen = match opts.listen {

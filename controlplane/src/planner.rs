@@ -140,7 +140,7 @@ impl Planner {
         now: DateTime<Utc>,
         horizon: Duration,
     ) -> Result<SitePlan, StoreError> {
-        let pools = self.store.pools(None).await?;
+        let pools = site_pools(site, &self.store.pools(None).await?);
         let mut input = self.input(site, &pools).await?;
         input.horizon = horizon;
         Ok(plan::compute(&input, now))
@@ -178,6 +178,9 @@ impl Planner {
         pools: &[PoolRow],
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // Pools granted to other sites only do not exist for this one: not
+        // planned, not failover candidates, not in its plan (F1).
+        let pools = &site_pools(site, pools);
         let input = self.input(site, pools).await?;
         let computed = plan::compute(&input, now);
         // Also wake at schedule boundaries that are not switches (during an
@@ -338,6 +341,15 @@ impl Planner {
             horizon: self.settings.horizon,
         })
     }
+}
+
+/// The pools `site` may use.
+fn site_pools(site: &SiteRow, pools: &[PoolRow]) -> Vec<PoolRow> {
+    pools
+        .iter()
+        .filter(|p| p.sites.allows(&site.name))
+        .cloned()
+        .collect()
 }
 
 fn tod(m: i64) -> Option<TimeOfDay> {

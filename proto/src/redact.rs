@@ -90,6 +90,7 @@ impl fmt::Debug for UpdatePoolRequest {
             max_difficulty,
             clear_difficulty_overrides,
             dialect,
+            sites,
         } = self;
         f.debug_struct("UpdatePoolRequest")
             .field("name", name)
@@ -106,6 +107,7 @@ impl fmt::Debug for UpdatePoolRequest {
             .field("max_difficulty", max_difficulty)
             .field("clear_difficulty_overrides", clear_difficulty_overrides)
             .field("dialect", dialect)
+            .field("sites", sites)
             .finish()
     }
 }
@@ -128,6 +130,7 @@ impl fmt::Debug for PoolSettings {
             min_difficulty,
             max_difficulty,
             dialect,
+            sites,
         } = self;
         f.debug_struct("PoolSettings")
             .field("name", name)
@@ -145,6 +148,7 @@ impl fmt::Debug for PoolSettings {
             .field("min_difficulty", min_difficulty)
             .field("max_difficulty", max_difficulty)
             .field("dialect", dialect)
+            .field("sites", sites)
             .finish()
     }
 }

@@ -357,3 +357,86 @@ proptest::proptest! {
         }
     }
 }
+
+const GRANTS: &str = r#"
+servers:
+  sha256:
+    - { name: apool, host: h, username: u, sites: [a] }
+    - { name: bpool, host: h, username: u, sites: [b, a] }
+    - { name: spare, host: h, username: u }
+sites:
+  - name: a
+    timezone: UTC
+    schedule:
+      sha256:
+        - { server: apool, start: "00:00", end: "24:00" }
+  - name: b
+    timezone: UTC
+    schedule:
+      sha256:
+        - { server: bpool, start: "00:00", end: "24:00" }
+"#;
+
+#[test]
+fn servers_granted_to_sites_load_and_export() {
+    let import = load(GRANTS);
+    let sites = |n: &str| {
+        import
+            .pools
+            .iter()
+            .find(|p| p.name == n)
+            .map(|p| p.sites.clone())
+            .unwrap()
+    };
+    assert_eq!(sites("apool"), ["a"]);
+    assert_eq!(sites("bpool"), ["b", "a"]);
+    assert!(sites("spare").is_empty());
+    let again = load(&config::export(&import));
+    assert_eq!(again.pools, import.pools);
+}
+
+#[test]
+fn a_grant_to_an_unknown_site_or_one_that_strands_a_schedule_is_a_problem() {
+    let bad = GRANTS
+        .replace("sites: [a] }", "sites: [a, nowhere] }")
+        .replace("sites: [b, a] }", "sites: [a] }");
+    let p = config::load(&bad, UTC).unwrap_err();
+    assert!(
+        has(
+            &p,
+            "servers.sha256[0].sites[1]",
+            "no site named \"nowhere\" (sites: a, b)"
+        ),
+        "{p:?}"
+    );
+    assert!(
+        has(
+            &p,
+            "servers.sha256[1].sites",
+            "server \"bpool\" is granted to a only, but the schedule of site \"b\" names it"
+        ),
+        "{p:?}"
+    );
+    let p = config::load(&GRANTS.replace("sites: [a] }", "sites: [a, a] }"), UTC).unwrap_err();
+    assert!(
+        has(&p, "servers.sha256[0].sites[1]", "listed twice"),
+        "{p:?}"
+    );
+    let p = config::load(&GRANTS.replace("sites: [a] }", "sites: a }"), UTC).unwrap_err();
+    assert!(
+        p.iter()
+            .any(|p| p.field.starts_with("servers.sha256[0].sites")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_grant_in_the_single_site_form_names_the_default_site() {
+    let yaml = "controlplane: { site_name: farm }\nservers:\n  sha256:\n    - {name: btc, host: h, username: u, start: \"00:00\", end: \"24:00\", sites: [farm]}\n";
+    assert_eq!(load(yaml).pools[0].sites, ["farm"]);
+    let p = config::load(&yaml.replace("[farm]", "[other]"), UTC).unwrap_err();
+    assert!(
+        has(&p, "servers.sha256[0].sites[0]", "no site named \"other\""),
+        "{p:?}"
+    );
+}

@@ -95,19 +95,9 @@ pub async fn apply(
         }
     }
     let mut out = pb::ImportConfigResponse::default();
-    for p in &import.pools {
-        let row = pool_row(p);
-        match store.pool(&p.name).await {
-            Ok(old) => {
-                store.save_pool(&PoolRow { id: old.id, ..row }).await?;
-            }
-            Err(StoreError::NotFound(_)) => {
-                store.add_pool(&row).await?;
-            }
-            Err(e) => return Err(e),
-        }
-        out.pools += 1;
-    }
+    // Sites first (pools may be granted to them), then pools, then the
+    // sites' schedules and failover lists (which name pools).
+    let mut site_rows = Vec::new();
     for s in &import.sites {
         let proxy = config::proxy_yaml(&s.proxy);
         let site = match store.site(&s.name).await {
@@ -129,6 +119,22 @@ pub async fn apply(
             Err(e) => return Err(e),
         };
         out.sites += 1;
+        site_rows.push(site);
+    }
+    for p in &import.pools {
+        let row = pool_row(p);
+        match store.pool(&p.name).await {
+            Ok(old) => {
+                store.save_pool(&PoolRow { id: old.id, ..row }).await?;
+            }
+            Err(StoreError::NotFound(_)) => {
+                store.add_pool(&row).await?;
+            }
+            Err(e) => return Err(e),
+        }
+        out.pools += 1;
+    }
+    for (s, site) in import.sites.iter().zip(&site_rows) {
         for (algo, day) in &s.schedules {
             let mut rows = Vec::new();
             for slot in day.slots() {
@@ -174,6 +180,7 @@ fn pool_row(p: &PoolDef) -> PoolRow {
         min_difficulty: p.min_difficulty,
         max_difficulty: p.max_difficulty,
         dialect: p.dialect.map(|d| d.as_str().to_string()),
+        sites: crate::store::PoolSites(p.sites.clone()),
     }
 }
 
@@ -201,6 +208,7 @@ pub(super) async fn export(a: &AdminService) -> Result<pb::ExportConfigResponse,
             min_difficulty: p.min_difficulty,
             max_difficulty: p.max_difficulty,
             dialect: p.dialect.as_deref().and_then(|d| d.parse().ok()),
+            sites: p.sites.0.clone(),
         })
         .collect();
     import.sites.clear();

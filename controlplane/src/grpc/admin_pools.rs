@@ -117,13 +117,33 @@ fn pool_row(p: &pb::PoolSettings) -> Result<PoolRow, Status> {
         min_difficulty: p.min_difficulty,
         max_difficulty: p.max_difficulty,
         dialect: dialect(p.dialect)?,
+        sites: crate::store::PoolSites(site_names(&p.sites)?),
     })
+}
+
+/// The sites of a grant, checked as site names (the store checks that they
+/// exist),
+/// sorted, without repeats.
+fn site_names(names: &[String]) -> Result<Vec<String>, Status> {
+    let mut v = Vec::with_capacity(names.len());
+    for (i, n) in names.iter().enumerate() {
+        if n.is_empty() || n.chars().count() > 64 || n.chars().any(char::is_control) {
+            return Err(invalid(
+                &format!("sites[{i}]"),
+                format!("{n:?} is not a site name"),
+            ));
+        }
+        v.push(n.clone());
+    }
+    v.sort();
+    v.dedup();
+    Ok(v)
 }
 
 /// What changed in a pool, for the audit log (never the password itself).
 fn pool_detail(p: &PoolRow) -> String {
     format!(
-        "{} {}:{} user={} tls={} mode={} enabled={} dialect={}",
+        "{} {}:{} user={} tls={} mode={} enabled={} dialect={} sites={}",
         p.algorithm,
         p.host,
         p.port,
@@ -131,7 +151,12 @@ fn pool_detail(p: &PoolRow) -> String {
         p.tls,
         p.mode,
         p.enabled,
-        p.dialect.as_deref().unwrap_or("detect")
+        p.dialect.as_deref().unwrap_or("detect"),
+        if p.sites.is_shared() {
+            "all".to_string()
+        } else {
+            p.sites.0.join(",")
+        }
     )
 }
 
@@ -176,6 +201,10 @@ pub(super) async fn update(a: &AdminService, r: pb::UpdatePoolRequest) -> Result
         max_difficulty: r.max_difficulty,
         dialect: match r.dialect {
             Some(d) => Some(dialect(d)?.unwrap_or_default()),
+            None => None,
+        },
+        sites: match &r.sites {
+            Some(l) => Some(site_names(&l.names)?),
             None => None,
         },
     };

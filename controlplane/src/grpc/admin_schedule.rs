@@ -39,6 +39,11 @@ pub(super) async fn set_schedule(
                 "{field}: pool {} is disabled (ctl pool enable {} first)",
                 p.name, p.name
             )),
+            Some(p) if !p.sites.allows(&site.name) => problems.extend(
+                p.check_site(&site.name)
+                    .err()
+                    .map(|m| format!("{field}: {m}")),
+            ),
             Some(p) => ids.push(p.id),
         }
         let start = TimeOfDay::parse(&e.start).map_err(|m| format!("{field}: start: {m}"));
@@ -278,6 +283,8 @@ pub(super) async fn set_failover(
                 format!("pool {name} is listed twice"),
             ));
         }
+        p.check_site(&site.name)
+            .map_err(|m| invalid(&format!("pools[{i}]"), m))?;
         ids.push(p.id);
     }
     a.ctx
@@ -317,6 +324,8 @@ pub(super) async fn set_override(
     if !pool.enabled {
         return Err(invalid("pool", format!("pool {} is disabled", pool.name)));
     }
+    pool.check_site(&site.name)
+        .map_err(|m| invalid("pool", m))?;
     let now = clock::now_ms();
     if r.until_unix_ms <= now {
         return Err(invalid("until", "must be in the future"));

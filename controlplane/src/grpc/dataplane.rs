@@ -123,9 +123,20 @@ impl DataPlane for DataPlaneService {
         }
         self.ctx
             .store
-            .register_dataplane(&r.dataplane_id, site.id, &r.version, &r.hostname)
+            .register_dataplane(
+                &r.dataplane_id,
+                site.id,
+                &r.version,
+                &r.hostname,
+                self.ctx.max_dataplanes_per_site,
+            )
             .await
-            .map_err(status)?;
+            .map_err(|e| {
+                if matches!(e, crate::store::StoreError::Quota(_)) {
+                    tracing::warn!(site = %site.name, dataplane = %r.dataplane_id, "{e}");
+                }
+                status(e)
+            })?;
         tracing::info!(site = %site.name, dataplane = %r.dataplane_id, version = %r.version, holds = r.plan_version, "data plane registered");
         let plan_version = self.ctx.planner.current(site.id).map_or(0, |p| p.version);
         Ok(Response::new(pb::RegisterResponse {
@@ -212,6 +223,8 @@ impl DataPlane for DataPlaneService {
                 ),
             ));
         }
+        let quota = &self.ctx.event_quota;
+        quota.check(site.id, &site.name, std::time::Instant::now())?;
         // A bad event is refused alone: the rest of the batch is stored, and
         // the data plane is told which ones and why (a batch refused whole
         // would be resent forever).
@@ -242,6 +255,7 @@ impl DataPlane for DataPlaneService {
             .insert_shares(&site.name, &id, &events)
             .await
             .map_err(status)?;
+        quota.charge(site.id, inserted, std::time::Instant::now());
         let m = &self.ctx.metrics;
         m.ingest_seconds.observe(started.elapsed().as_secs_f64());
         m.ingested.add_n(site.name.clone(), inserted);

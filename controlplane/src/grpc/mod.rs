@@ -19,6 +19,7 @@ mod admin_query;
 mod admin_schedule;
 mod admin_workers;
 pub mod dataplane;
+pub mod quota;
 pub mod share_events;
 
 pub use admin_config::apply as admin_config_apply;
@@ -48,6 +49,10 @@ pub struct Ctx {
     /// Bumped when a site's token is replaced: plan streams check that
     /// their token still names their site, and end if not.
     pub token_rotations: tokio::sync::watch::Sender<u64>,
+    /// Share events a site may store per day (F9).
+    pub event_quota: quota::EventQuota,
+    /// Data-plane ids a site may have seen in the last 7 days (F9).
+    pub max_dataplanes_per_site: u32,
 }
 
 /// What the control plane knows of a connected data plane right now.
@@ -171,6 +176,7 @@ pub fn status(e: StoreError) -> Status {
         StoreError::NotFound(what) => Status::not_found(format!("{what} not found")),
         StoreError::AlreadyExists(what) => Status::already_exists(format!("{what} already exists")),
         StoreError::InUse(msg) => Status::failed_precondition(msg),
+        StoreError::Quota(msg) => Status::resource_exhausted(msg),
         StoreError::Invalid { field, message } => {
             Status::invalid_argument(format!("{field}: {message}"))
         }

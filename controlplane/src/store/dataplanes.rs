@@ -16,15 +16,21 @@ pub struct DataPlaneRow {
     pub ack_error: String,
 }
 
+/// Data planes seen within this long count towards a site's limit.
+const RECENT_MS: i64 = 7 * 24 * 3600 * 1000;
+
 impl Store {
     /// Records a registration. A data-plane id belongs to one site: the same
-    /// id presenting another site's token is refused.
+    /// id presenting another site's token is refused. A new id is refused
+    /// when the site already has `max_per_site` data planes seen in the
+    /// last 7 days (a site token cannot fill the table).
     pub async fn register_dataplane(
         &self,
         id: &str,
         site_id: i64,
         version: &str,
         hostname: &str,
+        max_per_site: u32,
     ) -> Result<()> {
         let now = now_ms();
         let owner: Option<i64> = sqlx::query_scalar("SELECT site_id FROM dataplanes WHERE id = ?")
@@ -37,6 +43,20 @@ impl Store {
             return Err(StoreError::InUse(format!(
                 "data plane {id} is registered to another site"
             )));
+        }
+        if owner.is_none() {
+            let recent: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM dataplanes WHERE site_id = ? AND last_seen_ms > ?",
+            )
+            .bind(site_id)
+            .bind(now - RECENT_MS)
+            .fetch_one(&self.write)
+            .await?;
+            if recent >= i64::from(max_per_site) {
+                return Err(StoreError::Quota(format!(
+                    "data plane {id} refused: this site already has {recent} data planes seen in                      the last 7 days (controlplane.max_dataplanes_per_site {max_per_site}); reuse                      an id (the data plane's state_dir keeps it) or raise the limit"
+                )));
+            }
         }
         sqlx::query(
             "INSERT INTO dataplanes (id, site_id, version, hostname, first_seen_ms, last_seen_ms) VALUES (?, ?, ?, ?, ?, ?) \

@@ -26,7 +26,7 @@ pub mod workers;
 
 pub use breakers::BreakerRow;
 pub use dataplanes::DataPlaneRow;
-pub use pools::{PoolPatch, PoolRow};
+pub use pools::{PoolPatch, PoolRow, PoolSites};
 pub use schedules::{OverrideRow, SlotRow};
 pub use shares::{ShareFilter, ShareInsert, ShareRow, StatsRow};
 pub use sites::{SiteRow, SwitchEvent};
@@ -44,6 +44,9 @@ pub enum StoreError {
     AlreadyExists(String),
     #[error("{0}")]
     InUse(String),
+    /// A site's quota is used up (F9).
+    #[error("{0}")]
+    Quota(String),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     #[error("database error: {0}")]

@@ -79,7 +79,23 @@ impl Store {
 
     /// Removes a site with its schedules, overrides, breakers and data-plane
     /// records. Its share history stays (it is keyed by name).
+    /// Refused while the site is the only one a pool is granted to (the
+    /// pool would become shared by every site).
     pub async fn remove_site(&self, name: &str) -> Result<()> {
+        let only: Vec<String> = sqlx::query_scalar(
+            "SELECT p.name FROM pool_sites g JOIN sites s ON s.id = g.site_id JOIN pools p ON p.id = g.pool_id \
+             WHERE s.name = ? AND NOT EXISTS (SELECT 1 FROM pool_sites o WHERE o.pool_id = g.pool_id AND o.site_id <> g.site_id) \
+             ORDER BY p.name",
+        )
+        .bind(name)
+        .fetch_all(&self.write)
+        .await?;
+        if !only.is_empty() {
+            return Err(StoreError::InUse(format!(
+                "site {name:?} is the only site pool(s) {} are granted to; remove them or grant them to another site first",
+                only.join(", ")
+            )));
+        }
         let done = sqlx::query("DELETE FROM sites WHERE name = ?")
             .bind(name)
             .execute(&self.write)

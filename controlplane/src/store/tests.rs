@@ -26,6 +26,7 @@ fn pool(name: &str) -> PoolRow {
         min_difficulty: None,
         max_difficulty: None,
         dialect: None,
+        sites: Default::default(),
     }
 }
 

@@ -5,7 +5,8 @@
 use clap::{ArgGroup, Args, Subcommand};
 use switchyard_model::Secret;
 use switchyard_proto::v1::{
-    ListPoolsRequest, Pool, PoolName, PoolSettings, SetPoolEnabledRequest, UpdatePoolRequest,
+    ListPoolsRequest, Pool, PoolName, PoolSettings, SetPoolEnabledRequest, SiteList,
+    UpdatePoolRequest,
 };
 
 use crate::cli::{Algo, Dialect, Mode, algo_filter};
@@ -55,6 +56,10 @@ pub struct PoolAdd {
     /// Add the pool disabled.
     #[arg(long)]
     pub disabled: bool,
+    /// Only these sites may use the pool (comma-separated); other sites'
+    /// plans never carry it. Default: every site.
+    #[arg(long, value_name = "SITE,...", value_delimiter = ',', num_args = 1..)]
+    pub sites: Vec<String>,
     #[command(flatten)]
     pub opts: PoolOptions,
 }
@@ -80,6 +85,13 @@ pub struct PoolUpdate {
     /// Clear --buffer-percent, --min-difficulty and --max-difficulty first.
     #[arg(long)]
     pub clear_difficulty_overrides: bool,
+    /// Grant the pool to these sites only (comma-separated), replacing the
+    /// list.
+    #[arg(long, value_name = "SITE,...", value_delimiter = ',', num_args = 1.., conflicts_with = "all_sites")]
+    pub sites: Option<Vec<String>>,
+    /// Share the pool with every site again.
+    #[arg(long)]
+    pub all_sites: bool,
     #[command(flatten)]
     pub opts: PoolOptions,
 }
@@ -207,6 +219,7 @@ const COLUMNS: &[Column] = &[
     Column::new("min_difficulty", "MIN DIFF"),
     Column::new("max_difficulty", "MAX DIFF"),
     Column::new("dialect", "DIALECT"),
+    Column::new("sites", "SITES"),
 ];
 
 /// `stratum+tcp://host:port` (brackets around IPv6 hosts).
@@ -248,6 +261,11 @@ pub fn row(pool: &Pool) -> Vec<Cell> {
         Cell::F64(p.min_difficulty),
         Cell::F64(p.max_difficulty),
         Cell::text(p.dialect().label()),
+        Cell::text(if p.sites.is_empty() {
+            "all".to_string()
+        } else {
+            p.sites.join(",")
+        }),
     ]
 }
 
@@ -350,6 +368,7 @@ pub fn add_request(a: PoolAdd) -> PoolSettings {
         min_difficulty: o.min_difficulty,
         max_difficulty: o.max_difficulty,
         dialect: o.dialect.map_or(0, Dialect::to_wire),
+        sites: a.sites,
     }
 }
 
@@ -383,6 +402,11 @@ pub fn update_request(u: PoolUpdate) -> CtlResult<UpdatePoolRequest> {
         max_difficulty: o.max_difficulty,
         clear_difficulty_overrides: u.clear_difficulty_overrides,
         dialect: o.dialect.map(Dialect::to_wire),
+        sites: if u.all_sites {
+            Some(SiteList { names: Vec::new() })
+        } else {
+            u.sites.map(|names| SiteList { names })
+        },
     };
     let unchanged = UpdatePoolRequest {
         name: req.name.clone(),

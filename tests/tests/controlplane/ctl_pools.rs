@@ -59,7 +59,8 @@ async fn pools_are_added_updated_disabled_enabled_and_removed_without_showing_pa
             "-",
             "-",
             "-",
-            "-"
+            "-",
+            "all"
         ]
     );
 

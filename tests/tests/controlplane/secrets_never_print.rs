@@ -112,6 +112,7 @@ fn controlplane_store_rows_never_print_a_password() {
         min_difficulty: None,
         max_difficulty: None,
         dialect: None,
+        sites: Default::default(),
     };
     masked("PoolRow", &row);
     let patch = PoolPatch {

@@ -2,9 +2,8 @@
 //! (SECURITY.md, "A site token"): against a control plane with two sites,
 //! a and b, a client carrying site a's token cannot register as, act as,
 //! read the plan of or write the data of site b, and no site token opens
-//! the admin API. One finding is pinned here too: a site's plan carries
-//! every pool of its algorithms, passwords included, whichever sites use
-//! them (pools are shared by all sites and are each other's failover).
+//! the admin API, and a pool granted to other sites never reaches its plan
+//! (F1).
 
 use std::path::Path;
 
@@ -411,28 +410,38 @@ async fn a_site_token_receives_only_its_own_sites_plan() {
     cp.shutdown().await;
 }
 
-/// FINDING (SECURITY.md, "F1"): pools belong to no site. Every enabled pool
-/// of an algorithm is a failover candidate of every site, so a site's plan
-/// carries the connection settings, password included, of every pool of
-/// its algorithms: here site a receives bpool's, a pool only site b
-/// schedules. This test pins that behaviour; it changes when pools get
-/// owners.
+/// F1 (fixed; SECURITY.md): a pool granted to some sites never reaches
+/// another site's plan, password included. Pools without grants are shared
+/// (every site's failover), as in TWO_SITES; `pool_grants.rs` covers the
+/// admin side.
 #[tokio::test]
-async fn finding_f1_a_sites_plan_carries_every_pool_of_its_algorithms_with_its_password() {
+async fn a_pool_granted_to_b_never_reaches_as_plan() {
     let dir = tempfile::tempdir().unwrap();
-    let cp = control_plane(dir.path(), TWO_SITES).await;
+    let yaml = TWO_SITES.replace(
+        r#"password: "b-pool-secret","#,
+        r#"password: "b-pool-secret", sites: [b],"#,
+    );
+    assert_ne!(yaml, TWO_SITES);
+    let cp = control_plane(dir.path(), &yaml).await;
     let mut a = client(&cp, &token(dir.path(), "a")).await;
     let (_, plan, _stream) = register_and_watch(&mut a, "a-dp").await;
+    assert!(
+        plan.pools
+            .iter()
+            .all(|p| p.name != "bpool" && p.password != "b-pool-secret"),
+        "{plan:?}"
+    );
+    assert!(!plan.algorithms[0].failover.contains(&"bpool".to_string()));
+    let mut b = client(&cp, &token(dir.path(), "b")).await;
+    let (_, plan, _stream) = register_and_watch(&mut b, "b-dp").await;
     let bpool = plan
         .pools
         .iter()
         .find(|p| p.name == "bpool")
-        .expect("a's plan carries bpool");
+        .expect("b's own pool");
     assert_eq!(bpool.password, "b-pool-secret");
-    assert!(
-        plan.algorithms[0].failover.contains(&"bpool".to_string()),
-        "bpool is a's failover candidate: {plan:?}"
-    );
+    // apool is shared: b may fail over to it.
+    assert!(plan.pools.iter().any(|p| p.name == "apool"));
     cp.shutdown().await;
 }
 

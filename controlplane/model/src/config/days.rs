@@ -218,6 +218,7 @@ mod tests {
             max_difficulty: None,
             mode: PoolMode::Aggregate,
             dialect: None,
+            sites: Vec::new(),
         };
         PoolDef::from_server(algorithm, &server)
     }

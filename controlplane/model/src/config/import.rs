@@ -165,12 +165,66 @@ pub(crate) fn convert(read: ReadFile, local_tz: Tz, p: &mut Problems) -> Import 
         }
     }
 
+    check_grants(&file.servers, &sites, p);
+
     Import {
         controlplane,
         logging: file.logging.clone(),
         breaker: BreakerSettings::from(&file.proxy.circuit_breaker),
         pools,
         sites,
+    }
+}
+
+/// Servers granted to some sites (`sites:`): each name is a site, and no
+/// other site's schedule or failover list names the server.
+fn check_grants(
+    servers: &BTreeMap<Algorithm, Vec<super::servers::Server>>,
+    sites: &[SiteDef],
+    p: &mut Problems,
+) {
+    let known: Vec<&str> = sites.iter().map(|s| s.name.as_str()).collect();
+    for (a, list) in servers {
+        for (i, server) in list.iter().enumerate() {
+            if server.sites.is_empty() {
+                continue;
+            }
+            let path = format!("servers.{a}[{i}].sites");
+            for (j, name) in server.sites.iter().enumerate() {
+                if !known.contains(&name.as_str()) {
+                    p.push(Problem::new(
+                        format!("{path}[{j}]"),
+                        format!("no site named {name:?} (sites: {})", known.join(", ")),
+                    ));
+                }
+            }
+            for site in sites {
+                if server.sites.contains(&site.name) {
+                    continue;
+                }
+                let scheduled = site
+                    .schedules
+                    .get(a)
+                    .is_some_and(|d| d.slots().iter().any(|s| s.pool == server.name));
+                let failover = site
+                    .failover
+                    .get(a)
+                    .is_some_and(|l| l.contains(&server.name));
+                if scheduled || failover {
+                    p.push(Problem::new(
+                        path.clone(),
+                        format!(
+                            "server {:?} is granted to {} only, but the {} of site {:?} names it: add the site or change its {}",
+                            server.name,
+                            server.sites.join(", "),
+                            if scheduled { "schedule" } else { "failover list" },
+                            site.name,
+                            if scheduled { "schedule" } else { "failover list" },
+                        ),
+                    ));
+                }
+            }
+        }
     }
 }
 

@@ -137,6 +137,8 @@ pub struct PoolDef {
     pub max_difficulty: Option<f64>,
     /// ALEO pools only: the dialect, or `None` to detect it.
     pub dialect: Option<AleoDialect>,
+    /// The sites that may use the pool; empty: every site.
+    pub sites: Vec<String>,
 }
 
 impl PoolDef {
@@ -157,6 +159,7 @@ impl PoolDef {
             min_difficulty: s.min_difficulty,
             max_difficulty: s.max_difficulty,
             dialect: s.dialect,
+            sites: s.sites.clone(),
         }
     }
 
@@ -179,6 +182,7 @@ impl PoolDef {
             max_difficulty: self.max_difficulty,
             mode: self.mode,
             dialect: self.dialect,
+            sites: self.sites.clone(),
         }
     }
 }

@@ -44,6 +44,10 @@ pub struct Server {
     /// ALEO servers only: `aleostratum3` or `iceriver`; absent is "detect".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dialect: Option<AleoDialect>,
+    /// The sites that may use this server (Switchyard's extension); empty:
+    /// every site.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<String>,
 }
 
 /// An algorithm key of `servers:`, `schedule:` or `failover:`; exact names
@@ -132,6 +136,7 @@ fn read_server(path: &str, item: &Value, algorithm: Algorithm, p: &mut Problems)
             }
         },
         dialect: read_dialect(&mut s, algorithm, p),
+        sites: read_sites(&mut s, p),
     };
     check_credential(&s.at("username"), "username", &server.username, p);
     check_credential(&s.at("password"), "password", server.password.expose(), p);
@@ -162,6 +167,25 @@ fn read_server(path: &str, item: &Value, algorithm: Algorithm, p: &mut Problems)
     }
     s.finish(p);
     (server, times_ok)
+}
+
+/// A server's `sites:`: a list of site names (checked against the sites
+/// once they are read).
+fn read_sites(s: &mut Section<'_>, p: &mut Problems) -> Vec<String> {
+    let mut out = Vec::new();
+    for (path, v) in s.list(p, "sites") {
+        match v.as_str() {
+            Some(name) if !name.trim().is_empty() => {
+                if out.iter().any(|n| n == name) {
+                    p.push(Problem::new(path, format!("site {name:?} is listed twice")));
+                } else {
+                    out.push(name.to_string());
+                }
+            }
+            _ => p.push(Problem::new(path, "expected a site name")),
+        }
+    }
+    out
 }
 
 /// A server's `dialect:`: a known ALEO dialect, and only on ALEO servers.

@@ -47,6 +47,14 @@ pub struct ControlPlaneSettings {
     /// A file with the bearer token `/status` and `/metrics` require.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub http_token_file: Option<String>,
+    /// Share events one site's data planes may store per day (a bucket
+    /// that refills over 24 h, so a backlog after an outage still goes
+    /// through); 0: no quota. Beyond it, batches are refused and stay in
+    /// the data planes' spools.
+    pub max_site_events_per_day: u64,
+    /// Distinct data-plane ids one site may have registered that were seen
+    /// in the last 7 days; a new id beyond it is refused.
+    pub max_dataplanes_per_site: u32,
 }
 
 impl Default for ControlPlaneSettings {
@@ -66,6 +74,8 @@ impl Default for ControlPlaneSettings {
             tls_key: None,
             http_listen: None,
             http_token_file: None,
+            max_site_events_per_day: 50_000_000,
+            max_dataplanes_per_site: 64,
         }
     }
 }
@@ -114,6 +124,18 @@ pub(crate) fn read_controlplane(s: &mut Section<'_>, p: &mut Problems) -> Contro
         tls_key: s.opt_string(p, "tls_key"),
         http_listen: s.opt_string(p, "http_listen"),
         http_token_file: s.opt_string(p, "http_token_file"),
+        max_site_events_per_day: s.uint(
+            p,
+            "max_site_events_per_day",
+            d.max_site_events_per_day,
+            0..=1_000_000_000_000,
+        ),
+        max_dataplanes_per_site: s.u32(
+            p,
+            "max_dataplanes_per_site",
+            d.max_dataplanes_per_site,
+            1..=100_000,
+        ),
     };
     if let Err(e) = check_listen(&c.listen) {
         p.push(Problem::new(s.at("listen"), e));
