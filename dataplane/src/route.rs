@@ -15,6 +15,7 @@ use crate::upstream::{self, PoolInfo, Status, UpstreamHandle, UpstreamParams};
 
 pub mod plan;
 pub mod pools;
+pub mod split;
 pub mod table;
 mod task;
 
