@@ -259,15 +259,25 @@ if [[ " $ONLY " == *" ledger "* ]]; then
     start_linked_dp ledger-on
     prefill ledger-on "$DP_ADDR"
     spool_drained
+    # The durable write before the answer alone: the control plane stopped
+    # (SIGSTOP), so every event is spooled and none shipped or stored while
+    # measured; the difference to "no events" is the data plane's own cost.
+    kill -STOP "$CP_PID"
+    shares ledger-spool "$DP_ADDR" --cpu "pool=$POOL_PID" --cpu "dataplane=$DP_PID" \
+        --miners "$MINERS" --rate "$LEDGER_RATE"
+    kill -CONT "$CP_PID"
+    "$LOADGEN" ctl --control "$CTRL_ADDR" job clean >/dev/null
+    spool_drained
     shares ledger-on "$DP_ADDR" --cpu "pool=$POOL_PID" --cpu "dataplane=$DP_PID" --cpu "controlplane=$CP_PID" \
         --miners "$MINERS" --rate "$LEDGER_RATE"
     spool=$(du -sk "$BENCH_OUT/ledger-on.dp-state/spool" | cut -f1)
     stop "$DP_PID"
     stop "$CP_PID"
     stop "$POOL_PID"
-    off=$BENCH_OUT/ledger-off.txt on=$BENCH_OUT/ledger-on.txt
+    off=$BENCH_OUT/ledger-off.txt on=$BENCH_OUT/ledger-on.txt sp=$BENCH_OUT/ledger-spool.txt
     row "share ledger, $LEDGER_RATE/s (us p50/p90/p99)" "no events" "events spooled+shipped" "added p50 (<50)"
     row "  latency via data plane" "$(lat "$off")" "$(lat "$on")" "$(($(get p50_us "$on") - $(get p50_us "$off"))) us"
+    row "  spooled only (control plane stopped)" "" "$(lat "$sp")" "$(($(get p50_us "$sp") - $(get p50_us "$off"))) us (dp $(get cpu_dataplane "$sp"))"
     row "  CPU busy (cores)" "$(get cpu_total "$off") (dp $(get cpu_dataplane "$off"))" \
         "$(get cpu_total "$on") (dp $(get cpu_dataplane "$on"), cp $(get cpu_controlplane "$on"))" "spool at end: ${spool} KiB"
 fi

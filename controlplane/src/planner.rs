@@ -289,11 +289,10 @@ impl Planner {
             let (Some(start), Some(end)) = (tod(s.start_min), tod(s.end_min)) else {
                 continue;
             };
-            by_algo.entry(algo).or_default().push(Slot {
-                pool: s.pool,
-                start,
-                end,
-            });
+            by_algo
+                .entry(algo)
+                .or_default()
+                .push(Slot::new(s.pool, start, end));
         }
         let mut algorithms = Vec::new();
         for (algo, slots) in by_algo {

@@ -59,7 +59,7 @@ pub fn import_warnings(import: &Import) -> Vec<Problem> {
         let failover = site.failover.get(&Algorithm::Zksnark);
         let names = day
             .into_iter()
-            .flat_map(|d| d.slots().iter().map(|s| s.pool.as_str()))
+            .flat_map(|d| d.slots().iter().flat_map(|s| s.pools()))
             .chain(failover.into_iter().flatten().map(String::as_str));
         let field = format!("sites.{}.zksnark", site.name);
         out.extend(mixed_dialects(&field, names.map(|n| (n, dialect(n)))));

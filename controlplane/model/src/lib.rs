@@ -26,6 +26,6 @@ pub mod timeofday;
 
 pub use algo::Algorithm;
 pub use problem::Problem;
-pub use schedule::{DaySchedule, Slot};
+pub use schedule::{DaySchedule, PoolWeight, Slot};
 pub use switchyard_proto::Secret;
 pub use timeofday::TimeOfDay;

@@ -1,5 +1,6 @@
 //! One site's day for one algorithm: slots of `start`-`end` local time, each
-//! naming a pool, end exclusive, midnight crossover allowed. A day is only
+//! naming a pool or a weighted split between several (issue 14), end
+//! exclusive, midnight crossover allowed. A day is only
 //! built through [`DaySchedule::new`], which applies every seed rule (no gaps,
 //! no overlaps, the whole day covered) and reports every problem at once,
 //! naming the pools and times involved.
@@ -15,10 +16,25 @@ const DAY: u16 = 1440;
 /// midnight (22:00-02:00); `end` may be `24:00`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
+    /// The pool, or a split's first pool (what "the scheduled pool" means
+    /// where one pool is asked for: breakers, switches, the timeline).
     pub pool: String,
     pub start: TimeOfDay,
     pub end: TimeOfDay,
+    /// A weighted window: its pools and weights, the first being `pool`;
+    /// empty for a slot of one pool.
+    pub split: Vec<PoolWeight>,
 }
+
+/// One pool of a weighted window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolWeight {
+    pub pool: String,
+    pub weight: u32,
+}
+
+/// The largest weight (weights are parts: 70/30, 98/2, 1/1...).
+pub const MAX_WEIGHT: u32 = 1_000_000;
 
 impl Slot {
     pub fn new(pool: impl Into<String>, start: TimeOfDay, end: TimeOfDay) -> Self {
@@ -26,6 +42,42 @@ impl Slot {
             pool: pool.into(),
             start,
             end,
+            split: Vec::new(),
+        }
+    }
+
+    /// A window split between pools by weight; a single pool is a plain
+    /// slot.
+    pub fn weighted(mut split: Vec<PoolWeight>, start: TimeOfDay, end: TimeOfDay) -> Self {
+        let pool = split.first().map(|p| p.pool.clone()).unwrap_or_default();
+        if split.len() == 1 {
+            split.clear();
+        }
+        Slot {
+            pool,
+            start,
+            end,
+            split,
+        }
+    }
+
+    /// Every pool of the slot (one, or the split's).
+    pub fn pools(&self) -> impl Iterator<Item = &str> {
+        let one = self.split.is_empty().then_some(self.pool.as_str());
+        one.into_iter()
+            .chain(self.split.iter().map(|p| p.pool.as_str()))
+    }
+
+    /// The slot's pools as written: `btc` or `btc:70,bch:30`.
+    pub fn pools_text(&self) -> String {
+        if self.split.is_empty() {
+            self.pool.clone()
+        } else {
+            self.split
+                .iter()
+                .map(|p| format!("{}:{}", p.pool, p.weight))
+                .collect::<Vec<_>>()
+                .join(",")
         }
     }
 
@@ -59,8 +111,51 @@ impl Slot {
 
 impl fmt::Display for Slot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}-{}", self.pool, self.start, self.end)
+        write!(f, "{} {}-{}", self.pools_text(), self.start, self.end)
     }
+}
+
+/// Parses a window's pools as `ctl` takes them: `btc`, or `btc:70,bch:30`.
+/// Each problem names the part it is about.
+pub fn parse_pools(text: &str) -> Result<Vec<PoolWeight>, String> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    if parts.len() == 1 && !parts[0].contains(':') {
+        if parts[0].is_empty() {
+            return Err("no pool named".into());
+        }
+        return Ok(vec![PoolWeight {
+            pool: parts[0].to_string(),
+            weight: 1,
+        }]);
+    }
+    let mut out: Vec<PoolWeight> = Vec::new();
+    for part in parts {
+        let Some((pool, weight)) = part.split_once(':') else {
+            return Err(format!(
+                "{part:?} has no weight: in a split every pool has one, as in btc:70,bch:30"
+            ));
+        };
+        let pool = pool.trim();
+        if pool.is_empty() {
+            return Err(format!("{part:?} names no pool"));
+        }
+        let weight = match weight.trim().parse::<u32>() {
+            Ok(w) if (1..=MAX_WEIGHT).contains(&w) => w,
+            _ => {
+                return Err(format!(
+                    "{part:?}: the weight must be a whole number from 1 to {MAX_WEIGHT}"
+                ));
+            }
+        };
+        if out.iter().any(|p| p.pool == pool) {
+            return Err(format!("pool {pool} is named twice in one window"));
+        }
+        out.push(PoolWeight {
+            pool: pool.to_string(),
+            weight,
+        });
+    }
+    Ok(out)
 }
 
 /// A validated day: the slots cover every minute of the day exactly once.
@@ -95,6 +190,16 @@ impl DaySchedule {
         Ok(DaySchedule { slots })
     }
 
+    /// The slot in force at a local minute of the day (`0..1440`).
+    pub fn slot_at(&self, minute: u16) -> &Slot {
+        let minute = minute % DAY;
+        self.slots
+            .iter()
+            .find(|s| s.contains(minute))
+            // Unreachable for a validated day, which covers every minute.
+            .unwrap_or(&self.slots[0])
+    }
+
     /// The pool scheduled at a local minute of the day (`0..1440`).
     pub fn pool_at(&self, minute: u16) -> &str {
         let minute = minute % DAY;
@@ -106,10 +211,28 @@ impl DaySchedule {
     }
 }
 
-/// Slots that cannot take part in a day at all: empty, or starting at 24:00.
+/// Slots that cannot take part in a day at all: empty, starting at 24:00,
+/// or a split with a zero weight or a pool twice.
 fn slot_problems(field: &str, slots: &[Slot]) -> Vec<Problem> {
     let mut problems = Vec::new();
     for s in slots {
+        for (i, p) in s.split.iter().enumerate() {
+            if !(1..=MAX_WEIGHT).contains(&p.weight) {
+                problems.push(Problem::new(
+                    field,
+                    format!(
+                        "{s}: the weight of {} must be from 1 to {MAX_WEIGHT}",
+                        p.pool
+                    ),
+                ));
+            }
+            if s.split[..i].iter().any(|q| q.pool == p.pool) {
+                problems.push(Problem::new(
+                    field,
+                    format!("{s}: pool {} is named twice in one window", p.pool),
+                ));
+            }
+        }
         if s.start == s.end {
             problems.push(Problem::new(
                 field,

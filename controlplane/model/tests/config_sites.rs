@@ -440,3 +440,153 @@ fn a_grant_in_the_single_site_form_names_the_default_site() {
         "{p:?}"
     );
 }
+
+const WEIGHTED: &str = r#"
+servers:
+  sha256:
+    - { name: btc, host: h, username: u }
+    - { name: bch, host: h, username: u }
+    - { name: nicehash, host: h, username: u }
+  randomx:
+    - { name: xmr, host: h, username: u }
+sites:
+  - name: farm-a
+    timezone: UTC
+    schedule:
+      sha256:
+        - { server: btc, start: "00:00", end: "18:00", weight: 70 }
+        - { server: bch, start: "00:00", end: "18:00", weight: 30 }
+        - { server: nicehash, start: "18:00", end: "24:00" }
+"#;
+
+#[test]
+fn a_weighted_window_loads_exports_and_reads_back() {
+    let import = load(WEIGHTED);
+    let day = &import.sites[0].schedules[&Algorithm::Sha256];
+    let [window, evening] = day.slots() else {
+        panic!("two slots: {day:?}")
+    };
+    assert_eq!(window.pools_text(), "btc:70,bch:30");
+    assert_eq!(window.pool, "btc");
+    assert_eq!(evening.pools_text(), "nicehash");
+    assert!(evening.split.is_empty());
+    let yaml = config::export(&import);
+    assert!(
+        yaml.contains("weight: 70") && yaml.contains("weight: 30"),
+        "{yaml}"
+    );
+    assert_eq!(load(&yaml).sites, import.sites);
+}
+
+#[test]
+fn weighted_servers_in_the_seed_form_share_a_window() {
+    let yaml = "servers:\n  sha256:\n    - {name: btc, host: h, username: u, start: \"00:00\", end: \"24:00\", weight: 98}\n    - {name: fee, host: h, username: u, start: \"00:00\", end: \"24:00\", weight: 2}\n";
+    let import = load(yaml);
+    let day = &import.sites[0].schedules[&Algorithm::Sha256];
+    assert_eq!(day.slots().len(), 1);
+    assert_eq!(day.slots()[0].pools_text(), "btc:98,fee:2");
+    let again = load(&config::export(&import));
+    assert_eq!(again.sites[0].schedules, import.sites[0].schedules);
+}
+
+#[test]
+fn weighted_window_problems_are_named() {
+    // A server without a weight in a weighted window.
+    let p = config::load(&WEIGHTED.replace(", weight: 30", ""), UTC).unwrap_err();
+    assert!(
+        has(
+            &p,
+            "sites[0].schedule.sha256[1]",
+            "shares its window with weighted servers; give it a `weight` too"
+        ),
+        "{p:?}"
+    );
+    // Zero and huge weights.
+    let p = config::load(&WEIGHTED.replace("weight: 30", "weight: 0"), UTC).unwrap_err();
+    assert!(
+        p.iter()
+            .any(|p| p.field == "sites[0].schedule.sha256[1].weight"),
+        "{p:?}"
+    );
+    let p = config::load(&WEIGHTED.replace("weight: 30", "weight: 2000000"), UTC).unwrap_err();
+    assert!(
+        p.iter()
+            .any(|p| p.field == "sites[0].schedule.sha256[1].weight"),
+        "{p:?}"
+    );
+    // A pool of another algorithm in the window.
+    let p = config::load(&WEIGHTED.replace("server: bch,", "server: xmr,"), UTC).unwrap_err();
+    assert!(
+        has(
+            &p,
+            "sites[0].schedule.sha256[1].server",
+            "is a randomx server, not sha256"
+        ),
+        "{p:?}"
+    );
+    // A window that overlaps the next slot is still an overlap.
+    let p = config::load(
+        &WEIGHTED.replace("start: \"18:00\"", "start: \"17:00\""),
+        UTC,
+    )
+    .unwrap_err();
+    assert!(
+        p.iter().any(|p| p
+            .message
+            .contains("btc:70,bch:30 00:00-18:00 overlaps nicehash 17:00-24:00")),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn ctl_weighted_windows_use_the_same_rules() {
+    let import = load(POOLS);
+    let entries = |v: &[(&str, &str, &str)]| -> Vec<(String, String, String)> {
+        v.iter()
+            .map(|(p, s, e)| (p.to_string(), s.to_string(), e.to_string()))
+            .collect()
+    };
+    let day = config::validate_schedule_entries(
+        "schedule",
+        Algorithm::Sha256,
+        &entries(&[
+            ("btc:70,bch:30", "00:00", "18:00"),
+            ("btc", "18:00", "24:00"),
+        ]),
+        &import.pools,
+    )
+    .unwrap();
+    assert_eq!(day.slots()[0].pools_text(), "btc:70,bch:30");
+    assert_eq!(day.slot_at(0).split.len(), 2);
+    assert_eq!(day.pool_at(19 * 60), "btc");
+    for (text, why) in [
+        ("btc:70,bch", "has no weight"),
+        ("btc:0,bch:30", "whole number from 1 to 1000000"),
+        ("btc:70,btc:30", "named twice"),
+        ("btc:70,xmr:30", "is a randomx pool, not sha256"),
+        ("btc:70,off:30", "is disabled"),
+        ("btc:70,nope:30", "unknown pool \"nope\""),
+    ] {
+        let p = config::validate_schedule_entries(
+            "schedule",
+            Algorithm::Sha256,
+            &entries(&[(text, "00:00", "24:00")]),
+            &import.pools,
+        )
+        .unwrap_err();
+        assert!(
+            p.iter()
+                .any(|p| p.field == "schedule[0]" && p.message.contains(why)),
+            "{text}: {p:?}"
+        );
+    }
+    // A single pool with a weight is that pool.
+    let day = config::validate_schedule_entries(
+        "schedule",
+        Algorithm::Sha256,
+        &entries(&[("btc:5", "00:00", "24:00")]),
+        &import.pools,
+    )
+    .unwrap();
+    assert!(day.slots()[0].split.is_empty());
+}

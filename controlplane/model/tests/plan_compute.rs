@@ -17,11 +17,7 @@ fn tod(s: &str) -> TimeOfDay {
 fn day(slots: &[(&str, &str, &str)]) -> DaySchedule {
     let slots = slots
         .iter()
-        .map(|(p, s, e)| Slot {
-            pool: p.to_string(),
-            start: tod(s),
-            end: tod(e),
-        })
+        .map(|(p, s, e)| Slot::new(*p, tod(s), tod(e)))
         .collect();
     DaySchedule::new("test", slots).expect("valid day")
 }

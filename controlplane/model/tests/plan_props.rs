@@ -37,11 +37,11 @@ fn schedule() -> impl Strategy<Value = DaySchedule> {
             let name = |i: usize| ["a", "b", "c"][pools[i % pools.len()]].to_string();
             let time = |m: u16| TimeOfDay::from_minutes(m).unwrap_or(TimeOfDay::END_OF_DAY);
             let slots: Vec<Slot> = if cuts.len() == 1 {
-                vec![Slot {
-                    pool: name(0),
-                    start: TimeOfDay::MIDNIGHT,
-                    end: TimeOfDay::END_OF_DAY,
-                }]
+                vec![Slot::new(
+                    name(0),
+                    TimeOfDay::MIDNIGHT,
+                    TimeOfDay::END_OF_DAY,
+                )]
             } else {
                 (0..cuts.len())
                     .map(|i| {
@@ -51,11 +51,7 @@ fn schedule() -> impl Strategy<Value = DaySchedule> {
                         } else {
                             time(e)
                         };
-                        Slot {
-                            pool: name(i),
-                            start: time(s),
-                            end,
-                        }
+                        Slot::new(name(i), time(s), end)
                     })
                     .collect()
             };

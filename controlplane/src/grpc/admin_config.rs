@@ -21,8 +21,32 @@ pub fn default_proxy_yaml() -> String {
     config::proxy_yaml(&config::Proxy::default())
 }
 
+/// Weighted windows (issue 14) are read and checked by the config model,
+/// but not yet stored, planned or carried out: until they are, a file with
+/// one is refused here (rather than its split silently dropped).
+pub fn unsupported_splits(import: &Import) -> Vec<problem::Problem> {
+    let mut out = Vec::new();
+    for site in &import.sites {
+        for (algo, day) in &site.schedules {
+            for slot in day.slots().iter().filter(|s| !s.split.is_empty()) {
+                out.push(problem::Problem::new(
+                    format!("site {} ({algo})", site.name),
+                    format!(
+                        "{slot}: weighted windows (`weight:`) are not supported by this version yet; give the window one server"
+                    ),
+                ));
+            }
+        }
+    }
+    out
+}
+
 pub(super) fn validate(a: &AdminService, yaml: &str) -> pb::ValidateConfigResponse {
     match config::load(yaml, a.ctx.local_tz) {
+        Ok(import) if !unsupported_splits(&import).is_empty() => pb::ValidateConfigResponse {
+            problems: to_pb(unsupported_splits(&import)),
+            warnings: Vec::new(),
+        },
         Ok(import) => pb::ValidateConfigResponse {
             problems: Vec::new(),
             warnings: to_pb(import_warnings(&import)),
@@ -75,6 +99,9 @@ pub async fn apply(
     import: &Import,
     replace: bool,
 ) -> Result<pb::ImportConfigResponse, StoreError> {
+    if let Some(p) = unsupported_splits(import).into_iter().next() {
+        return Err(StoreError::invalid(p.field, p.message));
+    }
     if !replace {
         let mut clashes = Vec::new();
         for p in &import.pools {
@@ -222,11 +249,10 @@ pub(super) async fn export(a: &AdminService) -> Result<pb::ExportConfigResponse,
             ) else {
                 continue;
             };
-            by_algo.entry(algo).or_default().push(Slot {
-                pool: s.pool,
-                start,
-                end,
-            });
+            by_algo
+                .entry(algo)
+                .or_default()
+                .push(Slot::new(s.pool, start, end));
         }
         let mut schedules = BTreeMap::new();
         for (algo, slots) in by_algo {

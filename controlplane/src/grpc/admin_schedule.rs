@@ -30,6 +30,9 @@ pub(super) async fn set_schedule(
     for (i, e) in r.entries.iter().enumerate() {
         let field = format!("entries[{i}] ({}@{}-{})", e.pool, e.start, e.end);
         match pools.iter().find(|p| p.name == e.pool) {
+            None if e.pool.contains([':', ',']) => problems.push(format!(
+                "{field}: weighted windows (pool:weight,...) are not supported by this version yet"
+            )),
             None => problems.push(format!("{field}: no pool named {:?}", e.pool)),
             Some(p) if p.algorithm != algo.as_str() => problems.push(format!(
                 "{field}: pool {} is {}, not {algo}",
@@ -49,11 +52,7 @@ pub(super) async fn set_schedule(
         let start = TimeOfDay::parse(&e.start).map_err(|m| format!("{field}: start: {m}"));
         let end = TimeOfDay::parse(&e.end).map_err(|m| format!("{field}: end: {m}"));
         match (start, end) {
-            (Ok(start), Ok(end)) => slots.push(Slot {
-                pool: e.pool.clone(),
-                start,
-                end,
-            }),
+            (Ok(start), Ok(end)) => slots.push(Slot::new(e.pool.clone(), start, end)),
             (s, e) => problems.extend([s.err(), e.err()].into_iter().flatten()),
         }
     }

@@ -45,7 +45,7 @@ fn model_config_never_prints_a_password() {
     let import = switchyard_model::config::load(&seed_yaml(), chrono_tz::UTC).expect("valid seed");
     assert_eq!(import.pools[0].password.expose(), PASSWORD);
     masked("PoolDef", &import.pools[0]);
-    let server = import.pools[0].to_server(None, None);
+    let server = import.pools[0].to_server(None, None, None);
     masked("Server", &server);
     masked(
         "PoolDef::from_server",

@@ -8,7 +8,7 @@ use super::pool::PoolDef;
 use super::reader::Problems;
 use crate::algo::Algorithm;
 use crate::problem::Problem;
-use crate::schedule::{DaySchedule, Slot, overlap_problems};
+use crate::schedule::{DaySchedule, PoolWeight, Slot, overlap_problems, parse_pools};
 use crate::timeofday::TimeOfDay;
 
 /// One named slot and the fields its problems are reported under.
@@ -25,6 +25,8 @@ pub(crate) struct DayEntry {
     /// False for an entry whose times could not be read (already reported):
     /// only its pool is checked.
     pub times_known: bool,
+    /// Entries with the same times and a weight form one weighted window.
+    pub weight: Option<u32>,
 }
 
 /// The word for a pool in messages: "server" in config files, "pool" in ctl.
@@ -72,7 +74,38 @@ pub(crate) fn build_day(
             ok = false;
         }
         if ok && !e.pool.is_empty() {
-            good.push(Slot::new(e.pool.clone(), e.start, e.end));
+            match e.weight {
+                None if weighted_times(entries, e) => problems.push(Problem::new(
+                    &e.slot_field,
+                    format!(
+                        "{} {}-{}: shares its window with weighted {}s; give it a `weight` too",
+                        e.pool, e.start, e.end, noun.0
+                    ),
+                )),
+                None => good.push(Slot::new(e.pool.clone(), e.start, e.end)),
+                Some(w) => {
+                    let pw = PoolWeight {
+                        pool: e.pool.clone(),
+                        weight: w,
+                    };
+                    let same = good
+                        .iter_mut()
+                        .find(|s| !s.split.is_empty() && s.start == e.start && s.end == e.end);
+                    match same {
+                        Some(slot) => slot.split.push(pw),
+                        None => good.push(Slot {
+                            split: vec![pw],
+                            ..Slot::new(e.pool.clone(), e.start, e.end)
+                        }),
+                    }
+                }
+            }
+        }
+    }
+    // A "window" of one weighted entry is a plain slot.
+    for s in &mut good {
+        if s.split.len() == 1 {
+            s.split.clear();
         }
     }
     if problems.is_empty() && !broken {
@@ -80,6 +113,14 @@ pub(crate) fn build_day(
     }
     problems.extend(overlap_problems(field, &good));
     Err(problems)
+}
+
+/// Whether another entry with `e`'s times has a weight (then `e` is part of
+/// a weighted window and needs one too).
+fn weighted_times(entries: &[DayEntry], e: &DayEntry) -> bool {
+    entries
+        .iter()
+        .any(|o| o.weight.is_some() && o.start == e.start && o.end == e.end)
 }
 
 /// Whether `name` is an enabled pool of `algorithm`; otherwise reports why not.
@@ -150,7 +191,7 @@ pub(crate) fn check_failover(
 /// Validates a day given as `(pool, start, end)` triples, e.g. from
 /// `ctl schedule set POOL@HH:MM-HH:MM ...`: the same rules and messages as a
 /// config file's schedule, each problem under `field[i]` (or `field` for the
-/// day as a whole).
+/// day as a whole). `pool` may be a weighted window, `btc:70,bch:30`.
 pub fn validate_schedule_entries(
     field: &str,
     algorithm: Algorithm,
@@ -173,15 +214,26 @@ pub fn validate_schedule_entries(
         let (Some(start), Some(end)) = (s, e) else {
             continue;
         };
-        day.push(DayEntry {
-            pool: pool.clone(),
-            start,
-            end,
-            pool_field: at.clone(),
-            slot_field: at.clone(),
-            start_field: at,
-            times_known: true,
-        });
+        let split = match parse_pools(pool) {
+            Ok(split) => split,
+            Err(e) => {
+                problems.push(Problem::new(&at, format!("{pool}: {e}")));
+                continue;
+            }
+        };
+        let weighted = split.len() > 1 || pool.contains(':');
+        for pw in split {
+            day.push(DayEntry {
+                pool: pw.pool,
+                start,
+                end,
+                pool_field: at.clone(),
+                slot_field: at.clone(),
+                start_field: at.clone(),
+                times_known: true,
+                weight: weighted.then_some(pw.weight),
+            });
+        }
     }
     let broken = !problems.is_empty();
     match build_day(field, algorithm, &day, pools, Noun("pool"), broken) {
@@ -219,6 +271,7 @@ mod tests {
             mode: PoolMode::Aggregate,
             dialect: None,
             sites: Vec::new(),
+            weight: None,
         };
         PoolDef::from_server(algorithm, &server)
     }

@@ -49,6 +49,16 @@ pub fn sample() -> &'static str {
     include_str!("sample.yaml")
 }
 
+/// A slot's pools as file entries: one without a weight, or each pool of a
+/// weighted window with its weight.
+fn slot_pools(slot: &crate::schedule::Slot) -> Box<dyn Iterator<Item = (&str, Option<u32>)> + '_> {
+    if slot.split.is_empty() {
+        Box::new(std::iter::once((slot.pool.as_str(), None)))
+    } else {
+        Box::new(slot.split.iter().map(|p| (p.pool.as_str(), Some(p.weight))))
+    }
+}
+
 fn seed_form(import: &Import) -> Option<ConfigFile> {
     let [site] = import.sites.as_slice() else {
         return None;
@@ -67,15 +77,18 @@ fn seed_form(import: &Import) -> Option<ConfigFile> {
     }
     // Each server has one slot at most: a day where a pool appears twice
     // needs the multi-site form.
-    let mut times: BTreeMap<&str, (TimeOfDay, TimeOfDay)> = BTreeMap::new();
+    type Times = (TimeOfDay, TimeOfDay, Option<u32>);
+    let mut times: BTreeMap<&str, Times> = BTreeMap::new();
     for (a, day) in &site.schedules {
         for slot in day.slots() {
-            let pool = import.pools.iter().find(|p| p.name == slot.pool)?;
-            if pool.algorithm != *a
-                || !pool.enabled
-                || times.insert(&slot.pool, (slot.start, slot.end)).is_some()
-            {
-                return None;
+            for (name, weight) in slot_pools(slot) {
+                let pool = import.pools.iter().find(|p| p.name == name)?;
+                if pool.algorithm != *a
+                    || !pool.enabled
+                    || times.insert(name, (slot.start, slot.end, weight)).is_some()
+                {
+                    return None;
+                }
             }
         }
     }
@@ -85,7 +98,7 @@ fn seed_form(import: &Import) -> Option<ConfigFile> {
         servers
             .entry(pool.algorithm)
             .or_default()
-            .push(pool.to_server(t.map(|t| t.0), t.map(|t| t.1)));
+            .push(pool.to_server(t.map(|t| t.0), t.map(|t| t.1), t.and_then(|t| t.2)));
     }
     Some(ConfigFile {
         controlplane: Some(cp.clone()),
@@ -108,7 +121,7 @@ fn multi_site_form(import: &Import) -> ConfigFile {
         servers
             .entry(pool.algorithm)
             .or_default()
-            .push(pool.to_server(None, None));
+            .push(pool.to_server(None, None, None));
     }
     let sites = import
         .sites
@@ -125,10 +138,13 @@ fn multi_site_form(import: &Import) -> ConfigFile {
                     let entries = day
                         .slots()
                         .iter()
-                        .map(|slot| ScheduleEntry {
-                            server: slot.pool.clone(),
-                            start: slot.start,
-                            end: slot.end,
+                        .flat_map(|slot| {
+                            slot_pools(slot).map(|(name, weight)| ScheduleEntry {
+                                server: name.to_string(),
+                                start: slot.start,
+                                end: slot.end,
+                                weight,
+                            })
                         })
                         .collect();
                     (*a, entries)

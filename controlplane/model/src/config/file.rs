@@ -60,6 +60,10 @@ pub struct ScheduleEntry {
     pub server: String,
     pub start: TimeOfDay,
     pub end: TimeOfDay,
+    /// Entries with the same times and a weight share one window, split
+    /// by their weights (issue 14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 /// A file read field by field. `broken_days` lists the days (by field path:
@@ -194,6 +198,7 @@ fn read_site(path: &str, v: &Value, p: &mut Problems, broken_days: &mut BTreeSet
                         server,
                         start: TimeOfDay::MIDNIGHT,
                         end: TimeOfDay::MIDNIGHT,
+                        weight: None,
                     }
                 })
             })
@@ -244,6 +249,7 @@ fn read_entry(path: &str, v: &Value, p: &mut Problems) -> Result<ScheduleEntry, 
     let server = s.required_string(p, "server", what);
     let start = s.time(p, "start");
     let end = s.time(p, "end");
+    let weight = read_weight(&mut s, p);
     for (key, t) in [("start", &start), ("end", &end)] {
         if matches!(t, Ok(None)) {
             p.push(Problem::new(
@@ -254,7 +260,21 @@ fn read_entry(path: &str, v: &Value, p: &mut Problems) -> Result<ScheduleEntry, 
     }
     s.finish(p);
     match (server, start, end) {
-        (Some(server), Ok(Some(start)), Ok(Some(end))) => Ok(ScheduleEntry { server, start, end }),
+        (Some(server), Ok(Some(start)), Ok(Some(end))) => Ok(ScheduleEntry {
+            server,
+            start,
+            end,
+            weight,
+        }),
         (server, _, _) => Err(server.unwrap_or_default()),
     }
+}
+
+/// An entry's `weight:` (1 to [`crate::schedule::MAX_WEIGHT`]), if given.
+pub(crate) fn read_weight(s: &mut Section<'_>, p: &mut Problems) -> Option<u32> {
+    if !s.has("weight") {
+        return None;
+    }
+    let max = crate::schedule::MAX_WEIGHT;
+    Some(s.u32(p, "weight", 1, 1..=max))
 }

@@ -127,6 +127,7 @@ pub(crate) fn convert(read: ReadFile, local_tz: Tz, p: &mut Problems) -> Import 
                                     pool_field: format!("{slot_field}.server"),
                                     start_field: format!("{slot_field}.start"),
                                     times_known: !broken_days.contains(&slot_field),
+                                    weight: e.weight,
                                     slot_field,
                                 }
                             })
@@ -202,10 +203,11 @@ fn check_grants(
                 if server.sites.contains(&site.name) {
                     continue;
                 }
-                let scheduled = site
-                    .schedules
-                    .get(a)
-                    .is_some_and(|d| d.slots().iter().any(|s| s.pool == server.name));
+                let scheduled = site.schedules.get(a).is_some_and(|d| {
+                    d.slots()
+                        .iter()
+                        .any(|s| s.pools().any(|p| p == server.name))
+                });
                 let failover = site
                     .failover
                     .get(a)
@@ -279,6 +281,7 @@ fn servers_day(
                 start_field: format!("{slot_field}.start"),
                 slot_field,
                 times_known: true,
+                weight: s.weight,
             });
         }
     }

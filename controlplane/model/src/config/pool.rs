@@ -164,7 +164,12 @@ impl PoolDef {
     }
 
     /// The server entry for the file, with an optional schedule slot.
-    pub fn to_server(&self, start: Option<TimeOfDay>, end: Option<TimeOfDay>) -> Server {
+    pub fn to_server(
+        &self,
+        start: Option<TimeOfDay>,
+        end: Option<TimeOfDay>,
+        weight: Option<u32>,
+    ) -> Server {
         Server {
             name: self.name.clone(),
             enabled: self.enabled,
@@ -183,6 +188,7 @@ impl PoolDef {
             mode: self.mode,
             dialect: self.dialect,
             sites: self.sites.clone(),
+            weight,
         }
     }
 }

@@ -48,6 +48,10 @@ pub struct Server {
     /// every site.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sites: Vec<String>,
+    /// Servers with the same `start`/`end` and a weight share one window,
+    /// split by their weights (issue 14).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u32>,
 }
 
 /// An algorithm key of `servers:`, `schedule:` or `failover:`; exact names
@@ -137,6 +141,7 @@ fn read_server(path: &str, item: &Value, algorithm: Algorithm, p: &mut Problems)
         },
         dialect: read_dialect(&mut s, algorithm, p),
         sites: read_sites(&mut s, p),
+        weight: super::file::read_weight(&mut s, p),
     };
     check_credential(&s.at("username"), "username", &server.username, p);
     check_credential(&s.at("password"), "password", server.password.expose(), p);
