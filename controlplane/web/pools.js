@@ -1,4 +1,5 @@
-// The pools page: each pool's settings and whether it is enabled (with the
+// The pools page: each pool's settings, the sites it is granted to, and
+// whether it is enabled (with the
 // switch), its health per site (breaker state, failures and successes, the
 // last error) with open and reset, and its shares and top reject reasons
 // over 24 hours.
@@ -35,6 +36,7 @@ export async function poolsPage(main) {
     return el('tr', { dataset: { pool: p.name } },
       el('td', {}, p.name), el('td', {}, algoName(p.algorithm)),
       el('td', {}, `${p.host}:${p.port}${p.tls ? ' (TLS)' : ''}`),
+      el('td', { class: 'sites' }, p.sites && p.sites.length ? p.sites.join(', ') : 'all sites'),
       el('td', {}, p.enabled ? pill('enabled', 'good') : pill('disabled', 'bad')),
       el('td', { class: 'num' }, acc), el('td', { class: 'num' }, rej), el('td', { class: 'num' }, pct(rej, acc + rej)),
       el('td', {}, top || '–'), el('td', {}, toggle));
@@ -60,8 +62,8 @@ export async function poolsPage(main) {
 
   main.replaceChildren(el('h1', {}, 'Pools'), err,
     el('section', { class: 'card' }, el('h2', {}, 'Pools, last 24 hours'),
-      el('table', { id: 'pools' }, el('thead', {}, el('tr', {}, ['Pool', 'Algorithm', 'Address', 'State', 'Accepted', 'Rejected', 'Reject %', 'Top reject reasons', '']
-        .map((t, i) => el('th', { class: i >= 4 && i <= 6 ? 'num' : '' }, t)))), el('tbody', {}, poolRows))),
+      el('table', { id: 'pools' }, el('thead', {}, el('tr', {}, ['Pool', 'Algorithm', 'Address', 'Sites', 'State', 'Accepted', 'Rejected', 'Reject %', 'Top reject reasons', '']
+        .map((t, i) => el('th', { class: i >= 5 && i <= 7 ? 'num' : '' }, t)))), el('tbody', {}, poolRows))),
     el('section', { class: 'card' }, el('h2', {}, 'Health per site'),
       brRows.length ? el('table', { id: 'breakers' }, el('thead', {}, el('tr', {}, ['Site', 'Pool', 'Breaker', 'Failures in a row', 'Successes', 'Connects ok / failed', 'Changed', 'Last error', '']
         .map((t) => el('th', {}, t)))), el('tbody', {}, brRows)) : el('p', { class: 'muted' }, 'No connection results reported yet.'),

@@ -325,6 +325,8 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
     })
     .await;
     assert!(pools.as_str().unwrap().contains("enabled"), "{pools}");
+    // Neither pool is granted to particular sites.
+    assert!(pools.as_str().unwrap().contains("all sites"), "{pools}");
     shot(&c, "pools").await;
 
     // Take main out of the site's rotation, then put it back.
