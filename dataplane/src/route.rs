@@ -16,6 +16,7 @@ use crate::upstream::{self, PoolInfo, Status, UpstreamHandle, UpstreamParams};
 pub mod plan;
 pub mod pools;
 pub mod split;
+pub mod split_sim;
 pub mod table;
 mod task;
 

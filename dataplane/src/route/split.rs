@@ -32,7 +32,9 @@ pub struct Tuning {
     /// rebalance aims the deficits at).
     pub tick_ms: i64,
     /// A move must lower the assignment's error by this part of the total
-    /// rate (no churn for noise).
+    /// rate, or by the moved miner's own rate if that is less (half of
+    /// what moving it can gain): no churn for noise, and in a farm of many
+    /// small miners each can still move.
     pub min_gain: f64,
     /// Deficits up to this part of the window's work (at the current
     /// rate) are left alone: share luck, not a wrong assignment.
@@ -106,6 +108,10 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
 
     pub fn pools(&self) -> usize {
         self.weights.len()
+    }
+
+    pub fn is_up(&self, pool: usize) -> bool {
+        self.up.get(pool).copied().unwrap_or(false)
     }
 
     /// A pool is down (its part goes to the others) or up again.
@@ -353,7 +359,7 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
                 .map(|(i, r)| (i, gain(r.2)))
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             match best {
-                Some((i, g)) if g > threshold => {
+                Some((i, g)) if g > threshold.min(rates[i].2) => {
                     moved[i] = true;
                     let r = &mut rates[i];
                     assigned[over] -= r.2;
