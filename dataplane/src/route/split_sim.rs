@@ -21,6 +21,9 @@ pub struct SimMiner {
     pub present: bool,
 }
 
+/// Called every simulated minute with the sim.
+pub type Recorder = Box<dyn FnMut(&Sim)>;
+
 pub struct Sim {
     pub split: Split<u32>,
     pub miners: Vec<SimMiner>,
@@ -35,7 +38,7 @@ pub struct Sim {
     /// Per pool, the accepted difficulty, for the ledger check.
     pub credited: Vec<f64>,
     /// Called every simulated minute with the sim (a recorder).
-    pub on_minute: Option<Box<dyn FnMut(&Sim)>>,
+    pub on_minute: Option<Recorder>,
 }
 
 impl Sim {
