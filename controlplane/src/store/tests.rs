@@ -502,3 +502,18 @@ async fn a_summary_pass_runs_once_enough_events_arrived() {
         .unwrap();
     assert_eq!(total, n);
 }
+
+#[tokio::test]
+async fn readers_keep_a_smaller_page_cache_than_the_writer() {
+    let (_dir, s) = store().await;
+    let read: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&s.read)
+        .await
+        .unwrap();
+    let write: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&s.write)
+        .await
+        .unwrap();
+    // Negative: KiB. 16 MiB for each of the four readers, 64 MiB for the writer.
+    assert_eq!((read, write), (-16_384, -65_536));
+}
