@@ -43,14 +43,18 @@ pub fn unsupported_splits(import: &Import) -> Vec<problem::Problem> {
 
 pub(super) fn validate(a: &AdminService, yaml: &str) -> pb::ValidateConfigResponse {
     match config::load(yaml, a.ctx.local_tz) {
-        Ok(import) if !unsupported_splits(&import).is_empty() => pb::ValidateConfigResponse {
-            problems: to_pb(unsupported_splits(&import)),
-            warnings: Vec::new(),
-        },
-        Ok(import) => pb::ValidateConfigResponse {
-            problems: Vec::new(),
-            warnings: to_pb(import_warnings(&import)),
-        },
+        Ok(import) => {
+            let problems = unsupported_splits(&import);
+            let warnings = if problems.is_empty() {
+                import_warnings(&import)
+            } else {
+                Vec::new()
+            };
+            pb::ValidateConfigResponse {
+                problems: to_pb(problems),
+                warnings: to_pb(warnings),
+            }
+        }
         Err(problems) => pb::ValidateConfigResponse {
             problems: to_pb(problems),
             warnings: Vec::new(),

@@ -122,8 +122,7 @@ fn pool_row(p: &pb::PoolSettings) -> Result<PoolRow, Status> {
 }
 
 /// The sites of a grant, checked as site names (the store checks that they
-/// exist),
-/// sorted, without repeats.
+/// exist and reads them back sorted).
 fn site_names(names: &[String]) -> Result<Vec<String>, Status> {
     let mut v = Vec::with_capacity(names.len());
     for (i, n) in names.iter().enumerate() {
@@ -135,8 +134,6 @@ fn site_names(names: &[String]) -> Result<Vec<String>, Status> {
         }
         v.push(n.clone());
     }
-    v.sort();
-    v.dedup();
     Ok(v)
 }
 

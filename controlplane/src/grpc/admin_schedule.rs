@@ -42,12 +42,10 @@ pub(super) async fn set_schedule(
                 "{field}: pool {} is disabled (ctl pool enable {} first)",
                 p.name, p.name
             )),
-            Some(p) if !p.sites.allows(&site.name) => problems.extend(
-                p.check_site(&site.name)
-                    .err()
-                    .map(|m| format!("{field}: {m}")),
-            ),
-            Some(p) => ids.push(p.id),
+            Some(p) => match p.check_site(&site.name) {
+                Ok(()) => ids.push(p.id),
+                Err(m) => problems.push(format!("{field}: {m}")),
+            },
         }
         let start = TimeOfDay::parse(&e.start).map_err(|m| format!("{field}: start: {m}"));
         let end = TimeOfDay::parse(&e.end).map_err(|m| format!("{field}: end: {m}"));

@@ -142,10 +142,8 @@ impl PoolPatch {
             p.dialect = (!d.is_empty()).then(|| d.clone());
         }
         if let Some(v) = &self.sites {
-            let mut v = v.clone();
-            v.sort();
-            v.dedup();
-            p.sites = PoolSites(v);
+            // Stored once each; read back sorted.
+            p.sites = PoolSites(v.clone());
         }
     }
 }
