@@ -37,12 +37,14 @@ pub fn routing_plan(
                     at_unix_ms: w.at.timestamp_millis(),
                     pool: w.to.clone(),
                     reason: switch_reason(w.reason) as i32,
+                    split: pool_weights(&w.split),
                 })
                 .collect(),
             failover: a.failover.clone(),
             open_breakers: a.open_breakers.clone(),
             half_open: a.half_open.clone(),
             override_until_unix_ms: a.override_until.map_or(0, |t| t.timestamp_millis()),
+            split: pool_weights(&a.split),
         })
         .collect();
     // Every pool of the planned algorithms: the data plane may need any of
@@ -57,7 +59,7 @@ pub fn routing_plan(
         .map(pool_settings)
         .collect();
     let proxy = site_proxy(site);
-    pb::RoutingPlan {
+    let mut plan = pb::RoutingPlan {
         site: site.name.clone(),
         version: 0,
         generated_at_unix_ms: 0,
@@ -73,7 +75,20 @@ pub fn routing_plan(
         pools,
         settings: proxy.as_ref().map(data_plane_settings),
         contract_version: CONTRACT_VERSION,
-    }
+    };
+    plan.contract_version = switchyard_proto::contract::plan_contract(&plan);
+    plan
+}
+
+/// A weighted window's pools on the wire.
+pub fn pool_weights(split: &[switchyard_model::PoolWeight]) -> Vec<pb::PoolWeight> {
+    split
+        .iter()
+        .map(|p| pb::PoolWeight {
+            pool: p.pool.clone(),
+            weight: p.weight,
+        })
+        .collect()
 }
 
 /// A site's stored `proxy:` section; `None` when there is none, or when it

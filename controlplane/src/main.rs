@@ -131,11 +131,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if problems.is_empty() {
                 let import = load(&file)?;
                 problems = switchyard_controlplane::miner_tls::problems(&import);
-                problems.extend(
-                    switchyard_controlplane::grpc::admin_config_splits(&import)
-                        .iter()
-                        .map(ToString::to_string),
-                );
                 if let Err(e) = import
                     .logging
                     .rotation

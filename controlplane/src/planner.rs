@@ -10,15 +10,15 @@
 //! recovery), never by polling. A version is only bumped when the plan's
 //! content changes, so versions mean something to operators.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use sha2::{Digest, Sha256};
+use switchyard_model::DaySchedule;
 use switchyard_model::plan::{self, AlgoInput, Override, SiteInput, SitePlan};
-use switchyard_model::{Algorithm, DaySchedule, Slot, TimeOfDay};
 use switchyard_proto::v1 as pb;
 use tokio::sync::{Mutex, Notify, watch};
 
@@ -276,24 +276,11 @@ impl Planner {
     /// Gathers a site's planning input from the store.
     async fn input(&self, site: &SiteRow, pools: &[PoolRow]) -> Result<SiteInput, StoreError> {
         let timezone = Tz::from_str(&site.timezone).unwrap_or(Tz::UTC);
-        let slots = self.store.schedule(site.id).await?;
+        let by_algo = self.store.days(site.id).await?;
         let failover = self.store.failover(site.id).await?;
         let overrides = self.store.overrides(site.id).await?;
         let breakers = self.breakers.views(site.id).await;
 
-        let mut by_algo: BTreeMap<Algorithm, Vec<Slot>> = BTreeMap::new();
-        for s in slots {
-            let Ok(algo) = Algorithm::from_str(&s.algorithm) else {
-                continue;
-            };
-            let (Some(start), Some(end)) = (tod(s.start_min), tod(s.end_min)) else {
-                continue;
-            };
-            by_algo
-                .entry(algo)
-                .or_default()
-                .push(Slot::new(s.pool, start, end));
-        }
         let mut algorithms = Vec::new();
         for (algo, slots) in by_algo {
             let schedule = match DaySchedule::new(&format!("site {} {algo}", site.name), slots) {
@@ -349,10 +336,6 @@ fn site_pools(site: &SiteRow, pools: &[PoolRow]) -> Vec<PoolRow> {
         .filter(|p| p.sites.allows(&site.name))
         .cloned()
         .collect()
-}
-
-fn tod(m: i64) -> Option<TimeOfDay> {
-    u16::try_from(m).ok().and_then(TimeOfDay::from_minutes)
 }
 
 fn min_opt(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {

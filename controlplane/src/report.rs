@@ -167,7 +167,10 @@ pub async fn gather(ctx: &Ctx, now: DateTime<Utc>) -> Result<Vec<Report>, StoreE
                 let sched: Vec<String> = slots
                     .iter()
                     .filter(|s| s.algorithm == algo && s.pool == p.name)
-                    .map(|s| format!("{}-{}", hhmm(s.start_min), hhmm(s.end_min)))
+                    .map(|s| match s.weight {
+                        0 => format!("{}-{}", hhmm(s.start_min), hhmm(s.end_min)),
+                        w => format!("{}-{} (weight {w})", hhmm(s.start_min), hhmm(s.end_min)),
+                    })
                     .collect();
                 let st = stats.iter().find(|s| s.pool == p.name);
                 let ok: u64 = site_live

@@ -13,6 +13,7 @@ fn entry(pool: &str, start: &str, end: &str) -> pb::ScheduleEntry {
         pool: pool.into(),
         start: start.into(),
         end: end.into(),
+        weight: 0,
     }
 }
 

@@ -82,7 +82,11 @@ async fn a_data_plane_registers_watches_versioned_plans_and_acknowledges_them() 
             .any(|p| p.name == "btc" && p.port == 3401)
     );
     assert_eq!(first.grace_period_s, 30);
-    assert_eq!(first.contract_version, switchyard_proto::CONTRACT_VERSION);
+    // A plan without a split is written in the oldest contract that carries it.
+    assert_eq!(
+        first.contract_version,
+        switchyard_proto::contract::OLDEST_COMPATIBLE
+    );
     assert!(first.settings.unwrap().connections.is_some());
 
     dp.ack_plan(pb::PlanAck {
@@ -114,6 +118,7 @@ async fn a_data_plane_registers_watches_versioned_plans_and_acknowledges_them() 
                 pool: "bch".into(),
                 start: "00:00".into(),
                 end: "24:00".into(),
+                weight: 0,
             }],
         })
         .await

@@ -143,16 +143,35 @@ fn pool_update_request_sends_only_what_changes() {
 
 #[test]
 fn schedule_entries() {
-    let e = parse_entry("btc@22:00-2:00").unwrap();
+    let e = parse_entry("btc@22:00-2:00").unwrap().0.remove(0);
     assert_eq!(
         (e.pool.as_str(), e.start.as_str(), e.end.as_str()),
         ("btc", "22:00", "02:00")
     );
-    assert_eq!(parse_entry("a@b@00:00-24:00").unwrap().pool, "a@b");
+    assert_eq!(parse_entry("a@b@00:00-24:00").unwrap().0[0].pool, "a@b");
+    let x = parse_entry("x@02:00-22:00").unwrap().0;
     assert_eq!(
-        entries_text(&[e.clone(), parse_entry("x@02:00-22:00").unwrap()]),
+        entries_text(&[e.clone(), x[0].clone()]),
         "btc@22:00-02:00 x@02:00-22:00"
     );
+    // A weighted window: one entry per pool, written back as one window.
+    let w = parse_entry("btc:70, bch:30@00:00-22:00").unwrap().0;
+    let got: Vec<_> = w.iter().map(|e| (e.pool.as_str(), e.weight)).collect();
+    assert_eq!(got, [("btc", 70), ("bch", 30)]);
+    let mut day = w.clone();
+    day.push(parse_entry("nh@22:00-24:00").unwrap().0.remove(0));
+    assert_eq!(
+        entries_text(&day),
+        "btc:70,bch:30@00:00-22:00 nh@22:00-24:00"
+    );
+    for (bad, why) in [
+        ("btc:70,bch@00:00-12:00", "has no weight"),
+        ("btc:0,bch:30@00:00-12:00", "weight"),
+        ("btc:x,bch:30@00:00-12:00", "weight"),
+    ] {
+        let e = parse_entry(bad).unwrap_err();
+        assert!(e.contains(why), "{bad}: {e}");
+    }
     for (bad, why) in [
         ("btc", "missing '@'"),
         ("@00:00-12:00", "missing pool"),

@@ -145,7 +145,7 @@ fn schedule_entries_are_checked_one_by_one() {
         panic!("not set")
     };
     assert_eq!(
-        (entries[0].start.as_str(), entries[1].end.as_str()),
+        (entries[0].0[0].start.as_str(), entries[1].0[0].end.as_str()),
         ("00:00", "24:00")
     );
 

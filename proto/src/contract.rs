@@ -6,6 +6,12 @@
 //! Contract 1 is Switchyard 0.1: algorithms, verdicts, reasons, pool modes
 //! and dialects as strings, the site's settings as YAML text, no version
 //! field (so it reads as 0). Contract 2 has enums and typed settings.
+//! Contract 3 adds weighted splits to plans (`AlgorithmPlan.split`,
+//! `Switch.split`); it is contract 2 plus fields, so a control plane of
+//! contract 3 still registers data planes of contract 2 and writes every
+//! plan without a split as contract 2. A plan with a split is written as
+//! contract 3, which a contract-2 data plane refuses (it would send all
+//! the hashrate to one pool): the acknowledgement names the upgrade.
 //! Upgrade order: the control plane first, then the data planes (and ctl,
 //! which the control plane refuses until then too). Until a
 //! data plane is upgraded the control plane refuses to register it; it
@@ -15,7 +21,30 @@
 use crate::v1::{Algorithm, Reason, RoutingPlan, ShareEvent, Verdict};
 
 /// The contract this build speaks.
-pub const CONTRACT_VERSION: u32 = 2;
+pub const CONTRACT_VERSION: u32 = 3;
+
+/// The oldest contract this build still works with across the data-plane
+/// link (contract 3 only adds fields to contract 2).
+pub const OLDEST_COMPATIBLE: u32 = 2;
+
+/// The contract a plan must be written in: the oldest that carries it.
+pub fn plan_contract(plan: &RoutingPlan) -> u32 {
+    let split = plan
+        .algorithms
+        .iter()
+        .any(|a| !a.split.is_empty() || a.switches.iter().any(|s| !s.split.is_empty()));
+    if split {
+        CONTRACT_VERSION
+    } else {
+        OLDEST_COMPATIBLE
+    }
+}
+
+/// Whether `theirs` (0 on the wire is contract 1) is one this build
+/// works with across the data-plane link.
+fn compatible(theirs: u32) -> bool {
+    (OLDEST_COMPATIBLE..=CONTRACT_VERSION).contains(&theirs)
+}
 
 /// The metadata key carrying the contract version on every admin call.
 pub const CONTRACT_METADATA: &str = "switchyard-contract";
@@ -32,6 +61,9 @@ fn shown(v: u32) -> String {
 /// plane (software version `dp_version`) registering with contract `theirs`.
 pub fn dataplane_refusal(theirs: u32, dp_version: &str, cp_version: &str) -> Option<String> {
     use std::cmp::Ordering::*;
+    if compatible(theirs) {
+        return None;
+    }
     match theirs.max(1).cmp(&CONTRACT_VERSION) {
         Equal => None,
         Less => Some(format!(
@@ -80,6 +112,9 @@ pub fn ctl_refusal(sent: Option<&str>, cp_version: &str) -> Option<String> {
 /// control plane that answered its registration with contract `theirs`.
 pub fn controlplane_refusal(theirs: u32, dp_version: &str) -> Option<String> {
     use std::cmp::Ordering::*;
+    if compatible(theirs) {
+        return None;
+    }
     match theirs.max(1).cmp(&CONTRACT_VERSION) {
         Equal => None,
         Less => Some(format!(
@@ -98,7 +133,7 @@ pub fn controlplane_refusal(theirs: u32, dp_version: &str) -> Option<String> {
 /// Why a data plane cannot follow `plan` (None when it can).
 pub fn plan_refusal(plan: &RoutingPlan) -> Option<String> {
     let v = plan.contract_version;
-    if v == CONTRACT_VERSION {
+    if compatible(v) {
         return None;
     }
     let upgrade = if v < CONTRACT_VERSION {
@@ -172,6 +207,41 @@ mod tests {
     }
 
     #[test]
+    fn a_plan_with_a_split_needs_contract_3_and_others_stay_readable_by_contract_2() {
+        use crate::v1::{AlgorithmPlan, PoolWeight, Switch};
+        let mut plan = RoutingPlan {
+            algorithms: vec![AlgorithmPlan {
+                current_pool: "btc".into(),
+                switches: vec![Switch::default()],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(plan_contract(&plan), 2);
+        let w = PoolWeight {
+            pool: "btc".into(),
+            weight: 70,
+        };
+        plan.algorithms[0].switches[0].split = vec![w.clone()];
+        assert_eq!(plan_contract(&plan), 3, "a split coming later counts too");
+        plan.contract_version = 3;
+        assert_eq!(plan_refusal(&plan), None);
+        plan.contract_version = 2;
+        assert_eq!(plan_refusal(&plan), None);
+        plan.contract_version = 4;
+        assert!(
+            plan_refusal(&plan)
+                .unwrap()
+                .contains("upgrade this data plane")
+        );
+        // Data planes of contract 2 and 3 register; 1 and 4 do not.
+        assert_eq!(dataplane_refusal(2, "0.2", "0.3"), None);
+        assert!(dataplane_refusal(0, "0.1", "0.3").is_some());
+        assert!(dataplane_refusal(4, "0.4", "0.3").is_some());
+        assert_eq!(controlplane_refusal(2, "0.3"), None);
+    }
+
+    #[test]
     fn contract_1_events_read_as_typed_ones() {
         let mut ev = legacy("accepted", "rejected", "stale job");
         upgrade_event(&mut ev);
@@ -229,10 +299,13 @@ mod tests {
         let newer = controlplane_refusal(CONTRACT_VERSION + 1, "0.2.0").unwrap();
         assert!(newer.contains("upgrade this data plane"), "{newer}");
 
-        assert_eq!(ctl_refusal(Some("2"), "0.2.0"), None);
+        assert_eq!(ctl_refusal(Some("3"), "0.2.0"), None);
         let old = ctl_refusal(None, "0.2.0").unwrap();
         assert!(old.contains("upgrade ctl to 0.2.0"), "{old}");
-        let newer = ctl_refusal(Some("3"), "0.2.0").unwrap();
+        // ctl is upgraded with the control plane: a contract-2 ctl would
+        // not show weighted windows.
+        assert!(ctl_refusal(Some("2"), "0.2.0").is_some());
+        let newer = ctl_refusal(Some("4"), "0.2.0").unwrap();
         assert!(newer.contains("upgrade the control plane first"), "{newer}");
         assert!(
             ctl_refusal(Some("two"), "0.2.0")

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use chrono_tz::Tz;
 use switchyard_model::config::{self, Import, PoolDef, PoolMode, SiteDef};
 use switchyard_model::dialects::import_warnings;
-use switchyard_model::{Algorithm, DaySchedule, Slot, TimeOfDay, problem};
+use switchyard_model::{Algorithm, DaySchedule, problem};
 use switchyard_proto::v1 as pb;
 use tonic::Status;
 
@@ -21,40 +21,12 @@ pub fn default_proxy_yaml() -> String {
     config::proxy_yaml(&config::Proxy::default())
 }
 
-/// Weighted windows (issue 14) are read and checked by the config model,
-/// but not yet stored, planned or carried out: until they are, a file with
-/// one is refused here (rather than its split silently dropped).
-pub fn unsupported_splits(import: &Import) -> Vec<problem::Problem> {
-    let mut out = Vec::new();
-    for site in &import.sites {
-        for (algo, day) in &site.schedules {
-            for slot in day.slots().iter().filter(|s| !s.split.is_empty()) {
-                out.push(problem::Problem::new(
-                    format!("site {} ({algo})", site.name),
-                    format!(
-                        "{slot}: weighted windows (`weight:`) are not supported by this version yet; give the window one server"
-                    ),
-                ));
-            }
-        }
-    }
-    out
-}
-
 pub(super) fn validate(a: &AdminService, yaml: &str) -> pb::ValidateConfigResponse {
     match config::load(yaml, a.ctx.local_tz) {
-        Ok(import) => {
-            let problems = unsupported_splits(&import);
-            let warnings = if problems.is_empty() {
-                import_warnings(&import)
-            } else {
-                Vec::new()
-            };
-            pb::ValidateConfigResponse {
-                problems: to_pb(problems),
-                warnings: to_pb(warnings),
-            }
-        }
+        Ok(import) => pb::ValidateConfigResponse {
+            problems: Vec::new(),
+            warnings: to_pb(import_warnings(&import)),
+        },
         Err(problems) => pb::ValidateConfigResponse {
             problems: to_pb(problems),
             warnings: Vec::new(),
@@ -103,9 +75,6 @@ pub async fn apply(
     import: &Import,
     replace: bool,
 ) -> Result<pb::ImportConfigResponse, StoreError> {
-    if let Some(p) = unsupported_splits(import).into_iter().next() {
-        return Err(StoreError::invalid(p.field, p.message));
-    }
     if !replace {
         let mut clashes = Vec::new();
         for p in &import.pools {
@@ -167,16 +136,7 @@ pub async fn apply(
     }
     for (s, site) in import.sites.iter().zip(&site_rows) {
         for (algo, day) in &s.schedules {
-            let mut rows = Vec::new();
-            for slot in day.slots() {
-                let pool = store.pool(&slot.pool).await?;
-                rows.push((
-                    pool.id,
-                    i64::from(slot.start.minutes()),
-                    i64::from(slot.end.minutes()),
-                ));
-            }
-            store.set_schedule(site.id, algo.as_str(), &rows).await?;
+            store.set_day(site.id, algo.as_str(), day.slots()).await?;
             out.schedules += 1;
         }
         for (algo, names) in &s.failover {
@@ -244,20 +204,7 @@ pub(super) async fn export(a: &AdminService) -> Result<pb::ExportConfigResponse,
         .collect();
     import.sites.clear();
     for site in store.sites().await.map_err(status)? {
-        let mut by_algo: BTreeMap<Algorithm, Vec<Slot>> = BTreeMap::new();
-        for s in store.schedule(site.id).await.map_err(status)? {
-            let (Ok(algo), Some(start), Some(end)) = (
-                Algorithm::from_str(&s.algorithm),
-                tod(s.start_min),
-                tod(s.end_min),
-            ) else {
-                continue;
-            };
-            by_algo
-                .entry(algo)
-                .or_default()
-                .push(Slot::new(s.pool, start, end));
-        }
+        let by_algo = store.days(site.id).await.map_err(status)?;
         let mut schedules = BTreeMap::new();
         for (algo, slots) in by_algo {
             if let Ok(day) = DaySchedule::new("schedule", slots) {
@@ -282,8 +229,4 @@ pub(super) async fn export(a: &AdminService) -> Result<pb::ExportConfigResponse,
     Ok(pb::ExportConfigResponse {
         yaml: config::export(&import),
     })
-}
-
-fn tod(m: i64) -> Option<TimeOfDay> {
-    u16::try_from(m).ok().and_then(TimeOfDay::from_minutes)
 }

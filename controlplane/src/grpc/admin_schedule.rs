@@ -8,7 +8,8 @@ use chrono::Duration;
 use chrono_tz::Tz;
 use switchyard_model::config::AleoDialect;
 use switchyard_model::dialects::mixed_dialects;
-use switchyard_model::{Algorithm, DaySchedule, Slot, TimeOfDay};
+use switchyard_model::schedule::MAX_WEIGHT;
+use switchyard_model::{Algorithm, DaySchedule, PoolWeight, Slot, TimeOfDay};
 use switchyard_proto::v1 as pb;
 use tonic::Status;
 
@@ -25,13 +26,12 @@ pub(super) async fn set_schedule(
     let algo = algorithm("algorithm", r.algorithm)?;
     let pools = a.ctx.store.pools(None).await.map_err(status)?;
     let mut problems = Vec::new();
-    let mut slots = Vec::new();
-    let mut ids = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
     for (i, e) in r.entries.iter().enumerate() {
         let field = format!("entries[{i}] ({}@{}-{})", e.pool, e.start, e.end);
         match pools.iter().find(|p| p.name == e.pool) {
             None if e.pool.contains([':', ',']) => problems.push(format!(
-                "{field}: weighted windows (pool:weight,...) are not supported by this version yet"
+                "{field}: name each pool of a weighted window in its own entry with a weight"
             )),
             None => problems.push(format!("{field}: no pool named {:?}", e.pool)),
             Some(p) if p.algorithm != algo.as_str() => problems.push(format!(
@@ -42,15 +42,22 @@ pub(super) async fn set_schedule(
                 "{field}: pool {} is disabled (ctl pool enable {} first)",
                 p.name, p.name
             )),
-            Some(p) => match p.check_site(&site.name) {
-                Ok(()) => ids.push(p.id),
-                Err(m) => problems.push(format!("{field}: {m}")),
-            },
+            Some(p) => {
+                if let Err(m) = p.check_site(&site.name) {
+                    problems.push(format!("{field}: {m}"));
+                }
+            }
+        }
+        if e.weight > MAX_WEIGHT {
+            problems.push(format!(
+                "{field}: weight {} is above {MAX_WEIGHT}",
+                e.weight
+            ));
         }
         let start = TimeOfDay::parse(&e.start).map_err(|m| format!("{field}: start: {m}"));
         let end = TimeOfDay::parse(&e.end).map_err(|m| format!("{field}: end: {m}"));
         match (start, end) {
-            (Ok(start), Ok(end)) => slots.push(Slot::new(e.pool.clone(), start, end)),
+            (Ok(start), Ok(end)) => push_entry(&mut slots, e, start, end),
             (s, e) => problems.extend([s.err(), e.err()].into_iter().flatten()),
         }
     }
@@ -63,25 +70,14 @@ pub(super) async fn set_schedule(
     if !problems.is_empty() {
         return Err(Status::invalid_argument(problems.join("\n")));
     }
-    let rows: Vec<(i64, i64, i64)> = slots
-        .iter()
-        .zip(&ids)
-        .map(|(s, id)| {
-            (
-                *id,
-                i64::from(s.start.minutes()),
-                i64::from(s.end.minutes()),
-            )
-        })
-        .collect();
     a.ctx
         .store
-        .set_schedule(site.id, algo.as_str(), &rows)
+        .set_day(site.id, algo.as_str(), &slots)
         .await
         .map_err(status)?;
     let detail: Vec<String> = slots
         .iter()
-        .map(|s| format!("{}@{}-{}", s.pool, s.start, s.end))
+        .map(|s| format!("{}@{}-{}", s.pools_text(), s.start, s.end))
         .collect();
     a.audit(
         "schedule.set",
@@ -99,6 +95,56 @@ pub(super) async fn set_schedule(
         plan_version,
         warnings,
     })
+}
+
+/// Adds an entry to the day being built: a weighted entry joins the
+/// window just before it when that window has the same times and is
+/// weighted too; anything else starts a slot.
+fn push_entry(slots: &mut Vec<Slot>, e: &pb::ScheduleEntry, start: TimeOfDay, end: TimeOfDay) {
+    let part = PoolWeight {
+        pool: e.pool.clone(),
+        weight: e.weight,
+    };
+    match slots.last_mut() {
+        Some(last)
+            if e.weight > 0 && !last.split.is_empty() && (last.start, last.end) == (start, end) =>
+        {
+            last.split.push(part)
+        }
+        _ if e.weight > 0 => slots.push(Slot {
+            pool: e.pool.clone(),
+            start,
+            end,
+            split: vec![part],
+        }),
+        _ => slots.push(Slot::new(e.pool.clone(), start, end)),
+    }
+}
+
+/// A day's slots as the contract's entries (a weighted window: one entry
+/// per pool, with its weight).
+pub(super) fn entries(slots: &[Slot]) -> Vec<pb::ScheduleEntry> {
+    let mut out = Vec::new();
+    for s in slots {
+        let (start, end) = (s.start.to_string(), s.end.to_string());
+        if s.split.is_empty() {
+            out.push(pb::ScheduleEntry {
+                pool: s.pool.clone(),
+                start: start.clone(),
+                end: end.clone(),
+                weight: 0,
+            });
+        }
+        for p in &s.split {
+            out.push(pb::ScheduleEntry {
+                pool: p.pool.clone(),
+                start: start.clone(),
+                end: end.clone(),
+                weight: p.weight,
+            });
+        }
+    }
+    out
 }
 
 /// The warning for a site whose ALEO schedule and failover list, as now
@@ -153,34 +199,19 @@ pub(super) async fn show_schedule(
     let only = algorithm_filter("algorithm", r.algorithm)?;
     let mut out = Vec::new();
     for site in sites {
-        let slots = a.ctx.store.schedule(site.id).await.map_err(status)?;
+        let days = a.ctx.store.days(site.id).await.map_err(status)?;
         let failover = a.ctx.store.failover(site.id).await.map_err(status)?;
         let overrides = a.ctx.store.overrides(site.id).await.map_err(status)?;
-        let mut algos: Vec<String> = slots.iter().map(|s| s.algorithm.clone()).collect();
-        algos.dedup();
-        for algo in algos {
-            if only.is_some_and(|o| o.as_str() != algo) {
+        for (algo, slots) in days {
+            if only.is_some_and(|o| o != algo) {
                 continue;
             }
-            let tod = |m: i64| {
-                u16::try_from(m)
-                    .ok()
-                    .and_then(TimeOfDay::from_minutes)
-                    .map(|t| t.to_string())
-            };
+            let algo = algo.as_str();
             out.push(pb::SiteSchedule {
                 site: site.name.clone(),
                 timezone: site.timezone.clone(),
-                algorithm: convert::stored(&algo, pb::Algorithm::from_label) as i32,
-                entries: slots
-                    .iter()
-                    .filter(|s| s.algorithm == algo)
-                    .map(|s| pb::ScheduleEntry {
-                        pool: s.pool.clone(),
-                        start: tod(s.start_min).unwrap_or_default(),
-                        end: tod(s.end_min).unwrap_or_default(),
-                    })
-                    .collect(),
+                algorithm: convert::stored(algo, pb::Algorithm::from_label) as i32,
+                entries: entries(&slots),
                 failover: failover
                     .iter()
                     .filter(|(x, _)| *x == algo)

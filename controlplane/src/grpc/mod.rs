@@ -23,7 +23,6 @@ pub mod quota;
 pub mod share_events;
 
 pub use admin_config::apply as admin_config_apply;
-pub use admin_config::unsupported_splits as admin_config_splits;
 
 /// What every handler needs.
 pub struct Ctx {

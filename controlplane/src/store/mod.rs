@@ -27,7 +27,7 @@ pub mod workers;
 pub use breakers::BreakerRow;
 pub use dataplanes::DataPlaneRow;
 pub use pools::{PoolPatch, PoolRow, PoolSites};
-pub use schedules::{OverrideRow, SlotRow};
+pub use schedules::{OverrideRow, SlotEntry, SlotRow, windows};
 pub use shares::{ShareFilter, ShareInsert, ShareRow, StatsRow};
 pub use sites::{SiteRow, SwitchEvent};
 pub use workers::{WorkerRow, WorkerWindows};

@@ -1,9 +1,15 @@
-//! Per-site, per-algorithm schedules (whole days replaced atomically),
-//! failover order and manual overrides.
+//! Per-site, per-algorithm schedules (whole days replaced atomically; a
+//! weighted window is one row per pool), failover order and manual
+//! overrides.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use switchyard_model::{Algorithm, PoolWeight, Slot, TimeOfDay};
 
 use super::{Result, Store, now_ms};
 
-/// One stored slot, with the pool's name.
+/// One stored pool of a slot, with the pool's name.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct SlotRow {
     pub site_id: i64,
@@ -11,6 +17,49 @@ pub struct SlotRow {
     pub start_min: i64,
     pub end_min: i64,
     pub pool: String,
+    /// 0: the slot is this pool alone; else its weight in the window.
+    pub weight: i64,
+}
+
+/// One pool of a slot to store: (pool id, start minute, end minute,
+/// weight; 0 for a slot of one pool).
+pub type SlotEntry = (i64, i64, i64, u32);
+
+/// A site's stored rows as its days: the rows of one start are one window,
+/// in written order. Rows that no longer read (an unknown algorithm, a
+/// minute out of range) are skipped; the day's own validation says the rest.
+pub fn windows(rows: &[SlotRow]) -> BTreeMap<Algorithm, Vec<Slot>> {
+    let mut out: BTreeMap<Algorithm, Vec<Slot>> = BTreeMap::new();
+    let tod = |m: i64| u16::try_from(m).ok().and_then(TimeOfDay::from_minutes);
+    for r in rows {
+        let (Ok(algo), Some(start), Some(end)) = (
+            Algorithm::from_str(&r.algorithm),
+            tod(r.start_min),
+            tod(r.end_min),
+        ) else {
+            continue;
+        };
+        let day = out.entry(algo).or_default();
+        let weight = u32::try_from(r.weight).unwrap_or(0);
+        let part = PoolWeight {
+            pool: r.pool.clone(),
+            weight,
+        };
+        match day.last_mut() {
+            // Another pool of the same weighted window.
+            Some(last) if weight > 0 && last.start == start && !last.split.is_empty() => {
+                last.split.push(part);
+            }
+            _ if weight > 0 => day.push(Slot {
+                pool: r.pool.clone(),
+                start,
+                end,
+                split: vec![part],
+            }),
+            _ => day.push(Slot::new(r.pool.clone(), start, end)),
+        }
+    }
+    out
 }
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -22,13 +71,29 @@ pub struct OverrideRow {
 }
 
 impl Store {
+    /// Replaces a site's whole day for one algorithm with `slots` (already
+    /// validated), naming pools.
+    pub async fn set_day(&self, site_id: i64, algorithm: &str, slots: &[Slot]) -> Result<()> {
+        let mut rows = Vec::new();
+        for s in slots {
+            let (start, end) = (i64::from(s.start.minutes()), i64::from(s.end.minutes()));
+            if s.split.is_empty() {
+                rows.push((self.pool(&s.pool).await?.id, start, end, 0));
+            }
+            for p in &s.split {
+                rows.push((self.pool(&p.pool).await?.id, start, end, p.weight.max(1)));
+            }
+        }
+        self.set_schedule(site_id, algorithm, &rows).await
+    }
+
     /// Replaces a site's whole day for one algorithm in one transaction.
-    /// `slots` are (pool id, start minute, end minute), already validated.
+    /// `slots` are already validated; a window's pools in written order.
     pub async fn set_schedule(
         &self,
         site_id: i64,
         algorithm: &str,
-        slots: &[(i64, i64, i64)],
+        slots: &[SlotEntry],
     ) -> Result<()> {
         let mut tx = self.write.begin().await?;
         sqlx::query("DELETE FROM schedule_entries WHERE site_id = ? AND algorithm = ?")
@@ -36,15 +101,18 @@ impl Store {
             .bind(algorithm)
             .execute(&mut *tx)
             .await?;
-        for (pool_id, start, end) in slots {
+        for (position, (pool_id, start, end, weight)) in slots.iter().enumerate() {
             sqlx::query(
-                "INSERT INTO schedule_entries (site_id, algorithm, start_min, end_min, pool_id) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO schedule_entries (site_id, algorithm, start_min, end_min, pool_id, weight, position) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(site_id)
             .bind(algorithm)
             .bind(start)
             .bind(end)
             .bind(pool_id)
+            .bind(i64::from(*weight))
+            .bind(position as i64)
             .execute(&mut *tx)
             .await?;
         }
@@ -52,15 +120,22 @@ impl Store {
         Ok(())
     }
 
-    /// Every slot of a site (all algorithms), by algorithm then start.
+    /// Every slot's pools of a site (all algorithms), by algorithm, start,
+    /// then written order.
     pub async fn schedule(&self, site_id: i64) -> Result<Vec<SlotRow>> {
         Ok(sqlx::query_as(
-            "SELECT e.site_id, e.algorithm, e.start_min, e.end_min, p.name AS pool FROM schedule_entries e \
-             JOIN pools p ON p.id = e.pool_id WHERE e.site_id = ? ORDER BY e.algorithm, e.start_min",
+            "SELECT e.site_id, e.algorithm, e.start_min, e.end_min, p.name AS pool, e.weight \
+             FROM schedule_entries e JOIN pools p ON p.id = e.pool_id WHERE e.site_id = ? \
+             ORDER BY e.algorithm, e.start_min, e.position",
         )
         .bind(site_id)
         .fetch_all(&self.read)
         .await?)
+    }
+
+    /// A site's days, per algorithm ([`windows`] of [`Store::schedule`]).
+    pub async fn days(&self, site_id: i64) -> Result<BTreeMap<Algorithm, Vec<Slot>>> {
+        Ok(windows(&self.schedule(site_id).await?))
     }
 
     /// Replaces the failover order of a site and algorithm.

@@ -64,7 +64,7 @@ async fn sites_and_pools_have_unique_names_and_pools_in_a_schedule_cannot_be_rem
         s.add_pool(&pool("btc")).await,
         Err(StoreError::AlreadyExists(_))
     ));
-    s.set_schedule(site.id, "sha256", &[(btc.id, 0, 1440)])
+    s.set_schedule(site.id, "sha256", &[(btc.id, 0, 1440, 0)])
         .await
         .unwrap();
     let err = s.remove_pool("btc").await.unwrap_err();
@@ -234,10 +234,14 @@ async fn schedule_replacement_is_whole_day_and_plan_versions_only_grow() {
     let site = s.add_site("texas", "UTC", "h", "{}").await.unwrap();
     let a = s.add_pool(&pool("a")).await.unwrap();
     let b = s.add_pool(&pool("b")).await.unwrap();
-    s.set_schedule(site.id, "sha256", &[(a.id, 0, 720), (b.id, 720, 1440)])
-        .await
-        .unwrap();
-    s.set_schedule(site.id, "sha256", &[(b.id, 0, 1440)])
+    s.set_schedule(
+        site.id,
+        "sha256",
+        &[(a.id, 0, 720, 0), (b.id, 720, 1440, 0)],
+    )
+    .await
+    .unwrap();
+    s.set_schedule(site.id, "sha256", &[(b.id, 0, 1440, 0)])
         .await
         .unwrap();
     let slots = s.schedule(site.id).await.unwrap();
@@ -246,6 +250,31 @@ async fn schedule_replacement_is_whole_day_and_plan_versions_only_grow() {
     s.save_plan(site.id, 3, "{}", &[]).await.unwrap();
     s.save_plan(site.id, 2, "{}", &[]).await.unwrap();
     assert_eq!(s.site("texas").await.unwrap().plan_version, 3);
+}
+
+#[tokio::test]
+async fn a_weighted_window_is_stored_per_pool_and_read_back_as_one_window() {
+    use switchyard_model::{PoolWeight, Slot, TimeOfDay};
+    let (_d, s) = store().await;
+    let site = s.add_site("texas", "UTC", "h", "{}").await.unwrap();
+    for name in ["btc", "bch", "nh"] {
+        s.add_pool(&pool(name)).await.unwrap();
+    }
+    let t = |m| TimeOfDay::from_minutes(m).unwrap();
+    let w = |pool: &str, weight| PoolWeight {
+        pool: pool.into(),
+        weight,
+    };
+    // Written order kept: bch before btc.
+    let day = vec![
+        Slot::weighted(vec![w("bch", 30), w("btc", 70)], t(0), t(1080)),
+        Slot::new("nh", t(1080), t(1440)),
+    ];
+    s.set_day(site.id, "sha256", &day).await.unwrap();
+    let rows = s.schedule(site.id).await.unwrap();
+    assert_eq!(rows.len(), 3);
+    let days = s.days(site.id).await.unwrap();
+    assert_eq!(days[&switchyard_model::Algorithm::Sha256], day);
 }
 
 fn worker_share(id: String, at_ms: i64, worker: &str, verdict: &str) -> ShareInsert {

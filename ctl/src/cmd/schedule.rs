@@ -26,9 +26,11 @@ pub enum ScheduleCmd {
         #[arg(long, value_enum)]
         algo: Algo,
         /// Slots in the site's local time, end exclusive, covering the whole
-        /// day; `24:00` ends the day, `22:00-02:00` crosses midnight.
+        /// day; `24:00` ends the day, `22:00-02:00` crosses midnight. A
+        /// window split by work between pools names each with its weight:
+        /// `btc:70,bch:30@00:00-18:00`.
         #[arg(required = true, value_name = "POOL@HH:MM-HH:MM", value_parser = parse_entry)]
-        entries: Vec<ScheduleEntry>,
+        entries: Vec<Window>,
     },
     /// Show schedules, failover orders and overrides.
     Show {
@@ -62,11 +64,16 @@ pub enum ScheduleCmd {
     },
 }
 
-const ENTRY_EXAMPLE: &str =
-    "expected POOL@HH:MM-HH:MM in the site's local time, e.g. btc@00:00-12:00";
+const ENTRY_EXAMPLE: &str = "expected POOL@HH:MM-HH:MM in the site's local time, e.g. btc@00:00-12:00 \
+     (or a weighted window, btc:70,bch:30@00:00-12:00)";
 
-/// Parses one `POOL@HH:MM-HH:MM` entry, normalizing the times to `HH:MM`.
-pub fn parse_entry(s: &str) -> Result<ScheduleEntry, String> {
+/// One window as written on the command line: its entries (one per pool).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window(pub Vec<ScheduleEntry>);
+
+/// Parses one `POOL@HH:MM-HH:MM` (or `POOL:W,POOL:W@HH:MM-HH:MM`) window,
+/// normalizing the times to `HH:MM`.
+pub fn parse_entry(s: &str) -> Result<Window, String> {
     let (pool, range) = s
         .trim()
         .rsplit_once('@')
@@ -86,11 +93,20 @@ pub fn parse_entry(s: &str) -> Result<ScheduleEntry, String> {
             "start and end are equal (an empty slot); {ENTRY_EXAMPLE}"
         ));
     }
-    Ok(ScheduleEntry {
+    let entry = |pool: &str, weight| ScheduleEntry {
         pool: pool.to_string(),
         start: hhmm(a),
         end: hhmm(b),
-    })
+        weight,
+    };
+    if !pool.contains([':', ',']) {
+        return Ok(Window(vec![entry(pool, 0)]));
+    }
+    let split = switchyard_model::schedule::parse_pools(pool)
+        .map_err(|e| format!("{e}; {ENTRY_EXAMPLE}"))?;
+    Ok(Window(
+        split.iter().map(|p| entry(&p.pool, p.weight)).collect(),
+    ))
 }
 
 /// `HH:MM` (or `H:MM`) to minutes since midnight, `24:00` = 1440.
@@ -116,21 +132,42 @@ fn hhmm(m: u16) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-/// `btc@00:00-12:00 ltc@12:00-24:00`, the syntax `schedule set` takes.
+/// `btc@00:00-12:00 ltc:70,bch:30@12:00-24:00`, the syntax `schedule set`
+/// takes (a weighted window's entries are one window).
 pub fn entries_text(entries: &[ScheduleEntry]) -> String {
-    let parts: Vec<String> = entries
+    let mut parts: Vec<(String, &ScheduleEntry)> = Vec::new();
+    for e in entries {
+        match parts.last_mut() {
+            Some((text, last))
+                if e.weight > 0
+                    && last.weight > 0
+                    && (&last.start, &last.end) == (&e.start, &e.end) =>
+            {
+                text.push_str(&format!(",{}:{}", e.pool, e.weight));
+            }
+            _ if e.weight > 0 => parts.push((format!("{}:{}", e.pool, e.weight), e)),
+            _ => parts.push((e.pool.clone(), e)),
+        }
+    }
+    let parts: Vec<String> = parts
         .iter()
-        .map(|e| format!("{}@{}-{}", e.pool, e.start, e.end))
+        .map(|(pools, e)| format!("{pools}@{}-{}", e.start, e.end))
         .collect();
     parts.join(" ")
 }
 
+/// An entry in JSON: the weight only where the window is weighted.
+fn entry_json(e: &ScheduleEntry) -> serde_json::Value {
+    let mut v = json!({ "pool": e.pool, "start": e.start, "end": e.end });
+    if e.weight > 0 {
+        v["weight"] = json!(e.weight);
+    }
+    v
+}
+
 fn entries_cell(entries: &[ScheduleEntry]) -> Cell {
     let text = entries_text(entries);
-    let machine = entries
-        .iter()
-        .map(|e| json!({ "pool": e.pool, "start": e.start, "end": e.end }))
-        .collect();
+    let machine = entries.iter().map(entry_json).collect();
     Cell::Custom {
         human: text.clone(),
         machine,
@@ -179,6 +216,7 @@ const ENTRY_COLUMNS: &[Column] = &[
     Column::new("pool", "POOL"),
     Column::new("start", "START"),
     Column::new("end", "END"),
+    Column::new("weight", "WEIGHT"),
 ];
 
 #[derive(Serialize)]
@@ -200,7 +238,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
             let req = SetScheduleRequest {
                 site,
                 algorithm: algo.to_wire(),
-                entries,
+                entries: entries.into_iter().flat_map(|w| w.0).collect(),
             };
             let r = ctx
                 .client()
@@ -220,11 +258,7 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
                     site: &r.site,
                     algorithm: r.algorithm().label(),
                     plan_version: r.plan_version,
-                    entries: r
-                        .entries
-                        .iter()
-                        .map(|e| json!({ "pool": e.pool, "start": e.start, "end": e.end }))
-                        .collect(),
+                    entries: r.entries.iter().map(entry_json).collect(),
                     warnings: super::warnings_json(&r.warnings),
                 }),
                 out => {
@@ -234,6 +268,11 @@ pub async fn run(ctx: &mut Ctx, cmd: ScheduleCmd) -> CtlResult {
                             Cell::text(&e.pool),
                             Cell::text(&e.start),
                             Cell::text(&e.end),
+                            Cell::text(if e.weight > 0 {
+                                e.weight.to_string()
+                            } else {
+                                "-".into()
+                            }),
                         ]);
                     }
                     if out == Format::Table {

@@ -188,6 +188,7 @@ impl Admin for Fake {
             pool: p.into(),
             start: s.into(),
             end: e.into(),
+            weight: 0,
         };
         Ok(Response::new(ShowScheduleResponse {
             schedules: vec![SiteSchedule {

@@ -385,7 +385,7 @@ async fn an_export_validates_and_rebuilds_the_same_control_plane() {
 /// carried out: validate, import and `schedule set` refuse them by name
 /// instead of silently keeping one pool of the window.
 #[tokio::test]
-async fn weighted_windows_are_refused_until_they_are_carried_out() {
+async fn weighted_windows_are_stored_shown_exported_and_planned() {
     let cp = ControlPlane::start().await;
     let weighted = sample_config();
     let yaml = format!(
@@ -395,33 +395,91 @@ async fn weighted_windows_are_refused_until_they_are_carried_out() {
     let out = cp
         .ctl(&["config", "validate", file.to_str().unwrap()])
         .await;
-    assert!(
-        out.stdout
-            .contains("btc:70,bch:30 00:00-24:00: weighted windows"),
-        "{}{}",
-        out.stdout,
-        out.stderr
-    );
-    let out = cp.ctl(&["config", "import", file.to_str().unwrap()]).await;
-    assert!(out.fails(1).contains("weighted windows"), "{}", out.stderr);
-    let out = cp
+    out.ok();
+    let imported = cp
         .ctl(&[
-            "schedule",
-            "set",
-            "--site",
-            "default",
-            "--algo",
-            "sha256",
-            "btc:70,bch:30@00:00-24:00",
+            "-o",
+            "json",
+            "config",
+            "import",
+            "--replace",
+            file.to_str().unwrap(),
         ])
-        .await;
+        .await
+        .json();
+    let token = imported["new_site_tokens"][0]["token"]
+        .as_str()
+        .expect("the new site's token")
+        .to_string();
+    let show = cp
+        .ctl(&["-o", "json", "schedule", "show", "--site", "split-site"])
+        .await
+        .json();
+    let entries = &show[0]["entries"];
+    assert_eq!(entries[0]["pool"], "btc", "{show}");
+    assert_eq!(entries[0]["weight"], 70, "{show}");
+    assert_eq!(entries[1]["weight"], 30, "{show}");
+    let text = cp.ctl(&["schedule", "show", "--site", "split-site"]).await;
     assert!(
-        out.fails(1)
-            .contains("weighted windows (pool:weight,...) are not supported"),
+        text.ok().contains("btc:70,bch:30@00:00-24:00"),
         "{}",
-        out.stderr
+        text.stdout
     );
-    // Nothing changed.
-    let show = cp.ctl(&["schedule", "show", "--site", "default"]).await;
-    assert!(!show.ok().contains("split-site"));
+
+    // The export writes the window back as weighted servers entries.
+    let export = cp.ctl(&["config", "export"]).await;
+    assert!(export.ok().contains("weight: 70"), "{}", export.stdout);
+
+    // The plan of the site carries the split (contract 3).
+    let mut dp = cp.fake_dataplane(&token, "dp-split").await;
+    let a = &dp.plan.algorithms[0];
+    let split: Vec<_> = a
+        .split
+        .iter()
+        .map(|p| (p.pool.as_str(), p.weight))
+        .collect();
+    assert_eq!(split, [("btc", 70), ("bch", 30)]);
+    assert_eq!(a.current_pool, "btc");
+    assert_eq!(dp.plan.contract_version, 3);
+
+    // ctl sets another weighted window; the plan follows.
+    cp.ctl(&[
+        "schedule",
+        "set",
+        "--site",
+        "split-site",
+        "--algo",
+        "sha256",
+        "btc:98,bch:2@00:00-12:00",
+        "btc:50,bch:50@12:00-24:00",
+    ])
+    .await
+    .ok();
+    let plan = dp.next_plan().await;
+    let a = &plan.algorithms[0];
+    let w: Vec<u32> = a.split.iter().map(|p| p.weight).collect();
+    let next: Vec<u32> = a.switches[0].split.iter().map(|p| p.weight).collect();
+    assert!(
+        (w == [98, 2] && next == [50, 50]) || (w == [50, 50] && next == [98, 2]),
+        "{a:?}"
+    );
+
+    // Bad weights are refused naming the part.
+    for (bad, why) in [
+        ("btc:0,bch:2@00:00-24:00", "weight must be"),
+        ("btc:70,btc:30@00:00-24:00", "named twice"),
+    ] {
+        let out = cp
+            .ctl(&[
+                "schedule",
+                "set",
+                "--site",
+                "split-site",
+                "--algo",
+                "sha256",
+                bad,
+            ])
+            .await;
+        assert!(out.fails(2).contains(why), "{bad}: {}", out.stderr);
+    }
 }

@@ -15,6 +15,10 @@
 //!   breaker's own `tick` would make it;
 //! - current = target if usable, else the first usable failover candidate,
 //!   else the target if it is enabled, else the scheduled pool;
+//! - a weighted window (issue 14) routes to its usable pools with their
+//!   weights (`split`; a pool that is not usable gives its part to the
+//!   others); `current` is then the heaviest of them. With one usable pool
+//!   left it is a plain route to it, with none the failover rule applies;
 //! - future switches apply the same rule with today's breaker view (the
 //!   plan is recomputed at `next_recompute`, which includes breaker expiry).
 
@@ -26,7 +30,7 @@ use chrono_tz::Tz;
 pub use timeline::{boundaries, scheduled_pool_at};
 
 use crate::algo::Algorithm;
-use crate::schedule::DaySchedule;
+use crate::schedule::{DaySchedule, PoolWeight, Slot};
 use timeline::{clamp_instant, pool_at, timeline};
 
 /// Plans always cover at least this much of the future.
@@ -100,6 +104,8 @@ pub struct Switch {
     pub local: DateTime<Tz>,
     pub from: String,
     pub to: String,
+    /// The weighted pools from then on (empty: all to `to`).
+    pub split: Vec<PoolWeight>,
     pub reason: SwitchReason,
 }
 
@@ -108,8 +114,11 @@ pub struct AlgoPlan {
     pub algorithm: Algorithm,
     /// What the schedule says now.
     pub scheduled: String,
-    /// Where the hashrate goes now.
+    /// Where the hashrate goes now (under a split, its heaviest pool).
     pub current: String,
+    /// A weighted window's usable pools and weights, `current` among them;
+    /// empty when all the hashrate goes to `current`.
+    pub split: Vec<PoolWeight>,
     /// Every switch in `(now, now + horizon]`, in time order.
     pub switches: Vec<Switch>,
     /// Candidates in order: usable pools other than `current`.
@@ -197,6 +206,28 @@ impl Pools<'_> {
         }
         .to_string()
     }
+
+    /// Where a window's hashrate goes: (the pool, the split).
+    fn route_slot(&self, slot: &Slot) -> (String, Vec<PoolWeight>) {
+        let usable: Vec<PoolWeight> = slot
+            .split
+            .iter()
+            .filter(|p| self.usable(&p.pool))
+            .cloned()
+            .collect();
+        if usable.len() < 2 {
+            let pool = usable.first().map_or(slot.pool.as_str(), |p| &p.pool);
+            return (self.route(pool, pool), Vec::new());
+        }
+        // The heaviest; the first of equals.
+        let heaviest = usable
+            .iter()
+            .rev()
+            .max_by_key(|p| p.weight)
+            .map(|p| p.pool.clone())
+            .unwrap_or_default();
+        (heaviest, usable)
+    }
 }
 
 fn plan_algo(a: &AlgoInput, tz: Tz, now: DateTime<Utc>, end: DateTime<Utc>) -> AlgoPlan {
@@ -223,23 +254,25 @@ fn plan_algo(a: &AlgoInput, tz: Tz, now: DateTime<Utc>, end: DateTime<Utc>) -> A
     };
 
     let line = timeline(&a.schedule, tz, now, end);
-    let scheduled = pool_at(&line, &a.schedule, now);
+    let slot = pool_at(&line, &a.schedule, now);
+    let scheduled = slot.pool.as_str();
     let active = a.override_.as_ref().filter(|o| o.until > now);
-    let current = match active {
-        Some(o) => pools.route(&o.pool, scheduled),
-        None => pools.route(scheduled, scheduled),
+    let (current, split) = match active {
+        Some(o) => (pools.route(&o.pool, scheduled), Vec::new()),
+        None => pools.route_slot(slot),
     };
 
     let mut switches = Vec::new();
-    let mut before = current.clone();
-    let mut push = |at: DateTime<Utc>, to: String, reason: SwitchReason| {
+    let mut before = (current.clone(), split.clone());
+    let mut push = |at: DateTime<Utc>, to: (String, Vec<PoolWeight>), reason: SwitchReason| {
         if to != before {
-            let from = std::mem::replace(&mut before, to.clone());
+            let from = std::mem::replace(&mut before, to.clone()).0;
             switches.push(Switch {
                 at,
                 local: at.with_timezone(&tz),
                 from,
-                to,
+                to: to.0,
+                split: to.1,
                 reason,
             });
         }
@@ -250,12 +283,12 @@ fn plan_algo(a: &AlgoInput, tz: Tz, now: DateTime<Utc>, end: DateTime<Utc>) -> A
         // instant is folded into the override's end.
         next = line.partition_point(|(t, _)| *t <= o.until);
         if o.until <= end {
-            let pool = pool_at(&line, &a.schedule, o.until);
-            push(o.until, pools.route(pool, pool), SwitchReason::OverrideEnds);
+            let slot = pool_at(&line, &a.schedule, o.until);
+            push(o.until, pools.route_slot(slot), SwitchReason::OverrideEnds);
         }
     }
-    for (at, pool) in line.iter().skip(next).take_while(|(t, _)| *t <= end) {
-        push(*at, pools.route(pool, pool), SwitchReason::Schedule);
+    for (at, slot) in line.iter().skip(next).take_while(|(t, _)| *t <= end) {
+        push(*at, pools.route_slot(slot), SwitchReason::Schedule);
     }
 
     let failover = pools
@@ -268,6 +301,7 @@ fn plan_algo(a: &AlgoInput, tz: Tz, now: DateTime<Utc>, end: DateTime<Utc>) -> A
         algorithm: a.algorithm,
         scheduled: scheduled.to_string(),
         current,
+        split,
         switches,
         failover,
         open_breakers,

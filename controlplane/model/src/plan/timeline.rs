@@ -7,7 +7,8 @@
 //!   occurrence only; the schedule does not switch again at the second.
 //! - Several starts that land on the same instant (all inside one gap)
 //!   collapse into one boundary: the last of them in local order wins.
-//! - Adjacent slots with the same pool are not a boundary.
+//! - Adjacent slots with the same pool (or the same weighted pools) are not
+//!   a boundary.
 //!
 //! "The pool scheduled at `t`" is defined as the pool of the latest boundary
 //! at or before `t`, so [`boundaries`] and [`scheduled_pool_at`] always agree.
@@ -16,7 +17,7 @@
 use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use crate::schedule::DaySchedule;
+use crate::schedule::{DaySchedule, Slot};
 
 /// Local days laid out before the first day asked for, so the pool in force
 /// at the start of a window is known (a day is at most 26 h from UTC).
@@ -42,7 +43,7 @@ pub fn boundaries(
     timeline(schedule, tz, from, to)
         .into_iter()
         .filter(|(t, _)| *t >= from && *t < to)
-        .map(|(t, p)| (t, p.to_string()))
+        .map(|(t, s)| (t, s.pools_text()))
         .collect()
 }
 
@@ -50,21 +51,21 @@ pub fn boundaries(
 /// boundary at or before `t` (a boundary instant belongs to the new slot).
 pub fn scheduled_pool_at(schedule: &DaySchedule, tz: Tz, t: DateTime<Utc>) -> String {
     let line = timeline(schedule, tz, t, t);
-    pool_at(&line, schedule, t).to_string()
+    pool_at(&line, schedule, t).pool.clone()
 }
 
-/// The pool in force at `t` on a timeline built by [`timeline`] around `t`.
+/// The slot in force at `t` on a timeline built by [`timeline`] around `t`.
 pub(crate) fn pool_at<'a>(
-    line: &[(DateTime<Utc>, &'a str)],
+    line: &[(DateTime<Utc>, &'a Slot)],
     schedule: &'a DaySchedule,
     t: DateTime<Utc>,
-) -> &'a str {
+) -> &'a Slot {
     let t = clamp_instant(t);
     let i = line.partition_point(|(b, _)| *b <= t);
     match i.checked_sub(1).and_then(|i| line.get(i)) {
         Some((_, p)) => p,
-        // No boundary at all: the whole day is one pool.
-        None => schedule.slots().first().map_or("", |s| s.pool.as_str()),
+        // No boundary at all: the whole day is one window.
+        None => &schedule.slots()[0],
     }
 }
 
@@ -75,7 +76,7 @@ pub(crate) fn timeline(
     tz: Tz,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Vec<(DateTime<Utc>, &str)> {
+) -> Vec<(DateTime<Utc>, &Slot)> {
     let points = change_points(schedule);
     if points.is_empty() {
         return Vec::new();
@@ -100,17 +101,17 @@ pub(crate) fn timeline(
     }
     // Stable: starts landing on one instant keep their local order.
     raw.sort_by_key(|(t, _)| *t);
-    let mut collapsed: Vec<(DateTime<Utc>, &str)> = Vec::with_capacity(raw.len());
+    let mut collapsed: Vec<(DateTime<Utc>, &Slot)> = Vec::with_capacity(raw.len());
     for (t, pool) in raw {
         match collapsed.last_mut() {
             Some(last) if last.0 == t => last.1 = pool,
             _ => collapsed.push((t, pool)),
         }
     }
-    let mut out: Vec<(DateTime<Utc>, &str)> = Vec::with_capacity(collapsed.len());
-    let mut previous: Option<&str> = None;
+    let mut out: Vec<(DateTime<Utc>, &Slot)> = Vec::with_capacity(collapsed.len());
+    let mut previous: Option<&Slot> = None;
     for (t, pool) in collapsed {
-        if previous != Some(pool) {
+        if previous.is_none_or(|p| !same_pools(p, pool)) {
             out.push((t, pool));
         }
         previous = Some(pool);
@@ -118,12 +119,18 @@ pub(crate) fn timeline(
     out
 }
 
-/// Local minutes of the day where the pool changes, with the new pool; a slot
-/// whose predecessor (the slot ending where it starts) has the same pool is
-/// no change.
-fn change_points(schedule: &DaySchedule) -> Vec<(u16, &str)> {
+/// Whether two slots send the hashrate to the same pools with the same
+/// weights (then the boundary between them is no change).
+fn same_pools(a: &Slot, b: &Slot) -> bool {
+    a.pool == b.pool && a.split == b.split
+}
+
+/// Local minutes of the day where the pools change, with the new slot; a
+/// slot whose predecessor (the slot ending where it starts) has the same
+/// pools is no change.
+fn change_points(schedule: &DaySchedule) -> Vec<(u16, &Slot)> {
     let slots = schedule.slots();
-    let mut points: Vec<(u16, &str)> = slots
+    let mut points: Vec<(u16, &Slot)> = slots
         .iter()
         .enumerate()
         .filter_map(|(i, s)| {
@@ -135,7 +142,7 @@ fn change_points(schedule: &DaySchedule) -> Vec<(u16, &str)> {
                 .iter()
                 .find(|p| p.end.minutes() % 1440 == start)
                 .or_else(|| slots.get((i + slots.len() - 1) % slots.len()))?;
-            (previous.pool != s.pool).then_some((start, s.pool.as_str()))
+            (!same_pools(previous, s)).then_some((start, s))
         })
         .collect();
     points.sort_by_key(|(m, _)| *m);
