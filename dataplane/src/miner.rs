@@ -190,6 +190,7 @@ pub async fn run<P: MinerProtocol>(
         .telemetry
         .miners
         .connect(ctx.algorithm, peer, crate::clock::now_ms());
+    let conn = miner.id();
     let mut p = P::new(
         ctx.clone(),
         miner,
@@ -213,6 +214,9 @@ pub async fn run<P: MinerProtocol>(
     }
     // Leaving on an older route: the switch's fan-out no longer waits for it.
     ctx.telemetry.fanout.followed(ctx.algorithm, followed, true);
+    if let Some(split) = &ctx.router.route.borrow().split {
+        split.leave(conn);
+    }
     let side = end.side();
     ctx.telemetry.disconnects.add((ctx.algorithm, end.cause()));
     tracing::debug!(miner = %peer, reason = %end, ?side, algorithm = P::NAME, "miner disconnected");

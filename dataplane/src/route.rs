@@ -19,6 +19,7 @@ pub mod split;
 pub mod split_sim;
 pub mod table;
 mod task;
+pub mod weighted;
 
 pub use task::Plans;
 use task::{RouteTask, RouterReq};
@@ -56,6 +57,19 @@ pub struct Route {
     pub reason: &'static str,
     /// When the route took this pool (unix ms; 0 before any).
     pub since_ms: i64,
+    /// A weighted window in force: each miner's pool is its choice.
+    pub split: Option<Arc<weighted::SplitRoute>>,
+}
+
+impl Route {
+    /// The pool miner `conn` mines on: under a weighted window the split's
+    /// choice while one of its pools is up, else the route's pool.
+    pub fn pool_for(&self, conn: u64) -> Option<Arc<PoolRuntime>> {
+        self.split
+            .as_ref()
+            .and_then(|s| s.pool_for(conn, crate::clock::now_ms()))
+            .or_else(|| self.pool.clone())
+    }
 }
 
 /// The pools a route task knows, newest settings last (for status).
@@ -146,6 +160,7 @@ pub fn start(
         pool: None,
         reason: "initial",
         since_ms: 0,
+        split: None,
     }));
     let list: PoolList = Arc::new(ArcSwap::from_pointee(pools.clone()));
     let (req_tx, req_rx) = mpsc::channel(256);
@@ -170,6 +185,8 @@ pub fn start(
         generation: 0,
         list,
         last_served: None,
+        split: None,
+        split_tick: None,
     };
     tokio::spawn(task.run(req_rx, events_rx, plans, shutdown));
     handle

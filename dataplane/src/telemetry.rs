@@ -53,6 +53,8 @@ pub struct Telemetry {
     pub fanout: fanout::Fanout,
     /// Per-worker series in `/metrics`: at most this many (None: off).
     pub worker_metrics: Option<usize>,
+    /// The weighted windows in force (each accepted share is credited).
+    pub splits: crate::route::weighted::Splits,
 }
 
 impl Telemetry {
@@ -72,6 +74,7 @@ impl Telemetry {
             went_offline: Tally::default(),
             fanout: Default::default(),
             worker_metrics,
+            splits: Default::default(),
         })
     }
 
@@ -100,6 +103,11 @@ impl Telemetry {
         };
         let now = crate::clock::now_ms();
         let accepted = self.shares.on_share(algorithm, ev, now);
+        if ev.pool_verdict.as_ref().is_some_and(|v| v.is_accepted())
+            && let Some(split) = self.splits.get(algorithm)
+        {
+            split.credit(ev.conn, &ev.pool, ev.miner_difficulty, now);
+        }
         if ev.pool_verdict.is_none() && ev.local_verdict.is_none() {
             return;
         }

@@ -236,7 +236,9 @@ impl RxSession {
         if self.login.is_none() || self.closing {
             return;
         }
-        let Some(pool) = self.ctx.router.route.borrow().pool.clone() else {
+        // Under a weighted window, the split's choice for this miner.
+        let pool = self.ctx.router.route.borrow().pool_for(self.miner.id());
+        let Some(pool) = pool else {
             return;
         };
         if self

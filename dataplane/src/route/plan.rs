@@ -18,6 +18,15 @@ pub struct SwitchAt {
     pub pool: String,
     /// "schedule" or "override-ends".
     pub reason: String,
+    /// A weighted window from then on: its pools and weights.
+    pub split: Split,
+}
+
+/// A weighted window's pools and weights (empty: one pool has it all).
+pub type Split = Vec<(String, u32)>;
+
+fn split_of(w: &[pb::PoolWeight]) -> Split {
+    w.iter().map(|p| (p.pool.clone(), p.weight)).collect()
 }
 
 /// One algorithm's part of a plan.
@@ -35,14 +44,18 @@ pub struct AlgoPlan {
     pub scheduled_pool: String,
     /// While a manual override is in force (0: none).
     pub override_until_ms: i64,
+    /// The plan's current window, when weighted.
+    pub split: Split,
 }
 
 /// The pool the plan wants at a time, and since when (the switch's
-/// instant; 0 for the plan's current pool).
+/// instant; 0 for the plan's current pool); under a weighted window,
+/// `pool` is its heaviest and `split` the window.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub pool: String,
     pub since_ms: i64,
+    pub split: Split,
 }
 
 impl AlgoPlan {
@@ -56,12 +69,14 @@ impl AlgoPlan {
                     at_ms: s.at_unix_ms,
                     pool: s.pool.clone(),
                     reason: s.reason().label().to_owned(),
+                    split: split_of(&s.split),
                 })
                 .collect(),
             failover: a.failover.clone(),
             open_breakers: a.open_breakers.clone(),
             scheduled_pool: a.scheduled_pool.clone(),
             override_until_ms: a.override_until_unix_ms,
+            split: split_of(&a.split),
         }
     }
 
@@ -77,10 +92,12 @@ impl AlgoPlan {
                 || Target {
                     pool: self.current_pool.clone(),
                     since_ms: 0,
+                    split: self.split.clone(),
                 },
                 |s| Target {
                     pool: s.pool.clone(),
                     since_ms: s.at_ms,
+                    split: s.split.clone(),
                 },
             )
     }
@@ -90,7 +107,7 @@ impl AlgoPlan {
     /// override or the end of one; anything else is a failover.
     pub fn why(&self, pool: &str, now_ms: i64) -> &'static str {
         let target = self.target_at(now_ms);
-        if target.pool != pool {
+        if target.pool != pool && !target.split.iter().any(|(p, _)| p == pool) {
             return "failover";
         }
         if target.since_ms > 0 {
@@ -200,6 +217,7 @@ mod tests {
             at_ms,
             pool: pool.into(),
             reason: "schedule".into(),
+            split: Vec::new(),
         };
         AlgoPlan {
             current_pool: "btc".into(),
@@ -208,6 +226,7 @@ mod tests {
             open_breakers: vec![],
             scheduled_pool: "btc".into(),
             override_until_ms: 0,
+            split: Vec::new(),
         }
     }
 
@@ -265,6 +284,7 @@ mod tests {
                 Target {
                     pool: pool.into(),
                     since_ms: at,
+                    split: Vec::new(),
                 },
             )
         };

@@ -92,6 +92,19 @@ pub struct Split<K> {
     buckets: VecDeque<Bucket>,
     miners: HashMap<K, Miner>,
     tuning: Tuning,
+    /// What joins decide from, kept for a tick so that many miners joining
+    /// at once cost one pass over the miners, not one each.
+    joins: Option<JoinView>,
+}
+
+/// The assignment and desired rates as of `at_ms`, with joins since added
+/// at `rate` each.
+#[derive(Debug, Clone)]
+struct JoinView {
+    at_ms: i64,
+    assigned: Vec<f64>,
+    desired: Vec<f64>,
+    rate: f64,
 }
 
 impl<K: Copy + Eq + Hash + Ord> Split<K> {
@@ -103,6 +116,7 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
             buckets: VecDeque::new(),
             miners: HashMap::new(),
             tuning,
+            joins: None,
         }
     }
 
@@ -119,6 +133,7 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
         if let Some(u) = self.up.get_mut(pool) {
             *u = up;
         }
+        self.joins = None;
     }
 
     /// The weights in force now, as parts of 1 (zero for down pools; all
@@ -142,10 +157,27 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
 
     /// A new miner: the pool it should mine on first.
     pub fn join(&mut self, miner: K, now_ms: i64) -> usize {
-        let rates = self.rates(now_ms);
-        let assigned = self.assigned(&rates);
-        let desired = self.desired(&rates, now_ms);
-        let pool = self.most_under(&desired, &assigned).unwrap_or(0);
+        let fresh = |v: &JoinView| now_ms.saturating_sub(v.at_ms) < self.tuning.tick_ms;
+        let mut view = match self.joins.take() {
+            Some(v) if fresh(&v) => v,
+            _ => {
+                let rates = self.rates(now_ms);
+                let total: f64 = rates.iter().map(|r| r.2).sum();
+                JoinView {
+                    at_ms: now_ms,
+                    assigned: self.assigned(&rates),
+                    desired: self.desired(&rates, now_ms),
+                    rate: if rates.is_empty() {
+                        1.0
+                    } else {
+                        total / rates.len() as f64
+                    },
+                }
+            }
+        };
+        let pool = self.most_under(&view.desired, &view.assigned).unwrap_or(0);
+        view.assigned[pool] += view.rate;
+        self.joins = Some(view);
         self.miners.insert(
             miner,
             Miner {
@@ -160,6 +192,11 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
 
     pub fn leave(&mut self, miner: &K) {
         self.miners.remove(miner);
+    }
+
+    /// Each miner's pool.
+    pub fn assignments(&self) -> impl Iterator<Item = usize> + '_ {
+        self.miners.values().map(|m| m.pool)
     }
 
     /// Where the split has a miner now.
@@ -379,6 +416,7 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
                 x.pool = m.to;
             }
         }
+        self.joins = None;
         moves
     }
 }

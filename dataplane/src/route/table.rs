@@ -33,6 +33,9 @@ pub enum Action {
     Route(Option<usize>),
     /// A plan version is applied; `error` names what of it could not be.
     Ack { version: u64, error: String },
+    /// The weighted window in force changed: its pools (connected, kept
+    /// while it lasts) and weights; empty when the hashrate goes to one pool.
+    Split(Vec<(usize, u32)>),
 }
 
 /// A routing plan as the table reads it.
@@ -77,6 +80,8 @@ pub struct RouteTable {
     active: Option<usize>,
     following: Option<Following>,
     applied: u64,
+    /// The weighted window in force (pools and weights).
+    split: Vec<(usize, u32)>,
     out: Vec<Action>,
 }
 
@@ -137,6 +142,11 @@ impl RouteTable {
         self.active
     }
 
+    /// Whether a pool has a ready connection.
+    pub fn is_ready(&self, pool: usize) -> bool {
+        self.slots.get(pool).is_some_and(|s| !s.ready.is_empty())
+    }
+
     /// Why `pool` has the hashrate at `now_ms`: standalone, `initial` for
     /// the first pool of the config and `failover` for the others; with a
     /// plan, as the plan says ([`super::plan::AlgoPlan::why`]).
@@ -193,7 +203,9 @@ impl RouteTable {
                 {
                     f.prepared = Some(next.at_ms);
                     tracing::info!(pool = %next.pool, at_ms = next.at_ms, "connecting ahead of a switch");
-                    prepare = Some(next.pool.clone());
+                    let mut pools = vec![next.pool.clone()];
+                    pools.extend(next.split.iter().map(|(p, _)| p.clone()));
+                    prepare = Some(pools);
                 }
                 let target = algo.target_at(now.wall_ms);
                 if f.attempt.as_ref().is_some_and(|a| a.key.1 != target) {
@@ -202,7 +214,12 @@ impl RouteTable {
                 }
             }
         }
-        if let Some(i) = prepare.and_then(|p| self.find(&p)) {
+        let prepare: Vec<usize> = prepare
+            .iter()
+            .flatten()
+            .filter_map(|p| self.find(p))
+            .collect();
+        for i in prepare {
             self.connect(i);
         }
         if refollow {
@@ -321,7 +338,9 @@ impl RouteTable {
         );
         let order = att.apply(algo.order(&target.pool));
         f.attempt = Some(att);
+        let split = target.split;
         self.prefer(&order);
+        self.set_split(&split);
         if self.serving_target()
             && let Some(att) = self.following.as_mut().and_then(|f| f.attempt.as_mut())
         {
@@ -363,6 +382,32 @@ impl RouteTable {
         }
         // Otherwise the current pool keeps the hashrate until `first` is
         // ready (its ready event switches at once).
+    }
+
+    /// The weighted window in force: its pools connect and stay connected.
+    fn set_split(&mut self, split: &[(String, u32)]) {
+        let mut members = Vec::new();
+        for (name, weight) in split {
+            match self.find(name) {
+                Some(i) if !members.iter().any(|(m, _)| *m == i) => members.push((i, *weight)),
+                Some(_) => {}
+                None => tracing::warn!(pool = %name, "plan's split names an unknown pool; skipped"),
+            }
+        }
+        if members.len() < 2 {
+            members.clear();
+        }
+        if members == self.split {
+            return;
+        }
+        self.split = members.clone();
+        for (i, _) in &members {
+            self.connect(*i);
+        }
+        if let Some(active) = self.active {
+            self.drain_others(active);
+        }
+        self.out.push(Action::Split(members));
     }
 
     /// A pool's place in the preference order (`usize::MAX`: not a candidate).
@@ -416,7 +461,8 @@ impl RouteTable {
     fn drain_others(&mut self, active: usize) {
         let preferred = self.preference.first().copied();
         for i in 0..self.slots.len() {
-            if i != active && Some(i) != preferred {
+            let in_split = self.split.iter().any(|(m, _)| *m == i);
+            if i != active && Some(i) != preferred && !in_split {
                 self.drain(i);
             }
         }

@@ -49,12 +49,14 @@ fn plan(version: u64, switches: &[(i64, &str)]) -> PlanInput {
                     at_ms: *at,
                     pool: (*p).into(),
                     reason: "schedule".into(),
+                    split: Vec::new(),
                 })
                 .collect(),
             failover: vec!["backup".into()],
             open_breakers: vec![],
             scheduled_pool: "btc".into(),
             override_until_ms: 0,
+            split: Vec::new(),
         }),
         lead_ms: 100,
         switch_timeout: Duration::from_secs(60),
@@ -258,4 +260,40 @@ fn a_pool_whose_settings_changed_retires_and_its_successor_takes_over() {
         run(&mut t, |t| t.on_ready(new, id)),
         [Route(Some(new)), Drain(0)]
     );
+}
+
+#[test]
+fn a_weighted_window_connects_its_pools_keeps_them_and_ends_at_its_switch() {
+    let c = Clock {
+        start: Instant::now(),
+    };
+    let mut t = table(&["btc", "bch", "backup"]);
+    let mut p = plan(3, &[(1_000, "backup")]);
+    let algo = p.algo.as_mut().unwrap();
+    algo.split = vec![("btc".into(), 70), ("bch".into(), 30)];
+    let first = run(&mut t, |t| t.on_plan(p, c.at(0)));
+    assert!(
+        first.contains(&Connect(0)) && first.contains(&Connect(1)),
+        "{first:?}"
+    );
+    assert!(
+        first.contains(&Action::Split(vec![(0, 70), (1, 30)])),
+        "{first:?}"
+    );
+    // The heaviest pool serves; the other stays connected (never drained).
+    run(&mut t, |t| t.on_ready(1, 100));
+    let ready = run(&mut t, |t| t.on_ready(0, 0));
+    assert_eq!(ready, [Route(Some(0))], "bch is not drained");
+    assert!(t.is_ready(1));
+    // The same plan again changes nothing.
+    let mut again = plan(3, &[(1_000, "backup")]);
+    again.algo.as_mut().unwrap().split = vec![("btc".into(), 70), ("bch".into(), 30)];
+    assert!(run(&mut t, |t| t.on_plan(again, c.at(10))).is_empty());
+    // The switch to a single pool ends the window.
+    run(&mut t, |t| t.on_tick(c.at(900)));
+    run(&mut t, |t| t.on_ready(2, 200));
+    let at = run(&mut t, |t| t.on_tick(c.at(1_000)));
+    assert!(at.contains(&Route(Some(2))), "{at:?}");
+    assert!(at.contains(&Action::Split(vec![])), "{at:?}");
+    assert!(at.contains(&Drain(0)) && at.contains(&Drain(1)), "{at:?}");
 }

@@ -13,7 +13,9 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::pools::{self, PlanPool};
+use super::split::Tuning;
 use super::table::{Action, Now, PlanInput, RouteTable};
+use super::weighted::SplitRoute;
 use super::{Ack, ConnectObserver, PoolRuntime, Route};
 use crate::clock;
 use crate::config::{Algorithm, PoolMode};
@@ -46,6 +48,9 @@ pub(super) struct RouteTask {
     pub list: super::PoolList,
     /// The last pool that had the route (a failover may pass through none).
     pub last_served: Option<Arc<str>>,
+    /// The weighted window in force, and its next rebalance.
+    pub split: Option<Arc<SplitRoute>>,
+    pub split_tick: Option<tokio::time::Instant>,
 }
 
 fn now() -> Now {
@@ -85,6 +90,13 @@ impl RouteTask {
                     None => std::future::pending().await,
                 }
             };
+            let split_tick = self.split_tick;
+            let rebalance = async {
+                match split_tick {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
             let changed = async {
                 match plans.as_mut() {
                     Some(p) => p.plans.changed().await.is_ok(),
@@ -116,6 +128,7 @@ impl RouteTask {
                     let actions = self.table.on_tick(now());
                     self.carry_out(actions, None);
                 }
+                () = rebalance => self.rebalance(),
             }
         }
         for p in &self.pools {
@@ -188,12 +201,76 @@ impl RouteTask {
                 UpstreamEvent::Down { .. } => {}
             }
         }
-        let actions = match ev {
-            UpstreamEvent::Ready { upstream, pool } => self.table.on_ready(pool, upstream),
+        let (actions, pool) = match ev {
+            UpstreamEvent::Ready { upstream, pool } => (self.table.on_ready(pool, upstream), pool),
             UpstreamEvent::Failed { upstream, pool, .. }
-            | UpstreamEvent::Down { upstream, pool, .. } => self.table.on_down(pool, upstream),
+            | UpstreamEvent::Down { upstream, pool, .. } => {
+                (self.table.on_down(pool, upstream), pool)
+            }
         };
         self.carry_out(actions, None);
+        // A pool of the window down gives its part (and its miners) to the
+        // others at once; one back takes miners again.
+        if let Some(split) = &self.split
+            && split.set_up(pool, self.table.is_ready(pool))
+        {
+            split.rebalance(clock::now_ms());
+            self.republish();
+        }
+    }
+
+    /// The periodic rebalance of the weighted window.
+    fn rebalance(&mut self) {
+        let tick = Duration::from_millis(Tuning::default().tick_ms as u64);
+        self.split_tick = self
+            .split
+            .as_ref()
+            .map(|_| tokio::time::Instant::now() + tick);
+        if let Some(split) = &self.split
+            && split.rebalance(clock::now_ms()) > 0
+        {
+            self.republish();
+        }
+    }
+
+    /// A new weighted window (or none): the sessions choose again.
+    fn set_split(&mut self, members: Vec<(usize, u32)>) {
+        let split = (!members.is_empty()).then(|| {
+            let pools = members
+                .iter()
+                .map(|(i, _)| self.pools[*i].clone())
+                .collect();
+            let weights = members.iter().map(|(_, w)| *w).collect();
+            let split = Arc::new(SplitRoute::new(pools, weights));
+            for (i, _) in &members {
+                split.set_up(*i, self.table.is_ready(*i));
+            }
+            split
+        });
+        if let Some(t) = self.params.share_events.telemetry() {
+            t.splits.set(self.algorithm, split.clone());
+        }
+        let names: Vec<String> = members
+            .iter()
+            .map(|(i, w)| format!("{}:{w}", self.pools[*i].info.name))
+            .collect();
+        tracing::info!(algorithm = %self.algorithm, split = %names.join(","), "weighted window");
+        self.split = split;
+        self.split_tick = None;
+        self.rebalance();
+        self.republish();
+    }
+
+    /// The same route again with the split's new choices: each session
+    /// asks for its pool, and those moved switch (not a schedule switch).
+    fn republish(&mut self) {
+        self.generation += 1;
+        let cur = self.route_tx.borrow().clone();
+        self.route_tx.send_replace(Arc::new(Route {
+            generation: self.generation,
+            split: self.split.clone(),
+            ..Route::clone(&cur)
+        }));
     }
 
     fn carry_out(&mut self, actions: Vec<Action>, plan: Option<(Algorithm, &Ack)>) {
@@ -218,6 +295,7 @@ impl RouteTask {
                     p.upstreams.store(Arc::new(Vec::new()));
                 }
                 Action::Route(pool) => self.publish(pool),
+                Action::Split(members) => self.set_split(members),
                 Action::Ack { version, error } => {
                     if let Some((algorithm, ack)) = plan {
                         let pool = self.table.active().map(|i| self.pools[i].info.name.clone());
@@ -270,6 +348,7 @@ impl RouteTask {
             pool: rt,
             reason,
             since_ms: now,
+            split: self.split.clone(),
         }));
     }
 

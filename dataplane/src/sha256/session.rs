@@ -266,7 +266,9 @@ impl Session {
         if !self.subscribed || self.authorized.is_none() {
             return;
         }
-        let Some(pool) = self.ctx.router.route.borrow().pool.clone() else {
+        // Under a weighted window, the split's choice for this miner.
+        let pool = self.ctx.router.route.borrow().pool_for(self.miner.id());
+        let Some(pool) = pool else {
             return;
         };
         if self
