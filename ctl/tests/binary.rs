@@ -271,9 +271,24 @@ fn stats_hashrate_and_workers() {
     let head = out.lines().nth(2).unwrap();
     assert!(head.contains("HASHRATE"), "{out}");
     assert!(out.contains("112.4 TH/s"), "{out}");
+    // A weighted window in force: its target and last hour, per pool and
+    // as one line.
+    assert!(out.contains("70.0/69.1"), "{out}");
+    assert!(
+        out.contains(
+            "weighted window farm-a sha256: btc 70.0% (69.1% over the last hour), bch 30.0% (30.9%)"
+        ),
+        "{out}"
+    );
     let (_, out, _) = ctl(&["stats", "-o", "json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v[0]["hashrate_hs"].as_f64(), Some(112.4e12), "{out}");
+    assert_eq!(v[0]["split_target_percent"].as_f64(), Some(70.0), "{out}");
+    assert_eq!(
+        v[0]["split_achieved_percent"].as_f64(),
+        Some(69.14),
+        "{out}"
+    );
     assert_eq!(v[0]["hashrate_unit"], "H/s");
     assert_eq!(v[0]["accepted_difficulty"].as_f64(), Some(131072.0));
     let (_, out, _) = ctl(&["stats", "-o", "csv"]);

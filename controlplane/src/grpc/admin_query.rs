@@ -131,7 +131,9 @@ pub(super) async fn stats(
     let rows = a.ctx.store.stats(&f, window_ms).await.map_err(status)?;
     let ledger = a.ctx.store.ledger_start_ms().await.map_err(status)?;
     let now = clock::now_ms();
+    let splits = super::admin_split::splits(a, &f).await?;
     Ok(pb::StatsResponse {
+        splits,
         pools: rows
             .into_iter()
             .map(|s| pb::PoolStats {

@@ -17,6 +17,7 @@ mod admin_config;
 mod admin_pools;
 mod admin_query;
 mod admin_schedule;
+mod admin_split;
 mod admin_workers;
 pub mod dataplane;
 pub mod quota;

@@ -6,7 +6,7 @@ use chrono::{DurationRound, TimeDelta, Utc};
 use clap::Args;
 use serde_json::json;
 use switchyard_model::{Algorithm, hashrate};
-use switchyard_proto::v1::{PoolStats, ReasonCount, StatsRequest};
+use switchyard_proto::v1::{PoolStats, ReasonCount, SplitPoolStats, SplitStats, StatsRequest};
 
 use super::shares::FilterArgs;
 use crate::client::{Ctx, Reply};
@@ -41,7 +41,42 @@ const COLUMNS: &[Column] = &[
     Column::machine("hashrate_unit"),
     Column::machine("accepted_difficulty"),
     Column::new("reasons", "TOP REASONS"),
+    Column::new("split", "SPLIT TARGET/1H %"),
+    Column::machine("split_target_percent"),
+    Column::machine("split_achieved_percent"),
 ];
+
+/// The pool's place in a weighted window in force, if it has one.
+fn split_of<'a>(splits: &'a [SplitStats], p: &PoolStats) -> Option<&'a SplitPoolStats> {
+    splits
+        .iter()
+        .filter(|s| s.site == p.site && s.algorithm == p.algorithm)
+        .flat_map(|s| &s.pools)
+        .find(|x| x.pool == p.pool)
+}
+
+/// A weighted window in one line: `farm-a sha256: btc 70% (69.1% over the
+/// last hour), bch 30% (30.9%)`.
+pub fn split_line(s: &SplitStats) -> String {
+    let pools: Vec<String> = s
+        .pools
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let over = if i == 0 { " over the last hour" } else { "" };
+            format!(
+                "{} {:.1}% ({:.1}%{over})",
+                p.pool, p.target_percent, p.achieved_percent
+            )
+        })
+        .collect();
+    format!(
+        "weighted window {} {}: {}",
+        s.site,
+        s.algorithm().label(),
+        pools.join(", ")
+    )
+}
 
 /// `H/s`, or `work/s` for ALEO (its difficulty is not a hash count).
 pub fn hashrate_unit(algorithm: i32) -> &'static str {
@@ -108,8 +143,9 @@ fn reasons_cell(reasons: &[ReasonCount]) -> Cell {
     }
 }
 
-pub fn row(p: &PoolStats) -> Vec<Cell> {
+pub fn row(p: &PoolStats, splits: &[SplitStats]) -> Vec<Cell> {
     let (acc, rej) = percentages(p.accepted, p.rejected);
+    let split = split_of(splits, p);
     vec![
         Cell::Time(p.window_start_unix_ms, None),
         Cell::text(&p.site),
@@ -124,6 +160,11 @@ pub fn row(p: &PoolStats) -> Vec<Cell> {
         Cell::text(hashrate_unit(p.algorithm)),
         Cell::F64(Some(p.accepted_difficulty)),
         reasons_cell(&p.reasons),
+        Cell::text(split.map_or(String::new(), |x| {
+            format!("{:.1}/{:.1}", x.target_percent, x.achieved_percent)
+        })),
+        Cell::F64(split.map(|x| x.target_percent)),
+        Cell::F64(split.map(|x| x.achieved_percent)),
     ]
 }
 
@@ -152,10 +193,15 @@ pub async fn run(ctx: &mut Ctx, a: StatsArgs) -> CtlResult {
     let r = ctx.client().await?.stats(req).await.reply(&ctx.endpoint)?;
     let mut sheet = Sheet::new(COLUMNS);
     for p in &r.pools {
-        sheet.push(row(p));
+        sheet.push(row(p, &r.splits));
     }
     if ctx.out == Format::Table && !sheet.is_empty() {
         emit(&format!("{heading}\n\n"))?;
     }
-    sheet.print(ctx.out, &format!("no shares: {heading}"))
+    sheet.print(ctx.out, &format!("no shares: {heading}"))?;
+    if ctx.out == Format::Table && !r.splits.is_empty() {
+        let lines: Vec<String> = r.splits.iter().map(split_line).collect();
+        emit(&format!("\n{}\n", lines.join("\n")))?;
+    }
+    Ok(())
 }

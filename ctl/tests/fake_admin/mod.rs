@@ -326,6 +326,20 @@ impl Admin for Fake {
                 accepted_difficulty: 2.0 * 65536.0,
                 hashrate_hs: 112.4e12,
             }],
+            splits: vec![SplitStats {
+                site: "farm-a".into(),
+                algorithm: Algorithm::Sha256.into(),
+                since_unix_ms: f.since_unix_ms,
+                pools: [("btc", 70, 69.14), ("bch", 30, 30.86)]
+                    .map(|(pool, weight, achieved)| SplitPoolStats {
+                        pool: pool.into(),
+                        weight,
+                        target_percent: f64::from(weight),
+                        achieved_percent: achieved,
+                        accepted_difficulty: achieved,
+                    })
+                    .to_vec(),
+            }],
         }))
     }
     async fn list_workers(&self, r: Request<ListWorkersRequest>) -> R<ListWorkersResponse> {

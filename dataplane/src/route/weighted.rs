@@ -104,6 +104,10 @@ impl SplitRoute {
         changed
     }
 
+    pub fn moves_total(&self) -> u64 {
+        self.moves.load(Relaxed)
+    }
+
     /// Rebalances; returns how many miners moved.
     pub fn rebalance(&self, now_ms: i64) -> usize {
         let moves = self.lock().rebalance(now_ms);

@@ -18,6 +18,7 @@ use super::view::View;
 use crate::clock;
 
 mod pools;
+mod splits;
 
 pub(super) type Labels<'a> = Vec<(&'static str, &'a str)>;
 pub(super) type Fmt = Result<(), std::fmt::Error>;
@@ -92,6 +93,7 @@ impl Collector for View {
         self.encode_miners(&mut d)?;
         self.encode_shares(&mut d)?;
         self.encode_upstreams(&mut d)?;
+        self.encode_splits(&mut d)?;
         self.encode_site(&mut d)
     }
 }
