@@ -97,13 +97,14 @@ pub struct Split<K> {
     joins: Option<JoinView>,
 }
 
-/// The assignment and desired rates as of `at_ms`, with joins since added
-/// at `rate` each.
+/// The assignment as of `at_ms` with joins since added at `rate` each,
+/// and what each pool is owed beyond its part (the deficits' share of the
+/// desired rates then).
 #[derive(Debug, Clone)]
 struct JoinView {
     at_ms: i64,
     assigned: Vec<f64>,
-    desired: Vec<f64>,
+    owed: Vec<f64>,
     rate: f64,
 }
 
@@ -163,10 +164,16 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
             _ => {
                 let rates = self.rates(now_ms);
                 let total: f64 = rates.iter().map(|r| r.2).sum();
+                let target = self.target();
+                let desired = self.desired(&rates, now_ms);
                 JoinView {
                     at_ms: now_ms,
                     assigned: self.assigned(&rates),
-                    desired: self.desired(&rates, now_ms),
+                    owed: desired
+                        .iter()
+                        .zip(&target)
+                        .map(|(d, t)| d - t * total)
+                        .collect(),
                     rate: if rates.is_empty() {
                         1.0
                     } else {
@@ -175,7 +182,15 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
                 }
             }
         };
-        let pool = self.most_under(&view.desired, &view.assigned).unwrap_or(0);
+        // The parts of the total with this miner in, plus what is owed.
+        let total: f64 = view.assigned.iter().sum::<f64>() + view.rate;
+        let desired: Vec<f64> = self
+            .target()
+            .iter()
+            .zip(&view.owed)
+            .map(|(t, o)| t * total + o)
+            .collect();
+        let pool = self.most_under(&desired, &view.assigned).unwrap_or(0);
         view.assigned[pool] += view.rate;
         self.joins = Some(view);
         self.miners.insert(

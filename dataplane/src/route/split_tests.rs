@@ -130,6 +130,23 @@ fn a_new_miner_goes_where_work_is_owed_and_bad_input_is_ignored() {
     assert_eq!(s.target(), [0.0, 0.0]);
 }
 
+#[test]
+fn miners_joining_at_once_are_placed_by_the_weights() {
+    // All within one tick (one pass over the miners serves every join).
+    let mut s: Split<u32> = Split::new(&[70, 30], Tuning::default());
+    let mut on = [0, 0];
+    for m in 0..10 {
+        on[s.join(m, i64::from(m))] += 1;
+    }
+    assert_eq!(on, [7, 3]);
+    let mut s: Split<u32> = Split::new(&[98, 2], Tuning::default());
+    let mut on = [0, 0];
+    for m in 0..100 {
+        on[s.join(m, 0)] += 1;
+    }
+    assert_eq!(on, [98, 2]);
+}
+
 /// Found by `bench/split.sh`: with many small miners no single move could
 /// gain a fixed part of the total rate, so after a pool came back none
 /// returned to it. A move now needs only half of what it can gain.

@@ -7,3 +7,4 @@
 mod down_pool;
 mod extranonce;
 mod scheduled;
+mod weighted;
