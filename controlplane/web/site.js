@@ -1,6 +1,7 @@
 // The site page: current state, the 48-hour schedule timeline per
-// algorithm, the actions (override, schedule), the last 50 switches, the
-// hashrate per pool over 24 h or 7 d, and the site's workers.
+// algorithm, the weighted windows in force (target and achieved split),
+// the actions (override, schedule), the last 50 switches, the hashrate per
+// pool over 24 h or 7 d, and the site's workers.
 import { api, el, n, algoName, algoShort, rate, at, ago, pill, sortable, fieldError, refresh } from './app.js';
 import { farm, problems, problemCard, algoRows, dataplaneLine } from './overview.js';
 import { timeline, lineChart, offset, PALETTE } from './chart.js';
@@ -59,6 +60,7 @@ export async function sitePage(main, site) {
     problemCard(problems(f)),
     el('section', { class: 'card' }, algoRows(f, site, tz), dataplaneLine(f, site)),
     tl,
+    splitCard(stats.splits || []),
     actions(f, site, tz, active, poolList),
     switchesCard(switches.switches || [], tz),
     chartCard(stats.pools || [], now, tz),
@@ -97,10 +99,10 @@ function actions(f, site, tz, active, pools) {
       }, 'Clear override'))
       : null;
     // Replace the day's schedule.
-    const text = el('input', { class: 'wide', id: `schedule-${key}`, name: 'schedule', value: (sch.entries || []).map((e) => `${e.pool}@${e.start}-${e.end}`).join(' ') });
+    const text = el('input', { class: 'wide', id: `schedule-${key}`, name: 'schedule', value: entriesText(sch.entries || []) });
     const serr = el('p', { class: 'field-error', id: `schedule-error-${key}` });
     const sform = el('form', { class: 'inline', id: `schedule-form-${key}` },
-      el('div', {}, el('label', { for: text.id }, `Schedule (site local time, pool@HH:MM-HH:MM …)`), text),
+      el('div', {}, el('label', { for: text.id }, `Schedule (site local time, pool@HH:MM-HH:MM …; a split: btc:70,bch:30@HH:MM-HH:MM)`), text),
       el('button', { type: 'submit' }, 'Save schedule'));
     sform.addEventListener('submit', async (ev) => {
       ev.preventDefault();
@@ -117,14 +119,50 @@ function actions(f, site, tz, active, pools) {
   return card;
 }
 
-/** "btc@00:00-18:00 bch@18:00-24:00" into entries, as ctl reads it. */
+/** The weighted windows in force: each pool's target part of the work and
+ * the part of the accepted work it received over the last hour. */
+function splitCard(splits) {
+  if (!splits.length) return document.createDocumentFragment();
+  const pct = (x) => `${(Number(x) || 0).toFixed(1)} %`;
+  return el('section', { class: 'card', id: 'split' }, el('h2', {}, 'Weighted split'),
+    el('p', { class: 'muted' }, 'Target: the weights of the window in force (a pool that is down gives its part to the others). Achieved: the accepted work each pool received over the last hour, from the share history.'),
+    splits.map((w) => el('div', { id: `split-${algoShort(w.algorithm)}` }, el('h3', {}, algoName(w.algorithm)),
+      el('table', {}, el('thead', {}, el('tr', {}, ['Pool', 'Weight', 'Target', 'Achieved (1 h)'].map((t) => el('th', {}, t)))),
+        el('tbody', {}, (w.pools || []).map((p) => el('tr', { dataset: { pool: p.pool } },
+          el('td', {}, p.pool), el('td', { class: 'num' }, String(p.weight || 0)),
+          el('td', { class: 'num target' }, pct(p.targetPercent)), el('td', { class: 'num achieved' }, pct(p.achievedPercent)))))))));
+}
+
+/** Entries as ctl writes them: a weighted window's entries (same times, a
+ * weight each) are one word, `btc:70,bch:30@00:00-18:00`. */
+export function entriesText(entries) {
+  const words = [];
+  for (const e of entries) {
+    const last = words[words.length - 1];
+    if (e.weight && last && last.weighted && last.start === e.start && last.end === e.end) {
+      last.pools.push(`${e.pool}:${e.weight}`);
+    } else {
+      words.push({ weighted: !!e.weight, start: e.start, end: e.end, pools: [e.weight ? `${e.pool}:${e.weight}` : e.pool] });
+    }
+  }
+  return words.map((w) => `${w.pools.join(',')}@${w.start}-${w.end}`).join(' ');
+}
+
+/** "btc@00:00-18:00 bch@18:00-24:00" (or a split, "btc:70,bch:30@00:00-18:00")
+ * into entries, as ctl reads it. */
 export function parseSchedule(s) {
   const words = s.trim().split(/\s+/).filter(Boolean);
   if (!words.length) throw new Error('schedule: give at least one pool@HH:MM-HH:MM');
-  return words.map((w, i) => {
+  return words.flatMap((w, i) => {
     const m = /^([^@\s]+)@(\d{1,2}:\d{2})-(\d{1,2}:\d{2})$/.exec(w);
     if (!m) throw new Error(`entries[${i}]: "${w}" is not pool@HH:MM-HH:MM`);
-    return { pool: m[1], start: m[2].padStart(5, '0'), end: m[3].padStart(5, '0') };
+    const start = m[2].padStart(5, '0'), end = m[3].padStart(5, '0');
+    if (!/[:,]/.test(m[1])) return [{ pool: m[1], start, end }];
+    return m[1].split(',').map((part) => {
+      const pw = /^([^:,]+):(\d+)$/.exec(part.trim());
+      if (!pw || Number(pw[2]) < 1) throw new Error(`entries[${i}]: "${part}" is not pool:weight (a whole number from 1)`);
+      return { pool: pw[1], start, end, weight: Number(pw[2]) };
+    });
   });
 }
 

@@ -317,6 +317,43 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
         .await;
     assert!(show.to_string().contains("24:00"), "unchanged: {show}");
 
+    // A 70/30 window set from the page (the override cleared first): the
+    // plan splits, and the page shows each pool's target and achieved part.
+    click(&c, "#override-clear-sha256").await;
+    until(&c, &text(row), |v| v == "main").await;
+    let input = c.find(Locator::Css("#schedule-sha256")).await.unwrap();
+    input.clear().await.unwrap();
+    input
+        .send_keys("main:70,backup:30@00:00-24:00")
+        .await
+        .unwrap();
+    click(&c, "#schedule-form-sha256 button[type=submit]").await;
+    c.accept_alert().await.expect("the confirmation dialog");
+    let target = until(&c, &text("#split-sha256 tr[data-pool=main] .target"), |v| {
+        v == "70.0 %"
+    })
+    .await;
+    assert_eq!(target, "70.0 %");
+    until(
+        &c,
+        &text("#split-sha256 tr[data-pool=backup] .target"),
+        |v| v == "30.0 %",
+    )
+    .await;
+    let field = c
+        .execute(
+            "return document.querySelector('#schedule-sha256').value;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(field, "main:70,backup:30@00:00-24:00");
+    let show = sm
+        .ctl_json(&["schedule", "show", "--site", "default"])
+        .await;
+    assert_eq!(show[0]["entries"][1]["weight"], 30, "{show}");
+    shot(&c, "site-split").await;
+
     // The pools page: both pools, the breaker table.
     c.goto(&format!("http://{http}/#/pools")).await.unwrap();
     let pools = until(&c, &text("#pools tbody"), |v| {
@@ -366,10 +403,7 @@ async fn an_operator_sees_the_farm_and_moves_its_hashrate_from_the_page() {
     // At a phone's width the page fits: wide tables scroll in their card.
     let c = browser(&d, 390, 844).await;
     sign_in(&c, http, &sm.admin_token()).await;
-    until(&c, &text(&format!("{site} .current-pool")), |v| {
-        v == "backup"
-    })
-    .await;
+    until(&c, &text(&format!("{site} .current-pool")), |v| v == "main").await;
     let fits = c
         .execute(
             "return document.documentElement.scrollWidth <= window.innerWidth + 1;",
