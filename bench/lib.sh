@@ -43,3 +43,16 @@ get() { grep '^RESULT' "$2" | tail -1 | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k
 
 # rss_kib PID: its resident memory in KiB.
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# start_pool NAME: a `loadgen pool` at DIFFICULTY logging to
+# BENCH_OUT/NAME.pool.log; sets POOL_PID POOL_ADDR CTRL_ADDR (LOADGEN is the
+# binary).
+start_pool() {
+    local out=$BENCH_OUT/$1.pool.log
+    "$LOADGEN" pool --difficulty "$DIFFICULTY" >"$out" 2>&1 &
+    POOL_PID=$!
+    PIDS+=("$POOL_PID")
+    wait_for "$out" '^control ' 10
+    POOL_ADDR=$(awk '/^pool /{print $2}' "$out")
+    CTRL_ADDR=$(awk '/^control /{print $2}' "$out")
+}

@@ -15,7 +15,9 @@
 #
 # Knobs (environment): LAT_RATES MINERS DURATION WARMUP PREFILL MAX_MINERS MAX_WINDOW
 # IDLE_MINERS IDLE_MAX FANOUT_MINERS ROUNDS LEDGER_RATE BENCH_OUT SKIP_BUILD=1
-# ONLY="throughput ledger idle fanout" (a subset).
+# ONLY="throughput ledger idle fanout" (a subset). OLD_DATAPLANE=PATH: another
+# `dataplane` binary (an older build, see bench/old.sh) measured under the
+# same load right after ours in every throughput run, for a side-by-side.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,17 +60,6 @@ CONTROLPLANE=$TARGET_DIR/release/controlplane
 log() { echo "== $*" >&2; }
 
 
-
-# start_pool NAME: sets POOL_PID POOL_ADDR CTRL_ADDR.
-start_pool() {
-    local out=$BENCH_OUT/$1.pool.log
-    "$LOADGEN" pool --difficulty "$DIFFICULTY" >"$out" 2>&1 &
-    POOL_PID=$!
-    PIDS+=("$POOL_PID")
-    wait_for "$out" '^control ' 10
-    POOL_ADDR=$(awk '/^pool /{print $2}' "$out")
-    CTRL_ADDR=$(awk '/^control /{print $2}' "$out")
-}
 
 # start_dp NAME POOL_ADDR: the real binary with a generated config; sets DP_PID DP_ADDR.
 start_dp() {
@@ -182,6 +173,21 @@ throughput_pair() {
     echo "pool after run: $("$LOADGEN" ctl --control "$CTRL_ADDR" stats)" >>"$BENCH_OUT/$tag-dp.txt"
     stop "$DP_PID"
     stop "$POOL_PID"
+    if [[ -n ${OLD_DATAPLANE:-} ]]; then
+        start_pool "$tag-old"
+        DATAPLANE=$OLD_DATAPLANE start_dp "$tag-old" "$POOL_ADDR"
+        shares "$tag-old" "$DP_ADDR" --cpu "pool=$POOL_PID" --cpu "dataplane=$DP_PID" "$@"
+        stop "$DP_PID"
+        stop "$POOL_PID"
+    fi
+}
+
+# old_row NAME DIRECT: the older binary's line under one of ours.
+old_row() {
+    [[ -n ${OLD_DATAPLANE:-} ]] || return 0
+    local o=$BENCH_OUT/$1-old.txt
+    row "    older binary" "" "$(lat "$o")" \
+        "$(($(get p50_us "$o") - $(get p50_us "$2"))) us; $(ratio "$(get p99_us "$o")" "$(get p99_us "$2")"); dp $(get cpu_dataplane "$o")"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
@@ -207,6 +213,7 @@ if [[ " $ONLY " == *" throughput "* ]]; then
             "$(get rate "$p"); $(($(get rejected "$p") + $(get unanswered "$p")))" ""
         row "    CPU busy (cores of $(nproc))" "$(get cpu_total "$d")" \
             "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
+        old_row "rate-$r" "$d"
     done
     row "  1 connection, $top/s, straight to pool" "$(lat "$BENCH_OUT/one-conn.txt")" "" "(the upstream leg alone)"
     d=$BENCH_OUT/max-direct.txt p=$BENCH_OUT/max-dp.txt
@@ -215,6 +222,10 @@ if [[ " $ONLY " == *" throughput "* ]]; then
     row "  rejected+unanswered" "$(($(get rejected "$d") + $(get unanswered "$d")))" \
         "$(($(get rejected "$p") + $(get unanswered "$p")))" "0"
     row "  CPU busy (cores)" "$(get cpu_total "$d")" "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
+    if [[ -n ${OLD_DATAPLANE:-} ]]; then
+        o=$BENCH_OUT/max-old.txt
+        row "  older binary: answers/s" "" "$(get rate "$o")" "$(ratio "$(get rate "$o")" "$(get rate "$d")")"
+    fi
 fi
 
 # prefill NAME TARGET: fills the pool's share tables past their last resize

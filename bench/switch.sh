@@ -70,16 +70,6 @@ log() { echo "== $*" >&2; }
 
 
 
-# start_pool NAME: sets POOL_PID POOL_ADDR CTRL_ADDR.
-start_pool() {
-    local out=$BENCH_OUT/$1.log
-    "$LOADGEN" pool --difficulty "$DIFFICULTY" >"$out" 2>&1 &
-    POOL_PID=$!
-    PIDS+=("$POOL_PID")
-    wait_for "$out" '^control ' 10
-    POOL_ADDR=$(awk '/^pool /{print $2}' "$out")
-    CTRL_ADDR=$(awk '/^control /{print $2}' "$out")
-}
 
 # stat KEY LINE: a value from a pool's `stats accepted=.. rejected=..` answer.
 stat() { echo "$2" | tr ' ' '\n' | awk -F= -v k="$1" '$1 == k { print $2 }'; }

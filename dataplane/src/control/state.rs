@@ -57,7 +57,8 @@ pub fn load_plan(dir: &Path) -> Option<RoutingPlan> {
         }
     };
     match RoutingPlan::decode(bytes.as_slice()) {
-        Ok(p) if p.version > 0 && p.contract_version != CONTRACT_VERSION => {
+        // Contract 2 plans (no split) read as well as this contract's.
+        Ok(p) if p.version > 0 && switchyard_proto::contract::plan_refusal(&p).is_some() => {
             let from = if p.contract_version < CONTRACT_VERSION {
                 "by this data plane before its upgrade"
             } else {
@@ -263,5 +264,10 @@ mod tests {
         newer.contract_version = CONTRACT_VERSION + 1;
         save_plan(dir.path(), &newer).unwrap();
         assert_eq!(load_plan(dir.path()), None, "a downgrade ignores it too");
+        // A plan without a split is written in contract 2 and read back.
+        let mut two = plan("a", 4, "UTC");
+        two.contract_version = switchyard_proto::contract::OLDEST_COMPATIBLE;
+        save_plan(dir.path(), &two).unwrap();
+        assert_eq!(load_plan(dir.path()), Some(two));
     }
 }

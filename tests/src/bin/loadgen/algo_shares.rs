@@ -86,6 +86,7 @@ impl From<Common> for Settings {
             concurrency: a.concurrency,
             prefill: a.prefill,
             cpu: a.cpu,
+            speeds: (1.0, 0.0),
         }
     }
 }

@@ -35,6 +35,27 @@ pub struct Settings {
     pub concurrency: usize,
     pub prefill: u64,
     pub cpu: Vec<(String, u32)>,
+    /// Miner speeds (see [`speeds`]): `(spread, big)`.
+    pub speeds: (f64, f64),
+}
+
+/// Each miner's part of the aggregate rate: log-uniform over `1..=spread`
+/// (1: every miner alike), with miner 0 doing `big` of the total when
+/// `big` is above 0. Deterministic (the same miners every run).
+pub fn speeds(n: usize, spread: f64, big: f64) -> Vec<f64> {
+    let mut w: Vec<f64> = (0..n)
+        .map(|i| {
+            // A fixed scramble of 0..n onto 0..1 (golden-ratio sequence).
+            let u = (i as f64 * 0.618_033_988_749_895).fract();
+            spread.max(1.0).powf(u)
+        })
+        .collect();
+    if n > 1 && big > 0.0 && big < 1.0 {
+        let rest: f64 = w[1..].iter().sum();
+        w[0] = rest * big / (1.0 - big);
+    }
+    let total: f64 = w.iter().sum();
+    w.iter().map(|x| x / total).collect()
 }
 
 /// An answer to request `id`: `Ok(())` accepted, `Err(reason)` refused.
@@ -111,6 +132,7 @@ pub async fn run<D: Dialect>(a: Settings, dialect: D) -> anyhow::Result<()> {
     }
     let n = got.conns.len();
     let interval = (a.rate > 0.0).then(|| Duration::from_secs_f64(n as f64 / a.rate));
+    let parts = speeds(n, a.speeds.0, a.speeds.1);
     let window = a.window.max(1);
     let prefill = Plan::prefill(window, a.prefill.div_ceil(n as u64));
     let started = Instant::now();
@@ -122,6 +144,8 @@ pub async fn run<D: Dialect>(a: Settings, dialect: D) -> anyhow::Result<()> {
             true => Duration::from_secs_f64(i as f64 / a.rate),
             false => Duration::ZERO,
         };
+        // This miner's own pace at a fixed rate (its part of the total).
+        let own = (a.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / (a.rate * parts[i])));
         let (gate, mut go) = (gate.clone(), go_rx.clone());
         tasks.push(tokio::spawn(async move {
             let mut st = Miner { conn, next_id: 10 };
@@ -131,7 +155,11 @@ pub async fn run<D: Dialect>(a: Settings, dialect: D) -> anyhow::Result<()> {
             };
             gate.wait().await;
             let plan = match go.wait_for(Option::is_some).await {
-                Ok(p) => p.map(|p| Plan { offset, ..p }),
+                Ok(p) => p.map(|p| Plan {
+                    offset: own.map_or(offset, |iv| offset.min(iv)),
+                    interval: own.or(p.interval),
+                    ..p
+                }),
                 Err(_) => None,
             };
             let run = match plan {

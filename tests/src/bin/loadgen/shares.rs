@@ -51,6 +51,14 @@ pub struct Args {
     /// reported (repeatable); loadgen's own is always reported.
     #[arg(long = "cpu", value_parser = parse_cpu)]
     cpu: Vec<(String, u32)>,
+    /// Miner speeds spread log-uniformly over 1 to this (1: all alike);
+    /// the aggregate `--rate` is kept.
+    #[arg(long, default_value_t = 1.0)]
+    spread: f64,
+    /// One miner doing this part of all the work (0: none), as one big
+    /// ASIC among small ones.
+    #[arg(long, default_value_t = 0.0)]
+    big: f64,
 }
 
 impl From<Args> for Settings {
@@ -67,6 +75,7 @@ impl From<Args> for Settings {
             concurrency: a.concurrency,
             prefill: a.prefill,
             cpu: a.cpu,
+            speeds: (a.spread, a.big),
         }
     }
 }
