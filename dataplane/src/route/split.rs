@@ -36,8 +36,9 @@ pub struct Tuning {
     /// what moving it can gain): no churn for noise, and in a farm of many
     /// small miners each can still move.
     pub min_gain: f64,
-    /// Deficits up to this part of the window's work (at the current
-    /// rate) are left alone: share luck, not a wrong assignment.
+    /// Deficits up to this part of the work in the window (at most an
+    /// hour's at the current rate) are left alone: share luck, not a wrong
+    /// assignment.
     pub dead_band: f64,
     /// At most this many moves per rebalance.
     pub max_moves: usize,
@@ -321,7 +322,12 @@ impl<K: Copy + Eq + Hash + Ord> Split<K> {
         let target = self.target();
         let (achieved, expected) = self.window(now_ms);
         let dt = self.tuning.tick_ms as f64 / 1000.0;
-        let band = self.tuning.dead_band * total * self.tuning.window_ms as f64 / 1000.0;
+        // The band is a part of the work the window holds (less than an
+        // hour's at the current rate while the window fills: a start-up
+        // deficit is owed back, not hidden in a band sized for an hour).
+        let held: f64 = achieved.iter().sum();
+        let hour = total * self.tuning.window_ms as f64 / 1000.0;
+        let band = self.tuning.dead_band * held.min(hour);
         let mut d: Vec<f64> = (0..self.pools())
             .map(|i| {
                 let deficit = expected[i] - achieved[i];
