@@ -115,6 +115,31 @@ impl fmt::Display for Slot {
     }
 }
 
+/// Adds one pool of a day being read back (the store's rows, the
+/// contract's entries): with a weight it joins the weighted window just
+/// before it when that window has the same times, else it starts a slot;
+/// weight 0 is a window of that pool alone.
+pub fn push_part(day: &mut Vec<Slot>, pool: &str, weight: u32, start: TimeOfDay, end: TimeOfDay) {
+    let part = PoolWeight {
+        pool: pool.to_string(),
+        weight,
+    };
+    match day.last_mut() {
+        Some(last)
+            if weight > 0 && !last.split.is_empty() && (last.start, last.end) == (start, end) =>
+        {
+            last.split.push(part)
+        }
+        _ if weight > 0 => day.push(Slot {
+            pool: pool.to_string(),
+            start,
+            end,
+            split: vec![part],
+        }),
+        _ => day.push(Slot::new(pool, start, end)),
+    }
+}
+
 /// Parses a window's pools as `ctl` takes them: `btc`, or `btc:70,bch:30`.
 /// Each problem names the part it is about.
 pub fn parse_pools(text: &str) -> Result<Vec<PoolWeight>, String> {

@@ -8,8 +8,8 @@ use chrono::Duration;
 use chrono_tz::Tz;
 use switchyard_model::config::AleoDialect;
 use switchyard_model::dialects::mixed_dialects;
-use switchyard_model::schedule::MAX_WEIGHT;
-use switchyard_model::{Algorithm, DaySchedule, PoolWeight, Slot, TimeOfDay};
+use switchyard_model::schedule::{MAX_WEIGHT, push_part};
+use switchyard_model::{Algorithm, DaySchedule, Slot, TimeOfDay};
 use switchyard_proto::v1 as pb;
 use tonic::Status;
 
@@ -57,7 +57,7 @@ pub(super) async fn set_schedule(
         let start = TimeOfDay::parse(&e.start).map_err(|m| format!("{field}: start: {m}"));
         let end = TimeOfDay::parse(&e.end).map_err(|m| format!("{field}: end: {m}"));
         match (start, end) {
-            (Ok(start), Ok(end)) => push_entry(&mut slots, e, start, end),
+            (Ok(start), Ok(end)) => push_part(&mut slots, &e.pool, e.weight, start, end),
             (s, e) => problems.extend([s.err(), e.err()].into_iter().flatten()),
         }
     }
@@ -95,30 +95,6 @@ pub(super) async fn set_schedule(
         plan_version,
         warnings,
     })
-}
-
-/// Adds an entry to the day being built: a weighted entry joins the
-/// window just before it when that window has the same times and is
-/// weighted too; anything else starts a slot.
-fn push_entry(slots: &mut Vec<Slot>, e: &pb::ScheduleEntry, start: TimeOfDay, end: TimeOfDay) {
-    let part = PoolWeight {
-        pool: e.pool.clone(),
-        weight: e.weight,
-    };
-    match slots.last_mut() {
-        Some(last)
-            if e.weight > 0 && !last.split.is_empty() && (last.start, last.end) == (start, end) =>
-        {
-            last.split.push(part)
-        }
-        _ if e.weight > 0 => slots.push(Slot {
-            pool: e.pool.clone(),
-            start,
-            end,
-            split: vec![part],
-        }),
-        _ => slots.push(Slot::new(e.pool.clone(), start, end)),
-    }
 }
 
 /// A day's slots as the contract's entries (a weighted window: one entry

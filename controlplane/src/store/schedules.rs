@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use switchyard_model::{Algorithm, PoolWeight, Slot, TimeOfDay};
+use switchyard_model::schedule::push_part;
+use switchyard_model::{Algorithm, Slot, TimeOfDay};
 
 use super::{Result, Store, now_ms};
 
@@ -39,25 +40,8 @@ pub fn windows(rows: &[SlotRow]) -> BTreeMap<Algorithm, Vec<Slot>> {
         ) else {
             continue;
         };
-        let day = out.entry(algo).or_default();
         let weight = u32::try_from(r.weight).unwrap_or(0);
-        let part = PoolWeight {
-            pool: r.pool.clone(),
-            weight,
-        };
-        match day.last_mut() {
-            // Another pool of the same weighted window.
-            Some(last) if weight > 0 && last.start == start && !last.split.is_empty() => {
-                last.split.push(part);
-            }
-            _ if weight > 0 => day.push(Slot {
-                pool: r.pool.clone(),
-                start,
-                end,
-                split: vec![part],
-            }),
-            _ => day.push(Slot::new(r.pool.clone(), start, end)),
-        }
+        push_part(out.entry(algo).or_default(), &r.pool, weight, start, end);
     }
     out
 }

@@ -219,13 +219,17 @@ impl RouteTask {
         }
     }
 
+    /// When the next rebalance is due (none without a window).
+    fn next_rebalance(&self) -> Option<tokio::time::Instant> {
+        let tick = Duration::from_millis(Tuning::default().tick_ms as u64);
+        self.split
+            .as_ref()
+            .map(|_| tokio::time::Instant::now() + tick)
+    }
+
     /// The periodic rebalance of the weighted window.
     fn rebalance(&mut self) {
-        let tick = Duration::from_millis(Tuning::default().tick_ms as u64);
-        self.split_tick = self
-            .split
-            .as_ref()
-            .map(|_| tokio::time::Instant::now() + tick);
+        self.split_tick = self.next_rebalance();
         if let Some(split) = &self.split
             && split.rebalance(clock::now_ms()) > 0
         {
@@ -256,8 +260,7 @@ impl RouteTask {
             .collect();
         tracing::info!(algorithm = %self.algorithm, split = %names.join(","), "weighted window");
         self.split = split;
-        self.split_tick = None;
-        self.rebalance();
+        self.split_tick = self.next_rebalance();
         self.republish();
     }
 

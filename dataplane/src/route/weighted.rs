@@ -23,7 +23,7 @@ pub struct SplitRoute {
     pub weights: Vec<u32>,
     split: Mutex<Split<u64>>,
     /// Miners moved between the window's pools so far.
-    pub moves: AtomicU64,
+    moves: AtomicU64,
 }
 
 /// One pool of a window as status and metrics show it.
@@ -35,24 +35,14 @@ pub struct SplitPool {
     pub target: f64,
     /// Accepted difficulty over the last hour.
     pub achieved_work: f64,
-    /// What the weights in force asked of it over that hour.
-    pub expected_work: f64,
     pub up: bool,
     pub miners: usize,
 }
 
 impl SplitRoute {
     pub fn new(pools: Vec<Arc<PoolRuntime>>, weights: Vec<u32>) -> SplitRoute {
-        Self::with_tuning(pools, weights, Tuning::default())
-    }
-
-    pub fn with_tuning(
-        pools: Vec<Arc<PoolRuntime>>,
-        weights: Vec<u32>,
-        tuning: Tuning,
-    ) -> SplitRoute {
         SplitRoute {
-            split: Mutex::new(Split::new(&weights, tuning)),
+            split: Mutex::new(Split::new(&weights, Tuning::default())),
             pools,
             weights,
             moves: AtomicU64::new(0),
@@ -121,7 +111,7 @@ impl SplitRoute {
     /// The window as status shows it.
     pub fn status(&self, now_ms: i64) -> Vec<SplitPool> {
         let s = self.lock();
-        let (achieved, expected) = s.window(now_ms);
+        let (achieved, _) = s.window(now_ms);
         let target = s.target();
         let mut miners = vec![0usize; s.pools()];
         for i in s.assignments() {
@@ -135,7 +125,6 @@ impl SplitRoute {
                 weight: self.weights[i],
                 target: target[i],
                 achieved_work: achieved[i],
-                expected_work: expected[i],
                 up: s.is_up(i),
                 miners: miners[i],
             })
