@@ -53,8 +53,12 @@ async fn latency_and_loss_to_the_pool_keep_every_verdict() {
     for m in miners.iter_mut() {
         m.set_timeout(Duration::from_secs(60));
     }
-    // (nonce, ntime) -> what the miner was told.
-    let mut told: HashMap<(u32, u32), (Result<(), String>, Duration)> = HashMap::new();
+    // The miner's extranonce1 + extranonce2 (a part of the pool's extranonce1
+    // + extranonce2, which the proxy's own bytes surround), nonce and ntime
+    // -> what the miner was told. Nonce and ntime alone repeat across
+    // extranonce2s at the scripted pool's low difficulty.
+    type Key = (Vec<u8>, u32, u32);
+    let mut told: HashMap<Key, (Result<(), String>, Duration)> = HashMap::new();
     for phase in ["accept", "reject"] {
         if phase == "reject" {
             pool.set_fault(Fault::RejectAll("Chaos says no".into()));
@@ -73,7 +77,10 @@ async fn latency_and_loss_to_the_pool_keep_every_verdict() {
                 } else {
                     Err(format!("{:?}", r.error))
                 };
-                told.insert((share.nonce, share.ntime), (verdict, latency));
+                let extranonce = [m.extranonce1.as_slice(), &share.extranonce2].concat();
+                let previous =
+                    told.insert((extranonce, share.nonce, share.ntime), (verdict, latency));
+                assert!(previous.is_none(), "two shares with one key");
             }
         }
     }
@@ -81,9 +88,23 @@ async fn latency_and_loss_to_the_pool_keep_every_verdict() {
     let judged = pool.shares();
     let mut latencies = Vec::new();
     for rec in &judged {
-        let Some((v, latency)) = told.get(&(rec.nonce, rec.ntime)) else {
-            continue;
-        };
+        let conn = pool
+            .connection(rec.conn)
+            .expect("the pool knows its connection");
+        let whole = [conn.extranonce1.as_slice(), &rec.extranonce2].concat();
+        let mut same = told.iter().filter(|((extranonce, nonce, ntime), _)| {
+            (*nonce, *ntime) == (rec.nonce, rec.ntime)
+                && whole
+                    .windows(extranonce.len())
+                    .any(|w| w == extranonce.as_slice())
+        });
+        let (_, (v, latency)) = same
+            .next()
+            .expect("every share the pool judged is one a miner sent");
+        assert!(
+            same.next().is_none(),
+            "a pool's share matches two miners' shares"
+        );
         latencies.push(*latency);
         match (rec.accepted, v) {
             (true, Ok(())) => {}
