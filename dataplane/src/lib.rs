@@ -14,6 +14,7 @@ pub mod difficulty;
 pub mod dupcache;
 pub mod events;
 pub mod http;
+pub mod inbox;
 pub mod limits;
 pub mod listener;
 pub mod logfile;

@@ -113,39 +113,24 @@ impl Listener {
                 ip: peer.ip(),
                 release: release_tx.clone(),
             };
-            let ctx = self.ctx.clone();
-            let counted = miner::Counted::new(ctx.clone());
-            let tls = self.tls.clone();
-            tracker.spawn(async move {
-                let (r, w): (MinerRead, MinerWrite) = match tls {
-                    None => miner::plain(stream),
-                    Some(tls) => match tokio::select! {
-                        r = tls.accept(stream, ctx.timing.handshake) => r,
-                        // Closed for room before its TLS handshake ended.
-                        () = token.cancelled() => return,
-                    } {
-                        Ok(halves) => halves,
-                        Err(e) => {
-                            // Only this connection is lost.
-                            let n = ctx.stats.tls_failures.fetch_add(1, Relaxed) + 1;
-                            ctx.telemetry.connections.add((ctx.algorithm, "tls_error"));
-                            tracing::debug!(miner = %peer, error = %e, tls_failures = n, "TLS handshake failed");
-                            return;
-                        }
-                    },
-                };
-                match ctx.algorithm {
-                    Algorithm::Randomx => {
-                        miner::run::<RxSession>(ctx, r, w, peer, token, slot).await;
-                    }
-                    Algorithm::Zksnark => {
-                        miner::run::<AleoSession>(ctx, r, w, peer, token, slot).await;
-                    }
-                    Algorithm::Sha256 => miner::run::<Session>(ctx, r, w, peer, token, slot).await,
-                }
-                drop(counted);
-                drop(ip_slot);
-            });
+            let conn = Connection {
+                ctx: self.ctx.clone(),
+                stream,
+                tls: self.tls.clone(),
+                peer,
+                token,
+                slot,
+                counted: miner::Counted::new(self.ctx.clone()),
+                ip_slot,
+            };
+            // One task type per algorithm: a task's allocation is the size
+            // of its future, which would otherwise be the largest of the
+            // three sessions for every miner.
+            match self.ctx.algorithm {
+                Algorithm::Randomx => tracker.spawn(conn.run::<RxSession>()),
+                Algorithm::Zksnark => tracker.spawn(conn.run::<AleoSession>()),
+                Algorithm::Sha256 => tracker.spawn(conn.run::<Session>()),
+            };
         }
     }
 
@@ -184,5 +169,82 @@ impl Listener {
     /// plain numbers, never left half-updated).
     fn limits(&self) -> std::sync::MutexGuard<'_, IpLimiter> {
         self.limiter.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An admitted connection, about to become a session task.
+struct Connection {
+    ctx: Arc<SessionCtx>,
+    stream: tokio::net::TcpStream,
+    tls: Option<MinerTls>,
+    peer: SocketAddr,
+    token: CancellationToken,
+    slot: PendingSlot,
+    counted: miner::Counted,
+    ip_slot: IpSlot,
+}
+
+impl Connection {
+    /// The TLS handshake if the port has TLS, then the session to its end.
+    async fn run<P: miner::MinerProtocol>(self) {
+        let Connection {
+            ctx,
+            stream,
+            tls,
+            peer,
+            token,
+            slot,
+            counted,
+            ip_slot,
+        } = self;
+        let (r, w): (MinerRead, MinerWrite) = match tls {
+            None => miner::plain(stream),
+            Some(tls) => match tokio::select! {
+                r = tls.accept(stream, ctx.timing.handshake) => r,
+                // Closed for room before its TLS handshake ended.
+                () = token.cancelled() => return,
+            } {
+                Ok(halves) => halves,
+                Err(e) => {
+                    // Only this connection is lost.
+                    let n = ctx.stats.tls_failures.fetch_add(1, Relaxed) + 1;
+                    ctx.telemetry.connections.add((ctx.algorithm, "tls_error"));
+                    tracing::debug!(miner = %peer, error = %e, tls_failures = n, "TLS handshake failed");
+                    return;
+                }
+            },
+        };
+        miner::run::<P>(ctx, r, w, peer, token, slot).await;
+        drop(counted);
+        drop(ip_slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future a function returns, without calling it.
+    fn future_size<F: FnOnce(Connection) -> Fut, Fut>(_: F) -> usize {
+        std::mem::size_of::<Fut>()
+    }
+
+    /// An idle miner is mostly its task's allocation, which is the size of
+    /// this future for the connection's whole life. `bench/run.sh` (ONLY=idle)
+    /// measures the bytes per miner; this catches a change that grows the
+    /// future (a large local kept across an await, an unboxed rare step)
+    /// in every build. The bound is for this debug build, where futures are
+    /// larger than in release.
+    #[test]
+    fn session_tasks_stay_small() {
+        let sizes = [
+            ("sha256", future_size(Connection::run::<Session>)),
+            ("randomx", future_size(Connection::run::<RxSession>)),
+            ("zksnark", future_size(Connection::run::<AleoSession>)),
+        ];
+        for (algorithm, size) in sizes {
+            eprintln!("{algorithm}: the session task's future is {size} bytes");
+            assert!(size <= 2_700, "{algorithm}: {size} bytes");
+        }
     }
 }

@@ -18,13 +18,14 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::inbox::InboxReceiver;
 use crate::net::{LineError, LineReader};
 use crate::pending::PendingSlot;
 use crate::telemetry::miners::MinerHandle;
-use crate::upstream::{PoolAnswer, UpstreamState};
+use crate::upstream::{Inbox, PoolAnswer, UpstreamState};
 
 mod awaiting;
 mod ctx;
@@ -36,7 +37,8 @@ pub(crate) use ctx::worker_name;
 pub use ctx::{MAX_USERNAME, check_username};
 pub use ctx::{SessionCtx, pool_username};
 pub use end::{SessionEnd, Side};
-pub(crate) use forward::{submission, unsent};
+pub(crate) use forward::submission;
+pub use forward::{Forwarded, Then};
 pub use stream::{MinerRead, MinerWrite, plain, tls};
 
 /// The write side of a miner connection: lines are queued in `out` while an
@@ -76,11 +78,29 @@ impl MinerIo {
         }
         let out = std::mem::take(&mut self.out);
         ctx.stats.tx_bytes.fetch_add(out.len() as u64, Relaxed);
-        match tokio::time::timeout(ctx.timing.miner_write, self.writer.write_all(&out)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SessionEnd::Write(e)),
-            Err(_) => Err(SessionEnd::WriteTimeout),
+        // Nearly always the socket takes it all at once: no timer, no wait.
+        let mut written = 0;
+        if let MinerWrite::Tcp(w) = &self.writer {
+            match w.try_write(&out) {
+                Ok(n) => written = n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(SessionEnd::Write(e)),
+            }
         }
+        if written == out.len() {
+            return Ok(());
+        }
+        // The rest (a slow miner, or TLS) waits under the write timeout, in
+        // a boxed future: every session's own future stays small.
+        let limit = ctx.timing.miner_write;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, self.writer.write_all(&out[written..])).await {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(SessionEnd::Write(e)),
+                Err(_) => Err(SessionEnd::WriteTimeout),
+            }
+        })
+        .await
     }
 
     async fn finish(&mut self, ctx: &SessionCtx) {
@@ -104,14 +124,20 @@ pub trait MinerProtocol: Send + Sized {
         ctx: Arc<SessionCtx>,
         miner: MinerHandle,
         io: MinerIo,
-        inbox: mpsc::Sender<Box<PoolAnswer>>,
+        inbox: Inbox,
         kill: CancellationToken,
     ) -> Self;
 
     fn io(&mut self) -> &mut MinerIo;
 
-    /// One line from the miner.
-    fn on_line(&mut self, line: &[u8]) -> impl Future<Output = ()> + Send;
+    /// One line from the miner, handled without waiting; what is left to
+    /// wait for (a forwarded request, a boxed handshake step) is returned.
+    fn on_line(&mut self, line: &[u8]) -> Then<'_>;
+
+    /// A forwarded request (`miner_id` is the miner's id for it) never
+    /// reached its upstream: refuse it in the dialect ("Not connected to
+    /// the pool").
+    fn on_unsent(&mut self, miner_id: serde_json::Value);
 
     /// A line longer than the limit (the connection then closes).
     fn on_line_too_long(&mut self, max: usize);
@@ -184,8 +210,10 @@ pub async fn run<P: MinerProtocol>(
 ) {
     let mut reader = LineReader::new(read, ctx.config.limits.max_line_length)
         .counted(ctx.stats.rx_bytes.clone());
-    let (inbox_tx, mut inbox) = mpsc::channel(ctx.config.limits.outbound_queue);
-    let kill = shutdown.child_token();
+    let (inbox_tx, mut inbox) = crate::inbox::inbox(ctx.config.limits.outbound_queue);
+    // The listener's token for this connection (a child of the plane's
+    // shutdown) is the session's kill switch too: one token per miner.
+    let kill = shutdown;
     let miner = ctx
         .telemetry
         .miners
@@ -223,7 +251,7 @@ pub async fn run<P: MinerProtocol>(
     // Answers already queued still complete their shares' events (later
     // ones are recorded by the upstream: the inbox is closed).
     inbox.close();
-    while let Ok(answer) = inbox.try_recv() {
+    while let Some(answer) = inbox.try_recv() {
         p.on_pool_answer(*answer);
     }
     p.io().finish(&ctx).await;
@@ -233,7 +261,7 @@ async fn serve<P: MinerProtocol>(
     ctx: &SessionCtx,
     p: &mut P,
     reader: &mut LineReader<MinerRead>,
-    inbox: &mut mpsc::Receiver<Box<PoolAnswer>>,
+    inbox: &mut InboxReceiver<Box<PoolAnswer>>,
     kill: &CancellationToken,
     followed: &mut u64,
     slot: &mut PendingSlot,
@@ -266,7 +294,19 @@ async fn serve<P: MinerProtocol>(
                 last_read = Instant::now();
                 match line {
                     Ok(Some(line)) => {
-                        p.on_line(&line).await;
+                        // (What the line left borrows the session until
+                        // the end of this statement.)
+                        let unsent = match p.on_line(&line) {
+                            Then::Done => None,
+                            Then::Later(step) => {
+                                step.await;
+                                None
+                            }
+                            Then::Forwarded(f) => f.finish(&ctx.events).await,
+                        };
+                        if let Some(id) = unsent {
+                            p.on_unsent(id);
+                        }
                         if std::mem::take(&mut p.io().protocol_error) {
                             errors += 1;
                             if max_errors > 0 && errors >= max_errors {
@@ -284,7 +324,8 @@ async fn serve<P: MinerProtocol>(
             }
             Ok(()) = route.changed() => {
                 new_route = Some(route.borrow().generation);
-                p.on_route().await;
+                // Boxed: rare (a switch), and it may attach to a pool.
+                Box::pin(p.on_route()).await;
             }
             Ok(()) = async { match up_state { Some(rx) => rx.changed().await, None => std::future::pending().await } } => {
                 p.on_upstream_state();

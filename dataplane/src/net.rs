@@ -80,13 +80,20 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
         loop {
             if let Some(pos) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') {
                 let end = self.scanned + pos;
+                if end >= self.max {
+                    // The newline came in the same read that crossed the
+                    // bound: still too long.
+                    return Err(LineError::TooLong(self.max));
+                }
                 let mut line = self.buf.split_to(end + 1);
                 self.scanned = 0;
                 line.truncate(end);
                 if line.last() == Some(&b'\r') {
                     line.truncate(end - 1);
                 }
-                if self.buf.is_empty() && self.buf.capacity() > 4 * INITIAL {
+                if self.buf.is_empty() {
+                    // Nothing left to parse: an idle connection keeps no
+                    // buffer (the line still holds its bytes until dropped).
                     self.buf = BytesMut::new();
                 }
                 if line.iter().all(u8::is_ascii_whitespace) {
@@ -97,6 +104,16 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
             self.scanned = self.buf.len();
             if self.buf.len() >= self.max {
                 return Err(LineError::TooLong(self.max));
+            }
+            if self.buf.capacity() == 0 {
+                // Wait for the peer before taking a buffer: a zero-length
+                // read completes when the source is readable (or at once
+                // where it cannot tell, and the read below waits instead).
+                std::future::poll_fn(|cx| {
+                    let mut none = tokio::io::ReadBuf::new(&mut []);
+                    std::pin::Pin::new(&mut self.inner).poll_read(cx, &mut none)
+                })
+                .await?;
             }
             if self.buf.capacity() == self.buf.len() {
                 let grow = self.buf.len().max(INITIAL).min(self.max - self.buf.len());
@@ -127,6 +144,11 @@ impl<R: AsyncRead + Unpin> LineReader<R> {
     /// Bytes buffered and not yet returned (for memory accounting in tests).
     pub fn buffered(&self) -> usize {
         self.buf.remaining()
+    }
+
+    /// The buffer's capacity: none while the connection is idle.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 }
 
@@ -172,6 +194,50 @@ mod tests {
         let mut r = LineReader::new(b, 1 << 20);
         assert!(r.next_line().await.unwrap().is_some());
         assert!(matches!(r.next_line().await, Err(LineError::TooLong(_))));
+    }
+
+    #[tokio::test]
+    async fn an_idle_socket_holds_no_buffer() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut peer = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (ours, _) = listener.accept().await.unwrap();
+        let mut r = LineReader::new(ours, 1024);
+        peer.write_all(b"{\"a\":1}\n{\"b\"").await.unwrap();
+        assert_eq!(&r.next_line().await.unwrap().unwrap()[..], b"{\"a\":1}");
+        // Half a line waits in the buffer.
+        assert!(r.capacity() > 0);
+        peer.write_all(b":2}\n").await.unwrap();
+        assert_eq!(&r.next_line().await.unwrap().unwrap()[..], b"{\"b\":2}");
+        assert_eq!(r.capacity(), 0, "every byte parsed: no buffer kept");
+        // Waiting for the next line takes no buffer either.
+        {
+            let mut wait = std::pin::pin!(r.next_line());
+            let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(wait.as_mut().poll(&mut cx).is_pending(), "nothing was sent");
+        }
+        assert_eq!(r.capacity(), 0, "an idle wait holds no buffer");
+        peer.write_all(b"{\"c\":3}\n").await.unwrap();
+        assert_eq!(&r.next_line().await.unwrap().unwrap()[..], b"{\"c\":3}");
+        drop(peer);
+        assert!(r.next_line().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_line_over_the_bound_is_too_long_even_when_its_newline_comes_in_the_same_read() {
+        let mut data = b"{\"id\":null}\n".to_vec();
+        data.extend(vec![b'x'; 2000]);
+        data.push(b'\n');
+        // One read can take it all: the bound is checked on the line too.
+        let mut r = LineReader::new(&data[..], 1024);
+        assert!(r.next_line().await.unwrap().is_some());
+        assert!(matches!(r.next_line().await, Err(LineError::TooLong(1024))));
+        let mut exact = vec![b'x'; 1024];
+        exact.push(b'\n');
+        let mut r = LineReader::new(&exact[..], 1024);
+        assert!(matches!(r.next_line().await, Err(LineError::TooLong(1024))));
     }
 
     #[tokio::test]

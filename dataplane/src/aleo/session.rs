@@ -33,14 +33,14 @@ use std::time::Instant;
 use serde_json::Value;
 use switchyard_stratum::aleo::{ClientMethod, Dialect, ShareKey, reject_response};
 use switchyard_stratum::{Message, Response, codes};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::AleoJob;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
 use crate::miner::SessionCtx;
-use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
+use crate::miner::{Awaiting, MinerIo, MinerProtocol, Then, Watches};
 use crate::telemetry::miners::MinerHandle;
 use crate::upstream::{PoolAnswer, UpstreamHandle, UpstreamState};
 
@@ -77,7 +77,7 @@ pub struct AleoSession {
     /// This connection in the telemetry's registry.
     miner: MinerHandle,
     io: MinerIo,
-    inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+    inbox_tx: crate::upstream::Inbox,
     kill: CancellationToken,
     /// The miner's dialect: what its subscribe announced, else its pool's
     /// (configured or learned, IceRiver-style until the pool answers).
@@ -121,7 +121,7 @@ impl MinerProtocol for AleoSession {
         ctx: Arc<SessionCtx>,
         miner: MinerHandle,
         io: MinerIo,
-        inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+        inbox_tx: crate::upstream::Inbox,
         kill: CancellationToken,
     ) -> Self {
         let v = &ctx.config.validation;
@@ -157,8 +157,12 @@ impl MinerProtocol for AleoSession {
         &mut self.io
     }
 
-    async fn on_line(&mut self, line: &[u8]) {
-        self.line(line).await;
+    fn on_line(&mut self, line: &[u8]) -> Then<'_> {
+        self.line(line)
+    }
+
+    fn on_unsent(&mut self, miner_id: Value) {
+        self.refuse(miner_id, codes::OTHER, "Not connected to the pool");
     }
 
     fn on_line_too_long(&mut self, max: usize) {
@@ -237,14 +241,14 @@ impl AleoSession {
         self.reply(r);
     }
 
-    async fn line(&mut self, line: &[u8]) {
+    fn line(&mut self, line: &[u8]) -> Then<'static> {
         let req = match Message::parse(line) {
             Ok(Message::Request(req)) => req,
-            Ok(Message::Response(_)) => return,
+            Ok(Message::Response(_)) => return Then::Done,
             Err(e) => {
                 self.io.protocol_error();
                 self.error(Value::Null, codes::OTHER, &format!("Invalid message: {e}"));
-                return;
+                return Then::Done;
             }
         };
         // A submit's params stay as the miner wrote them (relayed verbatim).
@@ -253,13 +257,19 @@ impl AleoSession {
             Err(e) => {
                 self.io.protocol_error();
                 self.error(req.id, codes::OTHER, &e.to_string());
-                return;
+                return Then::Done;
             }
         };
         match method {
-            ClientMethod::Subscribe(s) => self.on_subscribe(req.id, s),
-            ClientMethod::Authorize { user, .. } => self.on_authorize(req.id, user),
-            ClientMethod::Submit(s) => self.on_submit(req.id, s).await,
+            ClientMethod::Subscribe(s) => {
+                self.on_subscribe(req.id, s);
+                Then::Done
+            }
+            ClientMethod::Authorize { user, .. } => {
+                self.on_authorize(req.id, user);
+                Then::Done
+            }
+            ClientMethod::Submit(s) => self.on_submit(req.id, s),
             ClientMethod::Unknown { method, .. } => {
                 // Never relayed: an ALEO pool speaks nothing else.
                 self.io.protocol_error();
@@ -271,6 +281,7 @@ impl AleoSession {
                         "Unsupported method {shown:?}: ALEO stratum has mining.subscribe, mining.authorize and mining.submit"
                     ),
                 );
+                Then::Done
             }
         }
     }

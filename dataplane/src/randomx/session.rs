@@ -21,14 +21,14 @@ use switchyard_stratum::Message;
 use switchyard_stratum::randomx::{
     self, ClientMethod, GENERIC_ERROR_CODE, Job, Login, Target, error_response,
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::RxJob;
 use crate::config::PoolMode;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
-use crate::miner::{Awaiting, MinerIo, MinerProtocol, Watches};
+use crate::miner::{Awaiting, MinerIo, MinerProtocol, Then, Watches};
 use crate::miner::{SessionCtx, pool_username};
 use crate::telemetry::miners::MinerHandle;
 use crate::upstream::{PoolAnswer, Status, UpstreamHandle, UpstreamState};
@@ -67,7 +67,7 @@ pub struct RxSession {
     /// This connection in the telemetry's registry.
     miner: MinerHandle,
     io: MinerIo,
-    inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+    inbox_tx: crate::upstream::Inbox,
     kill: CancellationToken,
     /// This miner's session id (the `id` of the login result and submits).
     session_id: String,
@@ -91,7 +91,7 @@ impl MinerProtocol for RxSession {
         ctx: Arc<SessionCtx>,
         miner: MinerHandle,
         io: MinerIo,
-        inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+        inbox_tx: crate::upstream::Inbox,
         kill: CancellationToken,
     ) -> Self {
         let v = &ctx.config.validation;
@@ -119,8 +119,12 @@ impl MinerProtocol for RxSession {
         &mut self.io
     }
 
-    async fn on_line(&mut self, line: &[u8]) {
-        self.line(line).await;
+    fn on_line(&mut self, line: &[u8]) -> Then<'_> {
+        self.line(line)
+    }
+
+    fn on_unsent(&mut self, miner_id: Value) {
+        self.error(miner_id, "Not connected to the pool");
     }
 
     fn on_line_too_long(&mut self, max: usize) {
@@ -189,14 +193,14 @@ impl RxSession {
         self.reply(error_response(id, GENERIC_ERROR_CODE, message));
     }
 
-    async fn line(&mut self, line: &[u8]) {
+    fn line(&mut self, line: &[u8]) -> Then<'_> {
         let req = match Message::parse(line) {
             Ok(Message::Request(req)) => req,
-            Ok(Message::Response(_)) => return,
+            Ok(Message::Response(_)) => return Then::Done,
             Err(e) => {
                 self.io.protocol_error();
                 self.error(Value::Null, &format!("Invalid message: {e}"));
-                return;
+                return Then::Done;
             }
         };
         let method = match ClientMethod::from_request(&req) {
@@ -204,20 +208,26 @@ impl RxSession {
             Err(e) => {
                 self.io.protocol_error();
                 self.error(req.id, &e.to_string());
-                return;
+                return Then::Done;
             }
         };
         match method {
-            ClientMethod::Login(login) => self.on_login(req.id, login).await,
-            ClientMethod::Submit(s) => self.on_submit(req.id, s).await,
+            // Once per connection, and it may attach to a pool: boxed.
+            ClientMethod::Login(login) => Then::Later(Box::pin(self.on_login(req.id, login))),
+            ClientMethod::Submit(s) => self.on_submit(req.id, s),
             ClientMethod::Keepalived { .. } => {
                 self.reply(randomx::keepalived_response(req.id));
+                Then::Done
             }
-            ClientMethod::GetJob { .. } => self.on_getjob(req.id),
+            ClientMethod::GetJob { .. } => {
+                self.on_getjob(req.id);
+                Then::Done
+            }
             ClientMethod::Unknown { method, .. } => {
                 self.io.protocol_error();
                 let shown: String = method.chars().take(40).collect();
                 self.error(req.id, &format!("Unsupported method {shown:?}"));
+                Then::Done
             }
         }
     }
@@ -250,7 +260,9 @@ impl RxSession {
         }
         let (handle, owned, slot) = match pool.info.mode {
             PoolMode::Aggregate => {
-                let Some(handle) = self.ctx.router.attach(&pool).await else {
+                // Boxed: every session's future would otherwise keep room
+                // for a connect it makes once.
+                let Some(handle) = Box::pin(self.ctx.router.attach(&pool)).await else {
                     return;
                 };
                 let Some(slot) = handle.slots.take() else {

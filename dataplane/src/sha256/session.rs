@@ -12,14 +12,14 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use switchyard_stratum::v1::{ClientMethod, ServerMethod};
 use switchyard_stratum::{Message, Response, codes};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::PoolMode;
 use crate::difficulty::Controller;
 use crate::dupcache::DuplicateCache;
 use crate::miner::{
-    Awaiting, MinerIo, MinerProtocol, SessionCtx, Watches, pool_username, worker_name,
+    Awaiting, MinerIo, MinerProtocol, SessionCtx, Then, Watches, pool_username, worker_name,
 };
 use crate::route::PoolRuntime;
 use crate::sha256::job::Job;
@@ -67,7 +67,7 @@ pub struct Session {
     /// This connection in the telemetry's registry.
     miner: MinerHandle,
     io: MinerIo,
-    inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+    inbox_tx: crate::upstream::Inbox,
     kill: CancellationToken,
     /// A subscribe answered once a pool is ready.
     subscribe: Awaiting,
@@ -99,7 +99,7 @@ impl MinerProtocol for Session {
         ctx: Arc<SessionCtx>,
         miner: MinerHandle,
         io: MinerIo,
-        inbox_tx: mpsc::Sender<Box<PoolAnswer>>,
+        inbox_tx: crate::upstream::Inbox,
         kill: CancellationToken,
     ) -> Self {
         let v = &ctx.config.validation;
@@ -134,8 +134,13 @@ impl MinerProtocol for Session {
         &mut self.io
     }
 
-    async fn on_line(&mut self, line: &[u8]) {
-        self.line(line).await;
+    fn on_line(&mut self, line: &[u8]) -> Then<'_> {
+        self.line(line)
+    }
+
+    fn on_unsent(&mut self, miner_id: Value) {
+        let refusal = Response::error(miner_id, codes::OTHER, "Not connected to the pool");
+        self.reply(refusal);
     }
 
     fn on_line_too_long(&mut self, max: usize) {
@@ -210,10 +215,10 @@ impl Session {
         self.io.push(&m.to_notification().to_line());
     }
 
-    async fn line(&mut self, line: &[u8]) {
+    fn line(&mut self, line: &[u8]) -> Then<'_> {
         let req = match Message::parse(line) {
             Ok(Message::Request(req)) => req,
-            Ok(Message::Response(_)) => return, // e.g. an answer to client.get_version
+            Ok(Message::Response(_)) => return Then::Done, // e.g. an answer to client.get_version
             Err(e) => {
                 self.io.protocol_error();
                 self.reply(Response::error(
@@ -221,7 +226,7 @@ impl Session {
                     codes::OTHER,
                     &format!("Invalid message: {e}"),
                 ));
-                return;
+                return Then::Done;
             }
         };
         let method = match ClientMethod::from_request(&req) {
@@ -229,23 +234,31 @@ impl Session {
             Err(e) => {
                 self.io.protocol_error();
                 self.reply(Response::error(req.id, codes::OTHER, &e.to_string()));
-                return;
+                return Then::Done;
             }
         };
         match method {
-            ClientMethod::Subscribe { .. } => self.on_subscribe(req.id).await,
-            ClientMethod::Authorize { user, .. } => self.on_authorize(req.id, user).await,
-            ClientMethod::Configure(c) => self.on_configure(req.id, &c),
+            // Once per connection, and they may attach to a pool: boxed.
+            ClientMethod::Subscribe { .. } => Then::Later(Box::pin(self.on_subscribe(req.id))),
+            ClientMethod::Authorize { user, .. } => {
+                Then::Later(Box::pin(self.on_authorize(req.id, user)))
+            }
+            ClientMethod::Configure(c) => {
+                self.on_configure(req.id, &c);
+                Then::Done
+            }
             ClientMethod::ExtranonceSubscribe => {
                 self.extranonce_subscribed = true;
                 self.reply(Response::ok(req.id, json!(true)));
+                Then::Done
             }
             ClientMethod::SuggestDifficulty(d) => {
                 self.set_floor(d);
                 self.reply(Response::ok(req.id, json!(true)));
+                Then::Done
             }
-            ClientMethod::Submit(s) => self.on_submit(req.id, s).await,
-            ClientMethod::Unknown { method, params } => self.relay(req.id, method, params).await,
+            ClientMethod::Submit(s) => self.on_submit(req.id, s),
+            ClientMethod::Unknown { method, params } => self.relay(req.id, method, params),
         }
     }
 
@@ -279,7 +292,11 @@ impl Session {
             return;
         }
         let attached = match pool.info.mode {
-            PoolMode::Aggregate => self.ctx.router.attach(&pool).await.map(|h| (h, false)),
+            // Boxed: every session's future would otherwise keep room for
+            // a connect it makes once.
+            PoolMode::Aggregate => Box::pin(self.ctx.router.attach(&pool))
+                .await
+                .map(|h| (h, false)),
             PoolMode::Passthrough => {
                 let worker = worker_name(self.authorized.as_deref().unwrap_or_default()).to_owned();
                 Some((

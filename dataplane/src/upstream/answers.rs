@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use switchyard_stratum::{Response, codes};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::PoolInfo;
 use crate::events::EventSink;
+use crate::inbox::TrySendError;
 use crate::outcome::{self, Reason, Verdict};
 
 /// Where an upstream answer goes: the miner's inbox, with the miner's own id.
@@ -27,8 +27,8 @@ pub struct ReplyTo {
     pub kill: CancellationToken,
 }
 
-/// A session's inbox of pool answers (boxed: an idle miner's channel stays small).
-pub type Inbox = mpsc::Sender<Box<PoolAnswer>>;
+/// A session's inbox of pool answers (boxed: an idle miner's queue stays small).
+pub type Inbox = crate::inbox::InboxSender<Box<PoolAnswer>>;
 
 /// The pool's answer to one miner request.
 #[derive(Debug)]
@@ -118,11 +118,11 @@ pub(super) fn deliver(
     };
     let unread = match reply.inbox.try_send(Box::new(answer)) {
         Ok(()) => return,
-        Err(mpsc::error::TrySendError::Full(a)) => {
+        Err(TrySendError::Full(a)) => {
             reply.kill.cancel();
             a
         }
-        Err(mpsc::error::TrySendError::Closed(a)) => a,
+        Err(TrySendError::Closed(a)) => a,
     };
     if let Some(ev) = unread.complete_event() {
         orphans.record(ev);

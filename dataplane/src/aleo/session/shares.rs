@@ -14,7 +14,7 @@ use switchyard_stratum::{Response, codes};
 
 use super::AleoSession;
 use crate::events::ShareEvent;
-use crate::miner;
+use crate::miner::{self, Forwarded, Then};
 use crate::outcome::{self, Reason, Verdict};
 use crate::sha256::session::bounded;
 use crate::upstream::{PoolAnswer, PoolInfo, PoolShare, ReplyTo};
@@ -73,7 +73,7 @@ impl AleoSession {
         }
     }
 
-    pub(super) async fn on_submit(&mut self, id: Value, s: Submit) {
+    pub(super) fn on_submit(&mut self, id: Value, s: Submit) -> Then<'static> {
         let now = Instant::now();
         if !self.authorized {
             let (code, message) = if self.subscribed {
@@ -85,7 +85,7 @@ impl AleoSession {
                 )
             };
             self.refuse(id, code, message);
-            return;
+            return Then::Done;
         }
         let entry = self
             .jobs
@@ -102,7 +102,7 @@ impl AleoSession {
             );
             let stale = Verdict::Rejected(Reason::Stale);
             self.local(pool, id, stale, codes::JOB_NOT_FOUND, &message, ev);
-            return;
+            return Then::Done;
         };
         let job = entry.job.clone();
         let ev = self.share_event(Some(&job.pool), &s, entry.difficulty);
@@ -119,36 +119,39 @@ impl AleoSession {
                 message,
                 ev,
             );
-            return;
+            return Then::Done;
         }
         if let Some(c) = &mut self.difficulty {
             c.on_share(now);
         }
         let mut s = s;
         s.set_job_id(job.job_id());
-        self.forward(id, &job, s, ev).await;
+        self.forward(id, &job, s, ev)
     }
 
     /// Sends a share to the upstream its job came from (the old pool's in
     /// the grace period); the answer comes back through the inbox.
-    async fn forward(&mut self, id: Value, job: &Arc<super::AleoJob>, s: Submit, ev: ShareEvent) {
+    fn forward(
+        &mut self,
+        id: Value,
+        job: &Arc<super::AleoJob>,
+        s: Submit,
+        ev: ShareEvent,
+    ) -> Then<'static> {
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
-            miner_id: id.clone(),
+            miner_id: id,
             event: None,
             kill: self.kill.clone(),
         };
         let share = PoolShare::Aleo(s);
         let cmd = miner::submission(&job.pool, share, reply, ev);
-        if let Err(unsent) = job.cmd_tx.send(cmd).await {
-            miner::unsent(&self.ctx.events, &job.pool, unsent);
-            self.refuse(id, codes::OTHER, "Not connected to the pool");
-        }
+        Then::Forwarded(Forwarded::new(&job.cmd_tx, cmd, &job.pool))
     }
 
     /// A share refused in the miner's dialect: AleoStratum3's error object,
     /// IceRiver's `"result":false` with a `reject-reason`.
-    fn refuse(&mut self, id: Value, code: i64, message: &str) {
+    pub(super) fn refuse(&mut self, id: Value, code: i64, message: &str) {
         let dialect = self.dialect.unwrap_or(Dialect::IceRiver);
         self.reply(reject_response(dialect, id, code, message));
     }

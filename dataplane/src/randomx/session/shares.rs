@@ -12,7 +12,7 @@ use switchyard_stratum::randomx::{self, RpcError, Submit, ok_response};
 
 use super::RxSession;
 use crate::events::ShareEvent;
-use crate::miner;
+use crate::miner::{self, Forwarded, Then};
 use crate::outcome::{self, Reason};
 use crate::randomx::RxJob;
 use crate::randomx::validate::{self, MinerView, Verdict};
@@ -50,15 +50,15 @@ impl RxSession {
         }
     }
 
-    pub(super) async fn on_submit(&mut self, id: Value, s: Submit) {
+    pub(super) fn on_submit(&mut self, id: Value, s: Submit) -> Then<'static> {
         let now = Instant::now();
         if !self.logged_in {
             self.error(id, "Unauthenticated: log in first");
-            return;
+            return Then::Done;
         }
         if s.id != self.session_id {
             self.error(id, "Unauthenticated: unknown session id");
-            return;
+            return Then::Done;
         }
         let entry = self
             .jobs
@@ -75,7 +75,7 @@ impl RxSession {
             );
             let stale = outcome::Verdict::Rejected(Reason::Stale);
             self.local(pool, id, stale, &message, ev);
-            return;
+            return Then::Done;
         };
         let job = entry.job.clone();
         let key = (entry.miner_job_id.clone(), s.nonce);
@@ -94,7 +94,7 @@ impl RxSession {
         {
             let duplicate = outcome::Verdict::Rejected(Reason::Duplicate);
             self.local(Some(job.pool.clone()), id, duplicate, "Duplicate share", ev);
-            return;
+            return Then::Done;
         }
         if let Some(c) = &mut self.difficulty
             && !matches!(verdict, Verdict::Reject { .. })
@@ -105,18 +105,20 @@ impl RxSession {
             Verdict::Reject { message, reason } => {
                 let refused = outcome::Verdict::Rejected(reason);
                 self.local(Some(job.pool.clone()), id, refused, &message, ev);
+                Then::Done
             }
             Verdict::Accept { .. } => {
                 let accepted = outcome::Verdict::Accepted;
                 self.local(Some(job.pool.clone()), id, accepted, "", ev);
+                Then::Done
             }
-            Verdict::Forward { .. } => self.forward(id, &job, s, ev).await,
+            Verdict::Forward { .. } => self.forward(id, &job, s, ev),
         }
     }
 
     /// Sends a share to the upstream its job came from (the old pool's in
     /// the grace period); the answer comes back through the inbox.
-    async fn forward(&mut self, id: Value, job: &Arc<RxJob>, s: Submit, ev: ShareEvent) {
+    fn forward(&mut self, id: Value, job: &Arc<RxJob>, s: Submit, ev: ShareEvent) -> Then<'static> {
         let submit = Submit {
             // The upstream puts in the pool's session id.
             id: String::new(),
@@ -128,16 +130,13 @@ impl RxSession {
         };
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
-            miner_id: id.clone(),
+            miner_id: id,
             event: None,
             kill: self.kill.clone(),
         };
         let share = PoolShare::Randomx(submit);
         let cmd = miner::submission(&job.pool, share, reply, ev);
-        if let Err(unsent) = job.cmd_tx.send(cmd).await {
-            miner::unsent(&self.ctx.events, &job.pool, unsent);
-            self.error(id, "Not connected to the pool");
-        }
+        Then::Forwarded(Forwarded::new(&job.cmd_tx, cmd, &job.pool))
     }
 
     /// Answers a share by itself and counts it for the pool whose job it was.

@@ -9,7 +9,7 @@ use switchyard_stratum::v1::Submit;
 use switchyard_stratum::{Response, codes};
 
 use super::*;
-use crate::miner;
+use crate::miner::{self, Forwarded, Then};
 use crate::outcome::{self, Reason};
 
 impl Session {
@@ -49,47 +49,37 @@ impl Session {
         }
     }
 
-    pub(super) async fn relay(&mut self, id: Value, method: String, params: Value) {
+    pub(super) fn relay(&mut self, id: Value, method: String, params: Value) -> Then<'static> {
         let Some(a) = &self.upstream else {
             self.reply(Response::error(
                 id,
                 codes::OTHER,
                 &format!("Method {method:?} not supported before authorize"),
             ));
-            return;
+            return Then::Done;
         };
         if !self.relays.take(Instant::now()) {
             let msg = format!(
                 "Too many requests for the pool: at most {RELAY_BURST} unknown methods at once and {RELAY_PER_MINUTE} a minute per miner (the pool connection is shared)"
             );
             self.reply(Response::error(id, codes::OTHER, &msg));
-            return;
+            return Then::Done;
         }
         let reply = ReplyTo {
             inbox: self.inbox_tx.clone(),
-            miner_id: id.clone(),
+            miner_id: id,
             event: None,
             kill: self.kill.clone(),
         };
-        if a.handle
-            .cmd_tx
-            .send(UpstreamCmd::Relay {
-                method,
-                params,
-                reply,
-            })
-            .await
-            .is_err()
-        {
-            self.reply(Response::error(
-                id,
-                codes::OTHER,
-                "Not connected to the pool",
-            ));
-        }
+        let relay = UpstreamCmd::Relay {
+            method,
+            params,
+            reply,
+        };
+        Then::Forwarded(Forwarded::new(&a.handle.cmd_tx, relay, &a.handle.pool))
     }
 
-    pub(super) async fn on_submit(&mut self, id: Value, s: Submit) {
+    pub(super) fn on_submit(&mut self, id: Value, s: Submit) -> Then<'static> {
         let now = Instant::now();
         let Some(prefix) = self.prefix.clone().filter(|_| self.authorized.is_some()) else {
             let (code, msg) = if self.subscribed {
@@ -98,7 +88,7 @@ impl Session {
                 (codes::NOT_SUBSCRIBED, "Not subscribed")
             };
             self.reply(Response::error(id, code, msg));
-            return;
+            return Then::Done;
         };
         let entry = self
             .jobs
@@ -119,7 +109,7 @@ impl Session {
                 Response::error(Value::Null, codes::JOB_NOT_FOUND, "Job not found (stale)"),
                 ev,
             );
-            return;
+            return Then::Done;
         };
         let job = entry.job.clone();
         let current = self.sent_difficulty.unwrap_or(entry.miner_difficulty);
@@ -160,7 +150,7 @@ impl Session {
                 Response::error(Value::Null, codes::DUPLICATE, "Duplicate share"),
                 ev,
             );
-            return;
+            return Then::Done;
         }
         if let Some(c) = &mut self.difficulty {
             c.on_share(now);
@@ -178,14 +168,18 @@ impl Session {
                     Response::error(Value::Null, code, message),
                     ev,
                 );
+                Then::Done
             }
-            Verdict::Accept { .. } => self.local(
-                Some(job.pool.clone()),
-                id,
-                outcome::Verdict::Accepted,
-                Response::ok(Value::Null, json!(true)),
-                ev,
-            ),
+            Verdict::Accept { .. } => {
+                self.local(
+                    Some(job.pool.clone()),
+                    id,
+                    outcome::Verdict::Accepted,
+                    Response::ok(Value::Null, json!(true)),
+                    ev,
+                );
+                Then::Done
+            }
             Verdict::Forward {
                 extranonce2,
                 version_bits,
@@ -205,17 +199,13 @@ impl Session {
                 };
                 let reply = ReplyTo {
                     inbox: self.inbox_tx.clone(),
-                    miner_id: id.clone(),
+                    miner_id: id,
                     event: None,
                     kill: self.kill.clone(),
                 };
                 let share = PoolShare::Sha256(submit);
                 let cmd = miner::submission(&job.pool, share, reply, ev);
-                if let Err(unsent) = job.to_upstream.send(cmd).await {
-                    miner::unsent(&self.ctx.events, &job.pool, unsent);
-                    let refusal = Response::error(id, codes::OTHER, "Not connected to the pool");
-                    self.reply(refusal);
-                }
+                Then::Forwarded(Forwarded::new(&job.to_upstream, cmd, &job.pool))
             }
         }
     }

@@ -13,7 +13,6 @@ use switchyard_dataplane::upstream::{
 };
 use switchyard_tests::rx_miner::mine;
 use switchyard_tests::{RxPool, RxPoolConfig};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 const T: Duration = Duration::from_secs(20);
@@ -87,7 +86,7 @@ async fn logs_in_follows_jobs_and_submits_with_the_pools_session_id() {
 
     // A share found on the job (any session id: the upstream puts the pool's in).
     let (submit, _) = mine(&job.job, "miner-session", false, 0, 1 << 24).expect("a share");
-    let (tx, mut rx) = mpsc::channel(4);
+    let (tx, mut rx) = switchyard_dataplane::inbox::inbox(4);
     let reply = ReplyTo {
         inbox: tx.clone(),
         miner_id: 7.into(),
