@@ -305,18 +305,19 @@ idle_batch() {
     cat "$out" >&2
 }
 
-# idle_run: data-plane RSS with no miner, IDLE_MINERS, then IDLE_MAX in all.
+# idle_run NAME: data-plane RSS with no miner, IDLE_MINERS, then IDLE_MAX
+# in all, into NAME.txt.
 idle_run() {
-    local out=$BENCH_OUT/idle.txt rss0 rss1 rss2 n1 n2 fds
-    start_pool idle
-    start_dp idle "$POOL_ADDR"
+    local name=$1 out=$BENCH_OUT/$1.txt rss0 rss1 rss2 n1 n2 fds
+    start_pool "$name"
+    start_dp "$name" "$POOL_ADDR"
     sleep 1
     rss0=$(rss_kib "$DP_PID")
-    idle_batch idle-a "$IDLE_MINERS"
+    idle_batch "$name-a" "$IDLE_MINERS"
     n1=$CONNECTED
     sleep 3
     rss1=$(rss_kib "$DP_PID")
-    idle_batch idle-b "$((IDLE_MAX - IDLE_MINERS))"
+    idle_batch "$name-b" "$((IDLE_MAX - IDLE_MINERS))"
     n2=$CONNECTED
     sleep 3
     rss2=$(rss_kib "$DP_PID")
@@ -333,12 +334,18 @@ idle_run() {
 }
 
 if [[ " $ONLY " == *" idle "* ]]; then
-    idle_run
+    idle_run idle
     f=$BENCH_OUT/idle.txt
-    row "idle memory (open-file limit $NOFILE)" "miners" "data-plane bytes/miner" "target (<= 4096)"
+    row "idle memory (open-file limit $NOFILE)" "miners" "data-plane bytes/miner" "target (<= 1536)"
     row "  first batch" "$(get n1 "$f")" "$(get per_miner_n1 "$f")" ""
     row "  both batches" "$(get total "$f")" "$(get per_miner_total "$f")" ""
     row "  second batch only (marginal)" "$(get n2 "$f")" "$(get marginal "$f")" ""
+    if [[ -n ${OLD_DATAPLANE:-} ]]; then
+        DATAPLANE=$OLD_DATAPLANE idle_run idle-old
+        f=$BENCH_OUT/idle-old.txt
+        row "  old binary: first batch / both / marginal" "$(get n1 "$f") / $(get total "$f")" \
+            "$(get per_miner_n1 "$f") / $(get per_miner_total "$f") / $(get marginal "$f")" ""
+    fi
 fi
 
 # fanout_run NAME via-dp?: N miners, ROUNDS new jobs.

@@ -15,7 +15,9 @@
 #
 # Knobs (environment): ALGOS ("rx aleo"; "iceriver" adds ALEO's IceRiver
 # dialect) RATES RX_MINERS ALEO_MINERS DURATION WARMUP PREFILL MAX_MINERS
-# MAX_WINDOW BENCH_OUT SKIP_BUILD=1
+# MAX_WINDOW BENCH_OUT SKIP_BUILD=1 MODES ("rates max"; "idle" measures the
+# data plane's memory per idle miner with IDLE_RX / IDLE_ALEO miners, and
+# the binary OLD_DATAPLANE's too when set)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +28,10 @@ RATES=${RATES:-"2000 10000"}
 RX_MINERS=${RX_MINERS:-1000}
 # ALEO is passthrough: each miner is its own pool connection.
 ALEO_MINERS=${ALEO_MINERS:-200}
+MODES=${MODES:-"rates max"}
+IDLE_RX=${IDLE_RX:-10000}
+# Passthrough: each idle ALEO miner holds its own pool connection too.
+IDLE_ALEO=${IDLE_ALEO:-2000}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 MAX_MINERS=${MAX_MINERS:-100}
@@ -174,15 +180,57 @@ cpu() {
     echo "$(get cpu_total "$1") ($dp other $(get cpu_others "$1"))"
 }
 
+# idle ALGO NAME: the data plane's RSS with no miner, then with IDLE_RX or
+# IDLE_ALEO idle miners of ALGO (`loadgen idle --algorithm`), into NAME.txt.
+idle() {
+    local algo=$1 n out=$BENCH_OUT/$2.txt rss0 rss1 dialect
+    if [[ $algo == rx ]]; then n=$IDLE_RX dialect=randomx; else n=$IDLE_ALEO dialect=aleo; fi
+    start_pool "$algo" "$2"
+    start_dp "$algo" "$2" "$POOL_ADDR"
+    sleep 1
+    rss0=$(rss_kib "$DP_PID")
+    log "$algo idle: $n miners -> $DP_ADDR"
+    "$LOADGEN" idle --algorithm "$dialect" --target "$DP_ADDR" --miners "$n" --max-failures 50 \
+        >"$out.loadgen" 2>&1 &
+    PIDS+=("$!")
+    wait_for "$out.loadgen" '^READY ' 600
+    n=$(awk '/^READY /{print $2}' "$out.loadgen")
+    sleep 3
+    rss1=$(rss_kib "$DP_PID")
+    awk -v r0="$rss0" -v r1="$rss1" -v n="$n" 'BEGIN {
+        printf "RESULT mode=idle-rss miners=%d rss0_kib=%d rss1_kib=%d per_miner=%.0f\n", n, r0, r1, (r1 - r0) * 1024 / n
+    }' | tee "$out" >&2
+    cleanup
+}
+
 for algo in $ALGOS; do
     miners=$(miners_of "$algo")
-    for r in $RATES; do
-        pair "$algo" "$algo-rate-$r" --miners "$miners" --rate "$r" --prefill "$PREFILL"
-    done
-    pair "$algo" "$algo-max" --miners "$MAX_MINERS" --rate 0 --window "$MAX_WINDOW"
+    if [[ " $MODES " == *" rates "* ]]; then
+        for r in $RATES; do
+            pair "$algo" "$algo-rate-$r" --miners "$miners" --rate "$r" --prefill "$PREFILL"
+        done
+    fi
+    if [[ " $MODES " == *" max "* ]]; then
+        pair "$algo" "$algo-max" --miners "$MAX_MINERS" --rate 0 --window "$MAX_WINDOW"
+    fi
+    if [[ " $MODES " == *" idle "* ]]; then
+        idle "$algo" "$algo-idle"
+        if [[ -n ${OLD_DATAPLANE:-} ]]; then
+            DATAPLANE=$OLD_DATAPLANE idle "$algo" "$algo-idle-old"
+        fi
+    fi
 done
 
 for algo in $ALGOS; do
+    if [[ " $MODES " == *" idle "* ]]; then
+        f=$BENCH_OUT/$algo-idle.txt
+        row "$algo: idle memory" "$(get miners "$f") miners" "$(get per_miner "$f") B/miner" "target (<= 1536)"
+        if [[ -n ${OLD_DATAPLANE:-} ]]; then
+            f=$BENCH_OUT/$algo-idle-old.txt
+            row "  old binary" "$(get miners "$f") miners" "$(get per_miner "$f") B/miner" ""
+        fi
+    fi
+    [[ " $MODES " == *" rates "* && " $MODES " == *" max "* ]] || continue
     miners=$(miners_of "$algo")
     row "$algo: latency, $miners miners (us p50/p90/p99)" "direct" "via data plane" "added p50 (<100); p99 ratio (<=2)"
     for r in $RATES; do

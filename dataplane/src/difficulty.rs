@@ -5,6 +5,7 @@
 pub mod buffer;
 pub mod vardiff;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, PoolMode};
@@ -17,7 +18,7 @@ use vardiff::{VarDiff, VarDiffConfig};
 pub enum Controller {
     /// Created at the first pool difficulty (VarDiff needs its ceiling).
     Var {
-        cfg: VarDiffConfig,
+        cfg: Arc<VarDiffConfig>,
         floor: Option<f64>,
         inner: Option<VarDiff>,
     },
@@ -25,10 +26,17 @@ pub enum Controller {
 }
 
 impl Controller {
-    pub fn new(config: &Config, pool: &PoolInfo, floor: Option<f64>, now: Instant) -> Controller {
+    /// `vardiff` is the listener's settings (`Config::vardiff`), shared.
+    pub fn new(
+        config: &Config,
+        vardiff: &Arc<VarDiffConfig>,
+        pool: &PoolInfo,
+        floor: Option<f64>,
+        now: Instant,
+    ) -> Controller {
         match pool.mode {
             PoolMode::Aggregate => Controller::Var {
-                cfg: config.vardiff(),
+                cfg: vardiff.clone(),
                 floor,
                 inner: None,
             },

@@ -69,6 +69,14 @@ impl<K: Hash + Eq + Clone> DuplicateCache<K> {
             && self.seen.get(key).is_some_and(|&t| !self.expired(t, now))
     }
 
+    /// When every entry will have expired (the newest's age reaches the
+    /// ttl): a session that has stopped submitting purges then
+    /// ([`Expiring`]), so an idle miner's cache gives its memory back.
+    pub fn idle_deadline(&self) -> Option<Instant> {
+        let &(_, newest) = self.order.back()?;
+        newest.checked_add(self.ttl)
+    }
+
     /// Drops expired entries; frees the memory when nothing is left (call it
     /// from a periodic timer so idle miners give their memory back).
     pub fn purge_expired(&mut self, now: Instant) {
@@ -124,6 +132,24 @@ impl<K: Hash + Eq + Clone> DuplicateCache<K> {
     }
 }
 
+/// A cache purged by time: the session loop wakes at [`Expiring::idle_deadline`]
+/// and calls [`Expiring::purge_expired`] after every event, whatever the
+/// cache's key type.
+pub trait Expiring: Send {
+    fn idle_deadline(&self) -> Option<Instant>;
+    fn purge_expired(&mut self, now: Instant);
+}
+
+impl<K: Hash + Eq + Clone + Send> Expiring for DuplicateCache<K> {
+    fn idle_deadline(&self) -> Option<Instant> {
+        DuplicateCache::idle_deadline(self)
+    }
+
+    fn purge_expired(&mut self, now: Instant) {
+        DuplicateCache::purge_expired(self, now);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +158,26 @@ mod tests {
 
     fn secs(t: Instant, s: u64) -> Instant {
         t + Duration::from_secs(s)
+    }
+
+    #[test]
+    fn a_quiet_cache_is_emptied_by_time_not_only_on_insert() {
+        let t0 = Instant::now();
+        let mut c = DuplicateCache::new(100, TTL);
+        assert_eq!(c.idle_deadline(), None, "nothing held, nothing to wake for");
+        c.insert(1u64, t0);
+        c.insert(2u64, secs(t0, 10));
+        // Everything has expired once the newest has.
+        assert_eq!(c.idle_deadline(), Some(secs(t0, 310)));
+        let cache: &mut dyn Expiring = &mut c;
+        cache.purge_expired(secs(t0, 309));
+        assert_eq!(c.len(), 1, "the newest is still young");
+        let cache: &mut dyn Expiring = &mut c;
+        cache.purge_expired(secs(t0, 310));
+        assert!(c.is_empty());
+        assert_eq!(c.seen.capacity(), 0, "the memory is given back");
+        assert_eq!(c.order.capacity(), 0);
+        assert_eq!(c.idle_deadline(), None);
     }
 
     #[test]

@@ -282,6 +282,7 @@ impl DataPlane {
                 stats: stats.clone(),
                 events: events.clone(),
                 telemetry: telemetry.clone(),
+                vardiff: Arc::new(config.vardiff()),
             });
             let mut addrs = Vec::new();
             let limiter = Arc::new(Mutex::new(limits::IpLimiter::new(config.ip_limits())));

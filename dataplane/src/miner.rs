@@ -163,6 +163,9 @@ pub trait MinerProtocol: Send + Sized {
     /// The protocol's own next deadline (difficulty timers).
     fn next_deadline(&self) -> Option<Instant>;
 
+    /// The miner's duplicate-share cache, purged by time when it goes quiet.
+    fn duplicates(&mut self) -> &mut dyn crate::dupcache::Expiring;
+
     /// The handshake request waiting for a pool, if any.
     fn awaiting(&mut self) -> &mut Awaiting;
 
@@ -278,10 +281,14 @@ async fn serve<P: MinerProtocol>(
         } else {
             started + ctx.timing.handshake
         };
-        let timer = [p.next_deadline(), p.awaiting().deadline()]
-            .into_iter()
-            .flatten()
-            .fold(idle_limit, Instant::min);
+        let timer = [
+            p.next_deadline(),
+            p.awaiting().deadline(),
+            p.duplicates().idle_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .fold(idle_limit, Instant::min);
         let (up_state, up_relay) = match p.watches() {
             Some((s, r)) => (Some(s), Some(r)),
             None => (None, None),
@@ -347,6 +354,7 @@ async fn serve<P: MinerProtocol>(
             slot.done();
         }
         p.after_event();
+        p.duplicates().purge_expired(Instant::now());
         if let Err(e) = p.io().flush(ctx).await {
             return e;
         }

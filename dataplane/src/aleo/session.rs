@@ -26,7 +26,6 @@
 //! Miner job ids are `"{upstream:x}.{pool job id}"` ([`AleoJob::miner_job_id`]).
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -73,7 +72,6 @@ struct Attached {
 
 pub struct AleoSession {
     ctx: Arc<SessionCtx>,
-    peer: SocketAddr,
     /// This connection in the telemetry's registry.
     miner: MinerHandle,
     io: MinerIo,
@@ -128,7 +126,6 @@ impl MinerProtocol for AleoSession {
         AleoSession {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
             ctx,
-            peer: miner.peer(),
             miner,
             io,
             inbox_tx,
@@ -202,6 +199,10 @@ impl MinerProtocol for AleoSession {
 
     fn next_deadline(&self) -> Option<Instant> {
         self.difficulty.as_ref().and_then(Controller::next_deadline)
+    }
+
+    fn duplicates(&mut self) -> &mut dyn crate::dupcache::Expiring {
+        &mut self.dups
     }
 
     fn awaiting(&mut self) -> &mut Awaiting {

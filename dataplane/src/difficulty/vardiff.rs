@@ -122,7 +122,8 @@ impl VarDiffConfig {
 /// One miner's VarDiff state.
 #[derive(Debug, Clone)]
 pub struct VarDiff {
-    cfg: VarDiffConfig,
+    /// Shared by every miner of a listener (one allocation, not one each).
+    cfg: std::sync::Arc<VarDiffConfig>,
     /// The pool's difficulty, the ceiling; `None` while unknown.
     pool: Option<f64>,
     /// The miner's own floor (suggest_difficulty / minimum-difficulty).
@@ -144,8 +145,18 @@ impl VarDiff {
     /// `pool_difficulty`, within the bounds. An unusable `pool_difficulty`
     /// (NaN, infinite, zero, negative) leaves the pool unknown: no cap until
     /// [`VarDiff::set_pool_difficulty`], and the start falls back to the minimum.
-    pub fn new(cfg: VarDiffConfig, pool_difficulty: f64, now: Instant) -> Self {
-        let cfg = cfg.sanitized();
+    pub fn new(
+        cfg: impl Into<std::sync::Arc<VarDiffConfig>>,
+        pool_difficulty: f64,
+        now: Instant,
+    ) -> Self {
+        let cfg: std::sync::Arc<VarDiffConfig> = cfg.into();
+        let sane = VarDiffConfig::clone(&cfg).sanitized();
+        let cfg = if sane == *cfg {
+            cfg
+        } else {
+            std::sync::Arc::new(sane)
+        };
         let pool = Some(pool_difficulty).filter(|d| valid(*d));
         let start = cfg
             .initial_difficulty

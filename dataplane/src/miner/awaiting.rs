@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+/// Boxed: a session holds one for its whole life and uses it for moments.
 #[derive(Debug, Default)]
-pub struct Awaiting(Option<(Value, Instant)>);
+pub struct Awaiting(Option<Box<(Value, Instant)>>);
 
 impl Awaiting {
     /// Waits for the request `id`, for at most `within`.
     pub fn start(&mut self, id: Value, within: Duration) {
-        self.0 = Some((id, Instant::now() + within));
+        self.0 = Some(Box::new((id, Instant::now() + within)));
     }
 
     pub fn is_waiting(&self) -> bool {
@@ -21,18 +22,18 @@ impl Awaiting {
 
     /// The request's id, to answer it now.
     pub fn take(&mut self) -> Option<Value> {
-        self.0.take().map(|(id, _)| id)
+        self.0.take().map(|w| w.0)
     }
 
     pub fn deadline(&self) -> Option<Instant> {
-        self.0.as_ref().map(|(_, at)| *at)
+        self.0.as_ref().map(|w| w.1)
     }
 
     /// The request's id once its time is up at `now` (it is then no longer
     /// waiting).
     pub fn expired(&mut self, now: Instant) -> Option<Value> {
         match &self.0 {
-            Some((_, at)) if now >= *at => self.take(),
+            Some(w) if now >= w.1 => self.take(),
             _ => None,
         }
     }

@@ -23,6 +23,8 @@ pub struct SessionCtx {
     /// counted into `telemetry`).
     pub events: crate::events::EventSink,
     pub telemetry: Arc<crate::telemetry::Telemetry>,
+    /// `config.vardiff()`, made once: every miner's controller shares it.
+    pub vardiff: Arc<crate::difficulty::vardiff::VarDiffConfig>,
 }
 
 /// A pool username for a passthrough miner: `{worker}` filled in, or the

@@ -12,7 +12,6 @@
 //! a resent blob restarts the miner's nonce search on work it already did.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -63,7 +62,6 @@ struct Attached {
 
 pub struct RxSession {
     ctx: Arc<SessionCtx>,
-    peer: SocketAddr,
     /// This connection in the telemetry's registry.
     miner: MinerHandle,
     io: MinerIo,
@@ -98,7 +96,6 @@ impl MinerProtocol for RxSession {
         RxSession {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
             ctx,
-            peer: miner.peer(),
             miner,
             io,
             inbox_tx,
@@ -160,6 +157,10 @@ impl MinerProtocol for RxSession {
 
     fn next_deadline(&self) -> Option<Instant> {
         self.difficulty.as_ref().and_then(Controller::next_deadline)
+    }
+
+    fn duplicates(&mut self) -> &mut dyn crate::dupcache::Expiring {
+        &mut self.dups
     }
 
     fn awaiting(&mut self) -> &mut Awaiting {
@@ -288,8 +289,15 @@ impl RxSession {
             e.valid_until.get_or_insert(grace_end);
         }
         self.detach();
-        self.difficulty = (pool.info.mode == PoolMode::Aggregate)
-            .then(|| Controller::new(&self.ctx.config, &pool.info, None, Instant::now()));
+        self.difficulty = (pool.info.mode == PoolMode::Aggregate).then(|| {
+            Controller::new(
+                &self.ctx.config,
+                &self.ctx.vardiff,
+                &pool.info,
+                None,
+                Instant::now(),
+            )
+        });
         self.upstream = Some(Attached {
             state: handle.state.clone(),
             relay: handle.relay.subscribe(),

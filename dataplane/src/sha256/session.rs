@@ -5,7 +5,6 @@
 //! once, old jobs kept for grace).
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -63,7 +62,6 @@ struct Attached {
 
 pub struct Session {
     ctx: Arc<SessionCtx>,
-    peer: SocketAddr,
     /// This connection in the telemetry's registry.
     miner: MinerHandle,
     io: MinerIo,
@@ -107,7 +105,6 @@ impl MinerProtocol for Session {
             dups: DuplicateCache::new(v.share_cache_size, ctx.timing.share_cache_ttl),
             m: ctx.config.aggregation.miner_extranonce2_size,
             ctx,
-            peer: miner.peer(),
             miner,
             io,
             inbox_tx,
@@ -175,6 +172,10 @@ impl MinerProtocol for Session {
 
     fn next_deadline(&self) -> Option<Instant> {
         self.difficulty.as_ref().and_then(Controller::next_deadline)
+    }
+
+    fn duplicates(&mut self) -> &mut dyn crate::dupcache::Expiring {
+        &mut self.dups
     }
 
     fn awaiting(&mut self) -> &mut Awaiting {
@@ -321,6 +322,7 @@ impl Session {
         let relay = handle.relay.subscribe();
         self.difficulty = Some(Controller::new(
             &self.ctx.config,
+            &self.ctx.vardiff,
             &pool.info,
             self.floor,
             Instant::now(),
@@ -368,7 +370,7 @@ impl Session {
                     extranonce2_size: self.m,
                 });
             } else {
-                tracing::info!(miner = %self.peer, "pool's extranonce space no longer fits this miner: reconnecting it");
+                tracing::info!(miner = %self.miner.peer(), "pool's extranonce space no longer fits this miner: reconnecting it");
                 self.send(ServerMethod::Reconnect {
                     host: None,
                     port: None,

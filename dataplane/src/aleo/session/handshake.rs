@@ -160,7 +160,7 @@ impl AleoSession {
                     "Pool {} speaks the {} ALEO dialect; this miner {verb} in {dialect}{then}",
                     pool.name, sub.dialect
                 );
-                tracing::warn!(miner = %self.peer, %message, "aleo miner and pool disagree");
+                tracing::warn!(miner = %self.miner.peer(), %message, "aleo miner and pool disagree");
                 if let Some(id) = self.pending_subscribe.take() {
                     self.error(id, codes::OTHER, &message);
                 }
@@ -183,7 +183,7 @@ impl AleoSession {
                     // The miner would mine with the old pool's prefix, and
                     // the new pool would refuse every share: it subscribes
                     // again instead (it gets the new one).
-                    tracing::info!(miner = %self.peer, pool = %pool.name, ?new, "new pool fixes another nonce space: disconnecting the aleo miner so it subscribes again");
+                    tracing::info!(miner = %self.miner.peer(), pool = %pool.name, ?new, "new pool fixes another nonce space: disconnecting the aleo miner so it subscribes again");
                     self.closing = true;
                     return;
                 }
@@ -212,7 +212,7 @@ impl AleoSession {
                 self.miner
                     .set_worker(&crate::sha256::session::bounded(w), crate::clock::now_ms());
             }
-            tracing::debug!(miner = %self.peer, worker = ?self.worker, pool = %pool.name, "aleo miner authorized");
+            tracing::debug!(miner = %self.miner.peer(), worker = ?self.worker, pool = %pool.name, "aleo miner authorized");
             self.reply(ok_response(dialect, id, Value::Bool(true)));
         }
         if !self.authorized {

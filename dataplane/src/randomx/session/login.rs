@@ -62,7 +62,7 @@ impl RxSession {
             return;
         }
         self.logged_in = true;
-        tracing::debug!(miner = %self.peer, worker = %self.worker(), pool = %job.pool.name, "randomx miner logged in");
+        tracing::debug!(miner = %self.miner.peer(), worker = %self.worker(), pool = %job.pool.name, "randomx miner logged in");
         let nicehash = self.upstream.as_ref().is_some_and(|a| a.slot.is_some());
         let copy = self.issue(job);
         let mut extensions = vec!["algo".to_string(), "keepalive".to_string()];

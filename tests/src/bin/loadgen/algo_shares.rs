@@ -117,9 +117,12 @@ impl Dialect for RandomX {
     }
 
     async fn connect(&self, s: &Settings) -> Connected<RxWork> {
-        connect_all(s, |target, i, _| async move {
-            rx::handshake(target, &format!("loadgen.w{i}")).await
-        })
+        connect_all(
+            s.target,
+            s.miners,
+            s.concurrency,
+            |target, i, _| async move { rx::handshake(target, &format!("loadgen.w{i}")).await },
+        )
         .await
     }
 }
@@ -141,9 +144,14 @@ impl Dialect for Aleo {
 
     async fn connect(&self, s: &Settings) -> Connected<AleoWork> {
         let dialect = self.0;
-        connect_all(s, move |target, i, salt| async move {
-            aleo::handshake(target, dialect, &format!("loadgen.w{i}"), i, salt).await
-        })
+        connect_all(
+            s.target,
+            s.miners,
+            s.concurrency,
+            move |target, i, salt| async move {
+                aleo::handshake(target, dialect, &format!("loadgen.w{i}"), i, salt).await
+            },
+        )
         .await
     }
 }
@@ -156,10 +164,12 @@ pub async fn run_aleo(a: AleoArgs) -> anyhow::Result<()> {
     engine::run(a.common.into(), Aleo(a.dialect)).await
 }
 
-/// Connects `s.miners` miners with `handshake(target, index, salt)`,
-/// `s.concurrency` at a time, each within 30 s.
-async fn connect_all<W, F>(
-    s: &Settings,
+/// Connects `miners` miners with `handshake(target, index, salt)`,
+/// `concurrency` at a time, each within 30 s.
+pub async fn connect_all<W, F>(
+    target: Target,
+    miners: usize,
+    concurrency: usize,
     handshake: impl Fn(Target, usize, u16) -> F + Copy + Send + 'static,
 ) -> Connected<W>
 where
@@ -167,14 +177,13 @@ where
     F: Future<Output = anyhow::Result<Conn<W>>> + Send + 'static,
 {
     let started = Instant::now();
-    let sem = Arc::new(Semaphore::new(s.concurrency.max(1)));
+    let sem = Arc::new(Semaphore::new(concurrency.max(1)));
     let salt: u16 = rand::random();
-    let mut tasks = Vec::with_capacity(s.miners);
-    for i in 0..s.miners {
+    let mut tasks = Vec::with_capacity(miners);
+    for i in 0..miners {
         let Ok(permit) = sem.clone().acquire_owned().await else {
             break;
         };
-        let target = s.target;
         tasks.push(tokio::spawn(async move {
             let r = tokio::time::timeout(Duration::from_secs(30), handshake(target, i, salt))
                 .await
@@ -185,7 +194,7 @@ where
         }));
     }
     let mut out = Connected {
-        conns: Vec::with_capacity(s.miners),
+        conns: Vec::with_capacity(miners),
         failures: 0,
         first_error: None,
         elapsed: Duration::ZERO,

@@ -1,13 +1,27 @@
 //! `loadgen idle`: opens N miner connections (subscribe, authorize, first
-//! job), then holds them, reading and discarding whatever the server sends,
-//! so the server's memory per idle miner can be measured from outside.
+//! job; for RandomX a login with its job), then holds them, reading and
+//! discarding whatever the server sends, so the server's memory per idle
+//! miner can be measured from outside, for every algorithm.
 
 use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::bail;
 
-use crate::{Target, client, parse_secs, wait_for_signal};
+use switchyard_stratum::aleo::Dialect as AleoDialect;
+use switchyard_tests::lines::LineReader;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+
+use crate::algo_shares::connect_all;
+use crate::engine::Connected;
+use crate::{Target, aleo, client, parse_secs, rx, wait_for_signal};
+
+/// How the connecting went.
+struct Got {
+    failures: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -21,14 +35,75 @@ pub struct Args {
     /// Stop connecting after this many failures (for example at the open-file limit).
     #[arg(long, default_value_t = 20)]
     max_failures: usize,
+    /// The miners' dialect: sha256 (Stratum V1), randomx (xmrig's login),
+    /// aleo (IceRiver's ALEO stratum).
+    #[arg(long, default_value = "sha256", value_parser = ["sha256", "randomx", "aleo"])]
+    algorithm: String,
     /// Hold this long (seconds) then exit; 0 = until SIGINT/SIGTERM.
     #[arg(long, default_value = "0", value_parser = parse_secs)]
     hold: Duration,
 }
 
+/// The connections held, whatever their dialect.
+type Halves = Vec<(LineReader<OwnedReadHalf>, OwnedWriteHalf)>;
+
+/// Connects the miners in `a.algorithm`: the halves, failures, first error
+/// and the time it took.
+async fn connect(a: &Args) -> (Halves, usize, Option<String>, Duration) {
+    fn halves<W>(c: Connected<W>) -> (Halves, usize, Option<String>, Duration) {
+        let conns = c.conns.into_iter().map(|c| (c.reader, c.writer)).collect();
+        (conns, c.failures, c.first_error, c.elapsed)
+    }
+    match a.algorithm.as_str() {
+        "randomx" => halves(
+            connect_all(
+                a.target,
+                a.miners,
+                a.concurrency,
+                |target, i, _| async move { rx::handshake(target, &format!("idle.w{i}")).await },
+            )
+            .await,
+        ),
+        "aleo" => halves(
+            connect_all(
+                a.target,
+                a.miners,
+                a.concurrency,
+                |target, i, salt| async move {
+                    aleo::handshake(
+                        target,
+                        AleoDialect::IceRiver,
+                        &format!("idle.w{i}"),
+                        i,
+                        salt,
+                    )
+                    .await
+                },
+            )
+            .await,
+        ),
+        _ => {
+            let got =
+                client::connect_many(a.target, a.miners, a.concurrency, "idle", a.max_failures)
+                    .await;
+            let conns = got
+                .conns
+                .into_iter()
+                .map(|c| (c.reader, c.writer))
+                .collect();
+            (conns, got.failures, got.first_error, got.elapsed)
+        }
+    }
+}
+
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    let got = client::connect_many(a.target, a.miners, a.concurrency, "idle", a.max_failures).await;
-    let n = got.conns.len();
+    let (conns, failures, first_error, elapsed) = connect(&a).await;
+    let got = Got {
+        failures,
+        first_error,
+        elapsed,
+    };
+    let n = conns.len();
     println!(
         "idle: {n} of {} miners connected to {} in {:.2} s ({} failed{})",
         a.miners,
@@ -44,12 +119,12 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         bail!("no miner connected");
     }
     let (closed_tx, mut closed_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    for mut c in got.conns {
+    for (mut reader, writer) in conns {
         let closed = closed_tx.clone();
         tokio::spawn(async move {
-            while let Ok(Some(_)) = c.reader.next_line().await {}
+            while let Ok(Some(_)) = reader.next_line().await {}
             let _ = closed.send(());
-            drop(c.writer);
+            drop(writer);
         });
     }
     drop(closed_tx);
