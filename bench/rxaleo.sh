@@ -183,14 +183,19 @@ cpu() {
 # idle ALGO NAME: the data plane's RSS with no miner, then with IDLE_RX or
 # IDLE_ALEO idle miners of ALGO (`loadgen idle --algorithm`), into NAME.txt.
 idle() {
-    local algo=$1 n out=$BENCH_OUT/$2.txt rss0 rss1 dialect
-    if [[ $algo == rx ]]; then n=$IDLE_RX dialect=randomx; else n=$IDLE_ALEO dialect=aleo; fi
+    local algo=$1 n out=$BENCH_OUT/$2.txt rss0 rss1
+    local args=(--algorithm aleo --dialect aleostratum3)
+    n=$IDLE_ALEO
+    case $algo in
+    rx) n=$IDLE_RX args=(--algorithm randomx) ;;
+    iceriver) args=(--algorithm aleo --dialect iceriver) ;;
+    esac
     start_pool "$algo" "$2"
     start_dp "$algo" "$2" "$POOL_ADDR"
     sleep 1
     rss0=$(rss_kib "$DP_PID")
     log "$algo idle: $n miners -> $DP_ADDR"
-    "$LOADGEN" idle --algorithm "$dialect" --target "$DP_ADDR" --miners "$n" --max-failures 50 \
+    "$LOADGEN" idle "${args[@]}" --target "$DP_ADDR" --miners "$n" --max-failures 50 \
         >"$out.loadgen" 2>&1 &
     PIDS+=("$!")
     wait_for "$out.loadgen" '^READY ' 600

@@ -39,6 +39,9 @@ pub struct Args {
     /// aleo (IceRiver's ALEO stratum).
     #[arg(long, default_value = "sha256", value_parser = ["sha256", "randomx", "aleo"])]
     algorithm: String,
+    /// ALEO only: `aleostratum3` or `iceriver` (what the data plane's pool speaks).
+    #[arg(long, default_value = "iceriver")]
+    dialect: AleoDialect,
     /// Hold this long (seconds) then exit; 0 = until SIGINT/SIGTERM.
     #[arg(long, default_value = "0", value_parser = parse_secs)]
     hold: Duration,
@@ -50,6 +53,7 @@ type Halves = Vec<(LineReader<OwnedReadHalf>, OwnedWriteHalf)>;
 /// Connects the miners in `a.algorithm`: the halves, failures, first error
 /// and the time it took.
 async fn connect(a: &Args) -> (Halves, usize, Option<String>, Duration) {
+    let dialect = a.dialect;
     fn halves<W>(c: Connected<W>) -> (Halves, usize, Option<String>, Duration) {
         let conns = c.conns.into_iter().map(|c| (c.reader, c.writer)).collect();
         (conns, c.failures, c.first_error, c.elapsed)
@@ -69,15 +73,8 @@ async fn connect(a: &Args) -> (Halves, usize, Option<String>, Duration) {
                 a.target,
                 a.miners,
                 a.concurrency,
-                |target, i, salt| async move {
-                    aleo::handshake(
-                        target,
-                        AleoDialect::IceRiver,
-                        &format!("idle.w{i}"),
-                        i,
-                        salt,
-                    )
-                    .await
+                move |target, i, salt| async move {
+                    aleo::handshake(target, dialect, &format!("idle.w{i}"), i, salt).await
                 },
             )
             .await,
