@@ -15,6 +15,8 @@
 #
 # Knobs (environment): LAT_RATES MINERS DURATION WARMUP PREFILL MAX_MINERS MAX_WINDOW
 # IDLE_MINERS IDLE_MAX FANOUT_MINERS ROUNDS LEDGER_RATE BENCH_OUT SKIP_BUILD=1
+# EXTRAS=0 (throughput: only the fixed rates, without the one-connection
+# upstream leg and the max-load pair)
 # ONLY="throughput ledger idle fanout" (a subset). OLD_DATAPLANE=PATH: another
 # `dataplane` binary (an older build, see bench/old.sh) measured under the
 # same load right after ours in every throughput run, for a side-by-side.
@@ -197,13 +199,15 @@ if [[ " $ONLY " == *" throughput "* ]]; then
     for r in $LAT_RATES; do
         throughput_pair "rate-$r" --miners "$MINERS" --rate "$r" --prefill "$PREFILL"
     done
-    # The data plane's upstream leg on its own: one connection carries the
-    # whole load to the pool (what a relayed share crosses a second time).
     top=${LAT_RATES##* }
-    start_pool one-conn
-    shares one-conn "$POOL_ADDR" --cpu "pool=$POOL_PID" --miners 1 --rate "$top" --prefill "$PREFILL"
-    stop "$POOL_PID"
-    throughput_pair max --miners "$MAX_MINERS" --rate 0 --window "$MAX_WINDOW"
+    if [[ ${EXTRAS:-1} == 1 ]]; then
+        # The data plane's upstream leg on its own: one connection carries the
+        # whole load to the pool (what a relayed share crosses a second time).
+        start_pool one-conn
+        shares one-conn "$POOL_ADDR" --cpu "pool=$POOL_PID" --miners 1 --rate "$top" --prefill "$PREFILL"
+        stop "$POOL_PID"
+        throughput_pair max --miners "$MAX_MINERS" --rate 0 --window "$MAX_WINDOW"
+    fi
     row "latency, $MINERS miners (us p50/p90/p99)" "direct" "via data plane" "added p50 (<100); p99 ratio (<=2)"
     for r in $LAT_RATES; do
         d=$BENCH_OUT/rate-$r-direct.txt p=$BENCH_OUT/rate-$r-dp.txt
@@ -215,16 +219,18 @@ if [[ " $ONLY " == *" throughput "* ]]; then
             "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
         old_row "rate-$r" "$d"
     done
-    row "  1 connection, $top/s, straight to pool" "$(lat "$BENCH_OUT/one-conn.txt")" "" "(the upstream leg alone)"
-    d=$BENCH_OUT/max-direct.txt p=$BENCH_OUT/max-dp.txt
-    row "max load, $MAX_MINERS miners x window $MAX_WINDOW" "direct" "via data plane" "ratio (>= 0.5)"
-    row "  answers/s" "$(get rate "$d")" "$(get rate "$p")" "$(ratio "$(get rate "$p")" "$(get rate "$d")")"
-    row "  rejected+unanswered" "$(($(get rejected "$d") + $(get unanswered "$d")))" \
-        "$(($(get rejected "$p") + $(get unanswered "$p")))" "0"
-    row "  CPU busy (cores)" "$(get cpu_total "$d")" "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
-    if [[ -n ${OLD_DATAPLANE:-} ]]; then
-        o=$BENCH_OUT/max-old.txt
-        row "  older binary: answers/s" "" "$(get rate "$o")" "$(ratio "$(get rate "$o")" "$(get rate "$d")")"
+    if [[ ${EXTRAS:-1} == 1 ]]; then
+        row "  1 connection, $top/s, straight to pool" "$(lat "$BENCH_OUT/one-conn.txt")" "" "(the upstream leg alone)"
+        d=$BENCH_OUT/max-direct.txt p=$BENCH_OUT/max-dp.txt
+        row "max load, $MAX_MINERS miners x window $MAX_WINDOW" "direct" "via data plane" "ratio (>= 0.5)"
+        row "  answers/s" "$(get rate "$d")" "$(get rate "$p")" "$(ratio "$(get rate "$p")" "$(get rate "$d")")"
+        row "  rejected+unanswered" "$(($(get rejected "$d") + $(get unanswered "$d")))" \
+            "$(($(get rejected "$p") + $(get unanswered "$p")))" "0"
+        row "  CPU busy (cores)" "$(get cpu_total "$d")" "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
+        if [[ -n ${OLD_DATAPLANE:-} ]]; then
+            o=$BENCH_OUT/max-old.txt
+            row "  older binary: answers/s" "" "$(get rate "$o")" "$(ratio "$(get rate "$o")" "$(get rate "$d")")"
+        fi
     fi
 fi
 
