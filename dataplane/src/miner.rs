@@ -275,6 +275,11 @@ async fn serve<P: MinerProtocol>(
     let mut last_read = Instant::now();
     let max_errors = ctx.config.limits.max_protocol_errors;
     let mut errors = 0u32;
+    // One timer for the session's life, moved earlier when a deadline comes
+    // sooner and never re-armed for a later one (it fires, finds nothing due
+    // and is set again): no timer-wheel work per share.
+    let mut sleep = std::pin::pin!(tokio::time::sleep_until(started.into()));
+    let mut armed = false;
     loop {
         let idle_limit = if p.handshake_done() {
             last_read + ctx.timing.miner_idle
@@ -289,6 +294,11 @@ async fn serve<P: MinerProtocol>(
         .into_iter()
         .flatten()
         .fold(idle_limit, Instant::min);
+        let timer = tokio::time::Instant::from_std(timer);
+        if !armed || timer < sleep.deadline() {
+            sleep.as_mut().reset(timer);
+            armed = true;
+        }
         let (up_state, up_relay) = match p.watches() {
             Some((s, r)) => (Some(s), Some(r)),
             None => (None, None),
@@ -340,7 +350,8 @@ async fn serve<P: MinerProtocol>(
             Ok(line) = async { match up_relay { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
                 p.on_relay(&line);
             }
-            _ = tokio::time::sleep_until(timer.into()) => {
+            () = sleep.as_mut() => {
+                armed = false;
                 let now = Instant::now();
                 if now >= idle_limit {
                     return if p.handshake_done() { SessionEnd::IdleTimeout } else { SessionEnd::HandshakeTimeout };
