@@ -16,8 +16,9 @@ pub struct ShareEvent {
     /// UUIDv7; filled in when recorded if empty.
     pub id: String,
     pub at_unix_ms: i64,
-    /// The algorithm's name (`sha256`, `randomx`, `zksnark`).
-    pub algorithm: String,
+    /// The algorithm's name (`sha256`, `randomx`, `zksnark`): a constant,
+    /// no allocation per share.
+    pub algorithm: &'static str,
     pub pool: String,
     pub worker: String,
     pub job_id: String,

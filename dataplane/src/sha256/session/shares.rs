@@ -81,7 +81,7 @@ impl Session {
 
     pub(super) fn on_submit(&mut self, id: Value, s: Submit) -> Then<'static> {
         let now = Instant::now();
-        let Some(prefix) = self.prefix.clone().filter(|_| self.authorized.is_some()) else {
+        if self.prefix.is_none() || self.authorized.is_none() {
             let (code, msg) = if self.subscribed {
                 (codes::UNAUTHORIZED, "Unauthorized worker")
             } else {
@@ -89,7 +89,7 @@ impl Session {
             };
             self.reply(Response::error(id, code, msg));
             return Then::Done;
-        };
+        }
         let entry = self
             .jobs
             .iter()
@@ -128,7 +128,7 @@ impl Session {
             version_bits: s.version_bits,
         };
         let view = MinerView {
-            prefix: &prefix,
+            prefix: self.prefix.as_deref().unwrap_or_default(),
             extranonce2_size: entry.extranonce2_size,
             version_mask: self.miner_mask,
             difficulty: miner_difficulty,
