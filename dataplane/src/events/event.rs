@@ -84,7 +84,7 @@ mod tests {
         ShareEvent {
             id: "e".into(),
             at_unix_ms: 5,
-            algorithm: "randomx".into(),
+            algorithm: "randomx",
             pool: "xmr".into(),
             worker: "rig".into(),
             job_id: "j".into(),
@@ -147,7 +147,7 @@ mod tests {
     #[test]
     fn an_unknown_algorithm_name_goes_out_unspecified_for_the_control_plane_to_refuse() {
         let w = ShareEvent {
-            algorithm: "scrypt".into(),
+            algorithm: "scrypt",
             ..ShareEvent::default()
         }
         .to_wire();

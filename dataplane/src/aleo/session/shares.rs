@@ -63,7 +63,7 @@ impl AleoSession {
             Submit::IceRiver(_) => self.worker.clone().unwrap_or_default(),
         };
         ShareEvent {
-            algorithm: "zksnark".into(),
+            algorithm: "zksnark",
             pool: pool.map_or_else(|| "(none)".to_string(), |p| p.name.to_string()),
             worker: bounded(&worker),
             job_id: bounded(s.job_id()),

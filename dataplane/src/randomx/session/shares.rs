@@ -40,7 +40,7 @@ impl RxSession {
     /// The event of a share being judged: who, which job, at which difficulty.
     fn share_event(&self, pool: Option<&PoolInfo>, job_id: &str, difficulty: f64) -> ShareEvent {
         ShareEvent {
-            algorithm: "randomx".into(),
+            algorithm: "randomx",
             pool: pool.map_or_else(|| "(none)".to_string(), |p| p.name.to_string()),
             worker: bounded(self.worker()),
             job_id: bounded(job_id),

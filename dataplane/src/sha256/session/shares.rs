@@ -39,7 +39,7 @@ impl Session {
         miner_difficulty: f64,
     ) -> crate::events::ShareEvent {
         crate::events::ShareEvent {
-            algorithm: "sha256".into(),
+            algorithm: "sha256",
             pool: pool.map_or_else(|| "(none)".to_string(), |p| p.name.to_string()),
             worker: bounded(self.authorized.as_deref().unwrap_or_default()),
             job_id: bounded(job_id),
