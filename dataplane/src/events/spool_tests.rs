@@ -233,7 +233,7 @@ fn contract_1_event(i: u32, local: &str, pool: &str, reason: &str) -> ShareEvent
         algorithm: 0,
         local_verdict: 0,
         pool_verdict: 0,
-        legacy_algorithm: "sha256",
+        legacy_algorithm: "sha256".into(),
         legacy_local_verdict: local.into(),
         legacy_pool_verdict: pool.into(),
         legacy_reason: reason.into(),
