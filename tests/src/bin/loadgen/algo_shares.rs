@@ -117,13 +117,7 @@ impl Dialect for RandomX {
     }
 
     async fn connect(&self, s: &Settings) -> Connected<RxWork> {
-        connect_all(
-            s.target,
-            s.miners,
-            s.concurrency,
-            |target, i, _| async move { rx::handshake(target, &format!("loadgen.w{i}")).await },
-        )
-        .await
+        connect_rx(s.target, s.miners, s.concurrency, "loadgen").await
     }
 }
 
@@ -143,16 +137,7 @@ impl Dialect for Aleo {
     }
 
     async fn connect(&self, s: &Settings) -> Connected<AleoWork> {
-        let dialect = self.0;
-        connect_all(
-            s.target,
-            s.miners,
-            s.concurrency,
-            move |target, i, salt| async move {
-                aleo::handshake(target, dialect, &format!("loadgen.w{i}"), i, salt).await
-            },
-        )
-        .await
+        connect_aleo(s.target, s.miners, s.concurrency, self.0, "loadgen").await
     }
 }
 
@@ -164,9 +149,38 @@ pub async fn run_aleo(a: AleoArgs) -> anyhow::Result<()> {
     engine::run(a.common.into(), Aleo(a.dialect)).await
 }
 
+/// `miners` RandomX miners named `{prefix}.w{i}`, logged in.
+pub async fn connect_rx(
+    target: Target,
+    miners: usize,
+    concurrency: usize,
+    prefix: &'static str,
+) -> Connected<RxWork> {
+    connect_all(target, miners, concurrency, move |target, i, _| {
+        let worker = format!("{prefix}.w{i}");
+        async move { rx::handshake(target, &worker).await }
+    })
+    .await
+}
+
+/// `miners` ALEO miners in `dialect` named `{prefix}.w{i}`, authorized.
+pub async fn connect_aleo(
+    target: Target,
+    miners: usize,
+    concurrency: usize,
+    dialect: AleoDialect,
+    prefix: &'static str,
+) -> Connected<AleoWork> {
+    connect_all(target, miners, concurrency, move |target, i, salt| {
+        let worker = format!("{prefix}.w{i}");
+        async move { aleo::handshake(target, dialect, &worker, i, salt).await }
+    })
+    .await
+}
+
 /// Connects `miners` miners with `handshake(target, index, salt)`,
 /// `concurrency` at a time, each within 30 s.
-pub async fn connect_all<W, F>(
+async fn connect_all<W, F>(
     target: Target,
     miners: usize,
     concurrency: usize,

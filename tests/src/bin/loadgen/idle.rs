@@ -12,16 +12,9 @@ use switchyard_stratum::aleo::Dialect as AleoDialect;
 use switchyard_tests::lines::LineReader;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
-use crate::algo_shares::connect_all;
+use crate::algo_shares::{connect_aleo, connect_rx};
 use crate::engine::Connected;
-use crate::{Target, aleo, client, parse_secs, rx, wait_for_signal};
-
-/// How the connecting went.
-struct Got {
-    failures: usize,
-    first_error: Option<String>,
-    elapsed: Duration,
-}
+use crate::{Target, client, parse_secs, wait_for_signal};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,57 +43,55 @@ pub struct Args {
 /// The connections held, whatever their dialect.
 type Halves = Vec<(LineReader<OwnedReadHalf>, OwnedWriteHalf)>;
 
-/// Connects the miners in `a.algorithm`: the halves, failures, first error
-/// and the time it took.
-async fn connect(a: &Args) -> (Halves, usize, Option<String>, Duration) {
-    let dialect = a.dialect;
-    fn halves<W>(c: Connected<W>) -> (Halves, usize, Option<String>, Duration) {
-        let conns = c.conns.into_iter().map(|c| (c.reader, c.writer)).collect();
-        (conns, c.failures, c.first_error, c.elapsed)
+/// How the connecting went.
+struct Got {
+    conns: Halves,
+    failures: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+}
+
+impl<W> From<Connected<W>> for Got {
+    fn from(c: Connected<W>) -> Got {
+        Got {
+            conns: c.conns.into_iter().map(|c| (c.reader, c.writer)).collect(),
+            failures: c.failures,
+            first_error: c.first_error,
+            elapsed: c.elapsed,
+        }
     }
+}
+
+/// Connects the miners in `a.algorithm`.
+async fn connect(a: &Args) -> Got {
     match a.algorithm.as_str() {
-        "randomx" => halves(
-            connect_all(
-                a.target,
-                a.miners,
-                a.concurrency,
-                |target, i, _| async move { rx::handshake(target, &format!("idle.w{i}")).await },
-            )
-            .await,
-        ),
-        "aleo" => halves(
-            connect_all(
-                a.target,
-                a.miners,
-                a.concurrency,
-                move |target, i, salt| async move {
-                    aleo::handshake(target, dialect, &format!("idle.w{i}"), i, salt).await
-                },
-            )
-            .await,
-        ),
+        "randomx" => connect_rx(a.target, a.miners, a.concurrency, "idle")
+            .await
+            .into(),
+        "aleo" => connect_aleo(a.target, a.miners, a.concurrency, a.dialect, "idle")
+            .await
+            .into(),
         _ => {
             let got =
                 client::connect_many(a.target, a.miners, a.concurrency, "idle", a.max_failures)
                     .await;
-            let conns = got
-                .conns
-                .into_iter()
-                .map(|c| (c.reader, c.writer))
-                .collect();
-            (conns, got.failures, got.first_error, got.elapsed)
+            Got {
+                conns: got
+                    .conns
+                    .into_iter()
+                    .map(|c| (c.reader, c.writer))
+                    .collect(),
+                failures: got.failures,
+                first_error: got.first_error,
+                elapsed: got.elapsed,
+            }
         }
     }
 }
 
 pub async fn run(a: Args) -> anyhow::Result<()> {
-    let (conns, failures, first_error, elapsed) = connect(&a).await;
-    let got = Got {
-        failures,
-        first_error,
-        elapsed,
-    };
-    let n = conns.len();
+    let got = connect(&a).await;
+    let n = got.conns.len();
     println!(
         "idle: {n} of {} miners connected to {} in {:.2} s ({} failed{})",
         a.miners,
@@ -116,7 +107,7 @@ pub async fn run(a: Args) -> anyhow::Result<()> {
         bail!("no miner connected");
     }
     let (closed_tx, mut closed_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-    for (mut reader, writer) in conns {
+    for (mut reader, writer) in got.conns {
         let closed = closed_tx.clone();
         tokio::spawn(async move {
             while let Ok(Some(_)) = reader.next_line().await {}
