@@ -12,9 +12,11 @@
 //! disables the cache (every key is new). Time comes from the caller; a clock
 //! that goes backwards is tolerated (entries just live a little longer).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::Hash;
 use std::time::{Duration, Instant};
+
+use crate::fasthash::FastMap;
 
 /// Share keys seen recently by one miner. See the module documentation.
 #[derive(Debug, Clone)]
@@ -22,7 +24,7 @@ pub struct DuplicateCache<K: Hash + Eq + Clone> {
     capacity: usize,
     ttl: Duration,
     /// Key -> when it was first seen.
-    seen: HashMap<K, Instant>,
+    seen: FastMap<K, Instant>,
     /// Keys in insertion order, with the same instant as in `seen`.
     order: VecDeque<(K, Instant)>,
 }
@@ -34,7 +36,7 @@ impl<K: Hash + Eq + Clone> DuplicateCache<K> {
         DuplicateCache {
             capacity,
             ttl,
-            seen: HashMap::new(),
+            seen: FastMap::default(),
             order: VecDeque::new(),
         }
     }
@@ -97,7 +99,7 @@ impl<K: Hash + Eq + Clone> DuplicateCache<K> {
 
     /// Forgets everything and frees the memory (e.g. on a pool switch).
     pub fn clear(&mut self) {
-        self.seen = HashMap::new();
+        self.seen = FastMap::default();
         self.order = VecDeque::new();
     }
 

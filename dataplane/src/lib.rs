@@ -13,6 +13,7 @@ pub mod control;
 pub mod difficulty;
 pub mod dupcache;
 pub mod events;
+pub mod fasthash;
 pub mod http;
 pub mod inbox;
 pub mod limits;

@@ -72,6 +72,15 @@ impl MinerIo {
         self.out.extend_from_slice(line);
     }
 
+    /// The buffer of what goes to the miner next, to write a line into
+    /// directly (room for a typical line reserved when it is empty).
+    pub fn out(&mut self) -> &mut Vec<u8> {
+        if self.out.capacity() == 0 {
+            self.out.reserve(256);
+        }
+        &mut self.out
+    }
+
     async fn flush(&mut self, ctx: &SessionCtx) -> Result<(), SessionEnd> {
         if self.out.is_empty() {
             return Ok(());

@@ -4,7 +4,6 @@
 //! version mask, published to sessions as latest state through a watch
 //! channel. Reconnects with capped backoff plus jitter until shut down.
 
-use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::backoff::Backoff;
 use crate::config::{Algorithm, PoolAddr};
+use crate::fasthash::FastMap;
 
 mod answers;
 pub(crate) mod client;
@@ -76,7 +76,7 @@ struct Task<P> {
 /// A live, handshaken connection.
 struct Conn<P> {
     io: PoolIo,
-    pending: HashMap<u64, Pending>,
+    pending: FastMap<u64, Pending>,
     proto: P,
 }
 
@@ -103,7 +103,7 @@ impl<P> Conn<P> {
                 deadline,
             },
         );
-        out.extend(self.io.request_line(id, method, params));
+        self.io.write_request(out, id, method, params);
     }
 }
 
@@ -215,7 +215,7 @@ impl<P: PoolProtocol> Task<P> {
         proto.handshake(&self.link, &mut io).await?;
         Ok(Conn {
             io,
-            pending: HashMap::new(),
+            pending: FastMap::default(),
             proto,
         })
     }
@@ -327,7 +327,7 @@ impl<P: PoolProtocol> Task<P> {
         timeout: Duration,
     ) -> Result<Option<Duration>, Lost> {
         let deadline = Instant::now() + timeout;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(512);
         let mut shutdown = None;
         let mut next = Some(first);
         while let Some(cmd) = next.take() {

@@ -226,7 +226,7 @@ impl MinerProtocol for AleoSession {
 
 impl AleoSession {
     fn reply(&mut self, r: Response) {
-        self.io.push(&r.to_line());
+        r.write_line(self.io.out());
     }
 
     /// An error answer in the miner's dialect: AleoStratum3's JSON-RPC 2.0

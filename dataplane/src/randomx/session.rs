@@ -186,7 +186,7 @@ impl MinerProtocol for RxSession {
 
 impl RxSession {
     fn reply(&mut self, r: switchyard_stratum::Response) {
-        self.io.push(&r.to_line());
+        r.write_line(self.io.out());
     }
 
     /// An xmrig error answer: `{"code":-1,"message":..}`.

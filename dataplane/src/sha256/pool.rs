@@ -104,7 +104,11 @@ impl PoolProtocol for Sha256Pool {
 
     fn submit(&self, share: PoolShare) -> Result<(&'static str, Params), Lost> {
         match share {
-            PoolShare::Sha256(s) => Ok(("mining.submit", Params::Parsed(s.to_params()))),
+            PoolShare::Sha256(s) => {
+                let mut params = Vec::with_capacity(128);
+                s.write_params(&mut params);
+                Ok(("mining.submit", Params::Json(params)))
+            }
             other => Err(Lost::Internal(format!("not a SHA-256 share: {other:?}"))),
         }
     }
@@ -218,10 +222,10 @@ mod tests {
         };
         let (method, p) = pool.submit(PoolShare::Sha256(share)).unwrap();
         assert_eq!(method, "mining.submit");
-        let Params::Parsed(p) = p else {
-            panic!("parsed")
+        let Params::Json(p) = p else {
+            panic!("written as JSON text")
         };
         let want = json!(["pool.user", "j", "00000001", "5f5e1000", "00000002"]);
-        assert_eq!(p, want);
+        assert_eq!(String::from_utf8(p).unwrap(), want.to_string());
     }
 }

@@ -209,7 +209,7 @@ impl Session {
     }
 
     fn reply(&mut self, r: Response) {
-        self.io.push(&r.to_line());
+        r.write_line(self.io.out());
     }
 
     fn send(&mut self, m: ServerMethod) {

@@ -150,7 +150,7 @@ pub struct Transition {
     pub to: WorkerState,
 }
 
-type WorkerMap = HashMap<Algorithm, HashMap<Arc<str>, Worker>>;
+type WorkerMap = HashMap<Algorithm, crate::fasthash::FastMap<Arc<str>, Worker>>;
 
 /// The registry of one data plane.
 #[derive(Debug, Default)]

@@ -70,7 +70,7 @@ impl PoolShares {
     }
 }
 
-type ByPool = HashMap<Algorithm, HashMap<Arc<str>, PoolShares>>;
+type ByPool = HashMap<Algorithm, crate::fasthash::FastMap<Arc<str>, PoolShares>>;
 
 /// Every pool's counters.
 #[derive(Debug, Default)]

@@ -4,7 +4,6 @@
 //! answer completes. An answer no session will read still completes its
 //! event, recorded into the upstream's share-event sink.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -62,7 +61,7 @@ pub(super) struct Pending {
 }
 
 pub(super) fn expire(
-    pending: &mut HashMap<u64, Pending>,
+    pending: &mut crate::fasthash::FastMap<u64, Pending>,
     now: Instant,
     pool: &PoolInfo,
     orphans: &EventSink,

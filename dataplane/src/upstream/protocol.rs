@@ -57,10 +57,12 @@ pub(crate) trait PoolProtocol: Sized + Send + 'static {
     }
 }
 
-/// A request's params: parsed, or (an ALEO share) each as the miner wrote it.
+/// A request's params: parsed, (an ALEO share) each as the miner wrote it,
+/// or (a SHA-256 share) already written as JSON text.
 pub enum Params {
     Parsed(Value),
     Verbatim(Vec<RawJson>),
+    Json(Vec<u8>),
 }
 
 /// The shared side of an upstream connection, lent to its dialect.
@@ -132,18 +134,61 @@ impl PoolIo {
         }
     }
 
-    /// A line to the pool in the connection's JSON-RPC style.
-    pub fn request_line(&self, id: u64, method: &str, params: Params) -> Vec<u8> {
+    /// Appends a line to the pool in the connection's JSON-RPC style to `out`.
+    pub fn write_request(&self, out: &mut Vec<u8>, id: u64, method: &str, params: Params) {
         match params {
             Params::Parsed(p) => {
                 let mut req = Request::new(id, method, p);
                 req.jsonrpc = self.jsonrpc;
-                req.to_line()
+                req.write_line(out);
             }
-            Params::Verbatim(p) => {
-                switchyard_stratum::raw::request_line(&id.into(), self.jsonrpc, method, &p)
+            Params::Verbatim(p) => out.extend(switchyard_stratum::raw::request_line(
+                &id.into(),
+                self.jsonrpc,
+                method,
+                &p,
+            )),
+            Params::Json(p) => {
+                out.extend_from_slice(b"{\"id\":");
+                out.extend_from_slice(itoa_u64(id).as_bytes());
+                if self.jsonrpc {
+                    out.extend_from_slice(br#","jsonrpc":"2.0""#);
+                }
+                out.extend_from_slice(b",\"method\":");
+                // Serialising a string into a Vec cannot fail.
+                serde_json::to_writer(&mut *out, method).unwrap_or_default();
+                out.extend_from_slice(b",\"params\":");
+                out.extend_from_slice(&p);
+                out.extend_from_slice(b"}\n");
             }
         }
+    }
+}
+
+/// `n` in decimal, on the stack.
+fn itoa_u64(n: u64) -> StackDecimal {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    StackDecimal { buf, start: i }
+}
+
+struct StackDecimal {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl StackDecimal {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
     }
 }
 

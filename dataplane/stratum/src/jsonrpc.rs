@@ -5,7 +5,7 @@
 //! an object or absent) and exact on output (fixed key order, `jsonrpc` only
 //! where the dialect wants it).
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Why a line is not a stratum message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,17 +75,22 @@ impl Request {
 
     pub fn to_line(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64 + self.method.len());
+        self.write_line(&mut out);
+        out
+    }
+
+    /// Appends the line (newline included) to `out`.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
         out.push(b'{');
-        push_key_value(&mut out, "id", &self.id);
+        push_key_value(out, "id", &self.id);
         if self.jsonrpc {
             out.extend_from_slice(br#","jsonrpc":"2.0""#);
         }
         out.push(b',');
-        push_key_value(&mut out, "method", &Value::String(self.method.clone()));
+        push_key_value(out, "method", &self.method);
         out.push(b',');
-        push_key_value(&mut out, "params", &self.params);
+        push_key_value(out, "params", &self.params);
         out.extend_from_slice(b"}\n");
-        out
     }
 }
 
@@ -142,65 +147,33 @@ impl Response {
 
     pub fn to_line(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
+        self.write_line(&mut out);
+        out
+    }
+
+    /// Appends the line (newline included) to `out`.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
         out.push(b'{');
-        push_key_value(&mut out, "id", &self.id);
+        push_key_value(out, "id", &self.id);
         if self.jsonrpc {
             out.extend_from_slice(br#","jsonrpc":"2.0""#);
         }
         out.push(b',');
-        push_key_value(&mut out, "result", &self.result);
+        push_key_value(out, "result", &self.result);
         out.push(b',');
-        push_key_value(&mut out, "error", &self.error);
+        push_key_value(out, "error", &self.error);
         if let Some(reason) = &self.reject_reason {
             out.push(b',');
-            push_key_value(&mut out, "reject-reason", &Value::String(reason.clone()));
+            push_key_value(out, "reject-reason", reason);
         }
         out.extend_from_slice(b"}\n");
-        out
     }
 }
 
 impl Message {
     /// Parses one line (with or without its trailing newline).
     pub fn parse(line: &[u8]) -> Result<Message, EnvelopeError> {
-        let value: Value =
-            serde_json::from_slice(trim(line)).map_err(|e| EnvelopeError::Json(e.to_string()))?;
-        let Value::Object(map) = value else {
-            return Err(EnvelopeError::NotAnObject);
-        };
-        Message::from_map(map)
-    }
-
-    fn from_map(mut map: Map<String, Value>) -> Result<Message, EnvelopeError> {
-        let jsonrpc = map.contains_key("jsonrpc");
-        let id = map.remove("id").unwrap_or(Value::Null);
-        if let Some(method) = map.remove("method") {
-            let Value::String(method) = method else {
-                return Err(EnvelopeError::MethodNotString);
-            };
-            let params = match map.remove("params") {
-                None | Some(Value::Null) => Value::Array(Vec::new()),
-                Some(p @ (Value::Array(_) | Value::Object(_))) => p,
-                Some(single) => Value::Array(vec![single]),
-            };
-            return Ok(Message::Request(Request {
-                id,
-                method,
-                params,
-                jsonrpc,
-            }));
-        }
-        if map.contains_key("result") || map.contains_key("error") {
-            let reject_reason = map.get("reject-reason").map(value_text);
-            return Ok(Message::Response(Response {
-                id,
-                result: map.remove("result").unwrap_or(Value::Null),
-                error: map.remove("error").unwrap_or(Value::Null),
-                reject_reason,
-                jsonrpc,
-            }));
-        }
-        Err(EnvelopeError::Neither)
+        crate::envelope::parse(trim(line))
     }
 
     pub fn to_line(&self) -> Vec<u8> {
@@ -219,7 +192,7 @@ fn trim(line: &[u8]) -> &[u8] {
     line
 }
 
-fn value_text(v: &Value) -> String {
+pub(crate) fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -227,11 +200,12 @@ fn value_text(v: &Value) -> String {
     }
 }
 
-fn push_key_value(out: &mut Vec<u8>, key: &str, value: &Value) {
+fn push_key_value<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &str, value: &T) {
     out.push(b'"');
     out.extend_from_slice(key.as_bytes());
     out.extend_from_slice(b"\":");
-    // Serialising a `Value` into a Vec cannot fail: every map key is a string.
+    // Serialising a `Value` or a string into a Vec cannot fail: every map
+    // key is a string.
     serde_json::to_writer(&mut *out, value).unwrap_or_default();
 }
 

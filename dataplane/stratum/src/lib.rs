@@ -2,6 +2,7 @@
 //! SHA-256 share maths. No sockets, no clocks, no async: callers bring bytes.
 
 pub mod aleo;
+mod envelope;
 pub mod hexutil;
 pub mod jsonrpc;
 pub mod randomx;

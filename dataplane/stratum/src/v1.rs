@@ -281,6 +281,37 @@ impl Submit {
         })
     }
 
+    /// Appends the params as JSON text, exactly as [`Submit::to_params`]
+    /// serialises: `["worker","job","extranonce2","ntime","nonce"(,"bits")]`,
+    /// without building a `Value` (a share's way to the pool).
+    pub fn write_params(&self, out: &mut Vec<u8>) {
+        fn hex_str(out: &mut Vec<u8>, bytes: &[u8]) {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push(b'"');
+            for b in bytes {
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 15)]);
+            }
+            out.push(b'"');
+        }
+        out.push(b'[');
+        // Serialising a string into a Vec cannot fail.
+        serde_json::to_writer(&mut *out, &self.worker).unwrap_or_default();
+        out.push(b',');
+        serde_json::to_writer(&mut *out, &self.job_id).unwrap_or_default();
+        out.push(b',');
+        hex_str(out, &self.extranonce2);
+        out.push(b',');
+        hex_str(out, &self.ntime.to_be_bytes());
+        out.push(b',');
+        hex_str(out, &self.nonce.to_be_bytes());
+        if let Some(bits) = self.version_bits {
+            out.push(b',');
+            hex_str(out, &bits.to_be_bytes());
+        }
+        out.push(b']');
+    }
+
     pub fn to_params(&self) -> Value {
         let mut v = vec![
             json!(self.worker),

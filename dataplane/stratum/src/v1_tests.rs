@@ -420,3 +420,40 @@ fn submit_rejects_signed_hex() {
     );
     assert_eq!(r.map_err(|e| e.method), Err("mining.submit"));
 }
+
+/// A share's params written as text are exactly what serialising its
+/// `Value` gives: the pool sees the same line either way.
+#[test]
+fn submit_params_written_as_text_match_the_value() {
+    let shares = [
+        Submit {
+            worker: "pool.user".into(),
+            job_id: "j".into(),
+            extranonce2: vec![0, 0, 0, 1],
+            ntime: 0x5f5e1000,
+            nonce: 2,
+            version_bits: None,
+        },
+        Submit {
+            worker: "w \"quoted\" \\ \n\u{1}é".into(),
+            job_id: "1f</>".into(),
+            extranonce2: vec![0xab, 0xcd, 0xef, 0x01, 0x23, 0x45, 0x67, 0x89],
+            ntime: u32::MAX,
+            nonce: 0,
+            version_bits: Some(0x1fffe000),
+        },
+        Submit {
+            worker: String::new(),
+            job_id: String::new(),
+            extranonce2: vec![],
+            ntime: 0,
+            nonce: 0xdeadbeef,
+            version_bits: Some(0),
+        },
+    ];
+    for s in shares {
+        let mut text = Vec::new();
+        s.write_params(&mut text);
+        assert_eq!(String::from_utf8(text).unwrap(), s.to_params().to_string());
+    }
+}
