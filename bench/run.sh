@@ -16,7 +16,9 @@
 # Knobs (environment): LAT_RATES MINERS DURATION WARMUP PREFILL MAX_MINERS MAX_WINDOW
 # IDLE_MINERS IDLE_MAX FANOUT_MINERS ROUNDS LEDGER_RATE BENCH_OUT SKIP_BUILD=1
 # EXTRAS=0 (throughput: only the fixed rates, without the one-connection
-# upstream leg and the max-load pair)
+# upstream leg and the max-load pair) FORWARD=0 (without the bare 1:1
+# forwarder, `loadgen forward`, measured at each fixed rate: one more hop
+# with no parsing and no aggregation) DATAPLANE=PATH (another binary as ours)
 # ONLY="throughput ledger idle fanout" (a subset). OLD_DATAPLANE=PATH: another
 # `dataplane` binary (an older build, see bench/old.sh) measured under the
 # same load right after ours in every throughput run, for a side-by-side.
@@ -56,7 +58,7 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LOADGEN=$TARGET_DIR/release/loadgen
-DATAPLANE=$TARGET_DIR/release/dataplane
+DATAPLANE=${DATAPLANE:-$TARGET_DIR/release/dataplane}
 CONTROLPLANE=$TARGET_DIR/release/controlplane
 
 log() { echo "== $*" >&2; }
@@ -182,6 +184,30 @@ throughput_pair() {
         stop "$DP_PID"
         stop "$POOL_PID"
     fi
+    if [[ ${FORWARD:-1} == 1 ]]; then
+        # A yardstick: a bare 1:1 forwarder (loadgen forward) under the same
+        # load: one more hop through a process with no parsing, but also no
+        # aggregation (a pool connection per miner, so no batched writes).
+        start_pool "$tag-fwd"
+        local out=$BENCH_OUT/$tag-fwd.forward.log
+        "$LOADGEN" forward --target "$POOL_ADDR" >"$out" 2>&1 &
+        local fwd=$!
+        PIDS+=("$fwd")
+        wait_for "$out" '^forward ' 10
+        shares "$tag-fwd" "$(awk '/^forward /{print $2}' "$out")" --cpu "pool=$POOL_PID" --cpu "dataplane=$fwd" "$@"
+        stop "$fwd"
+        stop "$POOL_PID"
+    fi
+}
+
+# fwd_row NAME DIRECT DP: the bare forwarder's line, and the data plane's
+# p50 minus the forwarder's (negative: the data plane is faster).
+fwd_row() {
+    [[ ${FORWARD:-1} == 1 ]] || return 0
+    local f=$BENCH_OUT/$1-fwd.txt
+    row "    bare 1:1 forwarder (no parsing)" "" "$(lat "$f")" \
+        "$(($(get p50_us "$f") - $(get p50_us "$2"))) us; $(ratio "$(get p99_us "$f")" "$(get p99_us "$2")"); fwd $(get cpu_dataplane "$f")"
+    row "    data plane minus forwarder (p50)" "" "" "$(($(get p50_us "$3") - $(get p50_us "$f"))) us"
 }
 
 # old_row NAME DIRECT: the older binary's line under one of ours.
@@ -218,6 +244,7 @@ if [[ " $ONLY " == *" throughput "* ]]; then
         row "    CPU busy (cores of $(nproc))" "$(get cpu_total "$d")" \
             "$(get cpu_total "$p") (dp $(get cpu_dataplane "$p"))" ""
         old_row "rate-$r" "$d"
+        fwd_row "rate-$r" "$d" "$p"
     done
     if [[ ${EXTRAS:-1} == 1 ]]; then
         row "  1 connection, $top/s, straight to pool" "$(lat "$BENCH_OUT/one-conn.txt")" "" "(the upstream leg alone)"

@@ -9,11 +9,6 @@ use clap::{Parser, Subcommand};
 use switchyard_dataplane::DataPlane;
 use switchyard_dataplane::config::Config;
 
-/// mimalloc: per-share allocations cost a fraction of glibc malloc's
-/// (BENCHMARKS.md, issue 15).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(
     name = "dataplane",

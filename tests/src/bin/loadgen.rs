@@ -16,6 +16,8 @@ mod client;
 mod engine;
 #[path = "loadgen/fanout.rs"]
 mod fanout;
+#[path = "loadgen/forward.rs"]
+mod forward;
 #[path = "loadgen/idle.rs"]
 mod idle;
 #[path = "loadgen/plan.rs"]
@@ -87,6 +89,9 @@ enum Command {
     Dataplane(serve::DataplaneArgs),
     /// Sends one command to a `loadgen pool` control port and prints the answer.
     Ctl(serve::CtlArgs),
+    /// A bare 1:1 TCP forwarder to a target, the yardstick of the least a
+    /// relay adds (prints `forward LISTEN -> TARGET`).
+    Forward(forward::Args),
     /// Prints a free loopback TCP port (bind 127.0.0.1:0, then release it).
     FreePort,
 }
@@ -120,6 +125,7 @@ fn main() -> anyhow::Result<()> {
             Command::AleoPool(a) => algo_pool::aleo_pool(a).await,
             Command::Dataplane(a) => serve::dataplane(a).await,
             Command::Ctl(a) => serve::ctl(a).await,
+            Command::Forward(a) => forward::run(a).await,
             Command::FreePort => {
                 let l = std::net::TcpListener::bind("127.0.0.1:0")?;
                 println!("{}", l.local_addr()?.port());
