@@ -62,6 +62,22 @@ pub struct ControlPlane {
     ctx: Arc<Ctx>,
 }
 
+/// Accepted gRPC connections with Nagle's algorithm off. tonic ignores
+/// `Server::tcp_nodelay` with `serve_with_incoming`: without this a pushed
+/// plan waited about 40 ms for the peer's delayed ACK (bench/cpcurves.sh).
+fn nodelay_incoming(
+    listener: tokio::net::TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    tokio_stream::wrappers::TcpListenerStream::new(listener).map(|conn| {
+        if let Ok(c) = &conn {
+            // A connection already gone fails here and again at its first read.
+            let _ = c.set_nodelay(true);
+        }
+        conn
+    })
+}
+
 /// The file next to the database where a generated admin token is written
 /// (mode 0600 on unix; see `write_secret` for Windows), for operators who
 /// did not run `controlplane init`.
@@ -257,12 +273,9 @@ impl ControlPlane {
             .add_service(dataplane)
             .add_service(health_service)
             .add_service(reflection)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                async move {
-                    let _ = srx.wait_for(|v| *v).await;
-                },
-            );
+            .serve_with_incoming_shutdown(nodelay_incoming(listener), async move {
+                let _ = srx.wait_for(|v| *v).await;
+            });
         let grpc_up = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let up = grpc_up.clone();
         let mut tasks = vec![tokio::spawn(async move {
@@ -290,12 +303,9 @@ impl ControlPlane {
             let server = tonic::transport::Server::builder()
                 .tcp_nodelay(true)
                 .add_service(svc)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(l),
-                    async move {
-                        let _ = srx.wait_for(|v| *v).await;
-                    },
-                );
+                .serve_with_incoming_shutdown(nodelay_incoming(l), async move {
+                    let _ = srx.wait_for(|v| *v).await;
+                });
             tasks.push(tokio::spawn(async move {
                 if let Err(e) = server.await {
                     tracing::error!(error = %e, "internal gRPC server failed");
@@ -453,5 +463,23 @@ async fn retention(store: Store, days: u32, mut shutdown: watch::Receiver<bool>)
             _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
             _ = shutdown.changed() => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_stream::StreamExt;
+
+    /// Every accepted gRPC connection has Nagle's algorithm off (tonic
+    /// ignores its own setting for a listener we hand it).
+    #[tokio::test]
+    async fn accepted_connections_have_nodelay() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let incoming = super::nodelay_incoming(listener);
+        tokio::pin!(incoming);
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let conn = incoming.next().await.unwrap().unwrap();
+        assert!(conn.nodelay().unwrap());
     }
 }

@@ -54,7 +54,9 @@ impl Store {
             .await?;
             if recent >= i64::from(max_per_site) {
                 return Err(StoreError::Quota(format!(
-                    "data plane {id} refused: this site already has {recent} data planes seen in                      the last 7 days (controlplane.max_dataplanes_per_site {max_per_site}); reuse                      an id (the data plane's state_dir keeps it) or raise the limit"
+                    "data plane {id} refused: this site already has {recent} data planes seen in \
+                     the last 7 days (controlplane.max_dataplanes_per_site {max_per_site}); reuse \
+                     an id (the data plane's state_dir keeps it) or raise the limit"
                 )));
             }
         }

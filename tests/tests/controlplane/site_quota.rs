@@ -32,6 +32,10 @@ async fn a_site_token_cannot_register_data_plane_ids_without_end() {
         err.message().contains("max_dataplanes_per_site") && err.message().contains("a-3"),
         "{err:?}"
     );
+    assert!(
+        !err.message().contains("  "),
+        "one message, not the source's indentation: {err:?}"
+    );
     // Known ids come back as often as they like.
     for _ in 0..5 {
         a.register(register_request("a-1"))
