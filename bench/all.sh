@@ -2,7 +2,8 @@
 # bench/all.sh: every data-plane benchmark of issue 15 in one command, on a
 # fresh clone: bench/run.sh (SHA-256 throughput, the bare upstream leg,
 # idle memory, fan-out), bench/rxaleo.sh (RandomX and ALEO throughput, max
-# load, idle memory) and bench/switch.sh (the scheduled switch), one after
+# load, idle memory), bench/switch.sh (the scheduled switch) and
+# bench/cpcurves.sh (the control plane against 1, 10, 100 data planes), one after
 # the other (the machine has 2 cores). Then one table: each target of the
 # issue, what this run measured, whether it is met, and the same figure of
 # an older binary measured in the same run when OLD_REV is set (built by
@@ -14,14 +15,14 @@
 # the table, from the results already in BENCH_OUT), and those of the
 # scripts it runs (LAT_RATES is fixed to "2000 20000": the targets are at
 # 20,000 shares/s). Each script's own summary and raw output stay in
-# $BENCH_OUT/{run,rxaleo,switch}. Exits 1 if a script failed.
+# $BENCH_OUT/{run,rxaleo,switch,cpcurves}. Exits 1 if a script failed.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/switchyard-all.XXXXXX)}
 mkdir -p "$OUT"
 if [[ ${SKIP_BUILD:-0} != 1 && ${REPORT_ONLY:-0} != 1 ]]; then
-    cargo build --release -p switchyard-tests --bin loadgen -p switchyard-dataplane --bin dataplane \
+    cargo build --release -p switchyard-tests --bin loadgen --bin cpsim -p switchyard-dataplane --bin dataplane \
         -p switchyard-controlplane --bin controlplane -p switchyard-ctl --bin ctl
 fi
 OLD=""
@@ -43,11 +44,12 @@ if [[ ${REPORT_ONLY:-0} != 1 ]]; then
     step run bench/run.sh ONLY="throughput idle fanout" LAT_RATES="2000 20000"
     step rxaleo bench/rxaleo.sh ALGOS="rx aleo" MODES="rates max idle" RATES="2000"
     step switch bench/switch.sh
+    step cpcurves bench/cpcurves.sh
 fi
 
 source "$ROOT/bench/lib.sh"
 trap - EXIT
-R=$OUT/run X=$OUT/rxaleo S=$OUT/switch
+R=$OUT/run X=$OUT/rxaleo S=$OUT/switch C=$OUT/cpcurves
 # v FILE KEY: a RESULT value, or "-" when the run did not produce it.
 v() { if [[ -f $1 ]]; then local x; x=$(get "$2" "$1"); echo "${x:--}"; else echo "-"; fi; }
 # judge VALUE OP LIMIT: "yes" or "no" (or "?" without a value).
@@ -70,6 +72,8 @@ over=$(sub "$added" "$leg")
 old_added=$(sub "$(v "$R/rate-20000-old.txt" p50_us)" "$(v "$R/rate-20000-direct.txt" p50_us)")
 line "Relay overhead at 20,000/s: added p50 - bare upstream leg (µs)" "<= 40" \
     "$added - $leg = $over" "$(judge "$over" "<=" 40)" "$(sub "$old_added" "$leg")"
+fwd=$(sub "$(v "$R/rate-20000-fwd.txt" p50_us)" "$(v "$R/rate-20000-direct.txt" p50_us)")
+line "  for scale: a bare 1:1 forwarder's added p50 at 20,000/s (µs)" "-" "$fwd" "-" "-"
 p99=$(div "$(v "$R/rate-20000-dp.txt" p99_us)" "$(v "$R/rate-20000-direct.txt" p99_us)")
 line "p99 at 20,000/s, via data plane / direct" "<= 2" "$p99" "$(judge "$p99" "<=" 2)" \
     "$(div "$(v "$R/rate-20000-old.txt" p99_us)" "$(v "$R/rate-20000-direct.txt" p99_us)")"
@@ -110,6 +114,13 @@ for a in rx aleo; do
     [[ $a == aleo ]] && limit=0.8
     r=$(div "$(v "$X/$a-max-dp.txt" rate)" "$(v "$X/$a-max-direct.txt" rate)")
     line "$a max load, via data plane / direct" ">= $limit" "$r" "$(judge "$r" ">=" "$limit")" "-"
+done
+
+# 5. The control plane against the number of data planes (no limits: curves).
+for n in 1 10 100; do
+    f=$C/cp-$n.txt
+    line "Control plane, $n data planes: plan push p50 / worst (ms); ingest (events/s)" "-" \
+        "$(v "$f" push_p50_ms) / $(v "$f" push_max_ms); $(v "$f" ingest_per_s)" "-" "-"
 done
 
 echo

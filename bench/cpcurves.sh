@@ -9,7 +9,8 @@
 # 2 minutes with the defaults.
 #
 # Environment: DATAPLANES ("1 10 100") ROUNDS (20) DURATION (10) BATCH (1000)
-# BENCH_OUT SKIP_BUILD=1
+# BENCH_OUT SKIP_BUILD=1 PLOT=docs/cpcurves.png (a plot of the curves; needs
+# matplotlib)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -61,4 +62,18 @@ Y
     printf '%-12s %-26s %-20s %-26s %s\n' "$n" "$(get push_p50_ms "$f") / $(get push_max_ms "$f")" \
         "$(get ingest_per_s "$f")" "$(get batch_p50_ms "$f") / $(get batch_p99_ms "$f") ms" "$cores" | tee -a "$BENCH_OUT/summary.txt"
 done
+csv=$BENCH_OUT/cpcurves.csv
+echo "dataplanes,push_p50_ms,push_max_ms,ingest_per_s,batch_p50_ms,batch_p99_ms" >"$csv"
+for n in $DATAPLANES; do
+    f=$BENCH_OUT/cp-$n.txt
+    [[ -f $f ]] || continue
+    echo "$n,$(get push_p50_ms "$f"),$(get push_max_ms "$f"),$(get ingest_per_s "$f"),$(get batch_p50_ms "$f"),$(get batch_p99_ms "$f")" >>"$csv"
+done
+if [[ -n ${PLOT:-} ]]; then
+    if python3 -c 'import matplotlib' 2>/dev/null; then
+        python3 bench/plot_cpcurves.py "$csv" "$PLOT" && echo "plot: $PLOT"
+    else
+        echo "matplotlib is missing (pip install matplotlib): no plot"
+    fi
+fi
 echo "raw output in $BENCH_OUT"
