@@ -17,7 +17,8 @@
 # dialect) RATES RX_MINERS ALEO_MINERS DURATION WARMUP PREFILL MAX_MINERS
 # MAX_WINDOW BENCH_OUT SKIP_BUILD=1 MODES ("rates max"; "idle" measures the
 # data plane's memory per idle miner with IDLE_RX / IDLE_ALEO miners, and
-# the binary OLD_DATAPLANE's too when set)
+# the binary OLD_DATAPLANE's too when set) DATAPLANE=PATH (another binary as
+# ours, e.g. under a profiler's wrapper)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -53,7 +54,7 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 fi
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LOADGEN=$TARGET_DIR/release/loadgen
-DATAPLANE=$TARGET_DIR/release/dataplane
+DATAPLANE=${DATAPLANE:-$TARGET_DIR/release/dataplane}
 
 log() { echo "== $*" >&2; }
 
