@@ -148,47 +148,14 @@ impl PoolIo {
                 method,
                 &p,
             )),
-            Params::Json(p) => {
-                out.extend_from_slice(b"{\"id\":");
-                out.extend_from_slice(itoa_u64(id).as_bytes());
-                if self.jsonrpc {
-                    out.extend_from_slice(br#","jsonrpc":"2.0""#);
-                }
-                out.extend_from_slice(b",\"method\":");
-                // Serialising a string into a Vec cannot fail.
-                serde_json::to_writer(&mut *out, method).unwrap_or_default();
-                out.extend_from_slice(b",\"params\":");
-                out.extend_from_slice(&p);
-                out.extend_from_slice(b"}\n");
-            }
+            Params::Json(p) => switchyard_stratum::raw::write_request(
+                out,
+                &id.into(),
+                self.jsonrpc,
+                method,
+                |out| out.extend_from_slice(&p),
+            ),
         }
-    }
-}
-
-/// `n` in decimal, on the stack.
-fn itoa_u64(n: u64) -> StackDecimal {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    StackDecimal { buf, start: i }
-}
-
-struct StackDecimal {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl StackDecimal {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
     }
 }
 

@@ -118,23 +118,40 @@ pub fn raw_params(line: &[u8]) -> Result<Vec<RawJson>, EnvelopeError> {
 pub fn request_line(id: &Value, jsonrpc: bool, method: &str, params: &[RawJson]) -> Vec<u8> {
     let len: usize = params.iter().map(|p| p.0.len() + 1).sum();
     let mut out = Vec::with_capacity(48 + method.len() + len);
+    write_request(&mut out, id, jsonrpc, method, |out| {
+        out.push(b'[');
+        for (i, p) in params.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(p.0.as_bytes());
+        }
+        out.push(b']');
+    });
+    out
+}
+
+/// Appends a request line to `out` whose params `write_params` writes as
+/// JSON text (a list or an object), in the key order of
+/// [`crate::Request::to_line`].
+pub fn write_request(
+    out: &mut Vec<u8>,
+    id: &Value,
+    jsonrpc: bool,
+    method: &str,
+    write_params: impl FnOnce(&mut Vec<u8>),
+) {
     out.extend_from_slice(b"{\"id\":");
-    // Serialising a `Value` into a Vec cannot fail.
-    serde_json::to_writer(&mut out, id).unwrap_or_default();
+    // Serialising a `Value` or a string into a Vec cannot fail.
+    serde_json::to_writer(&mut *out, id).unwrap_or_default();
     if jsonrpc {
         out.extend_from_slice(br#","jsonrpc":"2.0""#);
     }
     out.extend_from_slice(b",\"method\":");
-    serde_json::to_writer(&mut out, method).unwrap_or_default();
-    out.extend_from_slice(b",\"params\":[");
-    for (i, p) in params.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(p.0.as_bytes());
-    }
-    out.extend_from_slice(b"]}\n");
-    out
+    serde_json::to_writer(&mut *out, method).unwrap_or_default();
+    out.extend_from_slice(b",\"params\":");
+    write_params(out);
+    out.extend_from_slice(b"}\n");
 }
 
 #[cfg(test)]

@@ -24,9 +24,9 @@ use clap::Parser;
 use switchyard_proto::v1 as pb;
 use switchyard_proto::v1::admin_client::AdminClient;
 use switchyard_proto::v1::data_plane_client::DataPlaneClient;
-use switchyard_tests::cp::Bearer;
+use switchyard_tests::cp::{Bearer, DpClient as Client};
 use tokio::sync::watch;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 #[derive(Parser)]
 #[command(
@@ -179,8 +179,6 @@ impl tonic::service::Interceptor for AdminAuth {
         Ok(req)
     }
 }
-
-type Client = DataPlaneClient<tonic::service::interceptor::InterceptedService<Channel, Bearer>>;
 
 /// One simulated data plane: registered, watching plans (the latest version
 /// it received, and when).
